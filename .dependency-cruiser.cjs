@@ -1,0 +1,51 @@
+/** Module boundaries of ../shared/STYLE.md, enforced in `npm run lint`. */
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+    {
+      name: 'model-is-leaf',
+      comment: 'model imports nothing of ours',
+      severity: 'error',
+      from: { path: '^src/model/' },
+      to: { path: '^src/', pathNot: '^src/model/' },
+    },
+    {
+      name: 'protocol-only-model',
+      severity: 'error',
+      from: { path: '^src/protocol/' },
+      to: { path: '^src/', pathNot: '^src/(protocol|model)/' },
+    },
+    {
+      name: 'client-ships-to-nodes',
+      comment: 'the client library imports only protocol and model',
+      severity: 'error',
+      from: { path: '^src/client/' },
+      to: { path: '^src/', pathNot: '^src/(client|protocol|model)/' },
+    },
+    {
+      name: 'datastore-not-server',
+      severity: 'error',
+      from: { path: '^src/datastore/' },
+      to: { path: '^src/(protocol|server|client|snapcache)/' },
+    },
+    {
+      name: 'server-not-datastore',
+      comment: 'the server sees the cache through an interface it declares',
+      severity: 'error',
+      from: { path: '^src/server/' },
+      to: { path: '^src/(datastore|snapcache|client)/' },
+    },
+    {
+      name: 'only-cli-composes',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/cli/' },
+      to: { path: '^src/cli/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};

@@ -1,0 +1,84 @@
+// Frame encoding. A frame is: u32 BE length (of everything after it) | u8 type | u8 flags |
+// body, where the body is one standard MessagePack map, zlib-compressed when flags bit 0
+// is set. KVs can be pre-encoded once (encodeKV) and spliced into many frames, which is
+// what lets the server encode each generation once for every client.
+
+import { deflateSync } from 'node:zlib';
+import { Packr } from 'msgpackr';
+import type { JsonValue } from '../model/types.js';
+import type { Message, MsgType } from './messages.js';
+
+export const HEADER_BYTES = 6;
+export const FLAG_DEFLATE = 0x01;
+export const KNOWN_FLAGS = FLAG_DEFLATE;
+
+/** Plain MessagePack: no records, no extensions, undefined as nil — any library can read it. */
+export const packr = new Packr({
+  useRecords: false,
+  variableMapSize: true,
+  encodeUndefinedAsNil: true,
+  moreTypes: false,
+  int64AsType: 'number',
+  mapsAsObjects: true,
+});
+
+export function frame(type: MsgType, body: Uint8Array, flags = 0): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
+  out.writeUInt32BE(body.length + 2, 0);
+  out[4] = type;
+  out[5] = flags;
+  out.set(body, HEADER_BYTES);
+  return out;
+}
+
+/** Encodes one message; compresses the body with zlib when asked and it is at least minBytes. */
+export function encodeMessage(msg: Message, opts: { deflate?: boolean; minDeflateBytes?: number } = {}): Buffer {
+  return encodeBody(msg.type, packr.pack(msg.body), opts);
+}
+
+export function encodeBody(
+  type: MsgType,
+  body: Uint8Array,
+  opts: { deflate?: boolean; minDeflateBytes?: number } = {},
+): Buffer {
+  if (opts.deflate && body.length >= (opts.minDeflateBytes ?? 0)) {
+    return frame(type, deflateSync(body, { level: 1 }), FLAG_DEFLATE);
+  }
+  return frame(type, body);
+}
+
+/** The MessagePack bytes of the pair [key, value]: one entry of a `kvs` array. */
+export function encodeKV(key: string, value: JsonValue): Buffer {
+  return packr.pack([key, value]);
+}
+
+export function arrayHeader(n: number): Buffer {
+  if (n < 16) return Buffer.from([0x90 | n]);
+  if (n < 0x10000) {
+    const b = Buffer.allocUnsafe(3);
+    b[0] = 0xdc;
+    b.writeUInt16BE(n, 1);
+    return b;
+  }
+  const b = Buffer.allocUnsafe(5);
+  b[0] = 0xdd;
+  b.writeUInt32BE(n, 1);
+  return b;
+}
+
+function mapHeader(n: number): Buffer {
+  if (n < 16) return Buffer.from([0x80 | n]);
+  throw new RangeError('map bodies have fewer than 16 fields');
+}
+
+/**
+ * A body map whose `kvs` field is a list of pre-encoded entries and whose other fields are
+ * plain values, so large frames are assembled by concatenation rather than re-encoding.
+ */
+export function bodyWithKVs(fields: Record<string, unknown>, encodedKVs: readonly Uint8Array[]): Buffer {
+  const names = Object.keys(fields).filter((k) => fields[k] !== undefined);
+  const parts: Uint8Array[] = [mapHeader(names.length + 1)];
+  for (const name of names) parts.push(packr.pack(name), packr.pack(fields[name]));
+  parts.push(packr.pack('kvs'), arrayHeader(encodedKVs.length), ...encodedKVs);
+  return Buffer.concat(parts);
+}

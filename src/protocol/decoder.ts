@@ -1,0 +1,110 @@
+// Incremental frame decoder: bytes in (any split), messages out. Size limits are checked
+// from the header, before the body is buffered, and again on inflation, so a peer can
+// never make us hold more than maxFrameBytes (+ one read) or inflate more than
+// maxMessageBytes.
+
+import { inflateSync } from 'node:zlib';
+import { FLAG_DEFLATE, HEADER_BYTES, KNOWN_FLAGS, packr } from './codec.js';
+import { CloseCode, ProtocolError } from './errors.js';
+import { type Message, msgName, parseBody } from './messages.js';
+
+export interface DecoderLimits {
+  /** Largest accepted value of the length field (type + flags + body), bytes. */
+  maxFrameBytes: number;
+  /** Largest accepted MessagePack body after inflation, bytes. */
+  maxMessageBytes: number;
+}
+
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private need = -1; // length field of the frame being read, -1 while reading a header
+  /** Bytes of the frames decoded so far (compressed size, as on the wire). */
+  bytesDecoded = 0;
+
+  constructor(private readonly limits: DecoderLimits) {}
+
+  /** Feeds bytes; returns the complete messages. Throws ProtocolError on bad input. */
+  push(data: Buffer): Message[] {
+    this.chunks.push(data);
+    this.buffered += data.length;
+    const out: Message[] = [];
+    for (;;) {
+      if (this.need < 0) {
+        if (this.buffered < 4) break;
+        const len = this.peekUInt32();
+        if (len < 2) throw new ProtocolError(CloseCode.MalformedFrame, `frame length ${len} is below 2`);
+        if (len > this.limits.maxFrameBytes)
+          throw new ProtocolError(
+            CloseCode.FrameTooLarge,
+            `frame of ${len} bytes exceeds the limit of ${this.limits.maxFrameBytes}`,
+          );
+        this.need = len;
+      }
+      if (this.buffered < 4 + this.need) break;
+      const raw = this.take(4 + this.need);
+      this.need = -1;
+      this.bytesDecoded += raw.length;
+      out.push(this.decodeFrame(raw));
+    }
+    return out;
+  }
+
+  /** Bytes held for an incomplete frame. */
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
+  private decodeFrame(raw: Buffer): Message {
+    const type = raw[4]!;
+    const flags = raw[5]!;
+    if ((flags & ~KNOWN_FLAGS) !== 0)
+      throw new ProtocolError(CloseCode.MalformedFrame, `${msgName(type)}: unknown flags 0x${flags.toString(16)}`);
+    let body = raw.subarray(HEADER_BYTES);
+    if (flags & FLAG_DEFLATE) {
+      try {
+        body = inflateSync(body, { maxOutputLength: this.limits.maxMessageBytes });
+      } catch (err) {
+        const tooBig = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+        throw new ProtocolError(
+          tooBig ? CloseCode.FrameTooLarge : CloseCode.MalformedFrame,
+          `${msgName(type)}: ${tooBig ? `inflates beyond ${this.limits.maxMessageBytes} bytes` : 'bad zlib data'}`,
+          { cause: err },
+        );
+      }
+    } else if (body.length > this.limits.maxMessageBytes) {
+      throw new ProtocolError(CloseCode.FrameTooLarge, `${msgName(type)}: body exceeds the message limit`);
+    }
+    let decoded: unknown;
+    try {
+      decoded = packr.unpack(body);
+    } catch (err) {
+      throw new ProtocolError(CloseCode.MalformedFrame, `${msgName(type)}: body is not one MessagePack value`, {
+        cause: err,
+      });
+    }
+    return parseBody(type, decoded);
+  }
+
+  private peekUInt32(): number {
+    const first = this.chunks[0]!;
+    if (first.length >= 4) return first.readUInt32BE(0);
+    return Buffer.concat(this.chunks, 4).readUInt32BE(0);
+  }
+
+  private take(n: number): Buffer {
+    let out: Buffer;
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      const all = Buffer.concat(this.chunks, this.buffered);
+      out = all.subarray(0, n);
+      this.chunks = all.length > n ? [all.subarray(n)] : [];
+    }
+    this.buffered -= n;
+    return out;
+  }
+}

@@ -1,0 +1,45 @@
+// Every protocol error is made here, with a stable code. Codes are also the close reasons
+// sent in GOODBYE frames and the `reason` label of the disconnect metric, so they are part
+// of the wire contract (proto/PROTOCOL.md, "Close reasons").
+
+export const CloseCode = {
+  // Peer broke the protocol.
+  FrameTooLarge: 'frame-too-large',
+  MalformedFrame: 'malformed-frame',
+  UnknownMessage: 'unknown-message',
+  UnexpectedMessage: 'unexpected-message',
+  UnsupportedVersion: 'unsupported-version',
+  UnknownSyncer: 'unknown-syncer',
+  NoCommonCompression: 'no-common-compression',
+  // Liveness and flow control.
+  HandshakeTimeout: 'handshake-timeout',
+  PingTimeout: 'ping-timeout',
+  WriteTimeout: 'write-timeout',
+  FellBehind: 'fell-behind',
+  // Server policy.
+  TooManyConnections: 'too-many-connections',
+  Shutdown: 'shutdown',
+  Rebalance: 'rebalance',
+  // Client side.
+  HashMismatch: 'hash-mismatch',
+  ClientClosing: 'client-closing',
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+export class TabbyError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A peer sent something the protocol does not allow; the connection ends with `closeCode`. */
+export class ProtocolError extends TabbyError {
+  readonly closeCode: CloseCode;
+  constructor(closeCode: CloseCode, message: string, options?: { cause?: unknown }) {
+    super(`TABBY_ERR_PROTOCOL_${closeCode.toUpperCase().replaceAll('-', '_')}`, message, options);
+    this.closeCode = closeCode;
+  }
+}

@@ -1,0 +1,250 @@
+// Message types and bodies of protocol version 1, and the checks that turn a decoded
+// MessagePack body into a typed message. Field names are short, stable and documented in
+// proto/PROTOCOL.md; adding an optional field is compatible, anything else is a new version.
+
+import type { JsonValue, KV, SyncerType, SyncStatus } from '../model/types.js';
+import { isSyncerType, isSyncStatus } from '../model/types.js';
+import { CloseCode, ProtocolError } from './errors.js';
+
+export const PROTOCOL_VERSIONS = [1] as const;
+export const Compression = { None: 'none', Deflate: 'deflate' } as const;
+export type Compression = (typeof Compression)[keyof typeof Compression];
+
+export const MsgType = {
+  Hello: 0x01,
+  ServerHello: 0x02,
+  SnapshotBegin: 0x03,
+  SnapshotChunk: 0x04,
+  SnapshotEnd: 0x05,
+  Delta: 0x06,
+  Status: 0x07,
+  Ping: 0x08,
+  Pong: 0x09,
+  Ack: 0x0a,
+  Goodbye: 0x0b,
+  Report: 0x0c,
+} as const;
+export type MsgType = (typeof MsgType)[keyof typeof MsgType];
+const MSG_NAMES = new Map<number, string>(Object.entries(MsgType).map(([k, v]) => [v, k]));
+export const msgName = (t: number): string => MSG_NAMES.get(t) ?? `0x${t.toString(16)}`;
+
+/** A position in a server's stream: resumable only on the same epoch. */
+export interface StreamPosition {
+  epoch: string;
+  generation: number;
+}
+
+export interface Hello {
+  versions: number[];
+  syncer: SyncerType;
+  hostname: string;
+  agent: string;
+  compressions: string[];
+  /** Largest frame the client accepts, bytes (length field value). */
+  maxFrameBytes?: number;
+  resume?: StreamPosition;
+}
+
+export interface ServerHello {
+  version: number;
+  syncer: SyncerType;
+  compression: Compression;
+  epoch: string;
+  serverId: string;
+  /** True: deltas from the client's resume position follow; false: a snapshot follows. */
+  resumed: boolean;
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+}
+
+export interface SnapshotBegin {
+  epoch: string;
+  generation: number;
+  keys: number;
+  chunks: number;
+}
+export interface SnapshotChunk {
+  kvs: KV[];
+}
+export interface SnapshotEnd {
+  generation: number;
+  hash: string;
+}
+export interface Delta {
+  /** Generation the client holds once this frame and any `more` frames before it are applied. */
+  to: number;
+  kvs: KV[];
+  /** True: more DELTA frames for the same `to` follow; the state is not yet generation `to`. */
+  more: boolean;
+  /** State hash at `to`; present when `more` is false. */
+  hash?: string;
+}
+export interface Status {
+  status: SyncStatus;
+  generation: number;
+}
+export interface Ping {
+  ts: number;
+}
+export interface Pong {
+  ts: number;
+}
+export interface Ack {
+  generation: number;
+}
+export interface Goodbye {
+  code: string;
+  message: string;
+  /** Hint: wait at least this long before reconnecting (to this server). */
+  retryAfterMs?: number;
+}
+export interface Report {
+  kind: string;
+  data: JsonValue;
+}
+
+export type Message =
+  | { type: typeof MsgType.Hello; body: Hello }
+  | { type: typeof MsgType.ServerHello; body: ServerHello }
+  | { type: typeof MsgType.SnapshotBegin; body: SnapshotBegin }
+  | { type: typeof MsgType.SnapshotChunk; body: SnapshotChunk }
+  | { type: typeof MsgType.SnapshotEnd; body: SnapshotEnd }
+  | { type: typeof MsgType.Delta; body: Delta }
+  | { type: typeof MsgType.Status; body: Status }
+  | { type: typeof MsgType.Ping; body: Ping }
+  | { type: typeof MsgType.Pong; body: Pong }
+  | { type: typeof MsgType.Ack; body: Ack }
+  | { type: typeof MsgType.Goodbye; body: Goodbye }
+  | { type: typeof MsgType.Report; body: Report };
+
+// ---- validation of decoded bodies -------------------------------------------------------
+
+type Obj = Record<string, unknown>;
+const bad = (type: number, why: string): ProtocolError =>
+  new ProtocolError(CloseCode.MalformedFrame, `${msgName(type)}: ${why}`);
+
+function obj(type: number, body: unknown): Obj {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad(type, 'body is not a map');
+  return body as Obj;
+}
+function str(type: number, o: Obj, f: string): string {
+  const v = o[f];
+  if (typeof v !== 'string') throw bad(type, `field "${f}" must be a string`);
+  return v;
+}
+function uint(type: number, o: Obj, f: string): number {
+  const v = o[f];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw bad(type, `field "${f}" must be a non-negative integer`);
+  return v;
+}
+function bool(type: number, o: Obj, f: string): boolean {
+  const v = o[f];
+  if (typeof v !== 'boolean') throw bad(type, `field "${f}" must be a boolean`);
+  return v;
+}
+function strArray(type: number, o: Obj, f: string): string[] {
+  const v = o[f];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+    throw bad(type, `field "${f}" must be an array of strings`);
+  return v as string[];
+}
+function kvs(type: number, o: Obj, allowDelete: boolean): KV[] {
+  const v = o['kvs'];
+  if (!Array.isArray(v)) throw bad(type, 'field "kvs" must be an array');
+  const out: KV[] = new Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const pair = v[i] as unknown;
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string')
+      throw bad(type, `kvs[${i}] must be [key, value]`);
+    const value = pair[1] as JsonValue;
+    if (value === null && !allowDelete) throw bad(type, `kvs[${i}] deletes a key inside a snapshot`);
+    out[i] = { key: pair[0], value };
+  }
+  return out;
+}
+function position(type: number, v: unknown): StreamPosition {
+  const o = obj(type, v);
+  return { epoch: str(type, o, 'epoch'), generation: uint(type, o, 'generation') };
+}
+
+export function parseBody(type: number, body: unknown): Message {
+  const o = obj(type, body);
+  switch (type) {
+    case MsgType.Hello: {
+      const syncer = str(type, o, 'syncer');
+      if (!isSyncerType(syncer)) throw new ProtocolError(CloseCode.UnknownSyncer, `unknown syncer "${syncer}"`);
+      const versions = o['versions'];
+      if (!Array.isArray(versions) || !versions.every((x) => Number.isSafeInteger(x)))
+        throw bad(type, 'field "versions" must be an array of integers');
+      const hello: Hello = {
+        versions: versions as number[],
+        syncer,
+        hostname: str(type, o, 'hostname'),
+        agent: str(type, o, 'agent'),
+        compressions: strArray(type, o, 'compressions'),
+      };
+      if (o['maxFrameBytes'] !== undefined) hello.maxFrameBytes = uint(type, o, 'maxFrameBytes');
+      if (o['resume'] !== undefined && o['resume'] !== null) hello.resume = position(type, o['resume']);
+      return { type, body: hello };
+    }
+    case MsgType.ServerHello: {
+      const syncer = str(type, o, 'syncer');
+      const compression = str(type, o, 'compression');
+      if (!isSyncerType(syncer)) throw new ProtocolError(CloseCode.UnknownSyncer, `unknown syncer "${syncer}"`);
+      if (compression !== Compression.None && compression !== Compression.Deflate)
+        throw new ProtocolError(CloseCode.NoCommonCompression, `server chose unknown compression "${compression}"`);
+      return {
+        type,
+        body: {
+          version: uint(type, o, 'version'),
+          syncer,
+          compression,
+          epoch: str(type, o, 'epoch'),
+          serverId: str(type, o, 'serverId'),
+          resumed: bool(type, o, 'resumed'),
+          pingIntervalMs: uint(type, o, 'pingIntervalMs'),
+          pongTimeoutMs: uint(type, o, 'pongTimeoutMs'),
+        },
+      };
+    }
+    case MsgType.SnapshotBegin:
+      return {
+        type,
+        body: {
+          epoch: str(type, o, 'epoch'),
+          generation: uint(type, o, 'generation'),
+          keys: uint(type, o, 'keys'),
+          chunks: uint(type, o, 'chunks'),
+        },
+      };
+    case MsgType.SnapshotChunk:
+      return { type, body: { kvs: kvs(type, o, false) } };
+    case MsgType.SnapshotEnd:
+      return { type, body: { generation: uint(type, o, 'generation'), hash: str(type, o, 'hash') } };
+    case MsgType.Delta: {
+      const d: Delta = { to: uint(type, o, 'to'), kvs: kvs(type, o, true), more: bool(type, o, 'more') };
+      if (o['hash'] !== undefined) d.hash = str(type, o, 'hash');
+      return { type, body: d };
+    }
+    case MsgType.Status: {
+      const status = o['status'];
+      if (!isSyncStatus(status)) throw bad(type, `unknown status ${JSON.stringify(status)}`);
+      return { type, body: { status, generation: uint(type, o, 'generation') } };
+    }
+    case MsgType.Ping:
+    case MsgType.Pong:
+      return { type, body: { ts: uint(type, o, 'ts') } } as Message;
+    case MsgType.Ack:
+      return { type, body: { generation: uint(type, o, 'generation') } };
+    case MsgType.Goodbye: {
+      const g: Goodbye = { code: str(type, o, 'code'), message: str(type, o, 'message') };
+      if (o['retryAfterMs'] !== undefined) g.retryAfterMs = uint(type, o, 'retryAfterMs');
+      return { type, body: g };
+    }
+    case MsgType.Report:
+      return { type, body: { kind: str(type, o, 'kind'), data: (o['data'] ?? null) as JsonValue } };
+    default:
+      throw new ProtocolError(CloseCode.UnknownMessage, `unknown message type ${msgName(type)}`);
+  }
+}
