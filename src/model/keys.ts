@@ -26,9 +26,9 @@ export const Keys = {
   ipPool: (cidr: string) => `/calico/v1/ipam/v4/pool/${cidrPart(cidr)}`,
   ipReservation: (name: string) => `/calico/resources/v3/projectcalico.org/ipreservations/${esc(name)}`,
   ipamBlock: (cidr: string) => `/calico/ipam/v2/assignment/ipv4/block/${cidrPart(cidr)}`,
-  blockAffinity: (node: string, cidr: string) => `/calico/ipam/v2/host/${esc(node)}/ipv4/block/${cidrPart(cidr)}`,
-  bgpConfiguration: (name: string) =>
-    `/calico/resources/v3/projectcalico.org/bgpconfigurations/${esc(name)}`,
+  blockAffinity: (node: string, cidr: string) =>
+    `/calico/ipam/v2/host/${esc(node)}/ipv4/block/${cidrPart(cidr)}`,
+  bgpConfiguration: (name: string) => `/calico/resources/v3/projectcalico.org/bgpconfigurations/${esc(name)}`,
   bgpPeer: (name: string) => `/calico/resources/v3/projectcalico.org/bgppeers/${esc(name)}`,
   wireguard: (node: string) => `/calico/v1/host/${esc(node)}/wireguard`,
 } as const;

@@ -5,8 +5,16 @@
 // key adds its digest, deleting subtracts it, replacing does both.
 
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import canonicalizeModule from 'canonicalize';
 import type { JsonValue } from './types.js';
+
+// The package is CommonJS with an ESM-style .d.ts: at run time the default import is the
+// function itself, while the types describe a namespace holding it. Accept both shapes.
+type Canonicalize = (input: unknown) => string | undefined;
+const canonicalize: Canonicalize =
+  typeof canonicalizeModule === 'function'
+    ? (canonicalizeModule as Canonicalize)
+    : (canonicalizeModule as unknown as { default: Canonicalize }).default;
 
 const LIMBS = 8; // 8 x 32-bit limbs, most significant first, like the digest bytes.
 

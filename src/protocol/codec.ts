@@ -4,7 +4,7 @@
 // what lets the server encode each generation once for every client.
 
 import { deflateSync } from 'node:zlib';
-import { Packr } from 'msgpackr';
+import { type Options, Packr } from 'msgpackr';
 import type { JsonValue } from '../model/types.js';
 import type { Message, MsgType } from './messages.js';
 
@@ -17,10 +17,13 @@ export const packr = new Packr({
   useRecords: false,
   variableMapSize: true,
   encodeUndefinedAsNil: true,
+  // A map entry whose value is undefined is left out, as JSON.stringify and the state hash
+  // do; written as nil it would fail an optional field's check and change the hash.
+  skipValues: [undefined],
   moreTypes: false,
   int64AsType: 'number',
   mapsAsObjects: true,
-});
+} as Options);
 
 export function frame(type: MsgType, body: Uint8Array, flags = 0): Buffer {
   const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
@@ -32,7 +35,16 @@ export function frame(type: MsgType, body: Uint8Array, flags = 0): Buffer {
 }
 
 /** Encodes one message; compresses the body with zlib when asked and it is at least minBytes. */
-export function encodeMessage(msg: Message, opts: { deflate?: boolean; minDeflateBytes?: number } = {}): Buffer {
+export function encodeMessage(
+  msg: Message,
+  opts: { deflate?: boolean; minDeflateBytes?: number } = {},
+): Buffer {
+  if ('kvs' in msg.body) {
+    // KVs travel as [key, value] pairs, not as {key, value} maps: same bytes as the server's.
+    const { kvs, ...fields } = msg.body;
+    const entries = kvs.map((kv) => encodeKV(kv.key, kv.value));
+    return encodeBody(msg.type, bodyWithKVs(fields, entries), opts);
+  }
   return encodeBody(msg.type, packr.pack(msg.body), opts);
 }
 

@@ -59,7 +59,10 @@ export class FrameDecoder {
     const type = raw[4]!;
     const flags = raw[5]!;
     if ((flags & ~KNOWN_FLAGS) !== 0)
-      throw new ProtocolError(CloseCode.MalformedFrame, `${msgName(type)}: unknown flags 0x${flags.toString(16)}`);
+      throw new ProtocolError(
+        CloseCode.MalformedFrame,
+        `${msgName(type)}: unknown flags 0x${flags.toString(16)}`,
+      );
     let body = raw.subarray(HEADER_BYTES);
     if (flags & FLAG_DEFLATE) {
       try {
@@ -79,9 +82,13 @@ export class FrameDecoder {
     try {
       decoded = packr.unpack(body);
     } catch (err) {
-      throw new ProtocolError(CloseCode.MalformedFrame, `${msgName(type)}: body is not one MessagePack value`, {
-        cause: err,
-      });
+      throw new ProtocolError(
+        CloseCode.MalformedFrame,
+        `${msgName(type)}: body is not one MessagePack value`,
+        {
+          cause: err,
+        },
+      );
     }
     return parseBody(type, decoded);
   }

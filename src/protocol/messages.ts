@@ -149,6 +149,15 @@ function strArray(type: number, o: Obj, f: string): string[] {
     throw bad(type, `field "${f}" must be an array of strings`);
   return v as string[];
 }
+/** Plain JSON data only: MessagePack bin, ext (e.g. timestamps) and NaN/Infinity are refused. */
+function isJsonValue(v: unknown): boolean {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every(isJsonValue);
+  if (typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  for (const k in v) if (!isJsonValue((v as Obj)[k])) return false;
+  return true;
+}
 function kvs(type: number, o: Obj, allowDelete: boolean): KV[] {
   const v = o['kvs'];
   if (!Array.isArray(v)) throw bad(type, 'field "kvs" must be an array');
@@ -159,6 +168,7 @@ function kvs(type: number, o: Obj, allowDelete: boolean): KV[] {
       throw bad(type, `kvs[${i}] must be [key, value]`);
     const value = pair[1] as JsonValue;
     if (value === null && !allowDelete) throw bad(type, `kvs[${i}] deletes a key inside a snapshot`);
+    if (!isJsonValue(value)) throw bad(type, `kvs[${i}] value is not plain JSON data`);
     out[i] = { key: pair[0], value };
   }
   return out;
@@ -169,11 +179,14 @@ function position(type: number, v: unknown): StreamPosition {
 }
 
 export function parseBody(type: number, body: unknown): Message {
+  if (!MSG_NAMES.has(type))
+    throw new ProtocolError(CloseCode.UnknownMessage, `unknown message type ${msgName(type)}`);
   const o = obj(type, body);
   switch (type) {
     case MsgType.Hello: {
       const syncer = str(type, o, 'syncer');
-      if (!isSyncerType(syncer)) throw new ProtocolError(CloseCode.UnknownSyncer, `unknown syncer "${syncer}"`);
+      if (!isSyncerType(syncer))
+        throw new ProtocolError(CloseCode.UnknownSyncer, `unknown syncer "${syncer}"`);
       const versions = o['versions'];
       if (!Array.isArray(versions) || !versions.every((x) => Number.isSafeInteger(x)))
         throw bad(type, 'field "versions" must be an array of integers');
@@ -184,16 +197,20 @@ export function parseBody(type: number, body: unknown): Message {
         agent: str(type, o, 'agent'),
         compressions: strArray(type, o, 'compressions'),
       };
-      if (o['maxFrameBytes'] !== undefined) hello.maxFrameBytes = uint(type, o, 'maxFrameBytes');
+      if (o['maxFrameBytes'] != null) hello.maxFrameBytes = uint(type, o, 'maxFrameBytes');
       if (o['resume'] !== undefined && o['resume'] !== null) hello.resume = position(type, o['resume']);
       return { type, body: hello };
     }
     case MsgType.ServerHello: {
       const syncer = str(type, o, 'syncer');
       const compression = str(type, o, 'compression');
-      if (!isSyncerType(syncer)) throw new ProtocolError(CloseCode.UnknownSyncer, `unknown syncer "${syncer}"`);
+      if (!isSyncerType(syncer))
+        throw new ProtocolError(CloseCode.UnknownSyncer, `unknown syncer "${syncer}"`);
       if (compression !== Compression.None && compression !== Compression.Deflate)
-        throw new ProtocolError(CloseCode.NoCommonCompression, `server chose unknown compression "${compression}"`);
+        throw new ProtocolError(
+          CloseCode.NoCommonCompression,
+          `server chose unknown compression "${compression}"`,
+        );
       return {
         type,
         body: {
@@ -224,7 +241,7 @@ export function parseBody(type: number, body: unknown): Message {
       return { type, body: { generation: uint(type, o, 'generation'), hash: str(type, o, 'hash') } };
     case MsgType.Delta: {
       const d: Delta = { to: uint(type, o, 'to'), kvs: kvs(type, o, true), more: bool(type, o, 'more') };
-      if (o['hash'] !== undefined) d.hash = str(type, o, 'hash');
+      if (o['hash'] != null) d.hash = str(type, o, 'hash');
       return { type, body: d };
     }
     case MsgType.Status: {
@@ -239,11 +256,14 @@ export function parseBody(type: number, body: unknown): Message {
       return { type, body: { generation: uint(type, o, 'generation') } };
     case MsgType.Goodbye: {
       const g: Goodbye = { code: str(type, o, 'code'), message: str(type, o, 'message') };
-      if (o['retryAfterMs'] !== undefined) g.retryAfterMs = uint(type, o, 'retryAfterMs');
+      if (o['retryAfterMs'] != null) g.retryAfterMs = uint(type, o, 'retryAfterMs');
       return { type, body: g };
     }
-    case MsgType.Report:
-      return { type, body: { kind: str(type, o, 'kind'), data: (o['data'] ?? null) as JsonValue } };
+    case MsgType.Report: {
+      const data = o['data'] ?? null;
+      if (!isJsonValue(data)) throw bad(type, 'field "data" is not plain JSON data');
+      return { type, body: { kind: str(type, o, 'kind'), data: data as JsonValue } };
+    }
     default:
       throw new ProtocolError(CloseCode.UnknownMessage, `unknown message type ${msgName(type)}`);
   }

@@ -1,0 +1,325 @@
+// The client library every node agent embeds: dials one of the servers (random start,
+// then round robin), says hello (resuming its position when it has one), follows the
+// snapshot and deltas into a ClientState, keeps the connection alive, and reconnects with
+// jittered backoff. Consumers get 'updates' with real differences only.
+
+import { EventEmitter } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { hostname as osHostname } from 'node:os';
+import type { Logger } from '../model/logger.js';
+import { silentLogger } from '../model/logger.js';
+import type { KV, SyncerType, SyncStatus } from '../model/types.js';
+import { encodeMessage } from '../protocol/codec.js';
+import { FrameDecoder } from '../protocol/decoder.js';
+import { CloseCode, ProtocolError } from '../protocol/errors.js';
+import { type Message, MsgType, PROTOCOL_VERSIONS, type StreamPosition } from '../protocol/messages.js';
+import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
+import { ClientState } from './state.js';
+
+export interface SyncClientOptions {
+  /** host:port list; the first try is a random one, then round robin. */
+  addresses: readonly string[];
+  syncer: SyncerType;
+  hostname?: string;
+  agent?: string;
+  compressions?: readonly string[];
+  /** Resume from the last position on reconnect (deltas only when the server still can). */
+  resume?: boolean;
+  /** Check the state hash at every snapshot end and delta; mismatch forces a fresh snapshot. */
+  verifyHash?: boolean;
+  connectTimeoutMs?: number;
+  /** Declare the server dead after this long without a frame (default: server's pongTimeoutMs). */
+  readTimeoutMs?: number;
+  /** Minimum spacing of ACK messages. */
+  ackIntervalMs?: number;
+  maxFrameBytes?: number;
+  backoff?: BackoffOptions;
+  log?: Logger;
+}
+
+export interface SyncClientEvents {
+  updates: [kvs: KV[], generation: number];
+  status: [status: SyncStatus];
+  connected: [info: { serverId: string; address: string; resumed: boolean }];
+  disconnected: [info: { reason: string; address: string }];
+  /** Fires after a SNAPSHOT_END or a final DELTA frame was applied. */
+  generation: [generation: number];
+}
+
+const MAX_MESSAGE_BYTES = 64 << 20;
+
+export class SyncClient extends EventEmitter<SyncClientEvents> {
+  readonly state: ClientState;
+  private readonly o: Required<Omit<SyncClientOptions, 'readTimeoutMs' | 'log'>> & { readTimeoutMs?: number };
+  private readonly log: Logger;
+  private readonly backoff: Backoff;
+  private addrIndex: number;
+  private socket: Socket | undefined;
+  private stopped = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private pinger: NodeJS.Timeout | undefined;
+  private ackTimer: NodeJS.Timeout | undefined;
+  private lastAckMs = 0;
+  private position: StreamPosition | undefined;
+  private epoch = '';
+  private lastRxMs = 0;
+  private readTimeoutMs = 60_000;
+  private retryAfterMs = 0;
+  /** Bytes received over the life of the client (tests assert resume costs little). */
+  bytesReceived = 0;
+  status: SyncStatus = 'wait-for-datastore';
+  generation = -1;
+  serverId = '';
+  connected = false;
+
+  constructor(opts: SyncClientOptions) {
+    super();
+    if (opts.addresses.length === 0) throw new RangeError('SyncClient needs at least one address');
+    for (const a of opts.addresses) parseAddress(a);
+    this.o = {
+      hostname: osHostname(),
+      agent: 'tabby-client/0.1.0',
+      compressions: ['deflate'],
+      resume: true,
+      verifyHash: true,
+      connectTimeoutMs: 10_000,
+      ackIntervalMs: 1_000,
+      maxFrameBytes: 16 << 20,
+      backoff: DEFAULT_BACKOFF,
+      ...opts,
+    };
+    this.log = (opts.log ?? silentLogger).child({ syncer: opts.syncer });
+    this.state = new ClientState(this.o.verifyHash);
+    this.backoff = new Backoff(this.o.backoff);
+    this.addrIndex = Math.floor(Math.random() * opts.addresses.length);
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.dial();
+  }
+
+  /** Says goodbye and stops reconnecting. The state stays readable. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    this.clearConnTimers();
+    const s = this.socket;
+    if (s && !s.destroyed) {
+      await new Promise<void>((resolve) => {
+        s.once('close', () => resolve());
+        s.end(
+          encodeMessage({
+            type: MsgType.Goodbye,
+            body: { code: CloseCode.ClientClosing, message: 'client stopping' },
+          }),
+        );
+        setTimeout(() => s.destroy(), 1_000).unref();
+      });
+    }
+  }
+
+  /** Drops the current connection (it will reconnect): for tests and operator tooling. */
+  dropConnection(): void {
+    this.socket?.destroy();
+  }
+
+  private dial(): void {
+    if (this.stopped) return;
+    const address = this.o.addresses[this.addrIndex % this.o.addresses.length]!;
+    this.addrIndex++;
+    const { host, port } = parseAddress(address);
+    const socket = connect({ host, port, noDelay: true, timeout: this.o.connectTimeoutMs });
+    this.socket = socket;
+    const decoder = new FrameDecoder({
+      maxFrameBytes: this.o.maxFrameBytes,
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+    });
+    let reason = 'connection closed';
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      this.lastRxMs = Date.now();
+      this.readTimeoutMs = this.o.readTimeoutMs ?? this.o.connectTimeoutMs;
+      const resume = this.o.resume && !this.state.staging ? this.position : undefined;
+      socket.write(
+        encodeMessage({
+          type: MsgType.Hello,
+          body: {
+            versions: [...PROTOCOL_VERSIONS],
+            syncer: this.o.syncer,
+            hostname: this.o.hostname,
+            agent: this.o.agent,
+            compressions: [...this.o.compressions],
+            maxFrameBytes: this.o.maxFrameBytes,
+            ...(resume ? { resume } : {}),
+          },
+        }),
+      );
+      this.startWatchdog(socket);
+    });
+    socket.on('timeout', () => {
+      reason = 'connect timeout';
+      socket.destroy();
+    });
+    socket.on('data', (data: Buffer) => {
+      this.lastRxMs = Date.now();
+      this.bytesReceived += data.length;
+      try {
+        for (const msg of decoder.push(data)) this.onMessage(socket, msg, address);
+      } catch (err) {
+        const code = err instanceof ProtocolError ? err.closeCode : CloseCode.MalformedFrame;
+        reason = `${code}: ${(err as Error).message}`;
+        this.log.warn({ address, code, err: (err as Error).message }, 'dropping server connection');
+        if (code === CloseCode.HashMismatch) this.position = undefined;
+        socket.end(encodeMessage({ type: MsgType.Goodbye, body: { code, message: (err as Error).message } }));
+        socket.destroy();
+      }
+    });
+    socket.on('error', (err) => {
+      reason = err.message;
+    });
+    socket.on('close', () => {
+      if (this.socket === socket) this.socket = undefined;
+      this.clearConnTimers();
+      if (this.state.staging) this.state.discardSnapshot();
+      const wasConnected = this.connected;
+      this.connected = false;
+      if (wasConnected || reason !== 'connection closed') this.emit('disconnected', { reason, address });
+      this.scheduleReconnect();
+    });
+  }
+
+  private onMessage(socket: Socket, msg: Message, address: string): void {
+    switch (msg.type) {
+      case MsgType.ServerHello: {
+        const h = msg.body;
+        if (h.syncer !== this.o.syncer)
+          throw new ProtocolError(CloseCode.UnexpectedMessage, `server answered for syncer ${h.syncer}`);
+        this.serverId = h.serverId;
+        this.epoch = h.epoch;
+        this.readTimeoutMs = this.o.readTimeoutMs ?? h.pongTimeoutMs;
+        this.connected = true;
+        this.startPinger(socket, h.pingIntervalMs);
+        this.log.info({ address, serverId: h.serverId, resumed: h.resumed }, 'connected');
+        this.emit('connected', { serverId: h.serverId, address, resumed: h.resumed });
+        return;
+      }
+      case MsgType.SnapshotBegin:
+        this.epoch = msg.body.epoch;
+        this.state.beginSnapshot();
+        return;
+      case MsgType.SnapshotChunk:
+        this.state.stage(msg.body.kvs);
+        return;
+      case MsgType.SnapshotEnd: {
+        const changes = this.state.commitSnapshot();
+        this.checkHash(msg.body.hash, msg.body.generation);
+        this.advance(socket, msg.body.generation);
+        this.backoff.reset();
+        if (changes.length > 0) this.emit('updates', changes, msg.body.generation);
+        this.emit('generation', msg.body.generation);
+        return;
+      }
+      case MsgType.Delta: {
+        const changes = this.state.applyDelta(msg.body.kvs);
+        if (!msg.body.more) {
+          if (msg.body.hash !== undefined) this.checkHash(msg.body.hash, msg.body.to);
+          this.advance(socket, msg.body.to);
+          this.backoff.reset();
+        }
+        if (changes.length > 0) this.emit('updates', changes, msg.body.to);
+        if (!msg.body.more) this.emit('generation', msg.body.to);
+        return;
+      }
+      case MsgType.Status:
+        this.advance(socket, msg.body.generation);
+        if (msg.body.status !== this.status) {
+          this.status = msg.body.status;
+          this.emit('status', msg.body.status);
+        }
+        return;
+      case MsgType.Ping:
+        socket.write(encodeMessage({ type: MsgType.Pong, body: { ts: msg.body.ts } }));
+        return;
+      case MsgType.Pong:
+        return;
+      case MsgType.Goodbye:
+        this.retryAfterMs = msg.body.retryAfterMs ?? 0;
+        this.log.info({ address, code: msg.body.code, message: msg.body.message }, 'server said goodbye');
+        socket.destroy();
+        return;
+      default:
+        throw new ProtocolError(
+          CloseCode.UnexpectedMessage,
+          `unexpected message type ${msg.type} from the server`,
+        );
+    }
+  }
+
+  private checkHash(expected: string, generation: number): void {
+    const have = this.state.hashHex();
+    if (have !== undefined && have !== expected)
+      throw new ProtocolError(
+        CloseCode.HashMismatch,
+        `state hash at generation ${generation} is ${have}, server says ${expected}`,
+      );
+  }
+
+  private advance(socket: Socket, generation: number): void {
+    this.generation = generation;
+    this.position = { epoch: this.epoch, generation };
+    this.scheduleAck(socket);
+  }
+
+  private scheduleAck(socket: Socket): void {
+    if (this.ackTimer) return;
+    const wait = Math.max(0, this.lastAckMs + this.o.ackIntervalMs - Date.now());
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      if (socket.destroyed || this.socket !== socket) return;
+      this.lastAckMs = Date.now();
+      socket.write(encodeMessage({ type: MsgType.Ack, body: { generation: this.generation } }));
+    }, wait);
+    this.ackTimer.unref();
+  }
+
+  private startWatchdog(socket: Socket): void {
+    this.watchdog = setInterval(() => {
+      if (Date.now() - this.lastRxMs > this.readTimeoutMs) {
+        this.log.warn({ ms: Date.now() - this.lastRxMs }, 'server silent: reconnecting');
+        socket.destroy(new Error(`${CloseCode.PingTimeout}: nothing received for ${this.readTimeoutMs} ms`));
+      }
+    }, 1_000);
+    this.watchdog.unref();
+  }
+
+  private startPinger(socket: Socket, intervalMs: number): void {
+    if (intervalMs <= 0) return;
+    this.pinger = setInterval(() => {
+      if (!socket.destroyed) socket.write(encodeMessage({ type: MsgType.Ping, body: { ts: Date.now() } }));
+    }, intervalMs);
+    this.pinger.unref();
+  }
+
+  private clearConnTimers(): void {
+    clearInterval(this.watchdog);
+    clearInterval(this.pinger);
+    clearTimeout(this.ackTimer);
+    this.watchdog = this.pinger = this.ackTimer = undefined;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    const delay = Math.max(this.backoff.next(), this.retryAfterMs);
+    this.retryAfterMs = 0;
+    this.reconnectTimer = setTimeout(() => this.dial(), delay);
+  }
+}
+
+export function parseAddress(address: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port > 0 && port < 65536)) throw new RangeError(`bad address "${address}", want HOST:PORT`);
+  return { host: m[1]!, port };
+}

@@ -1,0 +1,65 @@
+// One client connection: its handshake, its position in its syncer's stream and its
+// deadlines. Deliberately small (no timers, no queues): the server's single tick checks
+// deadlines, and frames written are shared buffers owned by the cache.
+
+import type { Socket } from 'node:net';
+import type { SyncerType, SyncStatus } from '../model/types.js';
+import type { Compression } from '../protocol/messages.js';
+import type { SyncStream } from './sync-stream.js';
+
+export const ConnState = { Handshake: 0, Streaming: 1, Closing: 2 } as const;
+export type ConnState = (typeof ConnState)[keyof typeof ConnState];
+
+export class Connection {
+  state: ConnState = ConnState.Handshake;
+  syncer: SyncerType | undefined;
+  stream: SyncStream | undefined;
+  compression: Compression = 'none';
+  /** Generation the client holds (or will hold once what was written reaches it). */
+  generation = -1;
+  sentStatus: SyncStatus | undefined;
+  ackedGeneration = -1;
+  hostname = '';
+  /** Snapshot start: a client is not judged as lagging within the grace period after it. */
+  snapshotAtMs = 0;
+  lastRxMs: number;
+  lastPingMs: number;
+  blockedSinceMs = 0;
+  closingSinceMs = 0;
+  bytesOut = 0;
+
+  constructor(
+    readonly id: number,
+    readonly socket: Socket,
+    readonly openedAtMs: number,
+  ) {
+    this.lastRxMs = openedAtMs;
+    this.lastPingMs = openedAtMs;
+  }
+
+  get blocked(): boolean {
+    return this.blockedSinceMs !== 0;
+  }
+
+  /** Writes frames as one batch (one writev) and records backpressure. */
+  write(frames: readonly Buffer[], now: number): void {
+    if (frames.length === 0 || this.socket.destroyed) return;
+    const s = this.socket;
+    if (frames.length > 1) s.cork();
+    for (const f of frames) {
+      s.write(f);
+      this.bytesOut += f.length;
+    }
+    if (frames.length > 1) s.uncork();
+    if (s.writableNeedDrain && this.blockedSinceMs === 0) this.blockedSinceMs = now;
+  }
+
+  describe(): Record<string, unknown> {
+    return {
+      conn: this.id,
+      remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`,
+      syncer: this.syncer,
+      hostname: this.hostname || undefined,
+    };
+  }
+}

@@ -1,0 +1,409 @@
+// The fan-out server: accepts connections, runs the handshake, and keeps every client
+// moving along its syncer's stream. Fan-out is coalesced: one pass per event-loop turn
+// after the cache advances, writing the same encoded frames to every client that is
+// caught up. One coarse interval timer owns every deadline (handshake, ping, pong, write,
+// fall-behind), so the per-connection cost is one small object and its socket.
+
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from '../model/logger.js';
+import type { SyncerType } from '../model/types.js';
+import { encodeMessage } from '../protocol/codec.js';
+import { FrameDecoder } from '../protocol/decoder.js';
+import { CloseCode, ProtocolError } from '../protocol/errors.js';
+import {
+  type Compression,
+  type Hello,
+  type Message,
+  MsgType,
+  PROTOCOL_VERSIONS,
+} from '../protocol/messages.js';
+import { Connection, ConnState } from './connection.js';
+import { ServerStats } from './stats.js';
+import type { SyncStream } from './sync-stream.js';
+
+export interface ServerOptions {
+  serverId: string;
+  maxConnections: number;
+  handshakeTimeoutMs: number;
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+  /** A client whose socket has not drained for this long is dropped. */
+  writeTimeoutMs: number;
+  /** A client whose oldest missing generation is older than this is dropped... */
+  maxFallBehindMs: number;
+  /** ...unless it started a snapshot less than this long ago. */
+  newClientGraceMs: number;
+  /** Compressions the server is willing to use, in preference order. */
+  compressions: readonly Compression[];
+  maxInboundFrameBytes: number;
+  /** Granularity of all deadlines. */
+  tickMs: number;
+  /** How long a closed connection may linger half-open before it is destroyed. */
+  closeLingerMs: number;
+}
+
+export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'serverId'> = {
+  maxConnections: 10_000,
+  handshakeTimeoutMs: 10_000,
+  pingIntervalMs: 10_000,
+  pongTimeoutMs: 60_000,
+  writeTimeoutMs: 120_000,
+  maxFallBehindMs: 300_000,
+  newClientGraceMs: 300_000,
+  compressions: ['deflate'],
+  maxInboundFrameBytes: 1 << 20,
+  tickMs: 1_000,
+  closeLingerMs: 5_000,
+};
+
+export class SyncServer {
+  private readonly streams: ReadonlyMap<SyncerType, SyncStream>;
+  private readonly conns = new Set<Connection>();
+  private readonly ready = new Set<Connection>();
+  private fanoutAll = false;
+  private fanoutScheduled = false;
+  private nextId = 1;
+  private listener: Server | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private draining = false;
+  readonly stats = new ServerStats();
+
+  constructor(
+    streams: readonly SyncStream[],
+    private readonly opts: ServerOptions,
+    private readonly log: Logger,
+  ) {
+    if (opts.pongTimeoutMs <= opts.pingIntervalMs)
+      throw new RangeError('pongTimeoutMs must be longer than pingIntervalMs');
+    this.streams = new Map(streams.map((s) => [s.syncer, s]));
+    for (const s of streams) {
+      s.on('advance', () => {
+        this.fanoutAll = true;
+        this.scheduleFanout();
+      });
+    }
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  connections(): IterableIterator<Connection> {
+    return this.conns.values();
+  }
+
+  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const srv = createServer({ noDelay: true }, (socket) => this.attach(socket));
+    this.listener = srv;
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, host, () => {
+        srv.off('error', reject);
+        resolve();
+      });
+    });
+    srv.on('error', (err) => this.log.error({ err }, 'listener error'));
+    this.ticker = setInterval(() => this.tick(), this.opts.tickMs);
+    this.ticker.unref();
+    const addr = srv.address();
+    if (addr === null || typeof addr === 'string') throw new Error('listener has no TCP address');
+    return { host: addr.address, port: addr.port };
+  }
+
+  /** Takes over an accepted socket (plain TCP here; a TLS listener hands over its sockets too). */
+  attach(socket: Socket): void {
+    const now = Date.now();
+    this.stats.accepted++;
+    const conn = new Connection(this.nextId++, socket, now);
+    socket.setNoDelay(true);
+    socket.on('error', (err) => this.onSocketGone(conn, `socket error: ${err.message}`));
+    socket.on('close', () => this.onSocketGone(conn, 'peer closed'));
+    if (this.draining || this.conns.size >= this.opts.maxConnections) {
+      const code = this.draining ? CloseCode.Shutdown : CloseCode.TooManyConnections;
+      this.stats.refused++;
+      conn.state = ConnState.Closing;
+      conn.closingSinceMs = now;
+      this.conns.add(conn);
+      this.sendGoodbye(
+        conn,
+        code,
+        'server is not taking connections',
+        1_000 + Math.floor(Math.random() * 4_000),
+      );
+      this.countClose(conn, code);
+      return;
+    }
+    this.conns.add(conn);
+    const decoder = new FrameDecoder({
+      maxFrameBytes: this.opts.maxInboundFrameBytes,
+      maxMessageBytes: this.opts.maxInboundFrameBytes,
+    });
+    socket.on('data', (data: Buffer) => {
+      if (conn.state === ConnState.Closing) return;
+      conn.lastRxMs = Date.now();
+      this.stats.bytesIn += data.length;
+      try {
+        for (const msg of decoder.push(data)) this.onMessage(conn, msg);
+      } catch (err) {
+        if (err instanceof ProtocolError) {
+          this.stats.protocolErrors.inc(err.closeCode);
+          this.log.warn({ ...conn.describe(), code: err.closeCode, err: err.message }, 'protocol error');
+          this.close(conn, err.closeCode, err.message);
+        } else {
+          this.log.error({ ...conn.describe(), err }, 'internal error handling a message');
+          this.close(conn, CloseCode.MalformedFrame, 'internal error');
+        }
+      }
+    });
+    socket.on('drain', () => {
+      conn.blockedSinceMs = 0;
+      this.ready.add(conn);
+      this.scheduleFanout();
+    });
+  }
+
+  private onMessage(conn: Connection, msg: Message): void {
+    if (conn.state === ConnState.Handshake) {
+      if (msg.type !== MsgType.Hello)
+        throw new ProtocolError(CloseCode.UnexpectedMessage, 'the first message must be HELLO');
+      this.handshake(conn, msg.body);
+      return;
+    }
+    switch (msg.type) {
+      case MsgType.Ping:
+        conn.write([encodeMessage({ type: MsgType.Pong, body: { ts: msg.body.ts } })], Date.now());
+        return;
+      case MsgType.Pong:
+        return; // liveness is any received byte
+      case MsgType.Ack:
+        conn.ackedGeneration = msg.body.generation;
+        return;
+      case MsgType.Report:
+        this.log.debug({ ...conn.describe(), kind: msg.body.kind }, 'ignoring REPORT of an unsupported kind');
+        return;
+      case MsgType.Goodbye:
+        this.log.info({ ...conn.describe(), code: msg.body.code }, 'client said goodbye');
+        this.countClose(conn, `client:${msg.body.code}`);
+        conn.state = ConnState.Closing;
+        conn.closingSinceMs = Date.now();
+        conn.socket.end();
+        return;
+      default:
+        throw new ProtocolError(
+          CloseCode.UnexpectedMessage,
+          `unexpected message type ${msg.type} from a client`,
+        );
+    }
+  }
+
+  private handshake(conn: Connection, hello: Hello): void {
+    const version = Math.max(
+      -1,
+      ...hello.versions.filter((v) => (PROTOCOL_VERSIONS as readonly number[]).includes(v)),
+    );
+    if (version < 0)
+      throw new ProtocolError(
+        CloseCode.UnsupportedVersion,
+        `client speaks versions [${hello.versions.join(',')}], server speaks [${PROTOCOL_VERSIONS.join(',')}]`,
+      );
+    const stream = this.streams.get(hello.syncer);
+    if (stream === undefined)
+      throw new ProtocolError(CloseCode.UnknownSyncer, `this server does not serve syncer ${hello.syncer}`);
+    const compression = this.opts.compressions.find((c) => hello.compressions.includes(c)) ?? 'none';
+    const now = Date.now();
+    conn.syncer = hello.syncer;
+    conn.stream = stream;
+    conn.compression = compression;
+    conn.hostname = hello.hostname.slice(0, 253);
+    const resumed =
+      hello.resume !== undefined &&
+      hello.resume.epoch === stream.epoch &&
+      stream.canResume(hello.resume.generation);
+    conn.state = ConnState.Streaming;
+    const serverHello = encodeMessage({
+      type: MsgType.ServerHello,
+      body: {
+        version,
+        syncer: hello.syncer,
+        compression,
+        epoch: stream.epoch,
+        serverId: this.opts.serverId,
+        resumed,
+        pingIntervalMs: this.opts.pingIntervalMs,
+        pongTimeoutMs: this.opts.pongTimeoutMs,
+      },
+    });
+    conn.write([serverHello], now);
+    this.stats.handshakes.inc(`${hello.syncer}:${resumed ? 'resumed' : 'snapshot'}`);
+    this.log.debug({ ...conn.describe(), agent: hello.agent, resumed, compression }, 'client connected');
+    if (resumed) {
+      conn.generation = hello.resume!.generation;
+      conn.snapshotAtMs = now; // a resuming client gets the same grace as a new one
+      this.deliver(conn, now);
+    } else {
+      this.sendSnapshot(conn, now);
+    }
+  }
+
+  private sendSnapshot(conn: Connection, now: number): void {
+    const stream = conn.stream!;
+    const snap = stream.snapshot(conn.compression);
+    conn.write(snap.frames, now);
+    conn.generation = snap.generation;
+    conn.sentStatus = undefined;
+    conn.snapshotAtMs = now;
+    this.stats.snapshotsSent.inc(stream.syncer);
+    this.stats.snapshotBytes += snap.bytes;
+    this.deliver(conn, now);
+  }
+
+  /** Brings one writable, streaming client to the head of its stream. */
+  private deliver(conn: Connection, now: number): void {
+    if (conn.state !== ConnState.Streaming || conn.blocked) return;
+    const stream = conn.stream!;
+    if (conn.generation !== stream.headGeneration) {
+      const frames = stream.catchUp(conn.generation, conn.compression);
+      if (frames === undefined) {
+        // Out of the retained window: a fresh snapshot is cheaper than what was lost.
+        this.stats.resnapshots++;
+        this.log.info(
+          { ...conn.describe(), generation: conn.generation },
+          'client outside the window: re-snapshot',
+        );
+        this.sendSnapshot(conn, now);
+        return;
+      }
+      conn.write(frames.frames, now);
+      this.stats.deltaBytes += frames.bytes;
+      conn.generation = stream.headGeneration;
+    }
+    if (conn.sentStatus !== stream.status) {
+      conn.write([stream.statusFrame()], now);
+      conn.sentStatus = stream.status;
+    }
+  }
+
+  private scheduleFanout(): void {
+    if (this.fanoutScheduled) return;
+    this.fanoutScheduled = true;
+    setImmediate(() => {
+      this.fanoutScheduled = false;
+      const now = Date.now();
+      const targets = this.fanoutAll ? this.conns : this.ready;
+      for (const conn of targets) this.deliver(conn, now);
+      this.fanoutAll = false;
+      this.ready.clear();
+    });
+  }
+
+  /** The one timer: pings, and every deadline of every connection. */
+  private tick(): void {
+    const now = Date.now();
+    const o = this.opts;
+    let ping: Buffer | undefined;
+    for (const conn of this.conns) {
+      if (conn.state === ConnState.Closing) {
+        if (now - conn.closingSinceMs > o.closeLingerMs) conn.socket.destroy();
+        continue;
+      }
+      if (conn.state === ConnState.Handshake) {
+        if (now - conn.openedAtMs > o.handshakeTimeoutMs)
+          this.close(conn, CloseCode.HandshakeTimeout, 'no HELLO within the handshake timeout');
+        continue;
+      }
+      if (now - conn.lastRxMs > o.pongTimeoutMs) {
+        this.close(conn, CloseCode.PingTimeout, `nothing received for ${now - conn.lastRxMs} ms`);
+        continue;
+      }
+      if (conn.blocked && now - conn.blockedSinceMs > o.writeTimeoutMs) {
+        this.close(
+          conn,
+          CloseCode.WriteTimeout,
+          `socket has not drained for ${now - conn.blockedSinceMs} ms`,
+        );
+        continue;
+      }
+      const missingSince = conn.stream!.missingSinceMs(conn.generation);
+      if (
+        missingSince !== undefined &&
+        now - missingSince > o.maxFallBehindMs &&
+        now - conn.snapshotAtMs > o.newClientGraceMs
+      ) {
+        this.close(conn, CloseCode.FellBehind, `client is ${now - missingSince} ms behind`);
+        continue;
+      }
+      if (now - conn.lastPingMs >= o.pingIntervalMs && !conn.blocked) {
+        ping ??= encodeMessage({ type: MsgType.Ping, body: { ts: now } });
+        conn.write([ping], now);
+        conn.lastPingMs = now;
+      }
+    }
+  }
+
+  /** Ends a connection with a reason: GOODBYE when the socket can take it, then FIN. */
+  close(conn: Connection, code: CloseCode, message: string, retryAfterMs?: number): void {
+    if (conn.state === ConnState.Closing) return;
+    conn.state = ConnState.Closing;
+    conn.closingSinceMs = Date.now();
+    this.countClose(conn, code);
+    this.log.info({ ...conn.describe(), code, reason: message }, 'closing connection');
+    if (code === CloseCode.WriteTimeout || conn.blocked) {
+      conn.socket.destroy(); // it cannot take a GOODBYE: anything more would just buffer
+      return;
+    }
+    this.sendGoodbye(conn, code, message, retryAfterMs);
+  }
+
+  private sendGoodbye(conn: Connection, code: string, message: string, retryAfterMs?: number): void {
+    const body = retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs };
+    conn.socket.end(encodeMessage({ type: MsgType.Goodbye, body }));
+  }
+
+  private countClose(conn: Connection, reason: string): void {
+    this.stats.closes.inc(`${conn.syncer ?? 'none'}:${reason}`);
+  }
+
+  private onSocketGone(conn: Connection, why: string): void {
+    if (!this.conns.delete(conn)) return;
+    this.ready.delete(conn);
+    if (conn.state !== ConnState.Closing) {
+      this.countClose(conn, 'peer-closed');
+      this.log.debug({ ...conn.describe(), why }, 'connection lost');
+    }
+    conn.state = ConnState.Closing;
+    if (!conn.socket.destroyed) conn.socket.destroy();
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, then close clients spread over `durationMs` so that
+   * they reconnect to other replicas gradually instead of as a herd.
+   */
+  async drain(durationMs: number): Promise<void> {
+    this.draining = true;
+    const listener = this.listener;
+    const listenerClosed = listener ? new Promise<void>((r) => listener.close(() => r())) : Promise.resolve();
+    const victims = [...this.conns].filter((c) => c.state !== ConnState.Closing);
+    const step = victims.length > 0 ? durationMs / victims.length : 0;
+    const started = Date.now();
+    for (let i = 0; i < victims.length; i++) {
+      const due = started + i * step;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      this.close(victims[i]!, CloseCode.Shutdown, 'server shutting down', 0);
+    }
+    const deadline = Date.now() + this.opts.closeLingerMs;
+    while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of this.conns) c.socket.destroy();
+    if (this.ticker) clearInterval(this.ticker);
+    await listenerClosed;
+  }
+
+  /** Immediate stop (tests): destroys every socket. */
+  async destroy(): Promise<void> {
+    this.draining = true;
+    if (this.ticker) clearInterval(this.ticker);
+    for (const c of this.conns) c.socket.destroy();
+    const listener = this.listener;
+    if (listener) await new Promise<void>((r) => listener.close(() => r()));
+  }
+}

@@ -1,0 +1,31 @@
+// Plain counters the server bumps on its hot paths; the metrics module reads them at
+// scrape time, so the server neither imports prom-client nor pays for label lookups per write.
+
+export class CounterMap {
+  private readonly m = new Map<string, number>();
+  inc(label: string, by = 1): void {
+    this.m.set(label, (this.m.get(label) ?? 0) + by);
+  }
+  get(label: string): number {
+    return this.m.get(label) ?? 0;
+  }
+  entries(): IterableIterator<[string, number]> {
+    return this.m.entries();
+  }
+}
+
+export class ServerStats {
+  accepted = 0;
+  refused = 0;
+  resnapshots = 0;
+  bytesIn = 0;
+  snapshotBytes = 0;
+  deltaBytes = 0;
+  /** "syncer:snapshot|resumed" */
+  readonly handshakes = new CounterMap();
+  readonly snapshotsSent = new CounterMap();
+  /** "syncer:reason" */
+  readonly closes = new CounterMap();
+  /** close code */
+  readonly protocolErrors = new CounterMap();
+}

@@ -1,0 +1,263 @@
+// The snapshot cache of one syncer: batches incoming KVs into immutable generations, keeps
+// the current state as pre-encoded entries, a byte- and age-bounded window of recent
+// generations for catch-up and resume, and the encoded snapshot and merged-delta frames
+// that every client shares. Only the head's full state is kept: a snapshot is only ever
+// served at (or just behind) the head, so older full states would be dead weight.
+
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { LRUCache } from 'lru-cache';
+import { entryDigest, StateHash } from '../model/state-hash.js';
+import type { KV, SyncerType, SyncStatus } from '../model/types.js';
+import { encodeKV } from '../protocol/codec.js';
+import type { Compression } from '../protocol/messages.js';
+import { encodeDelta, encodeSnapshot, type Frames } from './frames.js';
+import { Generation } from './generation.js';
+
+export interface CacheOptions {
+  syncer: SyncerType;
+  /** A batch becomes a generation once it holds this many keys... */
+  maxBatchSize: number;
+  /** ...or when its first update is this old. */
+  maxBatchDelayMs: number;
+  /** Retained history (for catch-up and resume) is bounded by bytes and by age. */
+  maxHistoryBytes: number;
+  maxHistoryAgeMs: number;
+  /** A built snapshot is reused for new clients this long (they catch up with deltas). */
+  snapshotReuseMs: number;
+  maxFrameBodyBytes: number;
+  minDeflateBytes: number;
+  /** Bytes of merged-delta frames kept for clients at the same position. */
+  mergedDeltaCacheBytes: number;
+  now?: () => number;
+}
+
+interface Entry {
+  encoded: Buffer;
+  digest: Buffer;
+}
+
+export interface EncodedSnapshot extends Frames {
+  readonly generation: number;
+  readonly builtAtMs: number;
+}
+
+export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
+  readonly epoch = randomBytes(8).toString('hex');
+  readonly syncer: SyncerType;
+  private readonly opts: Required<CacheOptions>;
+  private readonly state = new Map<string, Entry>();
+  private readonly hash = new StateHash();
+  private readonly history: Generation[] = [];
+  private historyBytes = 0;
+  private pending = new Map<string, KV>();
+  private pendingStatus: SyncStatus | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly snapshots = new Map<Compression, EncodedSnapshot>();
+  private readonly merged: LRUCache<string, Frames>;
+  /** Counters read by the metrics collector. */
+  readonly stats = { updatesIn: 0, updatesSkipped: 0, snapshotsBuilt: 0, snapshotsReused: 0, mergedBuilt: 0 };
+
+  constructor(opts: CacheOptions) {
+    super();
+    for (const k of ['maxBatchSize', 'maxHistoryBytes', 'maxFrameBodyBytes'] as const) {
+      if (!(opts[k] > 0)) throw new RangeError(`cache option ${k} must be positive`);
+    }
+    this.opts = { now: Date.now, ...opts };
+    this.syncer = opts.syncer;
+    this.merged = new LRUCache<string, Frames>({
+      maxSize: Math.max(1, opts.mergedDeltaCacheBytes),
+      sizeCalculation: (f) => Math.max(1, f.bytes),
+    });
+    this.history.push(new Generation(0, this.opts.now(), 'wait-for-datastore', this.hash.hex(), new Map()));
+  }
+
+  // ---- input ------------------------------------------------------------------------------
+
+  apply(kvs: readonly KV[]): void {
+    for (const kv of kvs) {
+      this.pending.set(kv.key, kv);
+      if (this.pending.size >= this.opts.maxBatchSize) this.flush();
+    }
+    if (this.pending.size > 0) this.scheduleFlush();
+  }
+
+  setStatus(status: SyncStatus): void {
+    this.pendingStatus = status;
+    this.flush(); // status ends a batch, so "in-sync" is never published before its data.
+  }
+
+  /** Publishes what is pending as one generation (no-op when nothing changed). */
+  flush(): void {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    const batch = this.pending;
+    this.pending = new Map();
+    const changes = new Map<string, Buffer>();
+    for (const { key, value } of batch.values()) {
+      this.stats.updatesIn++;
+      const old = this.state.get(key);
+      if (value === null) {
+        if (old === undefined) {
+          this.stats.updatesSkipped++;
+          continue;
+        }
+        this.state.delete(key);
+        this.hash.subtract(old.digest);
+        changes.set(key, encodeKV(key, null));
+        continue;
+      }
+      const digest = entryDigest(key, value);
+      if (old?.digest.equals(digest)) {
+        this.stats.updatesSkipped++;
+        continue;
+      }
+      const encoded = encodeKV(key, value);
+      if (old) this.hash.subtract(old.digest);
+      this.hash.add(digest);
+      this.state.set(key, { encoded, digest });
+      changes.set(key, encoded);
+    }
+    const head = this.head;
+    const status = this.pendingStatus ?? head.status;
+    this.pendingStatus = undefined;
+    if (changes.size === 0 && status === head.status) return;
+    const gen = new Generation(head.generation + 1, this.opts.now(), status, this.hash.hex(), changes);
+    this.history.push(gen);
+    this.historyBytes += gen.bytes;
+    this.evict();
+    this.emit('advance', gen);
+  }
+
+  private scheduleFlush(): void {
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, this.opts.maxBatchDelayMs);
+  }
+
+  private evict(): void {
+    const oldestAllowed = this.opts.now() - this.opts.maxHistoryAgeMs;
+    while (this.history.length > 1) {
+      const oldest = this.history[0]!;
+      if (this.historyBytes <= this.opts.maxHistoryBytes && oldest.createdAtMs >= oldestAllowed) break;
+      this.history.shift();
+      this.historyBytes -= oldest.bytes;
+    }
+  }
+
+  // ---- output (the server's SyncStream view) ----------------------------------------------
+
+  get head(): Generation {
+    return this.history[this.history.length - 1]!;
+  }
+  get headGeneration(): number {
+    return this.head.generation;
+  }
+  get status(): SyncStatus {
+    return this.head.status;
+  }
+  get keyCount(): number {
+    return this.state.size;
+  }
+  get stateHash(): string {
+    return this.head.hash;
+  }
+  get retainedBytes(): number {
+    return this.historyBytes;
+  }
+  get retainedGenerations(): number {
+    return this.history.length;
+  }
+
+  statusFrame(): Buffer {
+    return this.head.statusFrame();
+  }
+
+  /** Oldest generation a client may hold and still catch up with deltas. */
+  get oldestResumable(): number {
+    // The first retained generation's changes are kept, so its predecessor can resume.
+    return Math.max(0, this.history[0]!.generation - 1);
+  }
+
+  canResume(generation: number): boolean {
+    return generation >= this.oldestResumable && generation <= this.headGeneration;
+  }
+
+  /** When the first generation a client at `generation` lacks was made (for lag), or undefined if none. */
+  missingSinceMs(generation: number): number | undefined {
+    if (generation >= this.headGeneration) return undefined;
+    const idx = generation + 1 - this.history[0]!.generation;
+    return idx >= 0 ? this.history[idx]!.createdAtMs : this.history[0]!.createdAtMs;
+  }
+
+  /** Frames taking a client from `from` to the head, merged by key; undefined if out of the window. */
+  catchUp(from: number, compression: Compression): Frames | undefined {
+    const headGen = this.headGeneration;
+    if (from === headGen) return { frames: [], bytes: 0 };
+    if (!this.canResume(from)) return undefined;
+    const firstIdx = from + 1 - this.history[0]!.generation;
+    const encodeOpts = { compression, ...this.encodeLimits() };
+    if (firstIdx === this.history.length - 1) return this.head.deltaFrames(encodeOpts);
+    const key = `${from}:${headGen}:${compression}`;
+    let frames = this.merged.get(key);
+    if (frames === undefined) {
+      const merged = new Map<string, Buffer>();
+      for (let i = firstIdx; i < this.history.length; i++) {
+        for (const [k, e] of this.history[i]!.changes) {
+          merged.delete(k); // keep insertion order = order of last write
+          merged.set(k, e);
+        }
+      }
+      frames = encodeDelta(headGen, this.head.hash, [...merged.values()], encodeOpts);
+      this.merged.set(key, frames);
+      this.stats.mergedBuilt++;
+    }
+    return frames;
+  }
+
+  /** A recent snapshot (reused for snapshotReuseMs while it can still be caught up from). */
+  snapshot(compression: Compression): EncodedSnapshot {
+    const now = this.opts.now();
+    const prev = this.snapshots.get(compression);
+    if (
+      prev &&
+      (prev.generation === this.headGeneration ||
+        (now - prev.builtAtMs < this.opts.snapshotReuseMs && this.canResume(prev.generation)))
+    ) {
+      this.stats.snapshotsReused++;
+      return prev;
+    }
+    const entries: Buffer[] = new Array(this.state.size);
+    let i = 0;
+    for (const e of this.state.values()) entries[i++] = e.encoded;
+    const built = encodeSnapshot(this.epoch, this.headGeneration, this.head.hash, entries, {
+      compression,
+      ...this.encodeLimits(),
+    });
+    const snap: EncodedSnapshot = { ...built, generation: this.headGeneration, builtAtMs: now };
+    this.snapshots.set(compression, snap);
+    this.stats.snapshotsBuilt++;
+    return snap;
+  }
+
+  private encodeLimits() {
+    return { maxFrameBodyBytes: this.opts.maxFrameBodyBytes, minDeflateBytes: this.opts.minDeflateBytes };
+  }
+
+  /** Every key and its encoded entry at the head (for dumps and tests). */
+  entries(): IterableIterator<[string, Buffer]> {
+    const it = this.state.entries();
+    return (function* () {
+      for (const [k, e] of it) yield [k, e.encoded] as [string, Buffer];
+    })();
+  }
+
+  close(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.removeAllListeners();
+  }
+}

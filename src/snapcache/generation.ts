@@ -1,0 +1,45 @@
+// One immutable step of a syncer's stream: the changes of one batch (pre-encoded, one
+// entry per key), the status and state hash after it. Frames for it are encoded on first
+// use per compression and then shared by every client.
+
+import type { SyncStatus } from '../model/types.js';
+import { encodeMessage } from '../protocol/codec.js';
+import { type Compression, MsgType } from '../protocol/messages.js';
+import { type EncodeOptions, encodeDelta, type Frames } from './frames.js';
+
+export class Generation {
+  private readonly encoded = new Map<Compression, Frames>();
+  private statusBytes: Buffer | undefined;
+  /** Bytes of the encoded changes: what retaining this generation costs. */
+  readonly bytes: number;
+
+  constructor(
+    readonly generation: number,
+    readonly createdAtMs: number,
+    readonly status: SyncStatus,
+    readonly hash: string,
+    /** key → encoded [key, value|nil]; one entry per key (last write of the batch). */
+    readonly changes: ReadonlyMap<string, Buffer>,
+  ) {
+    let bytes = 0;
+    for (const [k, e] of changes) bytes += e.length + k.length;
+    this.bytes = bytes;
+  }
+
+  deltaFrames(opts: EncodeOptions): Frames {
+    let f = this.encoded.get(opts.compression);
+    if (f === undefined) {
+      f = encodeDelta(this.generation, this.hash, [...this.changes.values()], opts);
+      this.encoded.set(opts.compression, f);
+    }
+    return f;
+  }
+
+  statusFrame(): Buffer {
+    this.statusBytes ??= encodeMessage({
+      type: MsgType.Status,
+      body: { status: this.status, generation: this.generation },
+    });
+    return this.statusBytes;
+  }
+}
