@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
+import { parseHostPort as parseAddress } from '../model/address.js';
 import type { Logger } from '../model/logger.js';
 import { silentLogger } from '../model/logger.js';
 import type { KV, SyncerType, SyncStatus } from '../model/types.js';
@@ -72,6 +73,10 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   generation = -1;
   serverId = '';
   connected = false;
+
+  get syncer(): SyncerType {
+    return this.o.syncer;
+  }
 
   constructor(opts: SyncClientOptions) {
     super();
@@ -315,11 +320,4 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     this.retryAfterMs = 0;
     this.reconnectTimer = setTimeout(() => this.dial(), delay);
   }
-}
-
-export function parseAddress(address: string): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port > 0 && port < 65536)) throw new RangeError(`bad address "${address}", want HOST:PORT`);
-  return { host: m[1]!, port };
 }

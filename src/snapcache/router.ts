@@ -20,9 +20,9 @@ export class SyncerRouter implements DatastoreSink {
       const syncers = syncersForKey(kv.key);
       if (syncers.length === 0) this.unroutedKeys++;
       for (const s of syncers) {
-        let list = bySyncer.get(s);
-        if (!list) bySyncer.set(s, (list = []));
-        list.push(kv);
+        const list = bySyncer.get(s);
+        if (list) list.push(kv);
+        else bySyncer.set(s, [kv]);
       }
     }
     for (const [s, list] of bySyncer) this.caches.get(s)?.apply(list);

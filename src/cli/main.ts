@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// The `tabby` command: one subcommand per composition root.
+
+import { Command } from 'commander';
+import { ConfigError } from '../config/errors.js';
+import { serveCommand } from './serve.js';
+import { syncCommand } from './sync.js';
+
+const program = new Command('tabby')
+  .description('Fan-out proxy and datastore sync layer for Kubernetes networking (Calico model)')
+  .version('0.1.0')
+  .showHelpAfterError();
+program.addCommand(serveCommand());
+program.addCommand(syncCommand());
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`tabby: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`tabby: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,131 @@
+// `tabby serve`: the composition root of a replica — datastore → router → per-syncer caches
+// → fan-out server, plus the health/metrics port, optional in-process demo agents and a
+// console summary. Shutdown on SIGTERM/SIGINT drains clients gradually.
+
+import { hostname } from 'node:os';
+import { Command } from 'commander';
+import { SyncClient } from '../client/sync-client.js';
+import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
+import { type ServeConfig, serveSchema } from '../config/serve-config.js';
+import { SimulatedCluster } from '../datastore/sim/simulated-cluster.js';
+import type { DatastoreSource } from '../datastore/source.js';
+import { parseHostPort } from '../model/address.js';
+import type { Logger } from '../model/logger.js';
+import { SYNCER_TYPES } from '../model/types.js';
+import { startHealthServer } from '../observability/health.js';
+import { createLogger } from '../observability/logging.js';
+import { createMetrics } from '../observability/metrics.js';
+import { startSummary } from '../observability/summary.js';
+import { SyncServer } from '../server/server.js';
+import { SnapshotCache } from '../snapcache/cache.js';
+import { SyncerRouter } from '../snapcache/router.js';
+
+export function serveCommand(): Command {
+  const cmd = new Command('serve').description(
+    'run a Tabby replica: sync from the datastore, serve node agents',
+  );
+  addSchemaOptions(cmd, serveSchema.shape);
+  cmd.action(async () => {
+    const cfg = resolveConfig(cmd, serveSchema);
+    const log = createLogger(cfg.logLevel);
+    await runServe(cfg, log);
+  });
+  return cmd;
+}
+
+function createSource(cfg: ServeConfig): DatastoreSource {
+  switch (cfg.datastore) {
+    case 'sim':
+      return new SimulatedCluster({
+        seed: cfg.simSeed,
+        nodes: cfg.simNodes,
+        pods: cfg.simPods,
+        churnPerSec: cfg.simChurnPerSec,
+      });
+  }
+}
+
+export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
+  log.info({ config: cfg }, 'starting tabby serve');
+  const caches = SYNCER_TYPES.map(
+    (syncer) =>
+      new SnapshotCache({
+        syncer,
+        maxBatchSize: cfg.maxBatchSize,
+        maxBatchDelayMs: cfg.maxBatchDelayMs,
+        maxHistoryBytes: cfg.maxHistoryBytes,
+        maxHistoryAgeMs: cfg.maxHistoryAgeMs,
+        snapshotReuseMs: cfg.snapshotReuseMs,
+        maxFrameBodyBytes: cfg.maxFrameBodyBytes,
+        minDeflateBytes: 1024,
+        mergedDeltaCacheBytes: Math.max(1 << 20, cfg.maxHistoryBytes / 4),
+      }),
+  );
+  const router = new SyncerRouter(caches);
+  const server = new SyncServer(
+    caches,
+    {
+      serverId: cfg.serverId ?? hostname(),
+      maxConnections: cfg.maxConnections,
+      handshakeTimeoutMs: cfg.handshakeTimeoutMs,
+      pingIntervalMs: cfg.pingIntervalMs,
+      pongTimeoutMs: cfg.pongTimeoutMs,
+      writeTimeoutMs: cfg.writeTimeoutMs,
+      maxFallBehindMs: cfg.maxFallBehindMs,
+      newClientGraceMs: cfg.newClientGraceMs,
+      compressions: cfg.compression === 'deflate' ? ['deflate'] : [],
+      maxInboundFrameBytes: 1 << 20,
+      tickMs: 1_000,
+      closeLingerMs: 5_000,
+    },
+    log.child({ component: 'server' }),
+  );
+  const listen = parseHostPort(cfg.listen);
+  const bound = await server.listen(listen.host, listen.port);
+  log.info({ address: `${bound.host}:${bound.port}` }, 'sync server listening');
+
+  const registry = createMetrics({ caches, server, router });
+  const healthAddr = parseHostPort(cfg.healthListen);
+  const health = await startHealthServer(healthAddr.host, healthAddr.port, {
+    registry,
+    ready: () => {
+      const detail = Object.fromEntries(caches.map((c) => [c.syncer, c.status]));
+      return { ok: caches.every((c) => c.status === 'in-sync'), detail };
+    },
+  });
+  log.info({ address: cfg.healthListen }, 'health and metrics listening');
+
+  const source = createSource(cfg);
+  await source.start(router);
+
+  const agentHost = bound.host === '0.0.0.0' || bound.host === '::' ? '127.0.0.1' : bound.host;
+  const agents = Array.from({ length: cfg.agents }, (_, i) => {
+    const agent = new SyncClient({
+      addresses: [`${agentHost}:${bound.port}`],
+      syncer: i % 4 === 3 ? 'bgp' : 'felix',
+      hostname: `demo-agent-${i}`,
+      log: log.child({ component: 'agent', agent: i }),
+    });
+    agent.start();
+    return agent;
+  });
+  const summary =
+    cfg.summaryIntervalMs > 0 ? startSummary(cfg.summaryIntervalMs, { caches, server, agents }) : undefined;
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, drainMs: cfg.shutdownDrainMs, connections: server.connectionCount }, 'shutting down');
+    summary?.stop();
+    await Promise.all(agents.map((a) => a.stop()));
+    await source.stop();
+    await server.drain(cfg.shutdownDrainMs);
+    for (const c of caches) c.close();
+    health.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}

@@ -1,0 +1,81 @@
+// `tabby sync`: a client that follows a server's stream — for operators (progress, dumps,
+// `calicoctl get`-like output) and for tests that compare states by hash.
+
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { SyncClient } from '../client/sync-client.js';
+import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
+import { syncSchema } from '../config/sync-config.js';
+import type { Logger } from '../model/logger.js';
+
+export function syncCommand(): Command {
+  const cmd = new Command('sync').description('follow a Tabby server stream and show progress');
+  addSchemaOptions(cmd, syncSchema.shape);
+  cmd.action(async () => {
+    const cfg = resolveConfig(cmd, syncSchema);
+    const log = pino({ level: cfg.logLevel }, pino.destination(2)) as Logger;
+    const client = new SyncClient({
+      addresses: cfg.server.split(',').map((s) => s.trim()),
+      syncer: cfg.syncer,
+      compressions: cfg.compression === 'deflate' ? ['deflate'] : [],
+      log,
+      ...(cfg.hostname ? { hostname: cfg.hostname } : {}),
+    });
+    client.on('disconnected', ({ reason, address }) =>
+      process.stderr.write(`disconnected from ${address}: ${reason}\n`),
+    );
+
+    if (cfg.once) {
+      const timer = setTimeout(() => {
+        process.stderr.write(`tabby sync: not in sync after ${cfg.timeoutMs} ms (status ${client.status})\n`);
+        process.exit(1);
+      }, cfg.timeoutMs);
+      client.on('status', (status) => {
+        if (status !== 'in-sync') return;
+        clearTimeout(timer);
+        const out = process.stdout;
+        if (cfg.dump) {
+          const keys = [...client.state.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+          for (const [key, value] of keys) out.write(`${JSON.stringify({ key, value })}\n`);
+        }
+        const summary = {
+          syncer: cfg.syncer,
+          generation: client.generation,
+          keys: client.state.size,
+          hash: client.state.hashHex(),
+          serverId: client.serverId,
+          bytesReceived: client.bytesReceived,
+        };
+        if (cfg.json) out.write(`${JSON.stringify(summary)}\n`);
+        else if (!cfg.dump)
+          out.write(
+            `in sync: ${summary.keys} keys at generation ${summary.generation}, hash ${summary.hash}\n`,
+          );
+        void client.stop().then(() => process.exit(0));
+      });
+      client.start();
+      return;
+    }
+
+    let updates = 0;
+    client.on('updates', (kvs) => {
+      updates += kvs.length;
+    });
+    client.on('status', (s) => process.stdout.write(`status ${s}\n`));
+    client.on('connected', ({ address, serverId, resumed }) =>
+      process.stdout.write(`connected to ${address} (${serverId}), ${resumed ? 'resumed' : 'snapshot'}\n`),
+    );
+    setInterval(() => {
+      process.stdout.write(
+        `${new Date().toISOString()} gen ${client.generation} keys ${client.state.size} status ${client.status} ` +
+          `updates/s ${updates} bytes ${client.bytesReceived}\n`,
+      );
+      updates = 0;
+    }, 1_000);
+    const stop = () => void client.stop().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    client.start();
+  });
+  return cmd;
+}

@@ -1,0 +1,42 @@
+// Every setting of `tabby serve`, with defaults and units in the names. Defaults follow
+// Typha's where it has one (ping 10 s, pong 60 s, handshake 10 s, fall-behind 300 s).
+
+import { z } from 'zod';
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$/, 'want HOST:PORT');
+const ms = z.coerce.number().int().nonnegative();
+const pos = z.coerce.number().int().positive();
+
+export const serveSchema = z.object({
+  datastore: z
+    .enum(['sim'])
+    .default('sim')
+    .describe('datastore to sync from (sim: embedded simulated cluster)'),
+  listen: hostPort.default('0.0.0.0:5473').describe('sync protocol listen address'),
+  healthListen: hostPort.default('0.0.0.0:9098').describe('HTTP address for /livez, /readyz and /metrics'),
+  serverId: z.string().optional().describe('name reported to clients (default: host name)'),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('log level'),
+  maxConnections: pos.default(10_000).describe('connections beyond this are refused with a reason'),
+  handshakeTimeoutMs: pos.default(10_000).describe('a client must send HELLO within this'),
+  pingIntervalMs: pos.default(10_000).describe('server PING interval'),
+  pongTimeoutMs: pos.default(60_000).describe('drop a client silent for this long'),
+  writeTimeoutMs: pos.default(120_000).describe('drop a client whose socket does not drain for this long'),
+  maxFallBehindMs: pos.default(300_000).describe('drop a client whose oldest missing update is this old'),
+  newClientGraceMs: ms.default(300_000).describe('fall-behind grace after a snapshot'),
+  shutdownDrainMs: ms.default(60_000).describe('on SIGTERM, spread disconnects over this long'),
+  maxBatchSize: pos.default(1_000).describe('updates per generation at most'),
+  maxBatchDelayMs: ms.default(10).describe('a batch is published when its first update is this old'),
+  maxHistoryBytes: pos.default(64 << 20).describe('retained delta history for catch-up/resume, bytes'),
+  maxHistoryAgeMs: pos.default(300_000).describe('retained delta history for catch-up/resume, age'),
+  snapshotReuseMs: ms.default(1_000).describe('reuse an encoded snapshot for new clients this long'),
+  maxFrameBodyBytes: pos.default(1 << 20).describe('split deltas/snapshots into frames of about this size'),
+  compression: z.enum(['deflate', 'none']).default('deflate').describe('compression offered to clients'),
+  simSeed: z.coerce.number().int().default(1).describe('sim: random seed'),
+  simNodes: pos.default(50).describe('sim: nodes'),
+  simPods: z.coerce.number().int().nonnegative().default(1_500).describe('sim: pods'),
+  simChurnPerSec: z.coerce.number().nonnegative().default(20).describe('sim: updates per second'),
+  agents: z.coerce.number().int().nonnegative().default(0).describe('in-process demo agents to run'),
+  summaryIntervalMs: ms.default(0).describe('print a console summary this often (0: off)'),
+});
+
+export type ServeConfig = z.infer<typeof serveSchema>;

@@ -1,0 +1,31 @@
+// Settings of `tabby sync`, the operator's client: follow a server's stream and report.
+
+import { z } from 'zod';
+
+export const syncSchema = z.object({
+  server: z
+    .string()
+    .default('127.0.0.1:5473')
+    .describe('server address HOST:PORT (comma-separated list: random start, then round robin)'),
+  syncer: z.enum(['felix', 'bgp']).default('felix').describe('syncer type to follow'),
+  once: z.boolean().default(false).describe('exit as soon as the state is in sync'),
+  json: z
+    .boolean()
+    .default(false)
+    .describe('with --once: print one JSON object (syncer, generation, keys, hash)'),
+  dump: z.boolean().default(false).describe('with --once: print every key and value as JSON lines'),
+  timeoutMs: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(60_000)
+    .describe('with --once: give up after this long'),
+  hostname: z.string().optional().describe('host name sent in HELLO (default: this host)'),
+  compression: z.enum(['deflate', 'none']).default('deflate').describe('compression to offer'),
+  logLevel: z
+    .enum(['debug', 'info', 'warn', 'error'])
+    .default('warn')
+    .describe('log level (logs go to stderr)'),
+});
+
+export type SyncConfig = z.infer<typeof syncSchema>;

@@ -1,0 +1,159 @@
+// Prometheus metrics. Stages keep plain counters; the collectors here read them at scrape
+// time, so nothing on a hot path touches prom-client. Names follow Prometheus conventions
+// (tabby_<noun>_<unit>, _total on counters) and keep Typha's families where they exist.
+
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { ConnState } from '../server/connection.js';
+import type { SyncServer } from '../server/server.js';
+import type { SnapshotCache } from '../snapcache/cache.js';
+import type { SyncerRouter } from '../snapcache/router.js';
+
+const STATUS_VALUE = { 'wait-for-datastore': 0, resync: 1, 'in-sync': 2 } as const;
+
+export function createMetrics(parts: {
+  caches: readonly SnapshotCache[];
+  server: SyncServer;
+  router: SyncerRouter;
+}) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tabby_' });
+  const { caches, server, router } = parts;
+
+  const perCache = (
+    name: string,
+    help: string,
+    read: (c: SnapshotCache) => number,
+    kind: 'gauge' | 'counter' = 'gauge',
+  ) => {
+    const Ctor = kind === 'gauge' ? Gauge : Counter;
+    new Ctor({
+      name,
+      help,
+      labelNames: ['syncer'],
+      registers: [registry],
+      collect(this: Gauge | Counter) {
+        for (const c of caches) {
+          if (this instanceof Gauge) this.set({ syncer: c.syncer }, read(c));
+          else {
+            this.reset();
+            this.inc({ syncer: c.syncer }, read(c));
+          }
+        }
+      },
+    });
+  };
+  perCache('tabby_cache_generation', 'Generation number at the head of the cache', (c) => c.headGeneration);
+  perCache('tabby_cache_keys', 'Keys in the cache (snapshot size)', (c) => c.keyCount);
+  perCache(
+    'tabby_cache_sync_status',
+    'Datastore sync status: 0 wait, 1 resync, 2 in-sync',
+    (c) => STATUS_VALUE[c.status],
+  );
+  perCache('tabby_cache_history_bytes', 'Bytes of retained delta history', (c) => c.retainedBytes);
+  perCache(
+    'tabby_cache_history_generations',
+    'Generations retained for catch-up',
+    (c) => c.retainedGenerations,
+  );
+  perCache('tabby_updates_total', 'Updates received from the datastore', (c) => c.stats.updatesIn, 'counter');
+  perCache(
+    'tabby_updates_skipped_total',
+    'Updates that changed nothing',
+    (c) => c.stats.updatesSkipped,
+    'counter',
+  );
+  perCache('tabby_snapshots_built_total', 'Snapshots encoded', (c) => c.stats.snapshotsBuilt, 'counter');
+  perCache(
+    'tabby_snapshots_reused_total',
+    'Snapshot requests served from a cached encoding',
+    (c) => c.stats.snapshotsReused,
+    'counter',
+  );
+
+  const counterFrom = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  counterFrom('tabby_connections_accepted_total', 'Connections accepted', () => server.stats.accepted);
+  counterFrom(
+    'tabby_connections_refused_total',
+    'Connections refused (limit or draining)',
+    () => server.stats.refused,
+  );
+  counterFrom(
+    'tabby_sent_snapshot_bytes_total',
+    'Snapshot bytes written to clients',
+    () => server.stats.snapshotBytes,
+  );
+  counterFrom(
+    'tabby_sent_delta_bytes_total',
+    'Delta bytes written to clients',
+    () => server.stats.deltaBytes,
+  );
+  counterFrom('tabby_received_bytes_total', 'Bytes received from clients', () => server.stats.bytesIn);
+  counterFrom(
+    'tabby_resnapshots_total',
+    'Clients outside the window sent a fresh snapshot',
+    () => server.stats.resnapshots,
+  );
+  counterFrom('tabby_unrouted_keys_total', 'Datastore keys no syncer takes', () => router.unroutedKeys);
+
+  new Gauge({
+    name: 'tabby_connections',
+    help: 'Open connections by syncer and state',
+    labelNames: ['syncer', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of server.connections()) {
+        const state =
+          c.state === ConnState.Handshake
+            ? 'handshake'
+            : c.state === ConnState.Streaming
+              ? 'streaming'
+              : 'closing';
+        this.inc({ syncer: c.syncer ?? 'none', state });
+      }
+    },
+  });
+  const labelled = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: () => Iterable<[string, number]>,
+  ) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [label, n] of read()) {
+          const parts = label.split(':');
+          const labels: Record<string, string> = {};
+          labelNames.forEach((l, i) => {
+            labels[l] = i === labelNames.length - 1 ? parts.slice(i).join(':') : (parts[i] ?? '');
+          });
+          this.inc(labels, n);
+        }
+      },
+    });
+  labelled('tabby_handshakes_total', 'Completed handshakes by kind', ['syncer', 'kind'], () =>
+    server.stats.handshakes.entries(),
+  );
+  labelled('tabby_disconnects_total', 'Connections closed, by reason', ['syncer', 'reason'], () =>
+    server.stats.closes.entries(),
+  );
+  labelled('tabby_protocol_errors_total', 'Protocol errors by close code', ['code'], () =>
+    server.stats.protocolErrors.entries(),
+  );
+
+  return registry;
+}

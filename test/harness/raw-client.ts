@@ -1,0 +1,55 @@
+// A hand-driven protocol peer for fv tests: send arbitrary bytes, collect decoded frames.
+
+import { connect, type Socket } from 'node:net';
+import { parseHostPort } from '../../src/model/address.js';
+import { encodeMessage } from '../../src/protocol/codec.js';
+import { FrameDecoder } from '../../src/protocol/decoder.js';
+import { type Hello, type Message, MsgType } from '../../src/protocol/messages.js';
+
+export class RawClient {
+  readonly messages: Message[] = [];
+  closed = false;
+  bytesIn = 0;
+  private readonly decoder = new FrameDecoder({ maxFrameBytes: 64 << 20, maxMessageBytes: 256 << 20 });
+
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (d: Buffer) => {
+      this.bytesIn += d.length;
+      this.messages.push(...this.decoder.push(d));
+    });
+    socket.on('close', () => {
+      this.closed = true;
+    });
+    socket.on('error', () => {});
+  }
+
+  static async open(address: string): Promise<RawClient> {
+    const { host, port } = parseHostPort(address);
+    const s = connect({ host, port });
+    await new Promise<void>((resolve, reject) => {
+      s.once('connect', resolve);
+      s.once('error', reject);
+    });
+    return new RawClient(s);
+  }
+
+  hello(overrides: Partial<Hello> = {}): void {
+    const body: Hello = {
+      versions: [1],
+      syncer: 'felix',
+      hostname: 'raw',
+      agent: 'raw-test',
+      compressions: ['deflate'],
+      ...overrides,
+    };
+    this.socket.write(encodeMessage({ type: MsgType.Hello, body }));
+  }
+
+  goodbye(): Message | undefined {
+    return this.messages.find((m) => m.type === MsgType.Goodbye);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
