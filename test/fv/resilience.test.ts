@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SyncClient } from '../../src/client/sync-client.js';
 import { Keys } from '../../src/model/keys.js';
 import type { KV } from '../../src/model/types.js';
-import { MsgType } from '../../src/protocol/messages.js';
 import { ConnState } from '../../src/server/connection.js';
 import { RawClient } from '../harness/raw-client.js';
 import { type Stack, startStack, waitFor } from '../harness/stack.js';
@@ -159,9 +158,6 @@ describe('server restart', () => {
     const t0 = Date.now();
     await s.server.drain(400);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
-    for (const r of raws) {
-      const bye = r.messages.find((m) => m.type === MsgType.Goodbye);
-      expect((bye?.body as { code: string }).code).toBe('shutdown');
-    }
+    for (const r of raws) expect(r.goodbye()?.code).toBe('shutdown');
   });
 });

@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { parseHostPort } from '../../src/model/address.js';
 import { encodeMessage } from '../../src/protocol/codec.js';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
-import { type Hello, type Message, MsgType } from '../../src/protocol/messages.js';
+import { type Goodbye, type Hello, type Message, MsgType } from '../../src/protocol/messages.js';
 
 export class RawClient {
   readonly messages: Message[] = [];
@@ -45,8 +45,9 @@ export class RawClient {
     this.socket.write(encodeMessage({ type: MsgType.Hello, body }));
   }
 
-  goodbye(): Message | undefined {
-    return this.messages.find((m) => m.type === MsgType.Goodbye);
+  goodbye(): Goodbye | undefined {
+    const m = this.messages.find((msg) => msg.type === MsgType.Goodbye);
+    return m?.type === MsgType.Goodbye ? m.body : undefined;
   }
 
   destroy(): void {
