@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the namespace/daemon tests drive (iproute2, iptables,
+# nftables, ipset, bird2, wireguard-tools, wireguard-go), when running as root and they are
+# missing. Without root it only says what is missing; the tests that need them say so too.
+set -euo pipefail
+pkgs=(iproute2 iptables ipset nftables bird2 wireguard-tools wireguard-go netcat-openbsd)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "system-deps: missing Debian packages: ${missing[*]} (not root or no apt-get: not installing)" >&2
+  exit 0
+fi
+echo "system-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# --no-install-recommends: wireguard-tools would otherwise pull in a kernel image.
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "system-deps: done" >&2

@@ -1,0 +1,185 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { hashState } from '../../src/model/state-hash.js';
+import type { JsonValue, KV } from '../../src/model/types.js';
+import { FrameDecoder } from '../../src/protocol/decoder.js';
+import { type Delta, type Message, MsgType } from '../../src/protocol/messages.js';
+import { type CacheOptions, SnapshotCache } from '../../src/snapcache/cache.js';
+
+const BASE: CacheOptions = {
+  syncer: 'felix',
+  maxBatchSize: 100,
+  maxBatchDelayMs: 10,
+  maxHistoryBytes: 1 << 20,
+  maxHistoryAgeMs: 60_000,
+  snapshotReuseMs: 1_000,
+  maxFrameBodyBytes: 64 << 10,
+  minDeflateBytes: 1024,
+  mergedDeltaCacheBytes: 1 << 20,
+};
+
+let clock = 1_000_000;
+const caches: SnapshotCache[] = [];
+function cache(o: Partial<CacheOptions> = {}) {
+  const c = new SnapshotCache({ ...BASE, now: () => clock, ...o });
+  caches.push(c);
+  return c;
+}
+afterEach(() => {
+  for (const c of caches.splice(0)) c.close();
+  vi.useRealTimers();
+});
+
+const kv = (k: string, v: JsonValue): KV => ({ key: `/calico/v1/policy/tier/${k}`, value: v });
+function decode(frames: readonly Buffer[]): Message[] {
+  const d = new FrameDecoder({ maxFrameBytes: 64 << 20, maxMessageBytes: 64 << 20 });
+  return frames.flatMap((f) => d.push(f));
+}
+function deltas(frames: readonly Buffer[]): Delta[] {
+  return decode(frames).flatMap((m) => (m.type === MsgType.Delta ? [m.body] : []));
+}
+
+describe('batching', () => {
+  it('holds updates until the batch delay, then publishes one generation', () => {
+    vi.useFakeTimers();
+    const c = cache();
+    const seen: number[] = [];
+    c.on('advance', (g) => seen.push(g.generation));
+    c.apply([kv('a', 1), kv('b', 2)]);
+    c.apply([kv('a', 3)]);
+    expect(seen).toEqual([]);
+    vi.advanceTimersByTime(10);
+    expect(seen).toEqual([1]);
+    expect(c.head.changes.size).toBe(2); // 'a' twice in one batch: one entry, the last write
+    expect(deltas(c.catchUp(0, 'none')!.frames)[0]!.kvs).toEqual([kv('a', 3), kv('b', 2)]);
+  });
+
+  it('publishes as soon as a batch is full', () => {
+    const c = cache({ maxBatchSize: 3 });
+    c.apply([kv('a', 1), kv('b', 1), kv('c', 1), kv('d', 1)]);
+    expect(c.headGeneration).toBe(1);
+    expect(c.head.changes.size).toBe(3);
+  });
+
+  it('skips updates that change nothing and deletes of absent keys', () => {
+    const c = cache();
+    c.apply([kv('a', { x: 1, y: 2 })]);
+    c.flush();
+    c.apply([kv('a', { y: 2, x: 1 }), kv('zz', null)]); // same value, other key order
+    c.flush();
+    expect(c.headGeneration).toBe(1);
+    expect(c.stats.updatesSkipped).toBe(2);
+  });
+
+  it('a status change ends the batch, so in-sync is never ahead of its data', () => {
+    const c = cache();
+    c.apply([kv('a', 1)]);
+    c.setStatus('in-sync');
+    expect(c.headGeneration).toBe(1);
+    expect(c.head.status).toBe('in-sync');
+    expect(c.head.changes.size).toBe(1);
+  });
+});
+
+describe('catch-up and compaction', () => {
+  it('merges the deltas a lagging client missed by key, last write wins', () => {
+    const c = cache();
+    c.apply([kv('a', 1), kv('b', 1)]);
+    c.flush();
+    c.apply([kv('a', 2), kv('c', 1)]);
+    c.flush();
+    c.apply([kv('b', null), kv('a', 3)]);
+    c.flush();
+    const [d] = deltas(c.catchUp(1, 'none')!.frames);
+    expect(d!.to).toBe(3);
+    expect(d!.more).toBe(false);
+    expect(d!.hash).toBe(c.stateHash);
+    const byKey = new Map(d!.kvs.map((x) => [x.key, x.value]));
+    expect(d!.kvs).toHaveLength(3);
+    expect(byKey).toEqual(new Map([kv('c', 1), kv('b', null), kv('a', 3)].map((x) => [x.key, x.value])));
+    // The merged frames are built once and shared.
+    expect(c.catchUp(1, 'none')).toBe(c.catchUp(1, 'none'));
+    expect(c.stats.mergedBuilt).toBe(1);
+  });
+
+  it('splits large deltas into frames marked more, the hash on the last', () => {
+    const c = cache({ maxFrameBodyBytes: 2_000, maxBatchSize: 1_000 });
+    c.apply(Array.from({ length: 200 }, (_, i) => kv(`k${i}`, 'v'.repeat(50))));
+    c.flush();
+    const ds = deltas(c.catchUp(0, 'deflate')!.frames);
+    expect(ds.length).toBeGreaterThan(3);
+    expect(ds.slice(0, -1).every((d) => d.more && d.hash === undefined)).toBe(true);
+    expect(ds.at(-1)!.more).toBe(false);
+    expect(ds.at(-1)!.hash).toBe(c.stateHash);
+    expect(ds.flatMap((d) => d.kvs)).toHaveLength(200);
+  });
+
+  it('history is bounded by bytes: old positions fall out of the window', () => {
+    const c = cache({ maxHistoryBytes: 20_000 });
+    for (let g = 0; g < 50; g++) {
+      c.apply(Array.from({ length: 10 }, (_, i) => kv(`k${i}`, `${g}-${'p'.repeat(100)}`)));
+      c.flush();
+    }
+    expect(c.retainedBytes).toBeLessThanOrEqual(20_000);
+    expect(c.canResume(1)).toBe(false);
+    expect(c.catchUp(1, 'none')).toBeUndefined();
+    expect(c.canResume(c.headGeneration - 2)).toBe(true);
+  });
+
+  it('history is bounded by age', () => {
+    const c = cache({ maxHistoryAgeMs: 5_000 });
+    c.apply([kv('a', 1)]);
+    c.flush();
+    clock += 10_000;
+    c.apply([kv('a', 2)]);
+    c.flush();
+    expect(c.retainedGenerations).toBe(1);
+    expect(c.canResume(0)).toBe(false);
+    expect(c.canResume(1)).toBe(true);
+  });
+
+  it('reports when the oldest missing generation was made (lag)', () => {
+    const c = cache();
+    c.apply([kv('a', 1)]);
+    c.flush();
+    const t1 = clock;
+    clock += 500;
+    c.apply([kv('a', 2)]);
+    c.flush();
+    expect(c.missingSinceMs(0)).toBe(t1);
+    expect(c.missingSinceMs(2)).toBeUndefined();
+  });
+});
+
+describe('snapshots', () => {
+  it('encode the whole state once, with the state hash, and are reused for a while', () => {
+    const c = cache({ maxFrameBodyBytes: 4_000 });
+    const src = new Map<string, JsonValue>();
+    const kvs = Array.from({ length: 300 }, (_, i) => kv(`k${i}`, { i, s: 'x'.repeat(i % 40) }));
+    for (const x of kvs) src.set(x.key, x.value);
+    c.apply(kvs);
+    c.setStatus('in-sync');
+    const snap = c.snapshot('deflate');
+    const msgs = decode(snap.frames);
+    expect(msgs[0]!.type).toBe(MsgType.SnapshotBegin);
+    const begin = msgs[0]!.body as { keys: number; chunks: number; generation: number };
+    expect(begin.keys).toBe(300);
+    expect(begin.chunks).toBe(msgs.length - 2);
+    expect(begin.chunks).toBeGreaterThan(1);
+    const got = new Map(
+      msgs.flatMap((m) => (m.type === MsgType.SnapshotChunk ? m.body.kvs : [])).map((x) => [x.key, x.value]),
+    );
+    expect(got).toEqual(src);
+    const end = msgs.at(-1)!;
+    expect(end.type).toBe(MsgType.SnapshotEnd);
+    expect((end.body as { hash: string }).hash).toBe(hashState(src));
+
+    c.apply([kv('k1', 'changed')]);
+    c.flush();
+    expect(c.snapshot('deflate')).toBe(snap); // within snapshotReuseMs: reuse, client catches up
+    clock += 2_000;
+    const fresh = c.snapshot('deflate');
+    expect(fresh).not.toBe(snap);
+    expect(fresh.generation).toBe(c.headGeneration);
+    expect(c.stats.snapshotsBuilt).toBe(2);
+  });
+});
