@@ -93,10 +93,14 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       return { ok: caches.every((c) => c.status === 'in-sync'), detail };
     },
   });
-  log.info({ address: cfg.healthListen }, 'health and metrics listening');
+  const healthBound = health.address();
+  const healthPort =
+    typeof healthBound === 'object' && healthBound !== null ? healthBound.port : healthAddr.port;
+  log.info({ address: `${healthAddr.host}:${healthPort}` }, 'health and metrics listening');
 
   const source = createSource(cfg);
   await source.start(router);
+  log.info({ datastore: source.name }, 'datastore started');
 
   const agentHost = bound.host === '0.0.0.0' || bound.host === '::' ? '127.0.0.1' : bound.host;
   const agents = Array.from({ length: cfg.agents }, (_, i) => {

@@ -5,7 +5,7 @@
 import { deflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeMessage, FLAG_DEFLATE, frame, packr } from '../../src/protocol/codec.js';
+import { FLAG_DEFLATE, frame, packr } from '../../src/protocol/codec.js';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../../src/protocol/errors.js';
 import { type Message, MsgType } from '../../src/protocol/messages.js';
@@ -28,7 +28,8 @@ function closeCodeOf(chunks: Buffer[], limits = LIMITS): CloseCode {
   }
   throw new Error('decoder accepted bad input');
 }
-const raw = (type: number, body: unknown, flags = 0): Buffer => frame(type as MsgType, packr.pack(body), flags);
+const raw = (type: number, body: unknown, flags = 0): Buffer =>
+  frame(type as MsgType, packr.pack(body), flags);
 const header = (length: number, type = MsgType.Ping, flags = 0): Buffer => {
   const h = Buffer.alloc(6);
   h.writeUInt32BE(length, 0);
@@ -52,14 +53,18 @@ describe('FrameDecoder splitting', () => {
 
   it('yields the same messages for any split of the stream', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 40 }), (cuts) => {
-        const points = [0, ...cuts.sort((a, b) => a - b), stream.length];
-        const d = new FrameDecoder(LIMITS);
-        const out: Message[] = [];
-        for (let i = 1; i < points.length; i++) out.push(...d.push(stream.subarray(points[i - 1], points[i])));
-        expect(out).toEqual(messages);
-        expect(d.pendingBytes).toBe(0);
-      }),
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 40 }),
+        (cuts) => {
+          const points = [0, ...cuts.sort((a, b) => a - b), stream.length];
+          const d = new FrameDecoder(LIMITS);
+          const out: Message[] = [];
+          for (let i = 1; i < points.length; i++)
+            out.push(...d.push(stream.subarray(points[i - 1], points[i])));
+          expect(out).toEqual(messages);
+          expect(d.pendingBytes).toBe(0);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -75,9 +80,9 @@ describe('FrameDecoder splitting', () => {
   it('accepts a frame whose length is exactly the limit', () => {
     const body = packr.pack({ ts: 1, pad: 'x'.repeat(100) });
     const f = frame(MsgType.Ping, body);
-    expect(new FrameDecoder({ maxFrameBytes: body.length + 2, maxMessageBytes: body.length }).push(f)).toEqual([
-      { type: MsgType.Ping, body: { ts: 1 } },
-    ]);
+    expect(
+      new FrameDecoder({ maxFrameBytes: body.length + 2, maxMessageBytes: body.length }).push(f),
+    ).toEqual([{ type: MsgType.Ping, body: { ts: 1 } }]);
   });
 
   it('ignores unknown fields', () => {
@@ -102,7 +107,7 @@ describe('FrameDecoder splitting', () => {
   it('accepts integers in any MessagePack width and integral float64', () => {
     const d = new FrameDecoder(LIMITS);
     for (const hex of ['05', 'cc05', 'cd0005', 'ce00000005', 'cf0000000000000005', 'cb4014000000000000']) {
-      const body = Buffer.concat([Buffer.from('81a767656e65726174696f6e', 'hex'), Buffer.from(hex, 'hex')]);
+      const body = Buffer.concat([Buffer.from('81aa67656e65726174696f6e', 'hex'), Buffer.from(hex, 'hex')]);
       expect(d.push(frame(MsgType.Ack, body))).toEqual([{ type: MsgType.Ack, body: { generation: 5 } }]);
     }
   });
@@ -135,7 +140,9 @@ describe('FrameDecoder rejects', () => {
   });
 
   it('a length above the limit even after good frames', () => {
-    expect(closeCodeOf([stream, header(LIMITS.maxFrameBytes + 1).subarray(0, 4)])).toBe(CloseCode.FrameTooLarge);
+    expect(closeCodeOf([stream, header(LIMITS.maxFrameBytes + 1).subarray(0, 4)])).toBe(
+      CloseCode.FrameTooLarge,
+    );
   });
 
   it('unknown flag bits', () => {
@@ -244,8 +251,6 @@ describe('FrameDecoder rejects', () => {
   });
 
   it('KV values that are not plain JSON data (bin, ext timestamp, NaN, Infinity)', () => {
-    const pre = Buffer.from('84a2746f01a46d6f7265c2a46861736882a4000000a36b767391', 'hex'); // placeholder, replaced below
-    expect(pre.length).toBeGreaterThan(0);
     const delta = (valueHex: string): Buffer =>
       frame(
         MsgType.Delta,
@@ -257,10 +262,18 @@ describe('FrameDecoder rejects', () => {
     expect(new FrameDecoder(LIMITS).push(delta('c0'))).toEqual([
       { type: MsgType.Delta, body: { to: 1, more: false, kvs: [{ key: 'k', value: null }] } },
     ]);
-    for (const hex of ['c40101', 'd6ff00000001', '81a161d6ff00000001', 'cb7ff8000000000000', 'cb7ff0000000000000']) {
+    for (const hex of [
+      'c40101',
+      'd6ff00000001',
+      '81a161d6ff00000001',
+      'cb7ff8000000000000',
+      'cb7ff0000000000000',
+    ]) {
       expect(closeCodeOf([delta(hex)]), hex).toBe(CloseCode.MalformedFrame);
     }
-    expect(closeCodeOf([raw(MsgType.Report, { kind: 'k', data: Buffer.from([1]) })])).toBe(CloseCode.MalformedFrame);
+    expect(closeCodeOf([raw(MsgType.Report, { kind: 'k', data: Buffer.from([1]) })])).toBe(
+      CloseCode.MalformedFrame,
+    );
   });
 
   it('a nil value (a delete) inside a snapshot chunk', () => {
@@ -291,22 +304,21 @@ describe('FrameDecoder rejects', () => {
 
   it('garbage anywhere in a valid stream, without hanging or crashing', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: stream.length - 1 }), fc.integer({ min: 1, max: 255 }), (at, xor) => {
-        const corrupt = Buffer.from(stream);
-        corrupt[at]! ^= xor;
-        const d = new FrameDecoder(LIMITS);
-        try {
-          d.push(corrupt);
-        } catch (err) {
-          expect(err).toBeInstanceOf(ProtocolError);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: stream.length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        (at, xor) => {
+          const corrupt = Buffer.from(stream);
+          corrupt[at]! ^= xor;
+          const d = new FrameDecoder(LIMITS);
+          try {
+            d.push(corrupt);
+          } catch (err) {
+            expect(err).toBeInstanceOf(ProtocolError);
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });
-});
-
-it('encodeMessage output always decodes (sanity for the cases above)', () => {
-  const m: Message = { type: MsgType.Ping, body: { ts: 1 } };
-  expect(new FrameDecoder(LIMITS).push(encodeMessage(m))).toEqual([m]);
 });

@@ -1,0 +1,74 @@
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { run, serve } from '../harness/cli.js';
+
+const procs: Array<{ kill: (s?: NodeJS.Signals) => boolean; exitCode: number | null }> = [];
+afterEach(() => {
+  for (const p of procs.splice(0)) if (p.exitCode === null) p.kill('SIGKILL');
+});
+
+describe('tabby serve + tabby sync (real processes)', () => {
+  it('syncs felix and bgp, serves health and metrics, drains on SIGTERM', async () => {
+    const { proc, sync, health } = await serve([
+      '--sim-nodes',
+      '8',
+      '--sim-pods',
+      '60',
+      '--sim-churn-per-sec',
+      '0',
+      '--shutdown-drain-ms',
+      '200',
+    ]);
+    procs.push(proc);
+
+    const felix1 = await run(['sync', '--server', sync, '--syncer', 'felix', '--once', '--json']);
+    expect(felix1.code, felix1.stderr).toBe(0);
+    const f1 = JSON.parse(felix1.stdout) as {
+      syncer: string;
+      generation: number;
+      keys: number;
+      hash: string;
+    };
+    expect(f1.syncer).toBe('felix');
+    expect(f1.keys).toBeGreaterThan(60);
+    expect(f1.hash).toMatch(/^[0-9a-f]{64}$/);
+
+    // Without churn a second client gets the identical state.
+    const felix2 = await run(['sync', '--server', sync, '--syncer', 'felix', '--once', '--json']);
+    expect(JSON.parse(felix2.stdout)).toMatchObject({
+      generation: f1.generation,
+      keys: f1.keys,
+      hash: f1.hash,
+    });
+
+    const bgp = await run(['sync', '--server', sync, '--syncer', 'bgp', '--once', '--dump']);
+    expect(bgp.code, bgp.stderr).toBe(0);
+    const lines = bgp.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { key: string; value: unknown });
+    expect(lines.length).toBeGreaterThan(8);
+    expect(lines.some((l) => l.key.includes('/workload/'))).toBe(false);
+    expect(lines.some((l) => l.key.startsWith('/calico/resources/v3/projectcalico.org/bgppeers/'))).toBe(
+      true,
+    );
+
+    const ready = await fetch(`http://${health}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ felix: 'in-sync', bgp: 'in-sync' });
+    const metrics = await (await fetch(`http://${health}/metrics`)).text();
+    expect(metrics).toMatch(/tabby_cache_keys\{syncer="felix"\} \d+/);
+    expect(metrics).toMatch(/tabby_handshakes_total\{syncer="felix",kind="snapshot"\} 2/);
+
+    proc.kill('SIGTERM');
+    const [code] = await once(proc, 'exit');
+    expect(code).toBe(0);
+  });
+
+  it('rejects bad configuration with a clear message and exit code 2', async () => {
+    const r = await run(['serve', '--listen', 'nonsense', '--max-connections', '-3']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--listen (TABBY_LISTEN)');
+    expect(r.stderr).toContain('--max-connections (TABBY_MAX_CONNECTIONS)');
+  });
+});

@@ -1,0 +1,53 @@
+// Runs the real `tabby` command (TypeScript sources through tsx) as a child process.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+
+const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+
+export function tabby(args: string[]): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export async function run(
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = tabby(args);
+  let stdout = '';
+  let stderr = '';
+  p.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+  p.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+  const [code] = (await once(p, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** Starts `tabby serve` on ephemeral ports and resolves with its addresses once it listens. */
+export async function serve(args: string[]): Promise<{ proc: ChildProcess; sync: string; health: string }> {
+  const proc = tabby(['serve', '--listen', '127.0.0.1:0', '--health-listen', '127.0.0.1:0', ...args]);
+  let stderr = '';
+  proc.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  const lines = createInterface({ input: proc.stdout! });
+  let sync = '';
+  let health = '';
+  const deadline = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+  for await (const line of lines) {
+    const rec = JSON.parse(line) as { msg?: string; address?: string };
+    if (rec.msg === 'sync server listening') sync = rec.address!;
+    if (rec.msg === 'health and metrics listening') health = rec.address!;
+    if (rec.msg === 'datastore started') break;
+  }
+  clearTimeout(deadline);
+  if (!sync || !health) throw new Error(`tabby serve did not start: ${stderr}`);
+  lines.on('line', () => {}); // keep draining stdout
+  return { proc, sync, health };
+}
