@@ -16,7 +16,7 @@ import { startHealthServer } from '../observability/health.js';
 import { createLogger } from '../observability/logging.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startSummary } from '../observability/summary.js';
-import { SyncServer } from '../server/server.js';
+import { FRAME_OVERHEAD_BYTES, SyncServer } from '../server/server.js';
 import { SnapshotCache } from '../snapcache/cache.js';
 import { SyncerRouter } from '../snapcache/router.js';
 
@@ -59,6 +59,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
         maxFrameBodyBytes: cfg.maxFrameBodyBytes,
         minDeflateBytes: 1024,
         mergedDeltaCacheBytes: Math.max(1 << 20, cfg.maxHistoryBytes / 4),
+        log: log.child({ component: 'cache', syncer }),
       }),
   );
   const router = new SyncerRouter(caches);
@@ -75,6 +76,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       newClientGraceMs: cfg.newClientGraceMs,
       compressions: cfg.compression === 'deflate' ? ['deflate'] : [],
       maxInboundFrameBytes: 1 << 20,
+      maxOutboundFrameBytes: cfg.maxFrameBodyBytes + FRAME_OVERHEAD_BYTES,
       tickMs: 1_000,
       closeLingerMs: 5_000,
     },

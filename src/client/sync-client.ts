@@ -67,6 +67,10 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private lastRxMs = 0;
   private readTimeoutMs = 60_000;
   private retryAfterMs = 0;
+  /** Generation announced by SNAPSHOT_BEGIN, checked at SNAPSHOT_END. */
+  private snapshotGeneration = -1;
+  /** Changes of a DELTA run (frames with more=true), reported together at its last frame. */
+  private runChanges: KV[] = [];
   /** Bytes received over the life of the client (tests assert resume costs little). */
   bytesReceived = 0;
   status: SyncStatus = 'wait-for-datastore';
@@ -188,6 +192,12 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       if (this.socket === socket) this.socket = undefined;
       this.clearConnTimers();
       if (this.state.staging) this.state.discardSnapshot();
+      if (this.runChanges.length > 0) {
+        // A DELTA run cut short: its frames are in the live state, so the consumer must hear of them.
+        const partial = this.runChanges;
+        this.runChanges = [];
+        this.emit('updates', partial, this.generation);
+      }
       const wasConnected = this.connected;
       this.connected = false;
       if (wasConnected || reason !== 'connection closed') this.emit('disconnected', { reason, address });
@@ -199,6 +209,13 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     switch (msg.type) {
       case MsgType.ServerHello: {
         const h = msg.body;
+        if (!(PROTOCOL_VERSIONS as readonly number[]).includes(h.version))
+          throw new ProtocolError(CloseCode.UnsupportedVersion, `server chose version ${h.version}`);
+        if (h.compression !== 'none' && !this.o.compressions.includes(h.compression))
+          throw new ProtocolError(
+            CloseCode.NoCommonCompression,
+            `server chose ${h.compression}, not offered`,
+          );
         if (h.syncer !== this.o.syncer)
           throw new ProtocolError(CloseCode.UnexpectedMessage, `server answered for syncer ${h.syncer}`);
         this.serverId = h.serverId;
@@ -212,29 +229,53 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       }
       case MsgType.SnapshotBegin:
         this.epoch = msg.body.epoch;
+        this.snapshotGeneration = msg.body.generation;
+        this.runChanges = [];
         this.state.beginSnapshot();
         return;
       case MsgType.SnapshotChunk:
+        if (!this.state.staging)
+          throw new ProtocolError(CloseCode.UnexpectedMessage, 'SNAPSHOT_CHUNK outside a snapshot');
         this.state.stage(msg.body.kvs);
         return;
       case MsgType.SnapshotEnd: {
+        if (!this.state.staging)
+          throw new ProtocolError(CloseCode.UnexpectedMessage, 'SNAPSHOT_END outside a snapshot');
+        if (msg.body.generation !== this.snapshotGeneration)
+          throw new ProtocolError(
+            CloseCode.MalformedFrame,
+            `SNAPSHOT_END for generation ${msg.body.generation}, BEGIN said ${this.snapshotGeneration}`,
+          );
         const changes = this.state.commitSnapshot();
+        if (changes.length > 0) this.emit('updates', changes, msg.body.generation);
         this.checkHash(msg.body.hash, msg.body.generation);
         this.advance(socket, msg.body.generation);
         this.backoff.reset();
-        if (changes.length > 0) this.emit('updates', changes, msg.body.generation);
         this.emit('generation', msg.body.generation);
         return;
       }
       case MsgType.Delta: {
+        if (this.state.staging || this.generation < 0)
+          throw new ProtocolError(CloseCode.UnexpectedMessage, 'DELTA before a complete snapshot');
+        if (msg.body.to <= this.generation)
+          throw new ProtocolError(
+            CloseCode.MalformedFrame,
+            `DELTA to generation ${msg.body.to}, client already at ${this.generation}`,
+          );
         const changes = this.state.applyDelta(msg.body.kvs);
-        if (!msg.body.more) {
-          if (msg.body.hash !== undefined) this.checkHash(msg.body.hash, msg.body.to);
-          this.advance(socket, msg.body.to);
-          this.backoff.reset();
+        if (msg.body.more) {
+          for (const c of changes) this.runChanges.push(c);
+          return;
         }
-        if (changes.length > 0) this.emit('updates', changes, msg.body.to);
-        if (!msg.body.more) this.emit('generation', msg.body.to);
+        const all = this.runChanges.length > 0 ? [...this.runChanges, ...changes] : changes;
+        this.runChanges = [];
+        // The consumer is told every change to the live state before the hash is checked: on a
+        // mismatch the resnapshot's diff then corrects exactly what the consumer holds.
+        if (all.length > 0) this.emit('updates', all, msg.body.to);
+        if (msg.body.hash !== undefined) this.checkHash(msg.body.hash, msg.body.to);
+        this.advance(socket, msg.body.to);
+        this.backoff.reset();
+        this.emit('generation', msg.body.to);
         return;
       }
       case MsgType.Status:

@@ -29,7 +29,10 @@ export const serveSchema = z.object({
   maxHistoryBytes: pos.default(64 << 20).describe('retained delta history for catch-up/resume, bytes'),
   maxHistoryAgeMs: pos.default(300_000).describe('retained delta history for catch-up/resume, age'),
   snapshotReuseMs: ms.default(1_000).describe('reuse an encoded snapshot for new clients this long'),
-  maxFrameBodyBytes: pos.default(1 << 20).describe('split deltas/snapshots into frames of about this size'),
+  maxFrameBodyBytes: pos
+    .max(8 << 20)
+    .default(1 << 20)
+    .describe('frame body size limit: larger deltas/snapshots are split; a larger single value is rejected'),
   compression: z.enum(['deflate', 'none']).default('deflate').describe('compression offered to clients'),
   simSeed: z.coerce.number().int().default(1).describe('sim: random seed'),
   simNodes: z.coerce.number().int().min(4).default(50).describe('sim: nodes (at least 4)'),

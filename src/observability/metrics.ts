@@ -62,6 +62,12 @@ export function createMetrics(parts: {
     (c) => c.stats.updatesSkipped,
     'counter',
   );
+  perCache(
+    'tabby_values_rejected_total',
+    'Values too large for one frame, sent as deletions',
+    (c) => c.stats.valuesRejected,
+    'counter',
+  );
   perCache('tabby_snapshots_built_total', 'Snapshots encoded', (c) => c.stats.snapshotsBuilt, 'counter');
   perCache(
     'tabby_snapshots_reused_total',

@@ -23,6 +23,8 @@ export const CloseCode = {
   // Client side.
   HashMismatch: 'hash-mismatch',
   ClientClosing: 'client-closing',
+  // Either side: a bug on the sender of this code, not the peer's fault.
+  InternalError: 'internal-error',
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

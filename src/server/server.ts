@@ -36,11 +36,18 @@ export interface ServerOptions {
   /** Compressions the server is willing to use, in preference order. */
   compressions: readonly Compression[];
   maxInboundFrameBytes: number;
+  /** The longest frame this server may send (its caches' frame body limit plus overhead). */
+  maxOutboundFrameBytes: number;
   /** Granularity of all deadlines. */
   tickMs: number;
   /** How long a closed connection may linger half-open before it is destroyed. */
   closeLingerMs: number;
 }
+
+/** Room for a frame's header fields and worst-case deflate expansion above its body limit. */
+export const FRAME_OVERHEAD_BYTES = 4096;
+/** What a client accepts when its HELLO says nothing (proto/PROTOCOL.md §18). */
+const DEFAULT_CLIENT_MAX_FRAME_BYTES = 16 << 20;
 
 export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'serverId'> = {
   maxConnections: 10_000,
@@ -52,6 +59,7 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'serverId'> = {
   newClientGraceMs: 300_000,
   compressions: ['deflate'],
   maxInboundFrameBytes: 1 << 20,
+  maxOutboundFrameBytes: (1 << 20) + FRAME_OVERHEAD_BYTES,
   tickMs: 1_000,
   closeLingerMs: 5_000,
 };
@@ -151,7 +159,7 @@ export class SyncServer {
           this.close(conn, err.closeCode, err.message);
         } else {
           this.log.error({ ...conn.describe(), err }, 'internal error handling a message');
-          this.close(conn, CloseCode.MalformedFrame, 'internal error');
+          this.close(conn, CloseCode.InternalError, 'internal error');
         }
       }
     });
@@ -209,6 +217,12 @@ export class SyncServer {
     const stream = this.streams.get(hello.syncer);
     if (stream === undefined)
       throw new ProtocolError(CloseCode.UnknownSyncer, `this server does not serve syncer ${hello.syncer}`);
+    const clientMax = hello.maxFrameBytes ?? DEFAULT_CLIENT_MAX_FRAME_BYTES;
+    if (clientMax < this.opts.maxOutboundFrameBytes)
+      throw new ProtocolError(
+        CloseCode.FrameTooLarge,
+        `client accepts frames up to ${clientMax} bytes; this server sends up to ${this.opts.maxOutboundFrameBytes}`,
+      );
     const compression = this.opts.compressions.find((c) => hello.compressions.includes(c)) ?? 'none';
     const now = Date.now();
     conn.syncer = hello.syncer;

@@ -7,6 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { LRUCache } from 'lru-cache';
+import type { Logger } from '../model/logger.js';
+import { silentLogger } from '../model/logger.js';
 import { entryDigest, StateHash } from '../model/state-hash.js';
 import type { KV, SyncerType, SyncStatus } from '../model/types.js';
 import { encodeKV } from '../protocol/codec.js';
@@ -30,6 +32,7 @@ export interface CacheOptions {
   /** Bytes of merged-delta frames kept for clients at the same position. */
   mergedDeltaCacheBytes: number;
   now?: () => number;
+  log?: Logger;
 }
 
 interface Entry {
@@ -45,7 +48,8 @@ export interface EncodedSnapshot extends Frames {
 export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
   readonly epoch = randomBytes(8).toString('hex');
   readonly syncer: SyncerType;
-  private readonly opts: Required<CacheOptions>;
+  private readonly opts: Required<Omit<CacheOptions, 'log'>>;
+  private readonly log: Logger;
   private readonly state = new Map<string, Entry>();
   private readonly hash = new StateHash();
   private readonly history: Generation[] = [];
@@ -56,14 +60,24 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
   private readonly snapshots = new Map<Compression, EncodedSnapshot>();
   private readonly merged: LRUCache<string, Frames>;
   /** Counters read by the metrics collector. */
-  readonly stats = { updatesIn: 0, updatesSkipped: 0, snapshotsBuilt: 0, snapshotsReused: 0, mergedBuilt: 0 };
+  readonly stats = {
+    updatesIn: 0,
+    updatesSkipped: 0,
+    /** Values too large for one frame, replaced by a deletion (as Typha's validation filter does). */
+    valuesRejected: 0,
+    snapshotsBuilt: 0,
+    snapshotsReused: 0,
+    mergedBuilt: 0,
+  };
 
   constructor(opts: CacheOptions) {
     super();
     for (const k of ['maxBatchSize', 'maxHistoryBytes', 'maxFrameBodyBytes'] as const) {
       if (!(opts[k] > 0)) throw new RangeError(`cache option ${k} must be positive`);
     }
-    this.opts = { now: Date.now, ...opts };
+    const { log, ...rest } = opts;
+    this.opts = { now: Date.now, ...rest };
+    this.log = log ?? silentLogger;
     this.syncer = opts.syncer;
     this.merged = new LRUCache<string, Frames>({
       maxSize: Math.max(1, opts.mergedDeltaCacheBytes),
@@ -115,6 +129,21 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
         continue;
       }
       const encoded = encodeKV(key, value);
+      if (encoded.length > this.opts.maxFrameBodyBytes) {
+        // No frame may exceed the limit clients were promised, so the value cannot be sent;
+        // a deletion is the honest signal ("this object is not valid") rather than stale data.
+        this.stats.valuesRejected++;
+        this.log.error(
+          { syncer: this.syncer, key, bytes: encoded.length, limit: this.opts.maxFrameBodyBytes },
+          'value too large for one frame: treated as deleted',
+        );
+        if (old) {
+          this.state.delete(key);
+          this.hash.subtract(old.digest);
+          changes.set(key, encodeKV(key, null));
+        }
+        continue;
+      }
       if (old) this.hash.subtract(old.digest);
       this.hash.add(digest);
       this.state.set(key, { encoded, digest });

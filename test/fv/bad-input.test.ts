@@ -52,6 +52,11 @@ describe('bad input gets a reason and disturbs nobody else', () => {
       'malformed-frame',
     ],
     ['never says hello', () => {}, 'handshake-timeout'],
+    [
+      'accepts frames smaller than the server sends',
+      (r) => r.hello({ maxFrameBytes: 1024 }),
+      'frame-too-large',
+    ],
   ];
   for (const [name, send, code] of cases) {
     it(`${name} → ${code}`, async () => {

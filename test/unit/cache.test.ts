@@ -78,6 +78,17 @@ describe('batching', () => {
     expect(c.head.status).toBe('in-sync');
     expect(c.head.changes.size).toBe(1);
   });
+
+  it('a value too large for one frame is sent as a deletion and counted', () => {
+    const c = cache({ maxFrameBodyBytes: 1_000 });
+    c.apply([kv('big', 'small')]);
+    c.flush();
+    c.apply([kv('big', 'x'.repeat(2_000)), kv('new-big', 'y'.repeat(2_000))]);
+    c.flush();
+    expect(c.stats.valuesRejected).toBe(2);
+    expect(c.keyCount).toBe(0);
+    expect(deltas(c.catchUp(1, 'none')!.frames)[0]!.kvs).toEqual([kv('big', null)]);
+  });
 });
 
 describe('catch-up and compaction', () => {
