@@ -108,7 +108,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   const agents = Array.from({ length: cfg.agents }, (_, i) => {
     const agent = new SyncClient({
       addresses: [`${agentHost}:${bound.port}`],
-      syncer: i % 4 === 3 ? 'bgp' : 'felix',
+      syncer: i % 3 === 2 ? 'bgp' : 'felix', // every third demo agent follows the BGP stream
       hostname: `demo-agent-${i}`,
       log: log.child({ component: 'agent', agent: i }),
     });
