@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { generateInitialState } from '../../src/datastore/sim/index.js';
+import { Keys, keyKind, SYNCER_TABLE, syncersForKey } from '../../src/model/keys.js';
+
+describe('keys and the syncer table', () => {
+  it('every key builder produces a key of its own kind', () => {
+    const samples: Array<[string, string]> = [
+      [Keys.node('n/1'), 'node'],
+      [Keys.workloadEndpoint('n1', 'ns', 'pod'), 'workloadEndpoint'],
+      [Keys.hostEndpoint('n1', 'eth0'), 'hostEndpoint'],
+      [Keys.hostConfig('n1', 'LogLevel'), 'hostConfig'],
+      [Keys.globalConfig('LogLevel'), 'globalConfig'],
+      [Keys.tier('security'), 'tier'],
+      [Keys.policy('NetworkPolicy', 'ns', 'p'), 'policy'],
+      [Keys.policy('GlobalNetworkPolicy', '', 'p'), 'policy'],
+      [Keys.profile('kns.ns'), 'profile'],
+      [Keys.networkSet('ns/set'), 'networkSet'],
+      [Keys.ipPool('10.244.0.0/16'), 'ipPool'],
+      [Keys.ipReservation('r'), 'ipReservation'],
+      [Keys.ipamBlock('10.244.0.0/26'), 'ipamBlock'],
+      [Keys.blockAffinity('n1', '10.244.0.0/26'), 'blockAffinity'],
+      [Keys.bgpConfiguration('default'), 'bgpConfiguration'],
+      [Keys.bgpPeer('rr'), 'bgpPeer'],
+      [Keys.wireguard('n1'), 'wireguard'],
+    ];
+    for (const [key, kind] of samples) expect(keyKind(key), key).toBe(kind);
+    expect(new Set(samples.map(([, k]) => k))).toEqual(new Set(Object.keys(SYNCER_TABLE)));
+  });
+
+  it('names cannot forge path segments', () => {
+    expect(Keys.workloadEndpoint('n1', 'ns', 'a/endpoint/x')).toBe(
+      '/calico/v1/host/n1/workload/k8s/ns%2Fa%2Fendpoint%2Fx/endpoint/eth0',
+    );
+    expect(keyKind(Keys.tier('../profile/x'))).toBe('tier');
+  });
+
+  it('the BGP syncer never receives pods, and every simulated key has a syncer', () => {
+    const kvs = generateInitialState({ nodes: 8, pods: 40 });
+    for (const { key } of kvs) expect(syncersForKey(key).length, key).toBeGreaterThan(0);
+    const bgp = kvs.filter((kv) => syncersForKey(kv.key).includes('bgp')).map((kv) => keyKind(kv.key));
+    expect(new Set(bgp)).toEqual(new Set(['node', 'ipPool', 'bgpConfiguration', 'bgpPeer', 'blockAffinity']));
+  });
+});
