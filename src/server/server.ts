@@ -10,59 +10,14 @@ import type { SyncerType } from '../model/types.js';
 import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
-import {
-  type Compression,
-  type Hello,
-  type Message,
-  MsgType,
-  PROTOCOL_VERSIONS,
-} from '../protocol/messages.js';
+import { type Hello, type Message, MsgType } from '../protocol/messages.js';
 import { Connection, ConnState } from './connection.js';
+import { negotiate } from './negotiate.js';
+import type { ServerOptions } from './options.js';
 import { ServerStats } from './stats.js';
 import type { SyncStream } from './sync-stream.js';
 
-export interface ServerOptions {
-  serverId: string;
-  maxConnections: number;
-  handshakeTimeoutMs: number;
-  pingIntervalMs: number;
-  pongTimeoutMs: number;
-  /** A client whose socket has not drained for this long is dropped. */
-  writeTimeoutMs: number;
-  /** A client whose oldest missing generation is older than this is dropped... */
-  maxFallBehindMs: number;
-  /** ...unless it started a snapshot less than this long ago. */
-  newClientGraceMs: number;
-  /** Compressions the server is willing to use, in preference order. */
-  compressions: readonly Compression[];
-  maxInboundFrameBytes: number;
-  /** The longest frame this server may send (its caches' frame body limit plus overhead). */
-  maxOutboundFrameBytes: number;
-  /** Granularity of all deadlines. */
-  tickMs: number;
-  /** How long a closed connection may linger half-open before it is destroyed. */
-  closeLingerMs: number;
-}
-
-/** Room for a frame's header fields and worst-case deflate expansion above its body limit. */
-export const FRAME_OVERHEAD_BYTES = 4096;
-/** What a client accepts when its HELLO says nothing (proto/PROTOCOL.md §18). */
-const DEFAULT_CLIENT_MAX_FRAME_BYTES = 16 << 20;
-
-export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'serverId'> = {
-  maxConnections: 10_000,
-  handshakeTimeoutMs: 10_000,
-  pingIntervalMs: 10_000,
-  pongTimeoutMs: 60_000,
-  writeTimeoutMs: 120_000,
-  maxFallBehindMs: 300_000,
-  newClientGraceMs: 300_000,
-  compressions: ['deflate'],
-  maxInboundFrameBytes: 1 << 20,
-  maxOutboundFrameBytes: (1 << 20) + FRAME_OVERHEAD_BYTES,
-  tickMs: 1_000,
-  closeLingerMs: 5_000,
-};
+export { DEFAULT_SERVER_OPTIONS, FRAME_OVERHEAD_BYTES, type ServerOptions } from './options.js';
 
 export class SyncServer {
   private readonly streams: ReadonlyMap<SyncerType, SyncStream>;
@@ -205,25 +160,7 @@ export class SyncServer {
   }
 
   private handshake(conn: Connection, hello: Hello): void {
-    const version = Math.max(
-      -1,
-      ...hello.versions.filter((v) => (PROTOCOL_VERSIONS as readonly number[]).includes(v)),
-    );
-    if (version < 0)
-      throw new ProtocolError(
-        CloseCode.UnsupportedVersion,
-        `client speaks versions [${hello.versions.join(',')}], server speaks [${PROTOCOL_VERSIONS.join(',')}]`,
-      );
-    const stream = this.streams.get(hello.syncer);
-    if (stream === undefined)
-      throw new ProtocolError(CloseCode.UnknownSyncer, `this server does not serve syncer ${hello.syncer}`);
-    const clientMax = hello.maxFrameBytes ?? DEFAULT_CLIENT_MAX_FRAME_BYTES;
-    if (clientMax < this.opts.maxOutboundFrameBytes)
-      throw new ProtocolError(
-        CloseCode.FrameTooLarge,
-        `client accepts frames up to ${clientMax} bytes; this server sends up to ${this.opts.maxOutboundFrameBytes}`,
-      );
-    const compression = this.opts.compressions.find((c) => hello.compressions.includes(c)) ?? 'none';
+    const { version, compression, stream } = negotiate(hello, this.streams, this.opts);
     const now = Date.now();
     conn.syncer = hello.syncer;
     conn.stream = stream;

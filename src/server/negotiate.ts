@@ -1,0 +1,38 @@
+// The server's side of the handshake negotiation (proto/PROTOCOL.md §8): version, syncer,
+// frame size and compression. Pure, so every refusal has one place and one close code.
+
+import type { SyncerType } from '../model/types.js';
+import { CloseCode, ProtocolError } from '../protocol/errors.js';
+import { type Compression, type Hello, PROTOCOL_VERSIONS } from '../protocol/messages.js';
+import { DEFAULT_CLIENT_MAX_FRAME_BYTES, type ServerOptions } from './options.js';
+import type { SyncStream } from './sync-stream.js';
+
+export interface Negotiated {
+  version: number;
+  compression: Compression;
+  stream: SyncStream;
+}
+
+export function negotiate(
+  hello: Hello,
+  streams: ReadonlyMap<SyncerType, SyncStream>,
+  opts: Pick<ServerOptions, 'compressions' | 'maxOutboundFrameBytes'>,
+): Negotiated {
+  const common = hello.versions.filter((v) => (PROTOCOL_VERSIONS as readonly number[]).includes(v));
+  if (common.length === 0)
+    throw new ProtocolError(
+      CloseCode.UnsupportedVersion,
+      `client speaks versions [${hello.versions.join(',')}], server speaks [${PROTOCOL_VERSIONS.join(',')}]`,
+    );
+  const stream = streams.get(hello.syncer);
+  if (stream === undefined)
+    throw new ProtocolError(CloseCode.UnknownSyncer, `this server does not serve syncer ${hello.syncer}`);
+  const clientMax = hello.maxFrameBytes ?? DEFAULT_CLIENT_MAX_FRAME_BYTES;
+  if (clientMax < opts.maxOutboundFrameBytes)
+    throw new ProtocolError(
+      CloseCode.FrameTooLarge,
+      `client accepts frames up to ${clientMax} bytes; this server sends up to ${opts.maxOutboundFrameBytes}`,
+    );
+  const compression = opts.compressions.find((c) => hello.compressions.includes(c)) ?? 'none';
+  return { version: Math.max(...common), compression, stream };
+}

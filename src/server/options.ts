@@ -1,0 +1,46 @@
+// Settings of the fan-out server, with Typha's defaults where it has one.
+
+import type { Compression } from '../protocol/messages.js';
+
+export interface ServerOptions {
+  serverId: string;
+  maxConnections: number;
+  handshakeTimeoutMs: number;
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+  /** A client whose socket has not drained for this long is dropped. */
+  writeTimeoutMs: number;
+  /** A client whose oldest missing generation is older than this is dropped... */
+  maxFallBehindMs: number;
+  /** ...unless it started a snapshot less than this long ago. */
+  newClientGraceMs: number;
+  /** Compressions the server is willing to use, in preference order. */
+  compressions: readonly Compression[];
+  maxInboundFrameBytes: number;
+  /** The longest frame this server may send (its caches' frame body limit plus overhead). */
+  maxOutboundFrameBytes: number;
+  /** Granularity of all deadlines. */
+  tickMs: number;
+  /** How long a closed connection may linger half-open before it is destroyed. */
+  closeLingerMs: number;
+}
+
+/** Room for a frame's header fields and worst-case deflate expansion above its body limit. */
+export const FRAME_OVERHEAD_BYTES = 4096;
+/** What a client accepts when its HELLO says nothing (proto/PROTOCOL.md §18). */
+export const DEFAULT_CLIENT_MAX_FRAME_BYTES = 16 << 20;
+
+export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'serverId'> = {
+  maxConnections: 10_000,
+  handshakeTimeoutMs: 10_000,
+  pingIntervalMs: 10_000,
+  pongTimeoutMs: 60_000,
+  writeTimeoutMs: 120_000,
+  maxFallBehindMs: 300_000,
+  newClientGraceMs: 300_000,
+  compressions: ['deflate'],
+  maxInboundFrameBytes: 1 << 20,
+  maxOutboundFrameBytes: (1 << 20) + FRAME_OVERHEAD_BYTES,
+  tickMs: 1_000,
+  closeLingerMs: 5_000,
+};
