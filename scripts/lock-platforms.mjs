@@ -20,7 +20,9 @@ for (const [where, meta] of Object.entries(pkgs)) {
     const os = OS.find((o) => parts.includes(o));
     const cpu = CPU.find((c) => parts.includes(c));
     if (!os || !cpu) {
-      console.error(`lock-platforms: ${name} (from ${where || 'root'}) is missing and has no platform in its name`);
+      console.error(
+        `lock-platforms: ${name} (from ${where || 'root'}) is missing and has no platform in its name`,
+      );
       process.exitCode = 1;
       continue;
     }
@@ -31,6 +33,8 @@ for (const [where, meta] of Object.entries(pkgs)) {
     added++;
   }
 }
-lock.packages = Object.fromEntries(Object.entries(pkgs).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : 1)));
+lock.packages = Object.fromEntries(
+  Object.entries(pkgs).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : 1)),
+);
 writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`);
 console.log(`lock-platforms: added ${added} platform entries`);
