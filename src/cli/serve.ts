@@ -77,6 +77,8 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       compressions: cfg.compression === 'deflate' ? ['deflate'] : [],
       maxInboundFrameBytes: 1 << 20,
       maxOutboundFrameBytes: cfg.maxFrameBodyBytes + FRAME_OVERHEAD_BYTES,
+      listenBacklog: cfg.listenBacklog,
+      fanoutSliceMs: cfg.fanoutSliceMs,
       tickMs: 1_000,
       closeLingerMs: 5_000,
     },

@@ -24,6 +24,8 @@ export const serveSchema = z.object({
   maxFallBehindMs: pos.default(300_000).describe('drop a client whose oldest missing update is this old'),
   newClientGraceMs: ms.default(300_000).describe('fall-behind grace after a snapshot'),
   shutdownDrainMs: ms.default(60_000).describe('on SIGTERM, spread disconnects over this long'),
+  listenBacklog: pos.default(4_096).describe('accept queue length (capped by net.core.somaxconn)'),
+  fanoutSliceMs: pos.default(20).describe('a fan-out pass yields to the event loop after this long'),
   maxBatchSize: pos.default(1_000).describe('updates per generation at most'),
   maxBatchDelayMs: ms.default(10).describe('a batch is published when its first update is this old'),
   maxHistoryBytes: pos.default(64 << 20).describe('retained delta history for catch-up/resume, bytes'),

@@ -19,6 +19,10 @@ export interface ServerOptions {
   maxInboundFrameBytes: number;
   /** The longest frame this server may send (its caches' frame body limit plus overhead). */
   maxOutboundFrameBytes: number;
+  /** Accept queue length (the kernel caps it at net.core.somaxconn); Node's default 511 overflows in reconnect storms. */
+  listenBacklog: number;
+  /** A fan-out pass yields to the event loop after this long (it resumes where it stopped). */
+  fanoutSliceMs: number;
   /** Granularity of all deadlines. */
   tickMs: number;
   /** How long a closed connection may linger half-open before it is destroyed. */
@@ -41,6 +45,8 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'serverId'> = {
   compressions: ['deflate'],
   maxInboundFrameBytes: 1 << 20,
   maxOutboundFrameBytes: (1 << 20) + FRAME_OVERHEAD_BYTES,
+  listenBacklog: 4_096,
+  fanoutSliceMs: 20,
   tickMs: 1_000,
   closeLingerMs: 5_000,
 };

@@ -24,6 +24,9 @@ export class SyncServer {
   private readonly conns = new Set<Connection>();
   private readonly ready = new Set<Connection>();
   private fanoutAll = false;
+  /** The fan-out pass in progress (see runFanout). */
+  private pass: Connection[] = [];
+  private passIndex = 0;
   private fanoutScheduled = false;
   private nextId = 1;
   private listener: Server | undefined;
@@ -60,7 +63,7 @@ export class SyncServer {
     this.listener = srv;
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
-      srv.listen(port, host, () => {
+      srv.listen({ port, host, backlog: this.opts.listenBacklog }, () => {
         srv.off('error', reject);
         resolve();
       });
@@ -237,14 +240,31 @@ export class SyncServer {
   private scheduleFanout(): void {
     if (this.fanoutScheduled) return;
     this.fanoutScheduled = true;
-    setImmediate(() => {
-      this.fanoutScheduled = false;
-      const now = Date.now();
-      const targets = this.fanoutAll ? this.conns : this.ready;
-      for (const conn of targets) this.deliver(conn, now);
+    setImmediate(() => this.runFanout());
+  }
+
+  /**
+   * One slice of a fan-out pass. Socket writes copy into the kernel synchronously, so a pass
+   * over thousands of clients is cut into slices of at most fanoutSliceMs, letting the loop
+   * read pongs, hellos and datastore updates in between. A pass started is finished before
+   * the next one starts, so every client is visited once per pass.
+   */
+  private runFanout(): void {
+    this.fanoutScheduled = false;
+    if (this.passIndex >= this.pass.length) {
+      this.pass = this.fanoutAll ? [...this.conns] : [...this.ready];
+      this.passIndex = 0;
       this.fanoutAll = false;
       this.ready.clear();
-    });
+    }
+    const started = performance.now();
+    const now = Date.now();
+    while (this.passIndex < this.pass.length) {
+      this.deliver(this.pass[this.passIndex++]!, now);
+      if ((this.passIndex & 63) === 0 && performance.now() - started > this.opts.fanoutSliceMs) break;
+    }
+    if (this.passIndex >= this.pass.length) this.pass = [];
+    if (this.pass.length > 0 || this.fanoutAll || this.ready.size > 0) this.scheduleFanout();
   }
 
   /** The one timer: pings, and every deadline of every connection. */

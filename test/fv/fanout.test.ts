@@ -22,7 +22,8 @@ function wep(i: number, gen: number): KV {
 
 describe('fan-out over loopback', () => {
   it('200 clients under churn, some joining mid-churn, all end with the source state', async () => {
-    stack = await startStack();
+    // fanoutSliceMs 0: every pass is cut into slices of 64 clients, so slicing is exercised too.
+    stack = await startStack({ server: { fanoutSliceMs: 0 } });
     const source = new Map<string, JsonValue>();
     const push = (kvs: KV[]) => {
       for (const kv of kvs) {
