@@ -23,8 +23,12 @@ export interface KubeObject {
   [field: string]: unknown;
 }
 
-/** "group/kind/namespace/name": unique across every resource type we handle. */
+/**
+ * "group/kind/namespace/name": unique across every resource type we handle. calicoctl's
+ * projectcalico.org/v3 and the CRDs' crd.projectcalico.org/v1 name the same objects.
+ */
 export function objectId(obj: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): string {
-  const group = obj.apiVersion.includes('/') ? obj.apiVersion.split('/')[0] : '';
+  let group = obj.apiVersion.includes('/') ? obj.apiVersion.split('/')[0] : '';
+  if (group === 'projectcalico.org') group = 'crd.projectcalico.org';
   return `${group}/${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
 }
