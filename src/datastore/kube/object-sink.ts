@@ -1,0 +1,96 @@
+// Turns object events (from a watch, a file, the simulated cluster) into KV changes: each
+// object is converted, and the keys it produced last time but not now are deleted, so an
+// object may map to any number of keys. A relist is diffed against what is known, so a
+// 410 or a reconnect costs clients only the real changes. An object that fails conversion
+// is logged and counted, and its old keys are deleted (Calico's validation filter turns an
+// invalid value into a deletion too); the rest of the sync goes on.
+
+import type { Logger } from '../../model/logger.js';
+import type { KV } from '../../model/types.js';
+import type { DatastoreSink } from '../source.js';
+import { type KubeObject, objectId } from './object.js';
+
+export type ObjectEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+export interface ObjectEvent {
+  type: ObjectEventType;
+  object: KubeObject;
+}
+
+/** Converts one object to its KVs; throws to reject it (the message names the problem). */
+export type ObjectConverter = (obj: KubeObject) => KV[];
+
+export class ObjectSink {
+  /** objectId → keys it produced. */
+  private readonly produced = new Map<string, string[]>();
+  /** "kind: reason" → count, for the conversion-error metric. */
+  readonly conversionErrors = new Map<string, number>();
+
+  constructor(
+    private readonly sink: DatastoreSink,
+    private readonly convert: ObjectConverter,
+    private readonly log: Logger,
+  ) {}
+
+  get objectCount(): number {
+    return this.produced.size;
+  }
+
+  apply(events: readonly ObjectEvent[]): void {
+    const out: KV[] = [];
+    for (const ev of events) {
+      if (ev.type === 'DELETED') this.remove(objectId(ev.object), out);
+      else this.upsert(ev.object, out);
+    }
+    if (out.length > 0) this.sink.onUpdates(out);
+  }
+
+  /**
+   * The complete current set of objects within `inScope` (e.g. one resource type after a
+   * relist): known objects in scope that are missing are deleted, the others upserted.
+   * Unchanged objects produce unchanged KVs, which the cache drops.
+   */
+  replaceAll(objects: readonly KubeObject[], inScope: (id: string) => boolean): void {
+    const out: KV[] = [];
+    const seen = new Set<string>();
+    for (const obj of objects) {
+      seen.add(objectId(obj));
+      this.upsert(obj, out);
+    }
+    for (const id of [...this.produced.keys()]) if (inScope(id) && !seen.has(id)) this.remove(id, out);
+    if (out.length > 0) this.sink.onUpdates(out);
+  }
+
+  private upsert(obj: KubeObject, out: KV[]): void {
+    const id = objectId(obj);
+    let kvs: KV[];
+    try {
+      kvs = this.convert(obj);
+    } catch (err) {
+      const reason = (err as Error).message;
+      const label = `${obj.kind}`;
+      this.conversionErrors.set(label, (this.conversionErrors.get(label) ?? 0) + 1);
+      this.log.warn(
+        { object: id, reason },
+        'object failed conversion: ignored (its previous keys are deleted)',
+      );
+      this.remove(id, out);
+      return;
+    }
+    const before = this.produced.get(id);
+    const now = kvs.map((kv) => kv.key);
+    if (before) {
+      const keep = new Set(now);
+      for (const key of before) if (!keep.has(key)) out.push({ key, value: null });
+    }
+    for (const kv of kvs) out.push(kv);
+    if (now.length > 0) this.produced.set(id, now);
+    else this.produced.delete(id);
+  }
+
+  private remove(id: string, out: KV[]): void {
+    const keys = this.produced.get(id);
+    if (!keys) return;
+    this.produced.delete(id);
+    for (const key of keys) out.push({ key, value: null });
+  }
+}
