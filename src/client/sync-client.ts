@@ -14,7 +14,7 @@ import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { type Message, MsgType, PROTOCOL_VERSIONS, type StreamPosition } from '../protocol/messages.js';
-import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
+import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from '../model/backoff.js';
 import { ClientState } from './state.js';
 
 export interface SyncClientOptions {

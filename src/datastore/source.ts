@@ -10,8 +10,27 @@ export interface DatastoreSink {
   onStatus(status: SyncStatus): void;
 }
 
+export interface ResourceHealth {
+  resource: string;
+  /** listing | watching | failing | stopped */
+  state: string;
+  synced: boolean;
+  stats: Readonly<Record<string, number>>;
+}
+
+/** What a source reports for metrics and logs. */
+export interface DatastoreHealth {
+  /** Objects rejected by conversion, by kind. */
+  conversionErrors: ReadonlyMap<string, number>;
+  /** One row per watched resource type (Kubernetes datastore). */
+  resources?: readonly ResourceHealth[];
+  /** Manifest documents that failed to load at the last reload (file datastore). */
+  manifestErrors?: number;
+}
+
 export interface DatastoreSource {
   readonly name: string;
   start(sink: DatastoreSink): Promise<void>;
   stop(): Promise<void>;
+  health?(): DatastoreHealth;
 }

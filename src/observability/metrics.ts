@@ -3,6 +3,7 @@
 // (tabby_<noun>_<unit>, _total on counters) and keep Typha's families where they exist.
 
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { DatastoreSource } from '../datastore/source.js';
 import { ConnState } from '../server/connection.js';
 import type { SyncServer } from '../server/server.js';
 import type { SnapshotCache } from '../snapcache/cache.js';
@@ -14,6 +15,7 @@ export function createMetrics(parts: {
   caches: readonly SnapshotCache[];
   server: SyncServer;
   router: SyncerRouter;
+  datastore?: DatastoreSource;
 }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tabby_' });
@@ -160,6 +162,55 @@ export function createMetrics(parts: {
   labelled('tabby_protocol_errors_total', 'Protocol errors by close code', ['code'], () =>
     server.stats.protocolErrors.entries(),
   );
+
+  const datastore = parts.datastore;
+  if (datastore?.health) {
+    const health = () => datastore.health!();
+    labelled(
+      'tabby_datastore_conversion_errors_total',
+      'Objects rejected by conversion, by kind',
+      ['kind'],
+      () => health().conversionErrors.entries(),
+    );
+    new Gauge({
+      name: 'tabby_datastore_manifest_errors',
+      help: 'Manifest documents that failed to load at the last reload (file datastore)',
+      registers: [registry],
+      collect() {
+        this.set(health().manifestErrors ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'tabby_datastore_watch_state',
+      help: 'Per resource type: 1 for its current list/watch state',
+      labelNames: ['resource', 'state'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of health().resources ?? []) this.set({ resource: r.resource, state: r.state }, 1);
+      },
+    });
+    const perResource = (name: string, help: string, stat: string) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['resource'],
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const r of health().resources ?? []) this.inc({ resource: r.resource }, r.stats[stat] ?? 0);
+        },
+      });
+    perResource('tabby_datastore_lists_total', 'Complete lists per resource type', 'lists');
+    perResource(
+      'tabby_datastore_relists_expired_total',
+      'Relists after 410 Gone per resource type',
+      'relistsAfterExpiry',
+    );
+    perResource('tabby_datastore_watches_total', 'Watch requests per resource type', 'watches');
+    perResource('tabby_datastore_watch_events_total', 'Watch events applied per resource type', 'events');
+    perResource('tabby_datastore_failures_total', 'Failed list/watch calls per resource type', 'failures');
+  }
 
   return registry;
 }

@@ -1,0 +1,103 @@
+// A datastore fed from a directory of Kubernetes and Calico manifests (multi-document YAML),
+// re-read when files change: for bare-metal labs, demos, GitOps previews and tests. The same
+// converters as the Kubernetes datastore. A file that fails to parse keeps its last good
+// objects (an editor's half-saved file must not delete policy); the error is logged.
+
+import { type FSWatcher, watch } from 'node:fs';
+import type { Logger } from '../../model/logger.js';
+import { listManifestFiles, type ManifestError, readManifestFile } from '../kube/manifests.js';
+import type { KubeObject } from '../kube/object.js';
+import { type ObjectConverter, ObjectSink } from '../kube/object-sink.js';
+import type { DatastoreHealth, DatastoreSink, DatastoreSource } from '../source.js';
+
+export interface FileDatastoreOptions {
+  path: string;
+  convert: ObjectConverter;
+  log: Logger;
+  /** Changes are gathered this long before a reload. */
+  debounceMs?: number;
+}
+
+export class FileDatastore implements DatastoreSource {
+  readonly name = 'file';
+  private objects: ObjectSink | undefined;
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private reloading: Promise<void> | undefined;
+  private again = false;
+  /** Last good objects per file. */
+  private readonly byFile = new Map<string, KubeObject[]>();
+  lastErrors: ManifestError[] = [];
+  reloads = 0;
+
+  constructor(private readonly opts: FileDatastoreOptions) {}
+
+  async start(sink: DatastoreSink): Promise<void> {
+    this.objects = new ObjectSink(sink, this.opts.convert, this.opts.log.child({ datastore: 'file' }));
+    sink.onStatus('wait-for-datastore');
+    sink.onStatus('resync');
+    await this.reload();
+    sink.onStatus('in-sync');
+    this.watcher = watch(this.opts.path, { recursive: true }, () => this.schedule());
+    this.watcher.on('error', (err) =>
+      this.opts.log.error({ err: err.message, path: this.opts.path }, 'watching files failed'),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.watcher?.close();
+    clearTimeout(this.timer);
+    await this.reloading;
+  }
+
+  health(): DatastoreHealth {
+    return {
+      conversionErrors: this.objects?.conversionErrors ?? new Map(),
+      manifestErrors: this.lastErrors.length,
+    };
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.reload(), this.opts.debounceMs ?? 200);
+  }
+
+  /** Re-reads every file and applies the difference. Serialised: a change during a reload triggers one more. */
+  reload(): Promise<void> {
+    if (this.reloading) {
+      this.again = true;
+      return this.reloading;
+    }
+    this.reloading = this.readAll().finally(() => {
+      this.reloading = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.reload();
+      }
+    });
+    return this.reloading;
+  }
+
+  private async readAll(): Promise<void> {
+    const root = this.opts.path;
+    const files = await listManifestFiles(root);
+    const errors: ManifestError[] = [];
+    const present = new Set(files);
+    for (const f of [...this.byFile.keys()]) if (!present.has(f)) this.byFile.delete(f);
+    for (const f of files) {
+      const m = await readManifestFile(f, root);
+      errors.push(...m.errors);
+      // A file with errors keeps its last good objects, unless it never had any.
+      if (m.errors.length === 0 || !this.byFile.has(f)) this.byFile.set(f, m.objects);
+    }
+    for (const e of errors)
+      this.opts.log.error({ file: e.source, document: e.document, err: e.message }, 'bad manifest');
+    this.lastErrors = errors;
+    this.objects!.replaceAll([...this.byFile.values()].flat(), () => true);
+    this.reloads++;
+    this.opts.log.info(
+      { files: files.length, objects: this.objects!.objectCount, errors: errors.length },
+      'manifests loaded',
+    );
+  }
+}
