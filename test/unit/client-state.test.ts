@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Backoff } from '../../src/model/backoff.js';
 import { ClientState } from '../../src/client/state.js';
+import { Backoff } from '../../src/model/backoff.js';
 import { hashState } from '../../src/model/state-hash.js';
 import type { JsonValue, KV } from '../../src/model/types.js';
 
