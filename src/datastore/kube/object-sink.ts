@@ -20,8 +20,10 @@ export interface ObjectEvent {
 export type ObjectConverter = (obj: KubeObject) => KV[];
 
 export class ObjectSink {
-  /** objectId → keys it produced. */
-  private readonly produced = new Map<string, string[]>();
+  /** objectId → keys it produced, and the resourceVersion they came from. */
+  private readonly produced = new Map<string, { keys: string[]; rv: string | undefined }>();
+  /** Objects skipped because their resourceVersion was unchanged (relists). */
+  unchangedSkipped = 0;
   /** "kind: reason" → count, for the conversion-error metric. */
   readonly conversionErrors = new Map<string, number>();
 
@@ -62,6 +64,13 @@ export class ObjectSink {
 
   private upsert(obj: KubeObject, out: KV[]): void {
     const id = objectId(obj);
+    const rv = obj.metadata.resourceVersion;
+    const before = this.produced.get(id);
+    // Same resourceVersion = same object: a relist re-converts only what changed.
+    if (rv !== undefined && before?.rv === rv) {
+      this.unchangedSkipped++;
+      return;
+    }
     let kvs: KV[];
     try {
       kvs = this.convert(obj);
@@ -76,21 +85,20 @@ export class ObjectSink {
       this.remove(id, out);
       return;
     }
-    const before = this.produced.get(id);
     const now = kvs.map((kv) => kv.key);
     if (before) {
       const keep = new Set(now);
-      for (const key of before) if (!keep.has(key)) out.push({ key, value: null });
+      for (const key of before.keys) if (!keep.has(key)) out.push({ key, value: null });
     }
     for (const kv of kvs) out.push(kv);
-    if (now.length > 0) this.produced.set(id, now);
-    else this.produced.delete(id);
+    // Objects that produce no keys are remembered too, so their relists are skipped as well.
+    this.produced.set(id, { keys: now, rv });
   }
 
   private remove(id: string, out: KV[]): void {
-    const keys = this.produced.get(id);
-    if (!keys) return;
+    const entry = this.produced.get(id);
+    if (!entry) return;
     this.produced.delete(id);
-    for (const key of keys) out.push({ key, value: null });
+    for (const key of entry.keys) out.push({ key, value: null });
   }
 }

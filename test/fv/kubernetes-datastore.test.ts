@@ -1,0 +1,179 @@
+// The Kubernetes datastore against the API emulator, through @kubernetes/client-node: the
+// watch semantics of the issue (initial sync, churn, dropped watches, 410 relist diff, API
+// down) checked at the datastore's output. A test converter keeps this independent of the
+// real conversion rules (they have their own tests).
+import { afterEach, describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../src/datastore/kube/object.js';
+import { objectId } from '../../src/datastore/kube/object.js';
+import { RESOURCE_TYPES } from '../../src/datastore/kube/resources.js';
+import { KubernetesDatastore } from '../../src/datastore/kubernetes/kubernetes-datastore.js';
+import type { DatastoreSink } from '../../src/datastore/source.js';
+import { silentLogger } from '../../src/model/logger.js';
+import type { KV, SyncStatus } from '../../src/model/types.js';
+import { type EmulatorHarness, pod, startEmulator } from '../harness/emulator.js';
+import { waitFor } from '../harness/stack.js';
+
+class RecordingSink implements DatastoreSink {
+  readonly state = new Map<string, unknown>();
+  readonly batches: KV[][] = [];
+  readonly statuses: SyncStatus[] = [];
+  onUpdates(kvs: readonly KV[]): void {
+    this.batches.push([...kvs]);
+    for (const kv of kvs) {
+      if (kv.value === null) this.state.delete(kv.key);
+      else this.state.set(kv.key, kv.value);
+    }
+  }
+  onStatus(s: SyncStatus): void {
+    this.statuses.push(s);
+  }
+  get status(): SyncStatus | undefined {
+    return this.statuses.at(-1);
+  }
+}
+
+/** One key per object; pods also yield a second key while labelled `extra`, to exercise stale-key deletion. */
+const testConvert = (obj: KubeObject): KV[] => {
+  if (obj.metadata.labels?.['bad'] === 'true') throw new Error('bad label says reject me');
+  const kvs: KV[] = [{ key: `/t/${objectId(obj)}`, value: { labels: obj.metadata.labels ?? {} } }];
+  if (obj.metadata.labels?.['extra']) kvs.push({ key: `/t/${objectId(obj)}/extra`, value: 1 });
+  return kvs;
+};
+const podKey = (name: string, ns = 'default') => `/t//Pod/${ns}/${name}`;
+
+let h: EmulatorHarness | undefined;
+let ds: KubernetesDatastore | undefined;
+afterEach(async () => {
+  await ds?.stop();
+  ds = undefined;
+  await h?.stop();
+  h = undefined;
+});
+
+async function start(podCount: number) {
+  h = await startEmulator({ bookmarkIntervalMs: 200 });
+  for (let i = 0; i < podCount; i++) h.emu.create(pod(`p${i}`, `ns${i % 3}`, { app: `a${i % 5}` }));
+  h.emu.create({
+    apiVersion: 'crd.projectcalico.org/v1',
+    kind: 'IPPool',
+    metadata: { name: 'default-pool' },
+    spec: { cidr: '10.244.0.0/16' },
+  });
+  const sink = new RecordingSink();
+  ds = new KubernetesDatastore({
+    kubeconfig: h.kc,
+    convert: testConvert,
+    log: silentLogger,
+    watcher: {
+      pageSize: 100,
+      minWatchTimeoutSeconds: 60,
+      backoff: { initialMs: 50, maxMs: 400, multiplier: 2, jitter: 0.2 },
+    },
+  });
+  await ds.start(sink);
+  await waitFor(() => sink.status === 'in-sync', 10_000, 'in-sync');
+  return { emu: h.emu, sink };
+}
+
+describe('Kubernetes datastore over the emulator', () => {
+  it('initial sync: one paged list and one watch per resource type, then in-sync', async () => {
+    const { emu, sink } = await start(250);
+    expect(sink.statuses).toEqual(['wait-for-datastore', 'resync', 'in-sync']);
+    expect(sink.state.size).toBe(251);
+    expect(sink.state.get(podKey('p7', 'ns1'))).toEqual({ labels: { app: 'a2' } });
+    const stats = emu.stats();
+    expect(stats.byResource['pods']!.lists).toBe(3); // 250 pods in pages of 100
+    await waitFor(() => emu.stats().total.watchesOpen === RESOURCE_TYPES.length, 5_000, 'one watch per type');
+    expect(emu.stats().total.watchesStarted).toBe(RESOURCE_TYPES.length);
+  });
+
+  it('follows churn, deletes keys an object no longer produces, and survives objects that fail conversion', async () => {
+    const { emu, sink } = await start(10);
+    emu.create(pod('new', 'ns9', { app: 'x', extra: 'yes' }));
+    emu.patch(
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p1', namespace: 'ns1' } },
+      { metadata: { labels: { app: 'changed' } } },
+    );
+    emu.delete({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p2', namespace: 'ns2' } });
+    await waitFor(
+      () => sink.state.has(`${podKey('new', 'ns9')}/extra`) && !sink.state.has(podKey('p2', 'ns2')),
+      5_000,
+      'churn',
+    );
+    expect(sink.state.get(podKey('p1', 'ns1'))).toEqual({ labels: { app: 'changed' } });
+
+    emu.patch(
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'new', namespace: 'ns9' } },
+      { metadata: { labels: { extra: null } } },
+    );
+    await waitFor(() => !sink.state.has(`${podKey('new', 'ns9')}/extra`), 5_000, 'stale key deleted');
+    expect(sink.state.has(podKey('new', 'ns9'))).toBe(true);
+
+    emu.patch(
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p3', namespace: 'ns0' } },
+      { metadata: { labels: { bad: 'true' } } },
+    );
+    emu.create(pod('after-bad', 'ns0'));
+    await waitFor(
+      () => sink.state.has(podKey('after-bad', 'ns0')),
+      5_000,
+      'sync continues after a bad object',
+    );
+    expect(sink.state.has(podKey('p3', 'ns0'))).toBe(false); // its old key is gone, as Calico's validation filter does
+    expect(ds!.health().conversionErrors.get('Pod')).toBe(1);
+  });
+
+  it('a dropped watch resumes from its resourceVersion: nothing missed, no relist', async () => {
+    const { emu, sink } = await start(20);
+    const listsBefore = emu.stats().total.lists;
+    await waitFor(() => emu.stats().total.watchesOpen === RESOURCE_TYPES.length, 5_000, 'watches open');
+    expect(emu.dropWatches()).toBe(RESOURCE_TYPES.length);
+    emu.create(pod('during-gap', 'ns1'));
+    await waitFor(() => sink.state.has(podKey('during-gap', 'ns1')), 5_000, 'event from the gap');
+    await waitFor(() => sink.status === 'in-sync', 5_000, 'in-sync again');
+    expect(emu.stats().total.lists).toBe(listsBefore);
+    expect(emu.stats().total.watchesStarted).toBe(2 * RESOURCE_TYPES.length);
+  });
+
+  it('410 Gone: relist, and the diff emits only the keys that changed', async () => {
+    const { emu, sink } = await start(300);
+    const batchesBefore = sink.batches.length;
+    emu.patch(
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p10', namespace: 'ns1' } },
+      { metadata: { labels: { app: 'moved' } } },
+    );
+    emu.delete({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p11', namespace: 'ns2' } });
+    // Drop the watches before they deliver, and forget the history: re-watching gets 410.
+    emu.compact();
+    emu.dropWatches();
+    await waitFor(
+      () => (ds!.health().resources ?? []).some((r) => (r.stats['relistsAfterExpiry'] ?? 0) > 0),
+      5_000,
+      'relist',
+    );
+    await waitFor(() => !sink.state.has(podKey('p11', 'ns2')), 5_000, 'relist applied');
+    const after = sink.batches.slice(batchesBefore).flat();
+    // Events may have arrived before the drop; either way only the two changed objects show up.
+    expect(new Set(after.map((kv) => kv.key))).toEqual(new Set([podKey('p10', 'ns1'), podKey('p11', 'ns2')]));
+    expect(sink.state.get(podKey('p10', 'ns1'))).toEqual({ labels: { app: 'moved' } });
+    expect(sink.state.size).toBe(300);
+  });
+
+  it('API down: the last state is kept, status says resync, and it returns to in-sync', async () => {
+    const { emu, sink } = await start(30);
+    await emu.stop();
+    await waitFor(() => sink.status === 'resync', 5_000, 'resync while down');
+    expect(sink.state.size).toBe(31); // nothing deleted while the API is unreachable
+    emu.create(pod('while-down', 'ns1'));
+    await new Promise((r) => setTimeout(r, 300));
+    await emu.start({ host: '127.0.0.1', port: emu.port });
+    await waitFor(
+      () => sink.status === 'in-sync' && sink.state.has(podKey('while-down', 'ns1')),
+      10_000,
+      'back',
+    );
+    expect(sink.state.size).toBe(32);
+    const failures = (ds!.health().resources ?? []).reduce((n, r) => n + (r.stats['failures'] ?? 0), 0);
+    expect(failures).toBeGreaterThan(0);
+  });
+});
