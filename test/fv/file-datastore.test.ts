@@ -1,0 +1,93 @@
+import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FileDatastore } from '../../src/datastore/file/file-datastore.js';
+import type { KubeObject } from '../../src/datastore/kube/object.js';
+import { objectId } from '../../src/datastore/kube/object.js';
+import type { DatastoreSink } from '../../src/datastore/source.js';
+import { silentLogger } from '../../src/model/logger.js';
+import type { KV, SyncStatus } from '../../src/model/types.js';
+import { waitFor } from '../harness/stack.js';
+
+class Sink implements DatastoreSink {
+  readonly state = new Map<string, unknown>();
+  readonly statuses: SyncStatus[] = [];
+  onUpdates(kvs: readonly KV[]) {
+    for (const kv of kvs) kv.value === null ? this.state.delete(kv.key) : this.state.set(kv.key, kv.value);
+  }
+  onStatus(s: SyncStatus) {
+    this.statuses.push(s);
+  }
+}
+const convert = (o: KubeObject): KV[] => [{ key: objectId(o), value: (o.spec ?? {}) as KV['value'] }];
+
+const pool = (name: string, cidr: string) =>
+  `apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: ${name}\nspec:\n  cidr: ${cidr}\n`;
+
+let dir = '';
+let ds: FileDatastore | undefined;
+afterEach(async () => {
+  await ds?.stop();
+  ds = undefined;
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('file datastore', () => {
+  it('loads multi-document manifests, follows edits, keeps the last good objects of a broken file', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tabby-files-'));
+    await writeFile(
+      join(dir, 'pools.yaml'),
+      `${pool('a', '10.1.0.0/16')}---\n${pool('b', '10.2.0.0/16')}---\n`,
+    );
+    await writeFile(
+      join(dir, 'ns.json'),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } }],
+      }),
+    );
+    await writeFile(join(dir, 'notes.txt'), 'not a manifest');
+    const sink = new Sink();
+    ds = new FileDatastore({ path: dir, convert, log: silentLogger, debounceMs: 20 });
+    await ds.start(sink);
+    expect(sink.statuses).toEqual(['wait-for-datastore', 'resync', 'in-sync']);
+    expect(sink.state.get('crd.projectcalico.org/IPPool//b')).toEqual({ cidr: '10.2.0.0/16' });
+    expect(sink.state.has('/Namespace//x')).toBe(true);
+    expect(sink.state.size).toBe(3);
+
+    await writeFile(join(dir, 'pools.yaml'), pool('a', '10.9.0.0/16'));
+    await waitFor(() => !sink.state.has('crd.projectcalico.org/IPPool//b'), 5_000, 'reload after edit');
+    expect(sink.state.get('crd.projectcalico.org/IPPool//a')).toEqual({ cidr: '10.9.0.0/16' });
+
+    // A half-written file: an error, and nothing lost.
+    await writeFile(
+      join(dir, 'pools.yaml'),
+      'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: [unclosed\n',
+    );
+    await waitFor(() => ds!.lastErrors.length > 0, 5_000, 'parse error noticed');
+    expect(ds.lastErrors[0]!.source).toBe('pools.yaml');
+    expect(sink.state.get('crd.projectcalico.org/IPPool//a')).toEqual({ cidr: '10.9.0.0/16' });
+    expect(ds.health().manifestErrors).toBe(1);
+
+    await unlink(join(dir, 'pools.yaml'));
+    await waitFor(() => !sink.state.has('crd.projectcalico.org/IPPool//a'), 5_000, 'file removed');
+    expect([...sink.state.keys()]).toEqual(['/Namespace//x']);
+  });
+
+  it('names the file and document of an object without a name', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tabby-files-'));
+    await writeFile(
+      join(dir, 'x.yaml'),
+      `${pool('ok', '10.1.0.0/16')}---\napiVersion: v1\nkind: Namespace\nmetadata: {}\n`,
+    );
+    const sink = new Sink();
+    ds = new FileDatastore({ path: dir, convert, log: silentLogger });
+    await ds.start(sink);
+    expect(ds.lastErrors).toEqual([
+      { source: 'x.yaml', document: 1, message: 'Namespace: missing metadata.name' },
+    ]);
+    expect(sink.state.size).toBe(1);
+  });
+});
