@@ -3,6 +3,8 @@
 
 import { Command } from 'commander';
 import { ConfigError } from '../config/errors.js';
+import { generateObjects } from '../datastore/sim/index.js';
+import { apiserverEmulatorCommand } from '../emulator/cli.js';
 import { serveCommand } from './serve.js';
 import { syncCommand } from './sync.js';
 
@@ -12,6 +14,7 @@ const program = new Command('tabby')
   .showHelpAfterError();
 program.addCommand(serveCommand());
 program.addCommand(syncCommand());
+program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}) }));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

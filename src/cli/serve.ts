@@ -3,10 +3,15 @@
 // console summary. Shutdown on SIGTERM/SIGINT drains clients gradually.
 
 import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
 import { Command } from 'commander';
 import { SyncClient } from '../client/sync-client.js';
+import { ConfigError } from '../config/errors.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
-import { type ServeConfig, serveSchema } from '../config/serve-config.js';
+import { checkServeConfig, type ServeConfig, serveSchema } from '../config/serve-config.js';
+import { convertObject } from '../datastore/convert/index.js';
+import { FileDatastore } from '../datastore/file/file-datastore.js';
+import { KubernetesDatastore } from '../datastore/kubernetes/kubernetes-datastore.js';
 import { SimulatedCluster } from '../datastore/sim/simulated-cluster.js';
 import type { DatastoreSource } from '../datastore/source.js';
 import { parseHostPort } from '../model/address.js';
@@ -27,21 +32,34 @@ export function serveCommand(): Command {
   addSchemaOptions(cmd, serveSchema.shape);
   cmd.action(async () => {
     const cfg = resolveConfig(cmd, serveSchema);
+    const problems = checkServeConfig(cfg);
+    if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
     const log = createLogger(cfg.logLevel);
     await runServe(cfg, log);
   });
   return cmd;
 }
 
-function createSource(cfg: ServeConfig): DatastoreSource {
+function createSource(cfg: ServeConfig, log: Logger): DatastoreSource {
   switch (cfg.datastore) {
     case 'sim':
-      return new SimulatedCluster({
-        seed: cfg.simSeed,
-        nodes: cfg.simNodes,
-        pods: cfg.simPods,
-        churnPerSec: cfg.simChurnPerSec,
+      return new SimulatedCluster(
+        { seed: cfg.simSeed, nodes: cfg.simNodes, pods: cfg.simPods, churnPerSec: cfg.simChurnPerSec },
+        log,
+      );
+    case 'kubernetes': {
+      const kubeconfig = new KubeConfig();
+      if (cfg.kubeconfig) kubeconfig.loadFromFile(cfg.kubeconfig);
+      else kubeconfig.loadFromDefault();
+      return new KubernetesDatastore({
+        kubeconfig,
+        convert: convertObject,
+        log,
+        watcher: { minWatchTimeoutSeconds: cfg.watchTimeoutSeconds },
       });
+    }
+    case 'file':
+      return new FileDatastore({ path: cfg.path!, convert: convertObject, log });
   }
 }
 
@@ -88,7 +106,8 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   const bound = await server.listen(listen.host, listen.port);
   log.info({ address: `${bound.host}:${bound.port}` }, 'sync server listening');
 
-  const registry = createMetrics({ caches, server, router });
+  const source = createSource(cfg, log.child({ component: 'datastore' }));
+  const registry = createMetrics({ caches, server, router, datastore: source });
   const healthAddr = parseHostPort(cfg.healthListen);
   const health = await startHealthServer(healthAddr.host, healthAddr.port, {
     registry,
@@ -102,7 +121,6 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     typeof healthBound === 'object' && healthBound !== null ? healthBound.port : healthAddr.port;
   log.info({ address: `${healthAddr.host}:${healthPort}` }, 'health and metrics listening');
 
-  const source = createSource(cfg);
   await source.start(router);
   log.info({ datastore: source.name }, 'datastore started');
 

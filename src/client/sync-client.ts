@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { parseHostPort as parseAddress } from '../model/address.js';
+import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from '../model/backoff.js';
 import type { Logger } from '../model/logger.js';
 import { silentLogger } from '../model/logger.js';
 import type { KV, SyncerType, SyncStatus } from '../model/types.js';
@@ -14,7 +15,6 @@ import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { type Message, MsgType, PROTOCOL_VERSIONS, type StreamPosition } from '../protocol/messages.js';
-import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from '../model/backoff.js';
 import { ClientState } from './state.js';
 
 export interface SyncClientOptions {

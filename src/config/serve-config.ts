@@ -9,9 +9,20 @@ const pos = z.coerce.number().int().positive();
 
 export const serveSchema = z.object({
   datastore: z
-    .enum(['sim'])
+    .enum(['sim', 'kubernetes', 'file'])
     .default('sim')
-    .describe('datastore to sync from (sim: embedded simulated cluster)'),
+    .describe('datastore: sim (embedded simulated cluster), kubernetes, or file (manifest directory)'),
+  kubeconfig: z
+    .string()
+    .optional()
+    .describe('kubernetes: kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)'),
+  path: z
+    .string()
+    .optional()
+    .describe('file: directory of Kubernetes/Calico YAML manifests, re-read on change'),
+  watchTimeoutSeconds: pos
+    .default(300)
+    .describe('kubernetes: watches end after a random 1-2x this and resume'),
   listen: hostPort.default('0.0.0.0:5473').describe('sync protocol listen address'),
   healthListen: hostPort.default('0.0.0.0:9098').describe('HTTP address for /livez, /readyz and /metrics'),
   serverId: z.string().optional().describe('name reported to clients (default: host name)'),
@@ -45,3 +56,13 @@ export const serveSchema = z.object({
 });
 
 export type ServeConfig = z.infer<typeof serveSchema>;
+
+/** Cross-field rules that per-field schemas cannot express. */
+export function checkServeConfig(cfg: ServeConfig): string[] {
+  const problems: string[] = [];
+  if (cfg.datastore === 'file' && !cfg.path) problems.push('--datastore file needs --path DIR (TABBY_PATH)');
+  if (cfg.datastore !== 'file' && cfg.path) problems.push('--path is only for --datastore file');
+  if (cfg.datastore !== 'kubernetes' && cfg.kubeconfig)
+    problems.push('--kubeconfig is only for --datastore kubernetes');
+  return problems;
+}

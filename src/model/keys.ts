@@ -7,6 +7,8 @@ import type { SyncerType } from './types.js';
 const esc = (s: string): string => encodeURIComponent(s);
 /** CIDRs are written as Calico does: 10.244.0.0/26 -> 10.244.0.0-26. */
 const cidrPart = (cidr: string): string => cidr.replace('/', '-');
+/** The address family path segment Calico uses for IPAM keys ("4" or "6"). */
+const family = (cidr: string): string => (cidr.includes(':') ? '6' : '4');
 
 export const Keys = {
   node: (name: string) => `/calico/resources/v3/projectcalico.org/nodes/${esc(name)}`,
@@ -23,14 +25,21 @@ export const Keys = {
       : `/calico/v1/policy/${esc(kind)}/${esc(namespace)}/${esc(name)}`,
   profile: (name: string) => `/calico/v1/policy/profile/${esc(name)}`,
   networkSet: (name: string) => `/calico/v1/netset/${esc(name)}`,
-  ipPool: (cidr: string) => `/calico/v1/ipam/v4/pool/${cidrPart(cidr)}`,
+  ipPool: (cidr: string) => `/calico/v1/ipam/v${family(cidr)}/pool/${cidrPart(cidr)}`,
   ipReservation: (name: string) => `/calico/resources/v3/projectcalico.org/ipreservations/${esc(name)}`,
-  ipamBlock: (cidr: string) => `/calico/ipam/v2/assignment/ipv4/block/${cidrPart(cidr)}`,
+  ipamBlock: (cidr: string) => `/calico/ipam/v2/assignment/ipv${family(cidr)}/block/${cidrPart(cidr)}`,
   blockAffinity: (node: string, cidr: string) =>
-    `/calico/ipam/v2/host/${esc(node)}/ipv4/block/${cidrPart(cidr)}`,
+    `/calico/ipam/v2/host/${esc(node)}/ipv${family(cidr)}/block/${cidrPart(cidr)}`,
   bgpConfiguration: (name: string) => `/calico/resources/v3/projectcalico.org/bgpconfigurations/${esc(name)}`,
   bgpPeer: (name: string) => `/calico/resources/v3/projectcalico.org/bgppeers/${esc(name)}`,
   wireguard: (node: string) => `/calico/v1/host/${esc(node)}/wireguard`,
+  /** ClusterInformation's datastoreReady (Calico's ReadyFlagKey). */
+  readyFlag: () => '/calico/v1/Ready',
+  /** Kubernetes Services and EndpointSlices, under Calico's resource plurals for them. */
+  service: (namespace: string, name: string) =>
+    `/calico/resources/v3/projectcalico.org/kubernetesservice/${esc(namespace)}/${esc(name)}`,
+  endpointSlice: (namespace: string, name: string) =>
+    `/calico/resources/v3/projectcalico.org/kubernetesendpointslices/${esc(namespace)}/${esc(name)}`,
 } as const;
 
 export type KeyKind =
@@ -49,7 +58,10 @@ export type KeyKind =
   | 'blockAffinity'
   | 'bgpConfiguration'
   | 'bgpPeer'
-  | 'wireguard';
+  | 'wireguard'
+  | 'readyFlag'
+  | 'service'
+  | 'endpointSlice';
 
 // Order matters: more specific patterns first.
 const PATTERNS: ReadonlyArray<readonly [RegExp, KeyKind]> = [
@@ -62,13 +74,16 @@ const PATTERNS: ReadonlyArray<readonly [RegExp, KeyKind]> = [
   [/^\/calico\/v1\/policy\/profile\//, 'profile'],
   [/^\/calico\/v1\/policy\//, 'policy'],
   [/^\/calico\/v1\/netset\//, 'networkSet'],
-  [/^\/calico\/v1\/ipam\/v4\/pool\//, 'ipPool'],
+  [/^\/calico\/v1\/ipam\/v[46]\/pool\//, 'ipPool'],
   [/^\/calico\/ipam\/v2\/assignment\//, 'ipamBlock'],
   [/^\/calico\/ipam\/v2\/host\//, 'blockAffinity'],
   [/^\/calico\/resources\/v3\/projectcalico\.org\/nodes\//, 'node'],
   [/^\/calico\/resources\/v3\/projectcalico\.org\/ipreservations\//, 'ipReservation'],
   [/^\/calico\/resources\/v3\/projectcalico\.org\/bgpconfigurations\//, 'bgpConfiguration'],
   [/^\/calico\/resources\/v3\/projectcalico\.org\/bgppeers\//, 'bgpPeer'],
+  [/^\/calico\/resources\/v3\/projectcalico\.org\/kubernetesservice\//, 'service'],
+  [/^\/calico\/resources\/v3\/projectcalico\.org\/kubernetesendpointslices\//, 'endpointSlice'],
+  [/^\/calico\/v1\/Ready$/, 'readyFlag'],
 ];
 
 export function keyKind(key: string): KeyKind | undefined {
@@ -79,7 +94,8 @@ export function keyKind(key: string): KeyKind | undefined {
 /**
  * Which syncer receives which kind of key — the one table (mirrors Calico's felix and bgp
  * syncers: Felix needs policy, endpoints, pools, nodes and blocks; BIRD's config generator
- * needs nodes, pools, BGP resources and block affinities, and nothing about pods).
+ * needs nodes, pools, BGP resources, block affinities and, for service advertisement,
+ * Services and EndpointSlices (confd watches those itself), and nothing about pods).
  */
 export const SYNCER_TABLE: Readonly<Record<KeyKind, readonly SyncerType[]>> = {
   node: ['felix', 'bgp'],
@@ -98,6 +114,11 @@ export const SYNCER_TABLE: Readonly<Record<KeyKind, readonly SyncerType[]>> = {
   bgpConfiguration: ['felix', 'bgp'],
   bgpPeer: ['felix', 'bgp'],
   wireguard: ['felix'],
+  readyFlag: ['felix'],
+  // Felix: service rules and the BPF proxy; confd: per-service route advertisement, which
+  // also needs the slices (a Local service is advertised only where it has a ready endpoint).
+  service: ['felix', 'bgp'],
+  endpointSlice: ['felix', 'bgp'],
 };
 
 export function syncersForKey(key: string): readonly SyncerType[] {

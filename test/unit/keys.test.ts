@@ -22,9 +22,24 @@ describe('keys and the syncer table', () => {
       [Keys.bgpConfiguration('default'), 'bgpConfiguration'],
       [Keys.bgpPeer('rr'), 'bgpPeer'],
       [Keys.wireguard('n1'), 'wireguard'],
+      [Keys.readyFlag(), 'readyFlag'],
+      [Keys.service('ns', 'svc'), 'service'],
+      [Keys.endpointSlice('ns', 'svc-abcde'), 'endpointSlice'],
+      [Keys.ipPool('fd00:10::/48'), 'ipPool'],
+      [Keys.ipamBlock('fd00:10::/122'), 'ipamBlock'],
+      [Keys.blockAffinity('n1', 'fd00:10::/122'), 'blockAffinity'],
     ];
     for (const [key, kind] of samples) expect(keyKind(key), key).toBe(kind);
     expect(new Set(samples.map(([, k]) => k))).toEqual(new Set(Object.keys(SYNCER_TABLE)));
+  });
+
+  it('IPAM keys carry the address family, as Calico writes them', () => {
+    expect(Keys.ipPool('10.244.0.0/16')).toBe('/calico/v1/ipam/v4/pool/10.244.0.0-16');
+    expect(Keys.ipPool('fd00:10::/48')).toBe('/calico/v1/ipam/v6/pool/fd00:10::-48');
+    expect(Keys.ipamBlock('fd00:10::/122')).toBe('/calico/ipam/v2/assignment/ipv6/block/fd00:10::-122');
+    expect(Keys.blockAffinity('n1', '10.244.0.0/26')).toBe(
+      '/calico/ipam/v2/host/n1/ipv4/block/10.244.0.0-26',
+    );
   });
 
   it('names cannot forge path segments', () => {
@@ -38,6 +53,13 @@ describe('keys and the syncer table', () => {
     const kvs = generateInitialState({ nodes: 8, pods: 40 });
     for (const { key } of kvs) expect(syncersForKey(key).length, key).toBeGreaterThan(0);
     const bgp = kvs.filter((kv) => syncersForKey(kv.key).includes('bgp')).map((kv) => keyKind(kv.key));
-    expect(new Set(bgp)).toEqual(new Set(['node', 'ipPool', 'bgpConfiguration', 'bgpPeer', 'blockAffinity']));
+    expect(new Set(bgp)).toEqual(
+      new Set(['node', 'ipPool', 'bgpConfiguration', 'bgpPeer', 'blockAffinity', 'service', 'endpointSlice']),
+    );
+    const kinds = new Set(kvs.map((kv) => keyKind(kv.key)));
+    // Every kind the simulation can produce is in the table (hostEndpoint and networkSet it does not write).
+    for (const kind of Object.keys(SYNCER_TABLE))
+      if (!['hostEndpoint', 'networkSet', 'wireguard', 'hostConfig'].includes(kind))
+        expect(kinds.has(kind as never), kind).toBe(true);
   });
 });

@@ -1,14 +1,21 @@
-// Behaviour of the simulated cluster: determinism, sizes, IPAM consistency (also after long
-// churn), the seed lab's resources field by field, and the source's status/timer lifecycle.
+// Behaviour of the simulated cluster: determinism, sizes, valid API objects that all convert,
+// IPAM consistency on the objects and on the converted KVs (also after long churn), the seed
+// lab's resources as agents see them, and the source's status/timer lifecycle.
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { convertObject } from '../../src/datastore/convert/index.js';
+import { type KubeObject, objectId } from '../../src/datastore/kube/object.js';
+import { type ObjectEvent, ObjectSink } from '../../src/datastore/kube/object-sink.js';
+import { resourceTypeOf } from '../../src/datastore/kube/resources.js';
 import {
   ChurnGenerator,
   generateInitialState,
+  generateObjects,
   SimOptionsError,
   SimulatedCluster,
 } from '../../src/datastore/sim/index.js';
 import { Keys, keyKind } from '../../src/model/keys.js';
+import { silentLogger } from '../../src/model/logger.js';
 import type { JsonValue, KV, SyncStatus } from '../../src/model/types.js';
 
 type Obj = Record<string, JsonValue>;
@@ -26,6 +33,7 @@ const inCidr = (ip: string, cidr: string) => {
 const toMap = (kvs: readonly KV[]) => new Map(kvs.map((kv) => [kv.key, kv.value]));
 const byKind = (state: Map<string, JsonValue>, kind: string) =>
   [...state].filter(([k]) => keyKind(k) === kind) as [string, Obj][];
+const spec = (o: KubeObject) => o.spec as Obj;
 
 /** Applies a batch like a cache would, failing on a delete of a missing key. */
 function apply(state: Map<string, JsonValue>, kvs: readonly KV[]): void {
@@ -37,6 +45,30 @@ function apply(state: Map<string, JsonValue>, kvs: readonly KV[]): void {
       state.set(kv.key, kv.value);
     }
   }
+}
+
+/** An ObjectSink into a KV map; object events must name objects consistently. */
+function objectState(initial: readonly KubeObject[]) {
+  const state = new Map<string, JsonValue>();
+  const objects = new Map<string, KubeObject>();
+  const sink = new ObjectSink(
+    { onUpdates: (kvs) => apply(state, kvs), onStatus: () => {} },
+    convertObject,
+    silentLogger,
+  );
+  const feed = (events: readonly ObjectEvent[]) => {
+    for (const ev of events) {
+      const id = objectId(ev.object);
+      if (ev.type === 'ADDED') expect(objects.has(id), `ADDED existing ${id}`).toBe(false);
+      else expect(objects.has(id), `${ev.type} of missing ${id}`).toBe(true);
+      if (ev.type === 'DELETED') objects.delete(id);
+      else objects.set(id, ev.object);
+    }
+    sink.apply(events);
+    expect(sink.conversionErrors.size, [...sink.conversionErrors.keys()].join()).toBe(0);
+  };
+  feed(initial.map((object) => ({ type: 'ADDED' as const, object })));
+  return { state, objects, feed };
 }
 
 /** Checks IPAM and endpoint consistency over a whole KV state; returns a few figures. */
@@ -88,13 +120,77 @@ function checkInvariants(state: Map<string, JsonValue>) {
   return { weps: weps.length, borrowed, blocks: byKind(state, 'ipamBlock').length };
 }
 
-describe('generateInitialState', () => {
+/** The same IPAM consistency, on the objects: every running pod's IP is allocated to it. */
+function checkObjectInvariants(objects: Iterable<KubeObject>) {
+  const allocated = new Map<string, Obj>();
+  const pods: KubeObject[] = [];
+  for (const o of objects) {
+    if (o.kind === 'Pod') pods.push(o);
+    if (o.kind !== 'IPAMBlock') continue;
+    const s = spec(o);
+    const [base, len] = (s['cidr'] as string).split('/');
+    expect(o.metadata.name).toBe((s['cidr'] as string).replace(/[./]/g, '-'));
+    expect((s['allocations'] as unknown[]).length).toBe(2 ** (32 - Number(len)));
+    (s['allocations'] as (number | null)[]).forEach((a, ord) => {
+      if (a === null) return;
+      const n = ipToInt(base!) + ord;
+      const ip = [24, 16, 8, 0].map((sh) => (n >>> sh) & 255).join('.');
+      allocated.set(ip, (s['attributes'] as Obj[])[a]!['secondary'] as Obj);
+    });
+  }
+  for (const p of pods) {
+    const ip = (p.status as Obj)['podIP'] as string;
+    expect(allocated.get(ip), `${p.metadata.name} ${ip}`).toEqual({
+      namespace: p.metadata.namespace,
+      pod: p.metadata.name,
+      node: spec(p)['nodeName'],
+    });
+  }
+  expect(allocated.size).toBe(pods.length);
+  return pods.length;
+}
+
+describe('generateObjects', () => {
   it('is a pure function of its options', () => {
-    const a = generateInitialState(SMALL);
-    expect(generateInitialState(SMALL)).toEqual(a);
-    expect(generateInitialState({ ...SMALL, seed: 8 })).not.toEqual(a);
+    const a = generateObjects(SMALL);
+    expect(generateObjects(SMALL)).toEqual(a);
+    expect(generateObjects({ ...SMALL, seed: 8 })).not.toEqual(a);
+    expect(generateInitialState(SMALL)).toEqual(generateInitialState(SMALL));
   });
 
+  it('makes valid API objects of watched types, each converting without error', () => {
+    const objects = generateObjects(SMALL);
+    const ids = new Set<string>();
+    for (const o of objects) {
+      const type = resourceTypeOf(o.apiVersion, o.kind);
+      expect(type, `${o.apiVersion} ${o.kind}`).toBeDefined();
+      expect(o.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+      expect(o.metadata.namespace !== undefined, `${o.kind} ${o.metadata.name}`).toBe(type!.namespaced);
+      expect(o.metadata.resourceVersion).toBeUndefined();
+      ids.add(objectId(o));
+      expect(() => convertObject(o)).not.toThrow();
+    }
+    expect(ids.size).toBe(objects.length);
+    expect(generateInitialState(SMALL)).toEqual(objects.flatMap(convertObject));
+    const kinds = new Set(objects.map((o) => o.kind));
+    for (const k of [
+      'Pod',
+      'Node',
+      'IPAMBlock',
+      'BlockAffinity',
+      'Service',
+      'EndpointSlice',
+      'ClusterInformation',
+    ])
+      expect(kinds.has(k), k).toBe(true);
+  });
+
+  it('keeps IPAM consistent on the objects: every pod IP is allocated to that pod', () => {
+    expect(checkObjectInvariants(generateObjects(SMALL))).toBe(SMALL.pods);
+  });
+});
+
+describe('generateInitialState', () => {
   it('makes the nodes and pods asked for, with default options as documented', () => {
     const kinds = (kvs: KV[], kind: string) => kvs.filter((kv) => keyKind(kv.key) === kind).length;
     const small = generateInitialState({ nodes: 9, pods: 77, namespaces: 0 });
@@ -105,6 +201,8 @@ describe('generateInitialState', () => {
     expect(kinds(def, 'workloadEndpoint')).toBe(1500);
     expect(kinds(def, 'policy')).toBeGreaterThanOrEqual(50);
     expect(kinds(def, 'policy')).toBeLessThanOrEqual(100);
+    expect(kinds(def, 'service')).toBe(6);
+    expect(kinds(def, 'endpointSlice')).toBe(6);
   });
 
   it('keeps IPAM consistent: affine or recorded-borrow IPs, no reserved or duplicate IPs', () => {
@@ -127,7 +225,7 @@ describe('generateInitialState', () => {
     expect(() => generateInitialState({ pods: 1 })).toThrow(SimOptionsError);
     expect(() => generateInitialState({ nodes: 4, pods: 1000 })).toThrow(/pods/);
     expect(() => generateInitialState({ churnPerSec: -1 })).toThrow(SimOptionsError);
-    expect(() => generateInitialState({ nodez: 3 } as never)).toThrow(/unknown option nodez/);
+    expect(() => generateObjects({ nodez: 3 } as never)).toThrow(/unknown option nodez/);
   });
 });
 
@@ -139,13 +237,18 @@ describe('seed resources', () => {
     expect(state.get(Keys.tier('platform'))).toEqual({ order: 200, defaultAction: 'Deny' });
     expect(state.get(Keys.tier('application'))).toEqual({ order: 300, defaultAction: 'Deny' });
     expect(state.get(Keys.tier('default'))).toEqual({ order: 1_000_000, defaultAction: 'Deny' });
-    expect(state.get(Keys.ipPool('10.244.0.0/16'))).toMatchObject({
+    expect(state.get(Keys.ipPool('10.244.0.0/16'))).toEqual({
       name: 'default-pool',
+      cidr: '10.244.0.0/16',
       blockSize: 26,
       ipipMode: 'Never',
       vxlanMode: 'Never',
       natOutgoing: true,
+      disabled: false,
+      disableBGPExport: false,
       nodeSelector: 'all()',
+      allowedUses: ['Workload', 'Tunnel'],
+      assignmentMode: 'Automatic',
     });
     expect(state.get(Keys.ipPool('10.245.0.0/24'))).toMatchObject({ name: 'finance-pool', blockSize: 28 });
     expect((state.get(Keys.ipReservation('reserved-ips')) as Obj)['spec']).toEqual({
@@ -153,7 +256,7 @@ describe('seed resources', () => {
     });
   });
 
-  it('has the seed policies as v1-model values', () => {
+  it('has the seed policies as model values', () => {
     const policy = (kind: string, ns: string, name: string) => state.get(Keys.policy(kind, ns, name));
     expect(policy('GlobalNetworkPolicy', '', 'security.block-metadata')).toEqual({
       tier: 'security',
@@ -188,7 +291,8 @@ describe('seed resources', () => {
         { action: 'deny' },
       ],
       types: ['egress'],
-      applyOnForward: true,
+      // Current Calico (networkpolicyprocessor.go) sets false for namespaced policies.
+      applyOnForward: false,
     });
     expect(policy('NetworkPolicy', 'backend', 'application.api-policy')).toMatchObject({ order: 20 });
     expect((policy('NetworkPolicy', 'database', 'application.db-policy') as Obj)['inboundRules']).toEqual([
@@ -212,60 +316,70 @@ describe('seed resources', () => {
       srcSelector: `(projectcalico.org/namespace == 'app') && (app == "frontend")`,
       dstPorts: [8080],
     });
-    expect(policy('KubernetesNetworkPolicy', 'finance', 'default-deny-ingress')).toMatchObject({
+    expect(policy('KubernetesNetworkPolicy', 'finance', 'default-deny-ingress')).toEqual({
+      namespace: 'finance',
       tier: 'default',
       order: 1000,
       selector: `(projectcalico.org/orchestrator == 'k8s') && projectcalico.org/namespace == 'finance'`,
       inboundRules: [],
+      outboundRules: [],
       types: ['ingress'],
+      applyOnForward: false,
     });
   });
 
   it('has the seed BGP resources and node roles', () => {
-    const spec = (key: string) => (state.get(key) as Obj)['spec'] as Obj;
-    expect(spec(Keys.bgpConfiguration('default'))).toMatchObject({
+    const specOf = (key: string) => (state.get(key) as Obj)['spec'] as Obj;
+    expect(specOf(Keys.bgpConfiguration('default'))).toMatchObject({
       asNumber: 64512,
       nodeToNodeMeshEnabled: true,
       serviceClusterIPs: [{ cidr: '10.96.0.0/12' }],
       serviceExternalIPs: [{ cidr: '192.168.100.0/24' }],
       serviceLoadBalancerIPs: [{ cidr: '192.168.200.0/24' }],
     });
-    expect(spec(Keys.bgpPeer('rack1-tor'))).toEqual({
+    expect(specOf(Keys.bgpPeer('rack1-tor'))).toEqual({
       nodeSelector: 'rack == "rack1"',
       peerIP: '10.0.1.1',
       asNumber: 64512,
     });
-    expect(spec(Keys.bgpPeer('peer-to-rr'))).toMatchObject({ nodeSelector: '!has(calico-route-reflector)' });
+    expect(specOf(Keys.bgpPeer('peer-to-rr'))).toMatchObject({
+      nodeSelector: '!has(calico-route-reflector)',
+    });
     const nodes = byKind(state, 'node').map(([, v]) => v);
     const rrs = nodes.filter(
-      (n) =>
-        (n['metadata'] as Obj)['labels'] !== undefined &&
-        ((n['metadata'] as Obj)['labels'] as Obj)['calico-route-reflector'] === 'true',
+      (n) => ((n['metadata'] as Obj)['labels'] as Obj)['calico-route-reflector'] === 'true',
     );
     expect(rrs).toHaveLength(2);
     for (const rr of rrs)
       expect((rr['spec'] as Obj)['bgp']).toMatchObject({ routeReflectorClusterID: '224.0.0.1' });
-    expect(spec(Keys.node('worker-rack2-01'))['bgp']).toEqual({
+    expect(specOf(Keys.node('worker-rack2-01'))['bgp']).toEqual({
       ipv4Address: '10.0.2.11/24',
       asNumber: 64513,
     });
     for (const n of nodes) {
       const labels = (n['metadata'] as Obj)['labels'] as Obj;
-      const bgp = (n['spec'] as Obj)['bgp'] as Obj;
-      expect(bgp['ipv4Address']).toMatch(
-        new RegExp(`^10\\.0\\.${String(labels['rack']).slice(4)}\\.\\d+/24$`),
-      );
-      expect(n['spec']).not.toHaveProperty('wireguard');
+      const s = n['spec'] as Obj;
+      const ip = String((s['bgp'] as Obj)['ipv4Address']);
+      expect(ip).toMatch(new RegExp(`^10\\.0\\.${String(labels['rack']).slice(4)}\\.\\d+/24$`));
+      expect(s['addresses']).toEqual([
+        { address: ip, type: 'CalicoNodeIP' },
+        { address: ip.replace('/24', ''), type: 'InternalIP' },
+      ]);
+      expect(s).not.toHaveProperty('wireguard');
     }
+    expect(byKind(state, 'wireguard')).toHaveLength(0);
     expect(state.get(Keys.globalConfig('WireguardEnabled'))).toBe('false');
+    expect(state.get(Keys.globalConfig('ReportingIntervalSecs'))).toBe('0');
+    expect(state.get(Keys.readyFlag())).toBe(true);
   });
 
-  it('has the seed pods with the lab labels', () => {
+  it('has the seed pods with the lab labels, and the profiles they name', () => {
     const wep = [...state].find(([k]) => k.includes('/workload/k8s/frontend%2Ffrontend/'))![1] as Obj;
     expect(wep).toMatchObject({
       state: 'active',
       profileIds: ['kns.frontend', 'ksa.frontend.default'],
       ports: [{ name: 'http', protocol: 'tcp', port: 80 }],
+      ipv6Nets: [],
       labels: {
         app: 'frontend',
         tier: 'web',
@@ -275,9 +389,31 @@ describe('seed resources', () => {
       },
     });
     expect(wep['name']).toMatch(/^cali[0-9a-f]{11}$/);
+    expect(wep).not.toHaveProperty('mac'); // Calico's Kubernetes datastore never knows it
     expect(state.get(Keys.profile('kns.finance'))).toMatchObject({
-      labels: { 'pcns.projectcalico.org/name': 'finance' },
+      labels: { 'pcns.projectcalico.org/name': 'finance', 'pcns.team': 'finance' },
     });
+  });
+
+  it('has the platform services, a Local LoadBalancer among them', () => {
+    expect(state.get(Keys.service('ingress-nginx', 'ingress-nginx-controller'))).toMatchObject({
+      type: 'LoadBalancer',
+      loadBalancerIPs: ['192.168.200.10'],
+      externalTrafficPolicy: 'Local',
+    });
+    expect(state.get(Keys.service('monitoring', 'grafana'))).toMatchObject({
+      externalIPs: ['192.168.100.10'],
+    });
+    const slices = byKind(state, 'endpointSlice').map(([, v]) => v);
+    const dns = slices.find((s) => s['serviceName'] === 'kube-dns')!;
+    expect(dns['endpoints']).toHaveLength(2);
+    for (const e of dns['endpoints'] as Obj[]) {
+      const ip = (e['addresses'] as string[])[0]!;
+      const wep = byKind(state, 'workloadEndpoint').find(
+        ([, w]) => (w['ipv4Nets'] as string[])[0] === `${ip}/32`,
+      );
+      expect(wep?.[0]).toContain(`/host/${e['nodeName']}/workload/k8s/kube-system%2Fcoredns-`);
+    }
   });
 });
 
@@ -289,14 +425,18 @@ describe('ChurnGenerator', () => {
     );
   });
 
-  it('keeps the state consistent over 5000 events, mostly pod churn', () => {
-    const initial = generateInitialState(SMALL);
+  it('keeps objects and KVs consistent over 5000 events, mostly pod churn', () => {
+    const initial = generateObjects(SMALL);
     const frozen = JSON.stringify(initial);
-    const state = toMap(initial);
+    const { state, objects, feed } = objectState(initial);
     const churn = new ChurnGenerator(SMALL);
+    const emitted: [ObjectEvent[], string][] = [];
     for (let i = 0; i < 5; i++) {
-      apply(state, churn.next(1000));
+      const events = churn.next(1000);
+      emitted.push([events, JSON.stringify(events)]);
+      feed(events);
       const { weps } = checkInvariants(state);
+      expect(checkObjectInvariants(objects.values())).toBe(weps);
       expect(weps).toBeGreaterThan(SMALL.pods * 0.8);
       expect(weps).toBeLessThan(SMALL.pods * 1.2);
     }
@@ -305,8 +445,11 @@ describe('ChurnGenerator', () => {
     expect(c['pod-create'] + c['pod-delete']).toBeGreaterThan(3000);
     expect(c['policy-update']).toBeGreaterThan(0);
     expect(c['node-label']).toBeGreaterThan(0);
-    // Values already emitted are never mutated by later churn.
+    // Objects already emitted are never mutated by later churn.
     expect(JSON.stringify(initial)).toBe(frozen);
+    for (const [events, json] of emitted) expect(JSON.stringify(events)).toBe(json);
+    // The same objects, converted afresh, give the state the sink built incrementally.
+    expect(toMap([...objects.values()].flatMap(convertObject))).toEqual(state);
     // Seed pods are never deleted.
     for (const pod of ['frontend%2Ffrontend', 'backend%2Fapi', 'database%2Fdb']) {
       expect([...state.keys()].some((k) => k.includes(`/workload/k8s/${pod}/`))).toBe(true);
@@ -331,7 +474,7 @@ describe('SimulatedCluster', () => {
   };
   const opts = { ...SMALL, initialBatchSize: 100, churnPerSec: 20, churnTickMs: 100 };
 
-  it('reports wait, resync, the initial state in batches, in-sync, then churns until stopped', async () => {
+  it('reports wait, resync, the objects in pages, in-sync, then churns until stopped', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const sim = new SimulatedCluster(opts);
     const { events, sink } = recorder();
@@ -341,15 +484,28 @@ describe('SimulatedCluster', () => {
     expect(events[0]).toEqual({ status: 'wait-for-datastore' });
     expect(events[1]).toEqual({ status: 'resync' });
     const batches = events.slice(2, -1).map((e) => ('kvs' in e ? e.kvs : []));
-    expect(batches.every((b) => b.length > 0 && b.length <= 100)).toBe(true);
+    const objects = generateObjects(opts);
+    expect(batches).toHaveLength(Math.ceil(objects.length / 100));
+    expect(batches.every((b) => b.length > 0)).toBe(true);
     expect(batches.flat()).toEqual(generateInitialState(opts));
+    expect(sim.health().conversionErrors.size).toBe(0);
 
     const before = events.length;
     vi.advanceTimersByTime(1000);
     const churned = events.slice(before).map((e) => ('kvs' in e ? e.kvs : []));
     expect(churned).toHaveLength(10);
+    // The same events through a fresh sink give the same KVs.
     const reference = new ChurnGenerator(opts);
-    for (const batch of churned) expect(batch).toEqual(reference.next(2));
+    const expected: KV[][] = [];
+    const ref = new ObjectSink(
+      { onUpdates: (kvs) => expected.push([...kvs]), onStatus: () => {} },
+      convertObject,
+      silentLogger,
+    );
+    ref.apply(objects.map((object) => ({ type: 'ADDED', object })));
+    expected.length = 0;
+    for (let i = 0; i < 10; i++) ref.apply(reference.next(2));
+    expect(churned).toEqual(expected);
 
     await sim.stop();
     expect(vi.getTimerCount()).toBe(0);

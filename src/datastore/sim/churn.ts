@@ -1,14 +1,15 @@
-// Deterministic churn over a simulated cluster: mostly pods coming and going (with their
-// IPAM block updates), some pod relabels, and the occasional policy tweak or node relabel.
-// Every event leaves the KV state consistent: deletes name existing keys, block allocations
-// always match the running pods, and the pod count hovers around its initial value.
+// Deterministic churn over a simulated cluster, as the object events a watch would deliver:
+// mostly pods coming and going (with their IPAM block updates), some pod relabels, and the
+// occasional policy tweak or node relabel. Every event leaves the cluster consistent: deletes
+// name existing objects, block allocations always match the running pods, and the pod count
+// hovers around its initial value. Objects already emitted are never mutated.
 
-import type { KV } from '../../model/types.js';
+import type { KubeObject } from '../kube/object.js';
+import type { ObjectEvent } from '../kube/object-sink.js';
 import { Cluster, type Workload } from './cluster.js';
 import { buildCluster, pickWorkload } from './generate.js';
+import { affinityObject, blockObject, nodeObject, podObject } from './objects.js';
 import type { SimOptions } from './options.js';
-import { type CalicoPolicySpec, type PortSpec, policyKey, toModelPolicy } from './policy-convert.js';
-import { affinityKV, blockKV, nodeKV, wepDeleteKV, wepKV } from './render.js';
 import { Rng, RngStream } from './rng.js';
 
 export const ChurnKind = {
@@ -40,7 +41,8 @@ export class ChurnGenerator {
   private readonly targetPods: number;
   private readonly workloads: readonly Workload[];
   private readonly cumulative: readonly number[];
-  private readonly policyKeys: readonly string[];
+  /** objectIds of the policies churn may tweak, and their orders as generated. */
+  private readonly policyIds: readonly string[];
   private readonly baseOrder = new Map<string, number>();
 
   /** From options (builds the same cluster generateInitialState renders), or an existing cluster. */
@@ -51,21 +53,19 @@ export class ChurnGenerator {
     this.workloads = this.cluster.workloads.filter((w) => w.churn);
     let total = 0;
     this.cumulative = this.workloads.map((w) => (total += w.template.weight));
-    this.policyKeys = [...this.cluster.policies].filter(([, e]) => e.churn).map(([k]) => k);
-    for (const k of this.policyKeys) {
-      const spec = this.cluster.policies.get(k)!.spec as CalicoPolicySpec;
-      this.baseOrder.set(k, spec.order ?? 0);
-    }
+    this.policyIds = [...this.cluster.policies].filter(([, e]) => e.churn).map(([id]) => id);
+    for (const id of this.policyIds)
+      this.baseOrder.set(id, specOf(this.cluster.policies.get(id)!.object).order ?? 0);
   }
 
-  /** Performs `n` churn events and returns their KVs, in order (an event yields 1–3 KVs). */
-  next(n: number): KV[] {
-    const out: KV[] = [];
+  /** Performs `n` churn events and returns their object events, in order (1–3 per event). */
+  next(n: number): ObjectEvent[] {
+    const out: ObjectEvent[] = [];
     for (let i = 0; i < n; i++) this.step(out);
     return out;
   }
 
-  private step(out: KV[]): void {
+  private step(out: ObjectEvent[]): void {
     const r = this.rng.float();
     if (r < MIX.podLifecycle) {
       const done = this.rng.float() < this.createShare() ? this.podCreate(out) : this.podDelete(out);
@@ -89,29 +89,33 @@ export class ChurnGenerator {
     return Math.min(0.9, Math.max(0.1, 0.5 - 5 * drift));
   }
 
-  private podCreate(out: KV[]): boolean {
+  private podCreate(out: ObjectEvent[]): boolean {
     const w = pickWorkload(this.workloads, this.cumulative, new Set(), this.rng);
     const added = w === undefined ? undefined : this.cluster.addPod(w, this.rng);
     if (added === undefined) return false;
-    // CNI order: the IP is assigned (block written) before the endpoint appears.
-    if (added.assignment.claimed) out.push(affinityKV(added.assignment.block));
-    out.push(blockKV(added.assignment.block), wepKV(added.pod));
+    // CNI order: the block is claimed and the IP assigned before the pod shows its IP.
+    const { block, claimed } = added.assignment;
+    if (claimed) out.push({ type: 'ADDED', object: affinityObject(block) });
+    out.push(
+      { type: claimed ? 'ADDED' : 'MODIFIED', object: blockObject(block) },
+      { type: 'ADDED', object: podObject(added.pod) },
+    );
     this.counts['pod-create']++;
     return true;
   }
 
-  private podDelete(out: KV[]): boolean {
+  private podDelete(out: ObjectEvent[]): boolean {
     const pods = this.cluster.churnPods;
     if (pods.length === 0) return false;
     const pod = this.rng.pick(pods);
     const block = this.cluster.removePod(pod);
-    out.push(wepDeleteKV(pod), blockKV(block));
+    out.push({ type: 'DELETED', object: podObject(pod) }, { type: 'MODIFIED', object: blockObject(block) });
     this.counts['pod-delete']++;
     return true;
   }
 
   /** A rollout-ish relabel: toggle a canary label or move to another version. */
-  private podLabel(out: KV[]): boolean {
+  private podLabel(out: ObjectEvent[]): boolean {
     const pods = this.cluster.churnPods;
     if (pods.length === 0) return false;
     const pod = this.rng.pick(pods);
@@ -122,41 +126,51 @@ export class ChurnGenerator {
       const others = VERSIONS.filter((v) => v !== pod.labels['version']);
       pod.labels['version'] = this.rng.pick(others);
     }
-    out.push(wepKV(pod));
+    out.push({ type: 'MODIFIED', object: podObject(pod) });
     this.counts['pod-label']++;
     return true;
   }
 
   /** Moves a tenant policy within its order band, or toggles an extra port on its first rule. */
-  private policyUpdate(out: KV[]): boolean {
-    if (this.policyKeys.length === 0) return false;
-    const key = this.rng.pick(this.policyKeys);
-    const entry = this.cluster.policies.get(key)!;
-    const spec = entry.spec as CalicoPolicySpec;
-    let next: CalicoPolicySpec;
+  private policyUpdate(out: ObjectEvent[]): boolean {
+    if (this.policyIds.length === 0) return false;
+    const id = this.rng.pick(this.policyIds);
+    const entry = this.cluster.policies.get(id)!;
+    const spec = specOf(entry.object);
+    let next: PolicySpec;
     const first = spec.ingress?.[0];
     if (this.rng.chance(0.5) || first === undefined) {
-      next = { ...spec, order: this.baseOrder.get(key)! + this.rng.int(0, 9) };
+      next = { ...spec, order: this.baseOrder.get(id)! + this.rng.int(0, 9) };
     } else {
-      const ports: readonly PortSpec[] = first.destination?.ports ?? [];
+      const ports = first.destination?.ports ?? [];
       const toggled = ports.includes(EXTRA_PORT)
         ? ports.filter((p) => p !== EXTRA_PORT)
         : [...ports, EXTRA_PORT];
       const rule = { ...first, destination: { ...first.destination, ports: toggled } };
       next = { ...spec, ingress: [rule, ...(spec.ingress ?? []).slice(1)] };
     }
-    entry.spec = next;
-    out.push({ key: policyKey(next), value: toModelPolicy(next) });
+    entry.object = { ...entry.object, metadata: { ...entry.object.metadata }, spec: next };
+    out.push({ type: 'MODIFIED', object: entry.object });
     this.counts['policy-update']++;
     return true;
   }
 
   /** Toggles the label that opts a node out of LoadBalancer IP advertisement. */
-  private nodeLabel(out: KV[]): void {
+  private nodeLabel(out: ObjectEvent[]): void {
     const node = this.rng.pick(this.cluster.nodes);
     if (node.labels[EXCLUDE_LB] === undefined) node.labels[EXCLUDE_LB] = 'true';
     else delete node.labels[EXCLUDE_LB];
-    out.push(nodeKV(node));
+    out.push({ type: 'MODIFIED', object: nodeObject(node) });
     this.counts['node-label']++;
   }
 }
+
+/** The parts of a tenant's Calico policy spec that churn edits (the rest is carried over). */
+interface PolicySpec {
+  readonly order?: number;
+  readonly ingress?: readonly {
+    readonly destination?: { readonly ports?: readonly (number | string)[] };
+  }[];
+}
+
+const specOf = (o: KubeObject): PolicySpec => (o.spec ?? {}) as PolicySpec;

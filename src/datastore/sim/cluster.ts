@@ -2,10 +2,9 @@
 // and the two pod operations that keep pods and IPAM blocks consistent. The initial build
 // and the churn generator both go through addPod/removePod, so their invariants are one.
 
-import { createHash } from 'node:crypto';
+import type { KubeObject } from '../kube/object.js';
 import type { Assignment, Block, Ipam } from './ipam.js';
 import type { SimOptions } from './options.js';
-import type { PolicySpec } from './policy-convert.js';
 import type { Rng } from './rng.js';
 import type { IpPoolSpec } from './seed-resources.js';
 import type { NamespaceDef, WorkloadTemplate } from './workloads.js';
@@ -48,13 +47,12 @@ export interface SimPod {
   readonly workload: Workload;
   readonly labels: Record<string, string>;
   readonly ip: string;
-  readonly mac: string;
-  readonly iface: string;
   readonly handleId: string;
 }
 
 export interface PolicyEntry {
-  spec: PolicySpec;
+  /** The current object; replaced (never mutated) when churn changes it. */
+  object: KubeObject;
   /** Churn may tweak it (tenant policies only; the seed policies stay as the lab wrote them). */
   readonly churn: boolean;
 }
@@ -67,16 +65,12 @@ export function nodeSet(nodes: readonly SimNode[]): NodeSet {
   return { nodes, cumulative: nodes.map((n) => (total += n.weight)) };
 }
 
-/** Calico's interface name: "cali" + the first 11 hex digits of sha1("<ns>.<pod>"). */
-export function interfaceName(namespace: string, pod: string): string {
-  return `cali${createHash('sha1').update(`${namespace}.${pod}`).digest('hex').slice(0, 11)}`;
-}
-
 export class Cluster {
   readonly pods = new Map<string, SimPod>();
   /** Churnable pods, in an array for O(1) uniform picks (removal swaps in the last one). */
   readonly churnPods: SimPod[] = [];
   private readonly churnIndex = new Map<SimPod, number>();
+  /** By objectId. */
   readonly policies = new Map<string, PolicyEntry>();
 
   constructor(
@@ -109,8 +103,6 @@ export class Cluster {
       workload: w,
       labels: this.podLabels(w, name),
       ip: assignment.ip,
-      mac: randomMac(rng),
-      iface: interfaceName(ns, name),
       handleId,
     };
     node.pods++;
@@ -184,13 +176,4 @@ export class Cluster {
       'statefulset.kubernetes.io/pod-name': name,
     };
   }
-}
-
-/** A random locally administered unicast MAC, as a container runtime would pick. */
-function randomMac(rng: Rng): string {
-  const hex = rng.hex(12);
-  const first = ((Number.parseInt(hex.slice(0, 2), 16) & 0xfe) | 0x02).toString(16).padStart(2, '0');
-  return [first, hex.slice(2, 4), hex.slice(4, 6), hex.slice(6, 8), hex.slice(8, 10), hex.slice(10, 12)].join(
-    ':',
-  );
 }

@@ -1,13 +1,15 @@
 // Builds the initial simulated cluster from the options: nodes in racks, namespaces and
 // workloads, policies, then pods scheduled and addressed through the IPAM. Everything random
-// comes from the seed, so generateInitialState is a pure function of its options.
+// comes from the seed, so generateObjects (and generateInitialState, the same objects
+// converted as the Kubernetes datastore would) is a pure function of its options.
 
 import type { KV } from '../../model/types.js';
+import { convertObject } from '../convert/index.js';
+import { type KubeObject, objectId } from '../kube/object.js';
 import { Cluster, K8S_ALPHABET, nodeSet, type SimNode, type Workload } from './cluster.js';
 import { Ipam } from './ipam.js';
+import { clusterObjects } from './objects.js';
 import { resolveSimOptions, type SimOptions, SimOptionsError } from './options.js';
-import { policyKey } from './policy-convert.js';
-import { renderState } from './render.js';
 import { Rng, RngStream } from './rng.js';
 import {
   ASN_OVERRIDE_NODE,
@@ -18,7 +20,7 @@ import {
   RR_LABEL,
   SCALE_POOL,
   SCALE_POOL_MIN_NODES,
-  SEED_POLICIES,
+  seedPolicyObjects,
 } from './seed-resources.js';
 import { tenantNamespaces } from './tenants.js';
 import { type NamespaceDef, SEED_NAMESPACES } from './workloads.js';
@@ -27,9 +29,16 @@ const NODES_PER_RACK = 200;
 const PCI_NODES = 4;
 const ZONES = ['zone-a', 'zone-b', 'zone-c'];
 
-/** The whole initial state as KVs, in a stable order (config, tiers, IPAM, nodes, …, endpoints). */
+/** Every object of the initial cluster, in a stable order (config, tiers, IPAM, nodes, …, pods). */
+export function generateObjects(options: Partial<SimOptions> = {}): KubeObject[] {
+  return [...clusterObjects(buildCluster(options))];
+}
+
+/** The initial state as KVs: generateObjects() converted, in the same order. */
 export function generateInitialState(options: Partial<SimOptions> = {}): KV[] {
-  return renderState(buildCluster(options));
+  const out: KV[] = [];
+  for (const obj of clusterObjects(buildCluster(options))) for (const kv of convertObject(obj)) out.push(kv);
+  return out;
 }
 
 export function buildCluster(options: Partial<SimOptions> = {}): Cluster {
@@ -59,10 +68,14 @@ export function buildCluster(options: Partial<SimOptions> = {}): Cluster {
     })),
   );
   const cluster = new Cluster(opts, nodes, namespaces, workloads, pools, ipam, clusterGuid);
-  for (const spec of SEED_POLICIES) cluster.policies.set(policyKey(spec), { spec, churn: false });
+  for (const object of seedPolicyObjects()) cluster.policies.set(objectId(object), { object, churn: false });
   for (const ns of namespaces) {
-    for (const spec of ns.policies) {
-      cluster.policies.set(policyKey(spec), { spec, churn: spec.kind !== 'KubernetesNetworkPolicy' });
+    for (const object of ns.policies) {
+      // Churn tweaks the tenants' Calico policies, not their Kubernetes ones.
+      cluster.policies.set(objectId(object), {
+        object,
+        churn: object.kind === 'NetworkPolicy' && object.apiVersion !== 'networking.k8s.io/v1',
+      });
     }
   }
   schedulePods(cluster, rng);

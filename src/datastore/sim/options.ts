@@ -14,7 +14,7 @@ export interface SimOptions {
   readonly churnPerSec: number;
   /** Churn timer period; each tick emits churnPerSec * churnTickMs / 1000 events (fractions carry over). */
   readonly churnTickMs: number;
-  /** KVs per onUpdates() call while sending the initial state (like a paged list). */
+  /** Objects per page of the initial list; each page is converted and sent in one onUpdates(). */
   readonly initialBatchSize: number;
   /** Fraction of IP assignments that borrow from another node's block (block-claim contention). */
   readonly borrowRate: number;

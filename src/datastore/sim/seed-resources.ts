@@ -1,8 +1,9 @@
 // The fixed part of the simulated cluster, taken from the seed lab (kind "calico-lab" with
-// tiers security/platform/application, the finance pool, the BGP examples): pools, the
-// reservation, tiers, seed policies, BGP and Felix configuration. Pure data; no randomness.
+// tiers security/platform/application, the finance pool, the BGP examples), written as the
+// Calico objects an operator would apply. Pure data and constructors; no randomness.
 
-import type { PolicySpec } from './policy-convert.js';
+import type { KubeObject } from '../kube/object.js';
+import { crd, k8sNetworkPolicy } from './object-builders.js';
 
 export const CLUSTER_ASN = 64512;
 /** The seed's per-node ASN override (`worker-rack2-01`). */
@@ -11,6 +12,8 @@ export const ROUTE_REFLECTOR_CLUSTER_ID = '224.0.0.1';
 export const RR_LABEL = 'calico-route-reflector';
 export const ASN_OVERRIDE_NODE = 'worker-rack2-01';
 export const SERVICE_CLUSTER_CIDR = '10.96.0.0/12';
+export const SERVICE_EXTERNAL_CIDR = '192.168.100.0/24';
+export const SERVICE_LB_CIDR = '192.168.200.0/24';
 
 export interface IpPoolSpec {
   readonly name: string;
@@ -68,172 +71,171 @@ export const TIERS: readonly { name: string; order: number; defaultAction: 'Deny
   { name: 'kube-baseline', order: 10_000_000, defaultAction: 'Pass' },
 ];
 
+export const poolObject = (p: IpPoolSpec): KubeObject =>
+  crd('IPPool', p.name, {
+    cidr: p.cidr,
+    blockSize: p.blockSize,
+    ipipMode: p.ipipMode,
+    vxlanMode: p.vxlanMode,
+    natOutgoing: p.natOutgoing,
+    nodeSelector: p.nodeSelector,
+  });
+
+export const tierObjects = (): KubeObject[] =>
+  TIERS.map((t) => crd('Tier', t.name, { order: t.order, defaultAction: t.defaultAction }));
+
+export const reservationObject = (): KubeObject =>
+  crd('IPReservation', RESERVATION.name, { reservedCIDRs: [...RESERVATION.reservedCIDRs] });
+
 const nsName = (ns: string) => `projectcalico.org/name == "${ns}"`;
+const tcp = { action: 'Allow', protocol: 'TCP' } as const;
 
 /**
- * The seed lab's policies. Two repairs, so that Calico would accept them: the seed's
- * frontend-policy has two `destination:` keys (YAML keeps the last, losing the selector), so
- * they are merged; and rules with ports get `protocol: TCP`, which Calico's validation requires.
+ * The seed lab's policies. Two repairs, so that Calico accepts them (the fixtures in
+ * test/fixtures/seeds keep them as written, and are rejected): the lab's application-tier
+ * policies repeat `destination:` (YAML keeps the last, losing the selector), so the two are
+ * merged; and rules with numeric ports get `protocol: TCP`, which Calico's validation requires.
  */
-export const SEED_POLICIES: readonly PolicySpec[] = [
-  {
-    kind: 'GlobalNetworkPolicy',
-    name: 'security.block-metadata',
-    namespace: '',
-    tier: 'security',
-    order: 10,
-    selector: 'all()',
+export function seedPolicyObjects(): KubeObject[] {
+  const egressOnly = (tier: string, order: number, selector: string, egress: unknown[]) => ({
+    tier,
+    order,
+    selector,
     types: ['Egress'],
-    egress: [{ action: 'Deny', destination: { nets: ['169.254.169.254/32'] } }, { action: 'Pass' }],
-  },
-  {
-    kind: 'GlobalNetworkPolicy',
-    name: 'platform.allow-dns',
-    namespace: '',
-    tier: 'platform',
-    order: 10,
-    selector: 'all()',
-    types: ['Egress'],
-    egress: [
-      { action: 'Allow', protocol: 'UDP', destination: { ports: [53] } },
-      { action: 'Allow', protocol: 'TCP', destination: { ports: [53] } },
-      { action: 'Pass' },
-    ],
-  },
-  {
-    kind: 'NetworkPolicy',
-    name: 'application.frontend-policy',
-    namespace: 'frontend',
-    tier: 'application',
-    order: 10,
-    selector: 'app == "frontend"',
-    types: ['Egress'],
-    egress: [
+    egress,
+  });
+  return [
+    crd(
+      'GlobalNetworkPolicy',
+      'security.block-metadata',
+      egressOnly('security', 10, 'all()', [
+        { action: 'Deny', destination: { nets: ['169.254.169.254/32'] } },
+        { action: 'Pass' },
+      ]),
+    ),
+    crd(
+      'GlobalNetworkPolicy',
+      'platform.allow-dns',
+      egressOnly('platform', 10, 'all()', [
+        { action: 'Allow', protocol: 'UDP', destination: { ports: [53] } },
+        { action: 'Allow', protocol: 'TCP', destination: { ports: [53] } },
+        { action: 'Pass' },
+      ]),
+    ),
+    crd(
+      'NetworkPolicy',
+      'application.frontend-policy',
+      egressOnly('application', 10, 'app == "frontend"', [
+        {
+          ...tcp,
+          destination: { selector: 'app == "api"', namespaceSelector: nsName('backend'), ports: [80] },
+        },
+        { action: 'Deny' },
+      ]),
+      { namespace: 'frontend' },
+    ),
+    crd(
+      'NetworkPolicy',
+      'application.api-policy',
+      egressOnly('application', 20, 'app == "api"', [
+        {
+          ...tcp,
+          destination: { selector: 'app == "db"', namespaceSelector: nsName('database'), ports: [80] },
+        },
+        { action: 'Deny' },
+      ]),
+      { namespace: 'backend' },
+    ),
+    crd(
+      'NetworkPolicy',
+      'application.db-policy',
       {
-        action: 'Allow',
-        protocol: 'TCP',
-        destination: { selector: 'app == "api"', namespaceSelector: nsName('backend'), ports: [80] },
-      },
-      { action: 'Deny' },
-    ],
-  },
-  {
-    kind: 'NetworkPolicy',
-    name: 'application.api-policy',
-    namespace: 'backend',
-    tier: 'application',
-    order: 20,
-    selector: 'app == "api"',
-    types: ['Egress'],
-    egress: [
-      {
-        action: 'Allow',
-        protocol: 'TCP',
-        destination: { selector: 'app == "db"', namespaceSelector: nsName('database'), ports: [80] },
-      },
-      { action: 'Deny' },
-    ],
-  },
-  {
-    kind: 'NetworkPolicy',
-    name: 'application.db-policy',
-    namespace: 'database',
-    tier: 'application',
-    order: 30,
-    selector: 'app == "db"',
-    types: ['Ingress'],
-    ingress: [
-      {
-        action: 'Allow',
-        protocol: 'TCP',
-        source: { selector: 'app == "api"', namespaceSelector: nsName('backend') },
-        destination: { ports: [80] },
-      },
-      { action: 'Deny' },
-    ],
-  },
-  {
-    // The first seed's example: no tier (default) and no order (+Inf).
-    kind: 'NetworkPolicy',
-    name: 'allow-frontend-to-api',
-    namespace: 'app',
-    tier: 'default',
-    selector: 'app == "web-api"',
-    types: ['Ingress'],
-    ingress: [
-      {
-        action: 'Allow',
-        protocol: 'TCP',
-        source: { selector: 'app == "frontend"' },
-        destination: { ports: [8080] },
-      },
-    ],
-  },
-  {
-    // The second seed's networking.k8s.io example, pointed at the lab's api pods.
-    kind: 'KubernetesNetworkPolicy',
-    name: 'allow-frontend-to-api',
-    namespace: 'backend',
-    podSelector: { app: 'api' },
-    policyTypes: ['Ingress'],
-    ingress: [
-      {
-        peers: [
+        tier: 'application',
+        order: 30,
+        selector: 'app == "db"',
+        types: ['Ingress'],
+        ingress: [
           {
-            podSelector: { app: 'frontend' },
-            namespaceSelector: { 'kubernetes.io/metadata.name': 'frontend' },
+            ...tcp,
+            source: { selector: 'app == "api"', namespaceSelector: nsName('backend') },
+            destination: { ports: [80] },
           },
+          { action: 'Deny' },
         ],
-        ports: [{ protocol: 'TCP', port: 80 }],
       },
-    ],
-  },
-  {
-    kind: 'KubernetesNetworkPolicy',
-    name: 'default-deny-ingress',
-    namespace: 'finance',
-    podSelector: {},
-    policyTypes: ['Ingress'],
-  },
-];
+      { namespace: 'database' },
+    ),
+    // The first seed's example: no tier (default) and no order (+Inf).
+    crd(
+      'NetworkPolicy',
+      'allow-frontend-to-api',
+      {
+        selector: 'app == "web-api"',
+        types: ['Ingress'],
+        ingress: [{ ...tcp, source: { selector: 'app == "frontend"' }, destination: { ports: [8080] } }],
+      },
+      { namespace: 'app' },
+    ),
+    // The second seed's networking.k8s.io example, pointed at the lab's api pods.
+    k8sNetworkPolicy('allow-frontend-to-api', 'backend', {
+      podSelector: { matchLabels: { app: 'api' } },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [
+            {
+              podSelector: { matchLabels: { app: 'frontend' } },
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'frontend' } },
+            },
+          ],
+          ports: [{ protocol: 'TCP', port: 80 }],
+        },
+      ],
+    }),
+    k8sNetworkPolicy('default-deny-ingress', 'finance', { podSelector: {}, policyTypes: ['Ingress'] }),
+  ];
+}
 
-/** BGPConfiguration `default` spec, from the seed (mesh left on for the default sim). */
-export function bgpConfigurationSpec(nodeToNodeMesh: boolean) {
-  return {
+/** BGPConfiguration `default`, from the seed (mesh left on for the default sim). */
+export function bgpConfigurationObject(nodeToNodeMesh: boolean): KubeObject {
+  return crd('BGPConfiguration', 'default', {
     logSeverityScreen: 'Info',
     nodeToNodeMeshEnabled: nodeToNodeMesh,
     asNumber: CLUSTER_ASN,
     serviceClusterIPs: [{ cidr: SERVICE_CLUSTER_CIDR }],
-    serviceExternalIPs: [{ cidr: '192.168.100.0/24' }],
-    serviceLoadBalancerIPs: [{ cidr: '192.168.200.0/24' }],
+    serviceExternalIPs: [{ cidr: SERVICE_EXTERNAL_CIDR }],
+    serviceLoadBalancerIPs: [{ cidr: SERVICE_LB_CIDR }],
     communities: [{ name: 'cluster-pods', value: '64512:100' }],
     prefixAdvertisements: [{ cidr: DEFAULT_POOL.cidr, communities: ['cluster-pods'] }],
-  };
+  });
 }
 
-export const BGP_PEERS: readonly { name: string; spec: Record<string, string | number> }[] = [
-  { name: 'peer-to-rr', spec: { nodeSelector: `!has(${RR_LABEL})`, peerSelector: `has(${RR_LABEL})` } },
-  { name: 'rr-to-rr-mesh', spec: { nodeSelector: `has(${RR_LABEL})`, peerSelector: `has(${RR_LABEL})` } },
-  { name: 'rack1-tor', spec: { nodeSelector: 'rack == "rack1"', peerIP: '10.0.1.1', asNumber: CLUSTER_ASN } },
+export const bgpPeerObjects = (): KubeObject[] => [
+  crd('BGPPeer', 'peer-to-rr', { nodeSelector: `!has(${RR_LABEL})`, peerSelector: `has(${RR_LABEL})` }),
+  crd('BGPPeer', 'rr-to-rr-mesh', { nodeSelector: `has(${RR_LABEL})`, peerSelector: `has(${RR_LABEL})` }),
+  crd('BGPPeer', 'rack1-tor', { nodeSelector: 'rack == "rack1"', peerIP: '10.0.1.1', asNumber: CLUSTER_ASN }),
 ];
 
-/**
- * FelixConfiguration `default` (as the operator creates it, plus the seed's WireGuard switch)
- * and ClusterInformation, as v1 global config keys: one key per field, string values.
- */
-export function globalConfig(wireguardEnabled: boolean, clusterGuid: string): Record<string, string> {
-  return {
-    BPFEnabled: 'false',
-    CalicoVersion: 'v3.31.0',
-    ClusterGUID: clusterGuid,
-    ClusterType: 'k8s,bgp,kubeadm,kdd,typha',
-    DefaultEndpointToHostAction: 'Drop',
-    FloatingIPs: 'Disabled',
-    HealthPort: '9099',
-    IptablesBackend: 'Auto',
-    LogSeverityScreen: 'Info',
-    ReportingIntervalSecs: '0',
-    WireguardEnabled: String(wireguardEnabled),
-    WireguardEnabledV6: 'false',
-  };
+/** FelixConfiguration `default` as the operator creates it, plus the seed's WireGuard switch. */
+export function felixConfigurationObject(wireguardEnabled: boolean): KubeObject {
+  return crd('FelixConfiguration', 'default', {
+    bpfEnabled: false,
+    defaultEndpointToHostAction: 'Drop',
+    floatingIPs: 'Disabled',
+    healthPort: 9099,
+    iptablesBackend: 'Auto',
+    logSeverityScreen: 'Info',
+    reportingInterval: '0s',
+    wireguardEnabled,
+    wireguardEnabledV6: false,
+  });
+}
+
+export function clusterInformationObject(clusterGuid: string): KubeObject {
+  return crd('ClusterInformation', 'default', {
+    calicoVersion: 'v3.31.0',
+    clusterGUID: clusterGuid,
+    clusterType: 'k8s,bgp,kubeadm,kdd,typha',
+    datastoreReady: true,
+  });
 }

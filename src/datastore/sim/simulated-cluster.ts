@@ -1,15 +1,19 @@
 // The simulated cluster as a DatastoreSource: it reports WaitForDatastore, then Resync while
-// it sends the initial state in list-sized batches, then InSync, then churns on a timer.
-// Batches depend only on the options (never on timer jitter), so runs are reproducible.
+// it lists its objects in pages, then InSync, then churns on a timer. Objects go through an
+// ObjectSink with the same converters as the Kubernetes datastore, so what it emits is what
+// that datastore would emit for the same objects. Pages depend only on the options.
 
+import { type Logger, silentLogger } from '../../model/logger.js';
 import { SyncStatus } from '../../model/types.js';
-import type { DatastoreSink, DatastoreSource } from '../source.js';
+import { convertObject } from '../convert/index.js';
+import { type ObjectEvent, ObjectSink } from '../kube/object-sink.js';
+import type { DatastoreHealth, DatastoreSink, DatastoreSource } from '../source.js';
 import { ChurnGenerator } from './churn.js';
 import { buildCluster } from './generate.js';
+import { clusterObjects } from './objects.js';
 import { resolveSimOptions, type SimOptions } from './options.js';
-import { renderState } from './render.js';
 
-/** Lets the event loop breathe between initial batches, as a paged list would. */
+/** Lets the event loop breathe between pages, as a paged list would. */
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class SimulatedCluster implements DatastoreSource {
@@ -18,10 +22,14 @@ export class SimulatedCluster implements DatastoreSource {
   private state: 'idle' | 'running' | 'stopped' = 'idle';
   private timer: NodeJS.Timeout | undefined;
   private churn: ChurnGenerator | undefined;
+  private objects: ObjectSink | undefined;
   /** Fractional events carried between ticks (e.g. 5/s at 100 ms = one event every other tick). */
   private carry = 0;
 
-  constructor(options: Partial<SimOptions> = {}) {
+  constructor(
+    options: Partial<SimOptions> = {},
+    private readonly log: Logger = silentLogger,
+  ) {
     this.options = resolveSimOptions(options);
   }
 
@@ -30,24 +38,36 @@ export class SimulatedCluster implements DatastoreSource {
     return this.churn?.counts;
   }
 
+  health(): DatastoreHealth {
+    return { conversionErrors: this.objects?.conversionErrors ?? new Map() };
+  }
+
   async start(sink: DatastoreSink): Promise<void> {
     if (this.state !== 'idle') throw new Error(`SimulatedCluster cannot start when ${this.state}`);
     this.state = 'running';
     sink.onStatus(SyncStatus.WaitForDatastore);
     const cluster = buildCluster(this.options);
-    const initial = renderState(cluster);
+    const out = new ObjectSink(sink, convertObject, this.log.child({ datastore: 'sim' }));
+    this.objects = out;
     sink.onStatus(SyncStatus.ResyncInProgress);
     const size = this.options.initialBatchSize;
-    for (let i = 0; i < initial.length; i += size) {
-      sink.onUpdates(initial.slice(i, i + size));
+    let page: ObjectEvent[] = [];
+    const flush = async (): Promise<boolean> => {
+      out.apply(page);
+      page = [];
       await yieldToLoop();
-      if (this.isStopped()) return;
+      return this.isStopped();
+    };
+    for (const object of clusterObjects(cluster)) {
+      page.push({ type: 'ADDED', object });
+      if (page.length === size && (await flush())) return;
     }
+    if (page.length > 0 && (await flush())) return;
     sink.onStatus(SyncStatus.InSync);
     this.churn = new ChurnGenerator(cluster);
     if (this.options.churnPerSec > 0) {
       const perTick = (this.options.churnPerSec * this.options.churnTickMs) / 1000;
-      this.timer = setInterval(() => this.tick(sink, perTick), this.options.churnTickMs);
+      this.timer = setInterval(() => this.tick(perTick), this.options.churnTickMs);
     }
   }
 
@@ -61,11 +81,11 @@ export class SimulatedCluster implements DatastoreSource {
     return this.state === 'stopped';
   }
 
-  private tick(sink: DatastoreSink, perTick: number): void {
+  private tick(perTick: number): void {
     this.carry += perTick;
     const n = Math.floor(this.carry + 1e-9);
-    if (n === 0 || this.churn === undefined) return;
+    if (n === 0 || this.churn === undefined || this.objects === undefined) return;
     this.carry -= n;
-    sink.onUpdates(this.churn.next(n));
+    this.objects.apply(this.churn.next(n));
   }
 }

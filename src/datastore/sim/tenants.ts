@@ -2,7 +2,8 @@
 // carries the policies a platform team would expect (application-tier allows, a default-deny
 // and a monitoring allow as Kubernetes NetworkPolicies). Drawn from the build stream.
 
-import type { PolicySpec } from './policy-convert.js';
+import type { KubeObject } from '../kube/object.js';
+import { crd, k8sNetworkPolicy } from './object-builders.js';
 import type { Rng } from './rng.js';
 import { deploy, http, type NamespaceDef, ns, tcp, type WorkloadTemplate } from './workloads.js';
 
@@ -53,83 +54,61 @@ export function tenantNamespaces(count: number, rng: Rng): NamespaceDef[] {
   return out;
 }
 
-function tenantPolicies(namespace: string, workloads: readonly WorkloadTemplate[]): PolicySpec[] {
-  const common = {
-    kind: 'NetworkPolicy' as const,
-    namespace,
-    tier: 'application',
-    types: ['Ingress' as const],
-  };
-  const out: PolicySpec[] = [
-    {
-      ...common,
-      name: 'application.allow-web-ingress',
-      order: 100,
-      selector: 'tier == "web"',
-      ingress: [
-        {
-          action: 'Allow',
-          protocol: 'TCP',
-          source: {
-            selector: 'app.kubernetes.io/name == "ingress-nginx"',
-            namespaceSelector: 'kubernetes.io/metadata.name == "ingress-nginx"',
-          },
-          destination: { ports: ['http'] },
+function tenantPolicies(namespace: string, workloads: readonly WorkloadTemplate[]): KubeObject[] {
+  const np = (name: string, order: number, selector: string, ingress: unknown[]) =>
+    crd(
+      'NetworkPolicy',
+      name,
+      { tier: 'application', order, selector, types: ['Ingress'], ingress },
+      { namespace },
+    );
+  const out: KubeObject[] = [
+    np('application.allow-web-ingress', 100, 'tier == "web"', [
+      {
+        action: 'Allow',
+        protocol: 'TCP',
+        source: {
+          selector: 'app.kubernetes.io/name == "ingress-nginx"',
+          namespaceSelector: 'kubernetes.io/metadata.name == "ingress-nginx"',
         },
-      ],
-    },
-    {
-      ...common,
-      name: 'application.allow-api-from-web',
-      order: 110,
-      selector: 'tier == "backend"',
-      ingress: [
-        {
-          action: 'Allow',
-          protocol: 'TCP',
-          source: { selector: 'tier == "web"' },
-          destination: { ports: ['http', 'grpc'] },
-        },
-      ],
-    },
+        destination: { ports: ['http'] },
+      },
+    ]),
+    np('application.allow-api-from-web', 110, 'tier == "backend"', [
+      {
+        action: 'Allow',
+        protocol: 'TCP',
+        source: { selector: 'tier == "web"' },
+        destination: { ports: ['http', 'grpc'] },
+      },
+    ]),
   ];
   const store = workloads.find((w) => w.name === 'postgres' || w.name === 'redis');
   if (store !== undefined) {
-    const port = store.ports[0]!.port;
-    out.push({
-      ...common,
-      name: 'application.allow-store-from-api',
-      order: 120,
-      selector: `app == "${store.name}"`,
-      ingress: [
+    out.push(
+      np('application.allow-store-from-api', 120, `app == "${store.name}"`, [
         {
           action: 'Allow',
           protocol: 'TCP',
           source: { selector: 'tier == "backend"' },
-          destination: { ports: [port] },
+          destination: { ports: [store.ports[0]!.port] },
         },
         { action: 'Deny' },
-      ],
-    });
+      ]),
+    );
   }
-  const k8s = {
-    kind: 'KubernetesNetworkPolicy' as const,
-    namespace,
-    podSelector: {},
-    policyTypes: ['Ingress' as const],
-  };
   out.push(
-    { ...k8s, name: 'default-deny-ingress' },
-    {
-      ...k8s,
-      name: 'allow-monitoring-scrape',
+    k8sNetworkPolicy('default-deny-ingress', namespace, { podSelector: {}, policyTypes: ['Ingress'] }),
+    k8sNetworkPolicy('allow-monitoring-scrape', namespace, {
+      podSelector: {},
+      policyTypes: ['Ingress'],
       ingress: [
         {
-          peers: [{ namespaceSelector: { 'kubernetes.io/metadata.name': 'monitoring' } }],
+          from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
           ports: [{ protocol: 'TCP', port: 'metrics' }],
         },
       ],
-    },
+    }),
   );
   return out;
 }

@@ -2,7 +2,7 @@
 // StatefulSets, bare Pods) that own its pods, plus the fixed seed and platform namespaces.
 // Generated tenant namespaces are in tenants.ts.
 
-import type { PolicySpec } from './policy-convert.js';
+import type { KubeObject } from '../kube/object.js';
 import { DEFAULT_POOL, FINANCE_POOL } from './seed-resources.js';
 
 export interface PortDef {
@@ -33,7 +33,8 @@ export interface NamespaceDef {
   /** Pods run only on nodes labelled compliance=pci (finance). */
   readonly pciOnly: boolean;
   readonly workloads: readonly WorkloadTemplate[];
-  readonly policies: readonly PolicySpec[];
+  /** Policy objects (Calico NetworkPolicies, Kubernetes NetworkPolicies) in the namespace. */
+  readonly policies: readonly KubeObject[];
 }
 
 export const tcp = (name: string, port: number): PortDef => ({ name, protocol: 'TCP', port });

@@ -1,0 +1,89 @@
+// IPAM blocks and block affinities from their CRDs, after Calico's
+// libcalico-go/lib/backend/k8s/resources/ipam_block.go (IPAMBlockV3toV1) and
+// ipam_affinity_v1.go (toModelV1): the model block keeps Calico's allocation layout.
+
+import { Keys } from '../../model/keys.js';
+import type { JsonValue, KV } from '../../model/types.js';
+import type { KubeObject } from '../kube/object.js';
+import { Invalid } from './errors.js';
+import { fields, jsonCopy, list, optBool, optInt, optString, reqString, show } from './fields.js';
+import { cidrOf, formatCidr, isMasked, masked } from './net.js';
+
+const STATES = ['confirmed', 'pending', 'pendingDeletion'];
+
+export function convertIpamBlock(obj: KubeObject): KV[] {
+  const spec = fields(obj.spec, 'spec');
+  const cidr = cidrOf(reqString(spec, 'cidr', 'spec'), 'spec.cidr');
+  if (!isMasked(cidr))
+    throw new Invalid(`spec.cidr: block CIDR must be strictly masked, got ${formatCidr(cidr)}`);
+  const size = 2 ** ((cidr.version === 4 ? 32 : 128) - cidr.prefix);
+  if (size > 65536) throw new Invalid(`spec.cidr: block /${cidr.prefix} is too large`);
+  const attributes = list(spec, 'attributes', 'spec').map((a, i) => {
+    const f = fields(a, `spec.attributes[${i}]`);
+    const out: Record<string, JsonValue> = {};
+    const handle = optString(f, 'handle_id', `spec.attributes[${i}]`);
+    if (handle !== undefined) out['handleId'] = handle;
+    if (f['secondary'] != null)
+      out['secondary'] = jsonCopy(f['secondary'], `spec.attributes[${i}].secondary`);
+    if (f['alternateOwnerAttrs'] != null)
+      out['alternateOwnerAttrs'] = jsonCopy(
+        f['alternateOwnerAttrs'],
+        `spec.attributes[${i}].alternateOwnerAttrs`,
+      );
+    if (f['releasedAt'] != null)
+      out['releasedAt'] = jsonCopy(f['releasedAt'], `spec.attributes[${i}].releasedAt`);
+    return out;
+  });
+  const allocations = list(spec, 'allocations', 'spec').map((a, i) => {
+    if (a === null) return null;
+    if (typeof a !== 'number' || !Number.isInteger(a) || a < 0 || a >= attributes.length)
+      throw new Invalid(`spec.allocations[${i}]: expected null or an attribute index, got ${show(a)}`);
+    return a;
+  });
+  if (allocations.length !== size)
+    throw new Invalid(`spec.allocations: ${allocations.length} entries for a block of ${size} addresses`);
+  const unallocated = list(spec, 'unallocated', 'spec').map((u, i) => {
+    if (typeof u !== 'number' || !Number.isInteger(u) || u < 0 || u >= size)
+      throw new Invalid(`spec.unallocated[${i}]: expected an ordinal below ${size}, got ${show(u)}`);
+    return u;
+  });
+  const value: Record<string, JsonValue> = {
+    cidr: formatCidr(cidr),
+    strictAffinity: optBool(spec, 'strictAffinity', 'spec') ?? false,
+    allocations,
+    unallocated,
+    attributes,
+    deleted: optBool(spec, 'deleted', 'spec') ?? false,
+    sequenceNumber: optInt(spec, 'sequenceNumber', 'spec', 0, Number.MAX_SAFE_INTEGER) ?? 0,
+  };
+  const affinity = optString(spec, 'affinity', 'spec');
+  if (affinity) {
+    if (!/^[a-z]+:.+$/.test(affinity))
+      throw new Invalid(`spec.affinity: expected "host:<node>", got ${show(affinity)}`);
+    value['affinity'] = affinity;
+  }
+  if (spec['sequenceNumberForAllocation'] != null)
+    value['sequenceNumberForAllocation'] = jsonCopy(
+      spec['sequenceNumberForAllocation'],
+      'spec.sequenceNumberForAllocation',
+    );
+  return [{ key: Keys.ipamBlock(formatCidr(cidr)), value }];
+}
+
+/** Only host affinities have a model key (confd reads them); other types produce nothing. */
+export function convertBlockAffinity(obj: KubeObject): KV[] {
+  const spec = fields(obj.spec, 'spec');
+  const type = optString(spec, 'type', 'spec') || 'host';
+  const node = reqString(spec, 'node', 'spec');
+  const cidr = cidrOf(reqString(spec, 'cidr', 'spec'), 'spec.cidr');
+  const state = optString(spec, 'state', 'spec') ?? '';
+  if (!STATES.includes(state))
+    throw new Invalid(`spec.state: expected confirmed, pending or pendingDeletion, got ${show(state)}`);
+  // The CRD (crd.projectcalico.org/v1) stores deleted as a string, the v3 API as a bool.
+  const raw = spec['deleted'];
+  if (raw != null && raw !== '' && typeof raw !== 'boolean' && raw !== 'true' && raw !== 'false')
+    throw new Invalid(`spec.deleted: expected true or false, got ${show(raw)}`);
+  const deleted = raw === true || raw === 'true';
+  if (type !== 'host') return [];
+  return [{ key: Keys.blockAffinity(node, formatCidr(masked(cidr))), value: { state, deleted } }];
+}

@@ -1,0 +1,220 @@
+// Nodes to the v3 Node value, the per-node tunnel config keys and the WireGuard key, after
+// Calico's libcalico-go/lib/backend/k8s/resources/node.go (K8sNodeToCalico: BGP data lives
+// in projectcalico.org/* annotations) and updateprocessors/felixnodeprocessor.go.
+
+import { Keys } from '../../model/keys.js';
+import type { JsonValue, KV } from '../../model/types.js';
+import type { KubeObject } from '../kube/object.js';
+import { Invalid } from './errors.js';
+import { type Fields, fields, list, optString, show } from './fields.js';
+import { formatCidr, formatIp, type IpVersion, isMasked, masked, parseCidr, parseIp } from './net.js';
+
+const A = 'projectcalico.org/';
+
+/** numorstring.ASNumberFromString: a 32-bit number, or "a.b" (asdot). */
+export function parseAsn(v: unknown, what: string): number {
+  const s = typeof v === 'number' ? String(v) : v;
+  if (typeof s === 'string') {
+    if (/^\d+$/.test(s) && Number(s) <= 0xffff_ffff) return Number(s);
+    const dot = /^(\d+)\.(\d+)$/.exec(s);
+    if (dot && Number(dot[1]) <= 0xffff && Number(dot[2]) <= 0xffff)
+      return Number(dot[1]) * 65536 + Number(dot[2]);
+  }
+  throw new Invalid(`${what}: invalid AS number ${show(v)}`);
+}
+
+/** An interface address "ip/len" of the given family (host bits allowed). */
+function cidrAddress(s: string, version: IpVersion, what: string): string {
+  const c = parseCidr(s, true);
+  if (c === undefined || c.version !== version)
+    throw new Invalid(`${what}: invalid IPv${version} CIDR ${show(s)}`);
+  return s.includes('/') ? `${formatIp(c)}/${c.prefix}` : formatIp(c);
+}
+
+/** ValidateIPv4Network/IPv6Network: an IP, or a strictly masked CIDR; returned as the IP. */
+function networkAddress(s: string, version: IpVersion, what: string): string {
+  const c = parseCidr(s, true);
+  if (c === undefined || c.version !== version || !isMasked(c))
+    throw new Invalid(`${what}: invalid IPv${version} address ${show(s)}`);
+  return formatIp(c);
+}
+
+function mac(s: string, what: string): string {
+  if (!/^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$/.test(s))
+    throw new Invalid(`${what}: invalid MAC ${show(s)}`);
+  return s.toLowerCase().replaceAll('-', ':');
+}
+
+function wireguardKey(s: string, what: string): string {
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(s)) throw new Invalid(`${what}: invalid WireGuard public key ${show(s)}`);
+  return s;
+}
+
+/** Everything a node contributes, whichever form it came in. */
+interface NodeData {
+  name: string;
+  labels: Record<string, string>;
+  bgp: Record<string, JsonValue>;
+  addresses: JsonValue[];
+  wireguard: Record<string, string>;
+  tunnels: Record<string, string>;
+  status: Record<string, JsonValue>;
+}
+
+function emit(n: NodeData): KV[] {
+  const spec: Record<string, JsonValue> = {};
+  if (Object.keys(n.bgp).length > 0) spec['bgp'] = n.bgp;
+  if (n.addresses.length > 0) spec['addresses'] = n.addresses;
+  spec['orchRefs'] = [{ nodeName: n.name, orchestrator: 'k8s' }];
+  if (Object.keys(n.wireguard).length > 0) spec['wireguard'] = { ...n.wireguard };
+  for (const [field, v] of Object.entries(n.tunnels)) spec[field] = v;
+  const value: Record<string, JsonValue> = {
+    kind: 'Node',
+    apiVersion: 'projectcalico.org/v3',
+    metadata: Object.keys(n.labels).length > 0 ? { name: n.name, labels: n.labels } : { name: n.name },
+    spec,
+  };
+  if (Object.keys(n.status).length > 0) value['status'] = n.status;
+  const out: KV[] = [{ key: Keys.node(n.name), value }];
+  // felixnodeprocessor: tunnel addresses as per-host config keys.
+  const hostConfig: [string, string | undefined][] = [
+    ['IpInIpTunnelAddr', n.bgp['ipv4IPIPTunnelAddr'] as string | undefined],
+    ['IPv4VXLANTunnelAddr', n.tunnels['ipv4VXLANTunnelAddr']],
+    ['VXLANTunnelMACAddr', n.tunnels['vxlanTunnelMACAddr']],
+    ['IPv6VXLANTunnelAddr', n.tunnels['ipv6VXLANTunnelAddr']],
+    ['VXLANTunnelMACAddrV6', n.tunnels['vxlanTunnelMACAddrV6']],
+  ];
+  for (const [name, v] of hostConfig)
+    if (v !== undefined) out.push({ key: Keys.hostConfig(n.name, name), value: v });
+  const wg: Record<string, JsonValue> = {};
+  if (n.wireguard['interfaceIPv4Address']) wg['interfaceIPv4Address'] = n.wireguard['interfaceIPv4Address'];
+  if (n.status['wireguardPublicKey']) wg['publicKey'] = n.status['wireguardPublicKey'];
+  if (n.wireguard['interfaceIPv6Address']) wg['interfaceIPv6Address'] = n.wireguard['interfaceIPv6Address'];
+  if (n.status['wireguardPublicKeyV6']) wg['publicKeyV6'] = n.status['wireguardPublicKeyV6'];
+  if (Object.keys(wg).length > 0) out.push({ key: Keys.wireguard(n.name), value: wg });
+  return out;
+}
+
+/** Reads the BGP/tunnel/WireGuard fields from `get(field)` (annotation or v3 spec). */
+function readCalicoFields(get: (field: string) => unknown, where: (field: string) => string) {
+  const str = (f: string): string | undefined => {
+    const v = get(f);
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v !== 'string') throw new Invalid(`${where(f)}: expected a string, got ${show(v)}`);
+    return v;
+  };
+  const bgp: Record<string, JsonValue> = {};
+  const v4 = str('IPv4Address');
+  if (v4) bgp['ipv4Address'] = cidrAddress(v4, 4, where('IPv4Address'));
+  const v6 = str('IPv6Address');
+  if (v6) bgp['ipv6Address'] = cidrAddress(v6, 6, where('IPv6Address'));
+  const asn = get('ASNumber');
+  if (asn !== undefined && asn !== null && asn !== '') bgp['asNumber'] = parseAsn(asn, where('ASNumber'));
+  const rr = str('RouteReflectorClusterID');
+  if (rr) bgp['routeReflectorClusterID'] = networkAddress(rr, 4, where('RouteReflectorClusterID'));
+  const ipip = str('IPv4IPIPTunnelAddr');
+  if (ipip) bgp['ipv4IPIPTunnelAddr'] = networkAddress(ipip, 4, where('IPv4IPIPTunnelAddr'));
+  const tunnels: Record<string, string> = {};
+  const t4 = str('IPv4VXLANTunnelAddr');
+  if (t4) tunnels['ipv4VXLANTunnelAddr'] = networkAddress(t4, 4, where('IPv4VXLANTunnelAddr'));
+  const m4 = str('VXLANTunnelMACAddr');
+  if (m4) tunnels['vxlanTunnelMACAddr'] = mac(m4, where('VXLANTunnelMACAddr'));
+  const t6 = str('IPv6VXLANTunnelAddr');
+  if (t6) tunnels['ipv6VXLANTunnelAddr'] = networkAddress(t6, 6, where('IPv6VXLANTunnelAddr'));
+  const m6 = str('VXLANTunnelMACAddrV6');
+  if (m6) tunnels['vxlanTunnelMACAddrV6'] = mac(m6, where('VXLANTunnelMACAddrV6'));
+  const wireguard: Record<string, string> = {};
+  const w4 = str('IPv4WireguardInterfaceAddr');
+  if (w4) wireguard['interfaceIPv4Address'] = networkAddress(w4, 4, where('IPv4WireguardInterfaceAddr'));
+  const w6 = str('IPv6WireguardInterfaceAddr');
+  if (w6) wireguard['interfaceIPv6Address'] = networkAddress(w6, 6, where('IPv6WireguardInterfaceAddr'));
+  const status: Record<string, JsonValue> = {};
+  const k4 = str('WireguardPublicKey');
+  if (k4) status['wireguardPublicKey'] = wireguardKey(k4, where('WireguardPublicKey'));
+  const k6 = str('WireguardPublicKeyV6');
+  if (k6) status['wireguardPublicKeyV6'] = wireguardKey(k6, where('WireguardPublicKeyV6'));
+  return { bgp, tunnels, wireguard, status };
+}
+
+/** CalicoNodeIP addresses from the BGP spec, then the Kubernetes InternalIP/ExternalIP ones. */
+function calicoAddresses(bgp: Record<string, JsonValue>): JsonValue[] {
+  const out: JsonValue[] = [];
+  for (const f of ['ipv4Address', 'ipv6Address'])
+    if (typeof bgp[f] === 'string') out.push({ address: bgp[f], type: 'CalicoNodeIP' });
+  return out;
+}
+
+/** A Kubernetes (core/v1) Node. */
+export function convertNode(obj: KubeObject): KV[] {
+  const ann = obj.metadata.annotations ?? {};
+  const data = readCalicoFields(
+    (f) => ann[A + f],
+    (f) => `metadata.annotations[${A}${f}]`,
+  );
+  const addresses = calicoAddresses(data.bgp);
+  list(fields(obj.status, 'status'), 'addresses', 'status').forEach((a, i) => {
+    const f = fields(a, `status.addresses[${i}]`);
+    const type = optString(f, 'type', `status.addresses[${i}]`);
+    const address = optString(f, 'address', `status.addresses[${i}]`);
+    if ((type === 'InternalIP' || type === 'ExternalIP') && address) {
+      if (parseIp(address) === undefined)
+        throw new Invalid(`status.addresses[${i}]: invalid IP ${show(address)}`);
+      addresses.push({ address, type });
+    }
+  });
+  const podCIDRs = list(fields(obj.spec, 'spec'), 'podCIDRs', 'spec').map((c, i) => {
+    const p = typeof c === 'string' ? parseCidr(c) : undefined;
+    if (p === undefined) throw new Invalid(`spec.podCIDRs[${i}]: invalid CIDR ${show(c)}`);
+    return formatCidr(masked(p));
+  });
+  if (podCIDRs.length > 0) data.status['podCIDRs'] = podCIDRs;
+  return emit({ name: obj.metadata.name, labels: { ...obj.metadata.labels }, addresses, ...data });
+}
+
+/** A calicoctl projectcalico.org/v3 Node (spec.bgp etc.), as applied to a KDD cluster. */
+export function convertCalicoNode(obj: KubeObject): KV[] {
+  const spec = fields(obj.spec, 'spec');
+  const bgp = fields(spec['bgp'], 'spec.bgp');
+  const wg = fields(spec['wireguard'], 'spec.wireguard');
+  const status = fields(obj.status, 'status');
+  const v3: Fields = {
+    IPv4Address: bgp['ipv4Address'],
+    IPv6Address: bgp['ipv6Address'],
+    ASNumber: bgp['asNumber'],
+    RouteReflectorClusterID: bgp['routeReflectorClusterID'],
+    IPv4IPIPTunnelAddr: bgp['ipv4IPIPTunnelAddr'],
+    IPv4VXLANTunnelAddr: spec['ipv4VXLANTunnelAddr'],
+    VXLANTunnelMACAddr: spec['vxlanTunnelMACAddr'],
+    IPv6VXLANTunnelAddr: spec['ipv6VXLANTunnelAddr'],
+    VXLANTunnelMACAddrV6: spec['vxlanTunnelMACAddrV6'],
+    IPv4WireguardInterfaceAddr: wg['interfaceIPv4Address'],
+    IPv6WireguardInterfaceAddr: wg['interfaceIPv6Address'],
+    WireguardPublicKey: status['wireguardPublicKey'],
+    WireguardPublicKeyV6: status['wireguardPublicKeyV6'],
+  };
+  const path: Record<string, string> = {
+    IPv4Address: 'spec.bgp.ipv4Address',
+    IPv6Address: 'spec.bgp.ipv6Address',
+    ASNumber: 'spec.bgp.asNumber',
+    RouteReflectorClusterID: 'spec.bgp.routeReflectorClusterID',
+    IPv4IPIPTunnelAddr: 'spec.bgp.ipv4IPIPTunnelAddr',
+    IPv4VXLANTunnelAddr: 'spec.ipv4VXLANTunnelAddr',
+    VXLANTunnelMACAddr: 'spec.vxlanTunnelMACAddr',
+    IPv6VXLANTunnelAddr: 'spec.ipv6VXLANTunnelAddr',
+    VXLANTunnelMACAddrV6: 'spec.vxlanTunnelMACAddrV6',
+    IPv4WireguardInterfaceAddr: 'spec.wireguard.interfaceIPv4Address',
+    IPv6WireguardInterfaceAddr: 'spec.wireguard.interfaceIPv6Address',
+    WireguardPublicKey: 'status.wireguardPublicKey',
+    WireguardPublicKeyV6: 'status.wireguardPublicKeyV6',
+  };
+  const data = readCalicoFields(
+    (f) => v3[f],
+    (f) => path[f] ?? f,
+  );
+  return emit({
+    name: obj.metadata.name,
+    labels: { ...obj.metadata.labels },
+    addresses: calicoAddresses(data.bgp),
+    ...data,
+  });
+}
