@@ -21,9 +21,10 @@ export function syncCommand(): Command {
       log,
       ...(cfg.hostname ? { hostname: cfg.hostname } : {}),
     });
-    client.on('disconnected', ({ reason, address }) =>
-      process.stderr.write(`disconnected from ${address}: ${reason}\n`),
-    );
+    let stopping = false;
+    client.on('disconnected', ({ reason, address }) => {
+      if (!stopping) process.stderr.write(`disconnected from ${address}: ${reason}\n`);
+    });
 
     if (cfg.once) {
       const timer = setTimeout(() => {
@@ -51,6 +52,7 @@ export function syncCommand(): Command {
           out.write(
             `in sync: ${summary.keys} keys at generation ${summary.generation}, hash ${summary.hash}\n`,
           );
+        stopping = true;
         void client.stop().then(() => process.exit(0));
       });
       client.start();
@@ -72,7 +74,10 @@ export function syncCommand(): Command {
       );
       updates = 0;
     }, 1_000);
-    const stop = () => void client.stop().then(() => process.exit(0));
+    const stop = () => {
+      stopping = true;
+      void client.stop().then(() => process.exit(0));
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     client.start();

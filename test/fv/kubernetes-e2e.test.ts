@@ -90,4 +90,44 @@ describe('Kubernetes datastore end to end', () => {
     expect(h.emu.stats().total.lists).toBe(listsWithOne);
     expect(h.emu.stats().total.watchesOpen).toBe(RESOURCE_TYPES.length);
   });
+
+  it('API down: agents keep their state, status goes to resync and back to in-sync', async () => {
+    h = await startEmulator();
+    h.emu.loadObjects(generateObjects(SIM));
+    stack = await startStack();
+    ds = new KubernetesDatastore({
+      kubeconfig: h.kc,
+      convert: convertObject,
+      log: silentLogger,
+      watcher: { backoff: { initialMs: 50, maxMs: 300, multiplier: 2, jitter: 0.2 } },
+    });
+    await ds.start(stack.router);
+    connect(5);
+    await waitFor(() => clients.every((c) => c.status === 'in-sync'), 10_000, 'agents in sync');
+    const sizes = clients.map((c) => c.state.size);
+    const seen: string[] = [];
+    clients[0]!.on('status', (s) => seen.push(s));
+    let deletions = 0;
+    clients[0]!.on('updates', (kvs) => {
+      deletions += kvs.filter((kv) => kv.value === null).length;
+    });
+
+    await h.emu.stop();
+    await waitFor(() => clients.every((c) => c.status === 'resync'), 10_000, 'agents told resync');
+    expect(clients.map((c) => c.state.size)).toEqual(sizes);
+    expect(clients.every((c) => c.connected)).toBe(true); // never dropped because the API is down
+
+    h.emu.patch(
+      { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-001' } },
+      { metadata: { labels: { back: 'yes' } } },
+    );
+    await h.emu.start({ host: '127.0.0.1', port: h.emu.port });
+    await waitFor(() => clients.every((c) => c.status === 'in-sync'), 15_000, 'in-sync again');
+    const felix = stack.caches.get('felix')!;
+    felix.flush();
+    await waitFor(() => clients.every((c) => c.generation === felix.headGeneration), 10_000, 'at head');
+    for (const c of clients) expect(c.state.hashHex()).toBe(felix.stateHash);
+    expect(seen).toEqual(['resync', 'in-sync']);
+    expect(deletions).toBe(0);
+  });
 });
