@@ -1,6 +1,10 @@
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { run, serve } from '../harness/cli.js';
+import { run, serve, tabby } from '../harness/cli.js';
 
 const procs: Array<{ kill: (s?: NodeJS.Signals) => boolean; exitCode: number | null }> = [];
 afterEach(() => {
@@ -70,5 +74,41 @@ describe('tabby serve + tabby sync (real processes)', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--listen (TABBY_LISTEN)');
     expect(r.stderr).toContain('--max-connections (TABBY_MAX_CONNECTIONS)');
+  });
+
+  it('apiserver-emulator --seed sim + serve --datastore kubernetes: the same state as serve --datastore sim', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tabby-cli-'));
+    const kubeconfig = join(dir, 'kubeconfig');
+    const emu = tabby([
+      'apiserver-emulator',
+      '--listen',
+      '127.0.0.1:0',
+      '--write-kubeconfig',
+      kubeconfig,
+      '--seed',
+      'sim',
+    ]);
+    procs.push(emu);
+    const lines = createInterface({ input: emu.stdout! });
+    for await (const line of lines) if (line.includes('kubeconfig written')) break;
+    lines.on('line', () => {});
+
+    const viaKube = await serve(['--datastore', 'kubernetes', '--kubeconfig', kubeconfig]);
+    procs.push(viaKube.proc);
+    const viaSim = await serve(['--datastore', 'sim', '--sim-churn-per-sec', '0']);
+    procs.push(viaSim.proc);
+    for (const syncer of ['felix', 'bgp']) {
+      const a = await run(['sync', '--server', viaKube.sync, '--syncer', syncer, '--once', '--json']);
+      const b = await run(['sync', '--server', viaSim.sync, '--syncer', syncer, '--once', '--json']);
+      expect(a.code, a.stderr).toBe(0);
+      expect(b.code, b.stderr).toBe(0);
+      const ja = JSON.parse(a.stdout) as { keys: number; hash: string };
+      const jb = JSON.parse(b.stdout) as { keys: number; hash: string };
+      expect(ja.keys).toBeGreaterThan(100);
+      expect({ keys: ja.keys, hash: ja.hash }).toEqual({ keys: jb.keys, hash: jb.hash });
+    }
+    const metrics = await (await fetch(`http://${viaKube.health}/metrics`)).text();
+    expect(metrics).toMatch(/tabby_datastore_watch_state\{resource="pods",state="watching"\} 1/);
+    await rm(dir, { recursive: true, force: true });
   });
 });
