@@ -74,6 +74,8 @@ export class ObjectSink {
     let kvs: KV[];
     try {
       kvs = this.convert(obj);
+      // A null value would delete the key downstream: a converter bug, not a valid result.
+      if (kvs.some((kv) => kv.value === null)) throw new Error('converter produced a null value');
     } catch (err) {
       const reason = (err as Error).message;
       const label = `${obj.kind}`;
