@@ -24,6 +24,7 @@ import { startSummary } from '../observability/summary.js';
 import { FRAME_OVERHEAD_BYTES, SyncServer } from '../server/server.js';
 import { SnapshotCache } from '../snapcache/cache.js';
 import { SyncerRouter } from '../snapcache/router.js';
+import { EmulatedSimDatastore } from './sim-api.js';
 
 export function serveCommand(): Command {
   const cmd = new Command('serve').description(
@@ -45,6 +46,12 @@ function createSource(cfg: ServeConfig, log: Logger): DatastoreSource {
     case 'sim':
       return new SimulatedCluster(
         { seed: cfg.simSeed, nodes: cfg.simNodes, pods: cfg.simPods, churnPerSec: cfg.simChurnPerSec },
+        log,
+      );
+    case 'sim-api':
+      return new EmulatedSimDatastore(
+        { seed: cfg.simSeed, nodes: cfg.simNodes, pods: cfg.simPods, churnPerSec: cfg.simChurnPerSec },
+        cfg.watchTimeoutSeconds,
         log,
       );
     case 'kubernetes': {
@@ -135,8 +142,17 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     agent.start();
     return agent;
   });
+  const extra =
+    source instanceof EmulatedSimDatastore
+      ? () => {
+          const t = source.emulator.stats().total;
+          return `API: ${t.watchesOpen} watches open, ${t.lists} lists, ${t.eventsSent} events sent`;
+        }
+      : undefined;
   const summary =
-    cfg.summaryIntervalMs > 0 ? startSummary(cfg.summaryIntervalMs, { caches, server, agents }) : undefined;
+    cfg.summaryIntervalMs > 0
+      ? startSummary(cfg.summaryIntervalMs, { caches, server, agents, extra })
+      : undefined;
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -9,9 +9,11 @@ const pos = z.coerce.number().int().positive();
 
 export const serveSchema = z.object({
   datastore: z
-    .enum(['sim', 'kubernetes', 'file'])
+    .enum(['sim', 'sim-api', 'kubernetes', 'file'])
     .default('sim')
-    .describe('datastore: sim (embedded simulated cluster), kubernetes, or file (manifest directory)'),
+    .describe(
+      'datastore: sim (embedded simulated cluster), sim-api (the same behind an in-process API emulator, watched like a real cluster), kubernetes, or file (manifest directory)',
+    ),
   kubeconfig: z
     .string()
     .optional()

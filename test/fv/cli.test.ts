@@ -76,7 +76,7 @@ describe('tabby serve + tabby sync (real processes)', () => {
     expect(r.stderr).toContain('--max-connections (TABBY_MAX_CONNECTIONS)');
   });
 
-  it('apiserver-emulator --seed sim + serve --datastore kubernetes: the same state as serve --datastore sim', async () => {
+  it('kubernetes (emulator process), sim and sim-api datastores serve the same state', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tabby-cli-'));
     const kubeconfig = join(dir, 'kubeconfig');
     const emu = tabby([
@@ -97,15 +97,23 @@ describe('tabby serve + tabby sync (real processes)', () => {
     procs.push(viaKube.proc);
     const viaSim = await serve(['--datastore', 'sim', '--sim-churn-per-sec', '0']);
     procs.push(viaSim.proc);
+    // npm start's datastore: the sim behind an in-process emulator.
+    const viaSimApi = await serve(['--datastore', 'sim-api', '--sim-churn-per-sec', '0']);
+    procs.push(viaSimApi.proc);
     for (const syncer of ['felix', 'bgp']) {
-      const a = await run(['sync', '--server', viaKube.sync, '--syncer', syncer, '--once', '--json']);
-      const b = await run(['sync', '--server', viaSim.sync, '--syncer', syncer, '--once', '--json']);
-      expect(a.code, a.stderr).toBe(0);
-      expect(b.code, b.stderr).toBe(0);
-      const ja = JSON.parse(a.stdout) as { keys: number; hash: string };
-      const jb = JSON.parse(b.stdout) as { keys: number; hash: string };
-      expect(ja.keys).toBeGreaterThan(100);
-      expect({ keys: ja.keys, hash: ja.hash }).toEqual({ keys: jb.keys, hash: jb.hash });
+      const runs = await Promise.all(
+        [viaKube, viaSim, viaSimApi].map((server) =>
+          run(['sync', '--server', server.sync, '--syncer', syncer, '--once', '--json']),
+        ),
+      );
+      const results = runs.map((r) => {
+        expect(r.code, r.stderr).toBe(0);
+        const j = JSON.parse(r.stdout) as { keys: number; hash: string };
+        return { keys: j.keys, hash: j.hash };
+      });
+      expect(results[0]!.keys).toBeGreaterThan(100);
+      expect(results[1]).toEqual(results[0]);
+      expect(results[2]).toEqual(results[0]);
     }
     const metrics = await (await fetch(`http://${viaKube.health}/metrics`)).text();
     expect(metrics).toMatch(/tabby_datastore_watch_state\{resource="pods",state="watching"\} 1/);
