@@ -1,5 +1,7 @@
 // The human console summary of `npm start`: one line per interval on stderr (stdout carries
-// the JSON logs), saying whether the demo agents hold exactly the server's state.
+// the JSON logs), saying whether the demo agents hold exactly a state the server published
+// (their hash equals the server's hash for the generation they are at) and how far behind
+// the head they are — an agent can be a generation behind for the instant of a fan-out.
 
 import type { SyncClient } from '../client/sync-client.js';
 import type { SyncServer } from '../server/server.js';
@@ -16,20 +18,46 @@ export interface SummaryParts {
 const kb = (n: number) =>
   n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 
-export function summaryLine(parts: SummaryParts) {
+/** Hashes of the recent generations of each cache, to check agents that are not at the head. */
+export class PublishedHashes {
+  private readonly bySyncer = new Map<string, Map<number, string>>();
+
+  constructor(
+    caches: readonly SnapshotCache[],
+    private readonly keep = 1_000,
+  ) {
+    for (const c of caches) {
+      const m = new Map<number, string>([[c.headGeneration, c.stateHash]]);
+      this.bySyncer.set(c.syncer, m);
+      c.on('advance', (g) => {
+        m.set(g.generation, g.hash);
+        if (m.size > this.keep) m.delete(m.keys().next().value!);
+      });
+    }
+  }
+
+  hashAt(syncer: string, generation: number): string | undefined {
+    return this.bySyncer.get(syncer)?.get(generation);
+  }
+}
+
+export function summaryLine(parts: SummaryParts, published: PublishedHashes) {
   const { caches, server, agents } = parts;
   const bySyncer = new Map(caches.map((c) => [c.syncer, c]));
   const syncers = caches
     .map((c) => `${c.syncer} gen ${c.headGeneration} keys ${c.keyCount} ${c.status}`)
     .join(' | ');
-  const matching = agents.filter((a) => {
-    const cache = bySyncer.get(a.syncer);
-    return (
-      cache !== undefined && a.generation === cache.headGeneration && a.state.hashHex() === cache.stateHash
-    );
-  }).length;
+  let consistent = 0;
+  let maxLag = 0;
+  for (const a of agents) {
+    const head = bySyncer.get(a.syncer)?.headGeneration ?? a.generation;
+    maxLag = Math.max(maxLag, head - a.generation);
+    if (a.state.hashHex() === published.hashAt(a.syncer, a.generation)) consistent++;
+  }
   const agentPart =
-    agents.length > 0 ? ` | agents ${matching}/${agents.length} at head with matching hash` : '';
+    agents.length > 0
+      ? ` | agents ${consistent}/${agents.length} hold a published state exactly, lag ≤ ${maxLag} gen`
+      : '';
   const s = server.stats;
   return (
     `[tabby] ${new Date().toISOString().slice(11, 19)} ${syncers} | connections ${server.connectionCount}` +
@@ -39,7 +67,8 @@ export function summaryLine(parts: SummaryParts) {
 }
 
 export function startSummary(intervalMs: number, parts: SummaryParts) {
-  const t = setInterval(() => process.stderr.write(`${summaryLine(parts)}\n`), intervalMs);
+  const published = new PublishedHashes(parts.caches);
+  const t = setInterval(() => process.stderr.write(`${summaryLine(parts, published)}\n`), intervalMs);
   t.unref();
   return { stop: () => clearInterval(t) };
 }
