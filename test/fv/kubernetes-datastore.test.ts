@@ -176,4 +176,24 @@ describe('Kubernetes datastore over the emulator', () => {
     const failures = (ds!.health().resources ?? []).reduce((n, r) => n + (r.stats['failures'] ?? 0), 0);
     expect(failures).toBeGreaterThan(0);
   });
+
+  it('bookmarks advance the resourceVersion, so a re-watch after compaction needs no relist', async () => {
+    const { emu, sink } = await start(5);
+    // Writes to one type advance the global resourceVersion; the other types only see it via bookmarks.
+    for (let i = 0; i < 20; i++) emu.create(pod(`more-${i}`, 'ns5'));
+    const head = Number(emu.resourceVersion);
+    const states = () => ds!.health().resources ?? [];
+    await waitFor(
+      () => states().every((r) => (r.stats['bookmarks'] ?? 0) > 0),
+      5_000,
+      'a bookmark on every watch',
+    );
+    await waitFor(() => emu.stats().total.watchesOpen === RESOURCE_TYPES.length, 5_000, 'watches open');
+    emu.compact();
+    emu.dropWatches();
+    emu.create(pod('after-compact', 'ns1'));
+    await waitFor(() => sink.state.has(podKey('after-compact', 'ns1')), 5_000, 'event after re-watch');
+    expect(Number(emu.resourceVersion)).toBeGreaterThan(head);
+    for (const r of states()) expect(r.stats['relistsAfterExpiry'], r.resource).toBe(0);
+  });
 });
