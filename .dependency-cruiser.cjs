@@ -23,6 +23,13 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/(client|protocol|model)/' },
     },
     {
+      name: 'calc-is-pure',
+      comment: 'agent/calc computes desired state from the model only: no I/O, no wire, no datastore',
+      severity: 'error',
+      from: { path: '^src/agent/calc/' },
+      to: { path: '^src/', pathNot: '^src/(agent/calc|model)/' },
+    },
+    {
       name: 'datastore-not-server',
       severity: 'error',
       from: { path: '^src/datastore/' },
