@@ -1,0 +1,121 @@
+// The per-endpoint policy plan: for each direction the tiers that apply, in Felix's order,
+// each with its policies in order, then the endpoint's profiles (felix/calc/policy_sorter.go,
+// policy_resolver.go; the evaluation itself is in felix/rules/endpoints.go). Plans refer to
+// policies and profiles by id, so a change to a policy's rules changes its rule program,
+// not the plans of the endpoints it applies to.
+
+import { deepFreeze } from './rule-scan.js';
+import type { EndpointValue, PolicyValue, TierValue } from './values.js';
+
+export interface PolicyRef {
+  /** The policy's model key. */
+  readonly id: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export interface TierPlan {
+  readonly name: string;
+  /** What happens at the end of the tier when no rule decided: drop, or go to the next tier. */
+  readonly defaultAction: 'deny' | 'pass';
+  readonly policies: readonly PolicyRef[];
+}
+
+export interface DirectionPlan {
+  readonly tiers: readonly TierPlan[];
+  /** Profile names in the endpoint's order (a missing profile drops everything). */
+  readonly profiles: readonly string[];
+}
+
+export interface EndpointPlan {
+  /** The endpoint's model key. */
+  readonly id: string;
+  readonly kind: 'workload' | 'host';
+  readonly interfaceName: string;
+  readonly nets: readonly string[];
+  readonly ingress: DirectionPlan;
+  readonly egress: DirectionPlan;
+}
+
+interface TierKey {
+  readonly name: string;
+  readonly valid: boolean;
+  readonly order: number | undefined;
+}
+
+/** TierLess: valid tiers first, then order ascending with no order last, then name. */
+export function compareTiers(a: TierKey, b: TierKey): number {
+  if (a.valid !== b.valid) return a.valid ? -1 : 1;
+  if (a.order !== b.order) {
+    if (a.order === undefined) return 1;
+    if (b.order === undefined) return -1;
+    return a.order - b.order;
+  }
+  return cmp(a.name, b.name);
+}
+
+/** Within a tier: order (unset = +Inf), then the string "name/namespace/kind". */
+export function comparePolicies(a: PolicyValue, b: PolicyValue): number {
+  if (a.order !== b.order) return a.order < b.order ? -1 : 1;
+  return cmp(`${a.name}/${a.namespace}/${a.kind}`, `${b.name}/${b.namespace}/${b.kind}`);
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Policies of the normal (conntracked, post-DNAT) dataplane path. doNotTrack and preDNAT
+ * policies apply only to host endpoints, in their own raw/mangle chains (not modelled here).
+ * Staged* kinds are never enforced; leaving them out gives the verdicts Felix's "a tier
+ * whose applicable policies are all staged passes" rule gives.
+ */
+export const isNormalPolicy = (p: PolicyValue): boolean =>
+  !p.doNotTrack && !p.preDNAT && !p.kind.startsWith('Staged');
+
+function direction(
+  policies: readonly PolicyValue[],
+  tiers: ReadonlyMap<string, TierValue>,
+  dir: 'ingress' | 'egress',
+  profiles: readonly string[],
+): DirectionPlan {
+  const byTier = new Map<string, PolicyValue[]>();
+  for (const p of policies) {
+    if (!p[dir] || !isNormalPolicy(p)) continue;
+    const list = byTier.get(p.tier);
+    if (list === undefined) byTier.set(p.tier, [p]);
+    else list.push(p);
+  }
+  const keys = [...byTier.keys()].map((name): TierKey => {
+    const t = tiers.get(name);
+    return { name, valid: t !== undefined, order: t?.order };
+  });
+  keys.sort(compareTiers);
+  return {
+    tiers: keys.map((k) => ({
+      name: k.name,
+      // An invalid tier (no Tier resource) has an empty default action, which drops.
+      defaultAction: tiers.get(k.name)?.defaultAction ?? 'deny',
+      policies: byTier
+        .get(k.name)!
+        .sort(comparePolicies)
+        .map((p) => ({ id: p.id, kind: p.kind, namespace: p.namespace, name: p.name })),
+    })),
+    profiles: [...profiles],
+  };
+}
+
+/** The plan of one endpoint, given the policies whose selectors match it (in any order). */
+export function resolvePlan(
+  ep: EndpointValue,
+  matching: readonly PolicyValue[],
+  tiers: ReadonlyMap<string, TierValue>,
+): EndpointPlan {
+  return deepFreeze({
+    id: ep.id,
+    kind: ep.kind,
+    interfaceName: ep.interfaceName,
+    nets: [...ep.nets],
+    ingress: direction(matching, tiers, 'ingress', ep.profileIds),
+    egress: direction(matching, tiers, 'egress', ep.profileIds),
+  });
+}

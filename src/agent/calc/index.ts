@@ -1,0 +1,34 @@
+// Policy calculation for the node agent: a pure function of the KV model (imports only
+// src/model). Feed PolicyCalculator with updates; read plans, rule programs and IP sets;
+// explain() walks the same plans to say what the dataplane will do with a flow.
+
+export {
+  comparePolicies,
+  compareTiers,
+  type DirectionPlan,
+  type EndpointPlan,
+  type PolicyRef,
+  resolvePlan,
+  type TierPlan,
+} from './endpoint-plan.js';
+export {
+  type Decision,
+  type Explanation,
+  explain,
+  type Flow,
+  type RuleRef,
+  type SideExplanation,
+} from './explain.js';
+export type { IpSetChange } from './ip-set-index.js';
+export { LabelIndex } from './label-index.js';
+export { type CalcUpdate, PolicyCalculator } from './policy-calculator.js';
+export { type ModelDelta, PolicyModel } from './policy-model.js';
+export type { NamedPortMatch, ParsedRule, RuleProgram, SideMatch } from './rule-scan.js';
+export type {
+  EndpointValue,
+  ModelRule,
+  NetworkSetValue,
+  PolicyValue,
+  ProfileValue,
+  TierValue,
+} from './values.js';
