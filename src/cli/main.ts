@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { generateObjects } from '../datastore/sim/index.js';
 import { apiserverEmulatorCommand } from '../emulator/cli.js';
+import { explainCommand } from './explain.js';
 import { serveCommand } from './serve.js';
 import { syncCommand } from './sync.js';
 
@@ -14,6 +15,7 @@ const program = new Command('tabby')
   .showHelpAfterError();
 program.addCommand(serveCommand());
 program.addCommand(syncCommand());
+program.addCommand(explainCommand());
 program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}) }));
 
 program.parseAsync(process.argv).catch((err: unknown) => {

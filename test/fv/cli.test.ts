@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -117,6 +117,43 @@ describe('tabby serve + tabby sync (real processes)', () => {
     }
     const metrics = await (await fetch(`http://${viaKube.health}/metrics`)).text();
     expect(metrics).toMatch(/tabby_datastore_watch_state\{resource="pods",state="watching"\} 1/);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('explain: verdicts of the seed lab from manifests, deciding rule per side', async () => {
+    const lab = new URL('../fixtures/calc/lab.yaml', import.meta.url).pathname;
+    const dir = await mkdtemp(join(tmpdir(), 'tabby-explain-'));
+    await copyFile(lab, join(dir, 'lab.yaml'));
+    const flows: Array<[string, string, string]> = [
+      ['frontend/frontend', 'database/db:80/tcp', 'deny'],
+      ['database/db', 'frontend/frontend:80/tcp', 'allow'], // the lab expects deny; Calico allows (no egress policy on db)
+    ];
+    const results = await Promise.all(
+      flows.map(([from, to]) => run(['explain', '--path', dir, '--from', from, '--to', to, '--json'])),
+    );
+    results.forEach((r, i) => {
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).verdict).toBe(flows[i]![2]);
+    });
+    const denied = JSON.parse(results[0]!.stdout);
+    expect(denied.egress.decidedBy).toMatchObject({
+      kind: 'rule',
+      tier: 'application',
+      ruleIndex: 1,
+      action: 'deny',
+    });
+    const human = await run([
+      'explain',
+      '--path',
+      dir,
+      '--from',
+      'frontend/frontend',
+      '--to',
+      '169.254.169.254:80/tcp',
+    ]);
+    expect(human.stdout).toContain(
+      'deny by tier security, policy GlobalNetworkPolicy security.block-metadata, rule 0',
+    );
     await rm(dir, { recursive: true, force: true });
   });
 });

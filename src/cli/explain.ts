@@ -1,0 +1,144 @@
+// `tabby explain`: which tier, policy and rule decide a flow, on the egress and the ingress
+// side, using the same calculation (agent/calc) the dataplane is rendered from. The state
+// comes from a Tabby server (as an agent sees it) or straight from manifest files.
+
+import { Command } from 'commander';
+import {
+  type Decision,
+  type Explanation,
+  explain,
+  PolicyCalculator,
+  type SideExplanation,
+} from '../agent/calc/index.js';
+import { SyncClient } from '../client/sync-client.js';
+import { ConfigError } from '../config/errors.js';
+import { type ExplainConfig, explainSchema } from '../config/explain-config.js';
+import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
+import { convertObject } from '../datastore/convert/index.js';
+import { FileDatastore } from '../datastore/file/file-datastore.js';
+import { keyKind } from '../model/keys.js';
+import { silentLogger } from '../model/logger.js';
+import type { JsonValue, KV } from '../model/types.js';
+
+export function explainCommand(): Command {
+  const cmd = new Command('explain').description(
+    'show which tier, policy and rule decide a flow, and the verdict',
+  );
+  addSchemaOptions(cmd, explainSchema.shape);
+  cmd.action(async () => {
+    const cfg = resolveConfig(cmd, explainSchema);
+    if (!cfg.server === !cfg.path)
+      throw new ConfigError('give exactly one of --server HOST:PORT or --path DIR');
+    const state = cfg.path ? await readFiles(cfg.path) : await readServer(cfg.server!, cfg.timeoutMs);
+    // No node of its own: explain computes plans on demand for whichever endpoints a flow involves.
+    const calc = new PolicyCalculator('(explain)');
+    calc.apply([...state].map(([key, value]) => ({ key, value })));
+    const src = resolveEndpoint(state, cfg.from, 'from');
+    const dst = parseDestination(state, cfg.to);
+    const result = explain(calc, { srcIp: src.ip, dstIp: dst.ip, protocol: dst.protocol, dstPort: dst.port });
+    process.stdout.write(cfg.json ? `${JSON.stringify(result)}\n` : render(cfg, src, dst, result));
+  });
+  return cmd;
+}
+
+async function readFiles(path: string): Promise<Map<string, JsonValue>> {
+  const state = new Map<string, JsonValue>();
+  const ds = new FileDatastore({ path, convert: convertObject, log: silentLogger });
+  await ds.start({
+    onUpdates: (kvs: readonly KV[]) => {
+      for (const kv of kvs) kv.value === null ? state.delete(kv.key) : state.set(kv.key, kv.value);
+    },
+    onStatus: () => {},
+  });
+  await ds.stop();
+  for (const e of ds.lastErrors) process.stderr.write(`warning: ${e.source}: ${e.message}\n`);
+  return state;
+}
+
+async function readServer(server: string, timeoutMs: number): Promise<Map<string, JsonValue>> {
+  const client = new SyncClient({ addresses: server.split(','), syncer: 'felix', log: silentLogger });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`not in sync with ${server} after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      client.on('status', (s) => {
+        if (s === 'in-sync') {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      client.start();
+    });
+    return new Map(client.state.entries());
+  } finally {
+    await client.stop();
+  }
+}
+
+interface Endpoint {
+  label: string;
+  ip: string;
+}
+
+/** `<ns>/<pod>` (a workload endpoint in the state) or a literal IP. */
+function resolveEndpoint(state: ReadonlyMap<string, JsonValue>, ref: string, what: string): Endpoint {
+  if (/^[0-9.]+$|:/.test(ref) && !ref.includes('/')) return { label: ref, ip: ref };
+  const m = /^([^/]+)\/([^/]+)$/.exec(ref);
+  if (!m) throw new ConfigError(`--${what}: want <namespace>/<pod> or an IP, got "${ref}"`);
+  const needle = `/workload/k8s/${encodeURIComponent(`${m[1]}/${m[2]}`)}/endpoint/`;
+  for (const [key, value] of state) {
+    if (keyKind(key) !== 'workloadEndpoint' || !key.includes(needle)) continue;
+    const nets = (value as { ipv4Nets?: string[]; ipv6Nets?: string[] }).ipv4Nets ?? [];
+    const first = nets[0] ?? (value as { ipv6Nets?: string[] }).ipv6Nets?.[0];
+    if (!first) throw new ConfigError(`--${what}: ${ref} has no IP`);
+    return { label: ref, ip: first.split('/')[0]! };
+  }
+  throw new ConfigError(`--${what}: no workload endpoint ${ref} in the state`);
+}
+
+function parseDestination(state: ReadonlyMap<string, JsonValue>, to: string) {
+  const m = /^(.+):(\d+)\/([A-Za-z0-9]+)$/.exec(to);
+  if (!m)
+    throw new ConfigError(`--to: want <ns>/<pod>:<port>/<protocol> or <ip>:<port>/<protocol>, got "${to}"`);
+  return { ...resolveEndpoint(state, m[1]!, 'to'), port: Number(m[2]), protocol: m[3]!.toLowerCase() };
+}
+
+/** "/calico/v1/policy/NetworkPolicy/ns/name" → "NetworkPolicy ns/name". */
+function policyName(key: string): string {
+  const m = /^\/calico\/v1\/policy\/([^/]+)\/(.+)$/.exec(key);
+  return m ? `${decodeURIComponent(m[1]!)} ${m[2]!.split('/').map(decodeURIComponent).join('/')}` : key;
+}
+
+function describe(d: Decision): string {
+  switch (d.kind) {
+    case 'rule':
+      return `${d.action} by tier ${d.tier}, policy ${policyName(d.policy)}, rule ${d.ruleIndex}`;
+    case 'tier-end':
+      return `deny at the end of tier ${d.tier} (its policies apply and none allowed or passed)`;
+    case 'profile':
+      return `${d.action} by profile ${d.profile}, rule ${d.ruleIndex}`;
+    case 'profile-missing':
+      return `deny: profile ${d.profile} does not exist`;
+    case 'default':
+      return 'deny: nothing allowed it (end of the endpoint chain)';
+    case 'unmanaged':
+      return 'not a Calico endpoint: no policy on this side';
+  }
+}
+
+function render(
+  cfg: ExplainConfig,
+  src: Endpoint,
+  dst: Endpoint & { port: number; protocol: string },
+  r: Explanation,
+) {
+  const side = (name: string, s: SideExplanation) =>
+    `  ${name.padEnd(7)} ${s.allowed ? 'allowed' : 'DENIED '}  ${describe(s.decidedBy)}\n`;
+  return (
+    `${cfg.from} (${src.ip}) → ${dst.label} (${dst.ip}):${dst.port}/${dst.protocol}: ${r.verdict.toUpperCase()}\n` +
+    side('egress', r.egress) +
+    side('ingress', r.ingress)
+  );
+}

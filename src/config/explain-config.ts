@@ -1,0 +1,19 @@
+// Settings of `tabby explain`: which state to read and which flow to judge.
+
+import { z } from 'zod';
+
+export const explainSchema = z.object({
+  server: z.string().optional().describe('read the state from a Tabby server (HOST:PORT) ...'),
+  path: z.string().optional().describe('... or from a directory of Kubernetes/Calico manifests'),
+  from: z.string().describe('source: <namespace>/<pod> or an IP'),
+  to: z.string().describe('destination: <namespace>/<pod>:<port>/<protocol> or <ip>:<port>/<protocol>'),
+  json: z.boolean().default(false).describe('print one JSON object'),
+  timeoutMs: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(30_000)
+    .describe('give up reading the state after this long'),
+});
+
+export type ExplainConfig = z.infer<typeof explainSchema>;
