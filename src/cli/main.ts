@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { generateObjects } from '../datastore/sim/index.js';
 import { apiserverEmulatorCommand } from '../emulator/cli.js';
+import { agentCommand } from './agent.js';
 import { explainCommand } from './explain.js';
 import { serveCommand } from './serve.js';
 import { syncCommand } from './sync.js';
@@ -15,6 +16,7 @@ const program = new Command('tabby')
   .showHelpAfterError();
 program.addCommand(serveCommand());
 program.addCommand(syncCommand());
+program.addCommand(agentCommand());
 program.addCommand(explainCommand());
 program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}) }));
 

@@ -1,0 +1,104 @@
+// The node agent's policy loop over a real server: applies only once in sync, coalesces,
+// retries a failed apply, and never flushes because the server went away.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { PolicyAgent, type PolicyDataplane } from '../../src/agent/agent.js';
+import type { PolicyCalculator } from '../../src/agent/calc/index.js';
+import { DryRunDataplane } from '../../src/agent/dry-run.js';
+import { SyncClient } from '../../src/client/sync-client.js';
+import { convertObject } from '../../src/datastore/convert/index.js';
+import type { KubeObject } from '../../src/datastore/kube/object.js';
+import { silentLogger } from '../../src/model/logger.js';
+import type { KV } from '../../src/model/types.js';
+import { type Stack, startStack, waitFor } from '../harness/stack.js';
+
+const LAB = new URL('../fixtures/calc/lab.yaml', import.meta.url).pathname;
+async function labKVs(): Promise<KV[]> {
+  const docs = parseAllDocuments(await readFile(LAB, 'utf8'));
+  return docs.flatMap((d) => convertObject(d.toJS() as KubeObject));
+}
+
+class RecordingDataplane implements PolicyDataplane {
+  readonly name = 'recording';
+  readonly seen: Array<{ endpoints: number; ipSets: number }> = [];
+  failNext = 0;
+  async sync(calc: PolicyCalculator): Promise<void> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('injected failure');
+    }
+    this.seen.push({ endpoints: calc.plans().size, ipSets: calc.ipSetIds().length });
+  }
+}
+
+let stack: Stack | undefined;
+const agents: PolicyAgent[] = [];
+let dir = '';
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.stop()));
+  await stack?.stop();
+  stack = undefined;
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function agentFor(node: string, dp: PolicyDataplane) {
+  const client = new SyncClient({
+    addresses: [stack!.address],
+    syncer: 'felix',
+    hostname: node,
+    backoff: { initialMs: 20, maxMs: 100, multiplier: 2, jitter: 0 },
+  });
+  const a = new PolicyAgent(node, client, dp, silentLogger, 10);
+  agents.push(a);
+  a.start();
+  return a;
+}
+
+describe('policy agent', () => {
+  it('programs nothing before in-sync, then its node only; survives a failed apply; never flushes on disconnect', async () => {
+    stack = await startStack();
+    stack.router.onStatus('resync');
+    stack.router.onUpdates(await labKVs());
+    const dp = new RecordingDataplane();
+    dp.failNext = 1;
+    const agent = agentFor('node-a', dp);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(dp.seen).toEqual([]); // data arrived, but not in sync yet
+    stack.router.onStatus('in-sync');
+    await waitFor(() => dp.seen.length > 0, 5_000, 'first apply after the injected failure');
+    expect(agent.stats.failures).toBe(1);
+    expect(dp.seen.at(-1)!.endpoints).toBe(2); // node-a runs the frontend pod and coredns
+    expect(dp.seen.at(-1)!.ipSets).toBeGreaterThan(0);
+
+    const applies = agent.stats.applies;
+    await stack.stop();
+    stack = undefined;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(agent.stats.applies).toBe(applies); // the server went away: nothing re-applied, nothing flushed
+    expect(agent.calc.plans().size).toBe(2);
+  });
+
+  it('--dry-run writes the plans, programs and IP sets of its node', async () => {
+    stack = await startStack();
+    stack.router.onUpdates(await labKVs());
+    stack.router.onStatus('in-sync');
+    dir = await mkdtemp(join(tmpdir(), 'tabby-agent-'));
+    const agent = agentFor('node-c', new DryRunDataplane(dir));
+    await waitFor(() => agent.stats.applies > 0, 5_000, 'dry-run written');
+    const plans = JSON.parse(await readFile(join(dir, 'plans.json'), 'utf8')) as Array<{
+      id: string;
+      ingress: { tiers: Array<{ name: string }> };
+    }>;
+    expect(plans.map((p) => p.id)).toEqual([
+      '/calico/v1/host/node-c/workload/k8s/database%2Fdb/endpoint/eth0',
+    ]);
+    expect(plans[0]!.ingress.tiers.map((t) => t.name)).toEqual(['application']);
+    const programs = JSON.parse(await readFile(join(dir, 'programs.json'), 'utf8'));
+    expect(Object.keys(programs.policies)).toContain(
+      '/calico/v1/policy/NetworkPolicy/database/application.db-policy',
+    );
+  });
+});
