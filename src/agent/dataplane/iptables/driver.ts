@@ -1,0 +1,157 @@
+// The only iptables code that touches the OS, through a small shim (tests replace it): reads
+// what Tabby owns (iptables-save, ipset save), then applies the difference: sets first (new
+// ones filled, changed ones swapped atomically), then one atomic iptables-restore --noflush of
+// the changed chains and the hook, then destroys sets the rules no longer reference. A failed
+// restore leaves the previous rules in force and is reported as a DataplaneError.
+
+import { execFile } from 'node:child_process';
+import type { RenderedDataplane } from './render.js';
+import {
+  parseIpsetSave,
+  parseIptablesSave,
+  renderCleanup,
+  renderIpSets,
+  renderRestore,
+  type TableState,
+} from './restore.js';
+
+export interface ShimResult {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs one command; rejects on a non-zero exit with an Error whose message includes stderr. */
+export interface Shim {
+  run(cmd: string, args: readonly string[], stdin?: string): Promise<ShimResult>;
+}
+
+export class DataplaneError extends Error {
+  readonly code = 'TABBY_ERR_DATAPLANE_APPLY';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DataplaneError';
+  }
+}
+
+export interface ExecShimOptions {
+  /** Run every command as `ip netns exec <netns> ...` (tests). */
+  readonly netns?: string;
+  readonly timeoutMs?: number;
+}
+
+/** The real shim: execFile, no shell. */
+export function execShim(options: ExecShimOptions = {}): Shim {
+  return {
+    run(cmd, args, stdin) {
+      const [file, argv] =
+        options.netns === undefined
+          ? [cmd, [...args]]
+          : ['ip', ['netns', 'exec', options.netns, cmd, ...args]];
+      return new Promise((resolve, reject) => {
+        const child = execFile(
+          file,
+          argv,
+          { timeout: options.timeoutMs ?? 10_000, encoding: 'utf8', maxBuffer: 64 << 20 },
+          (err, stdout, stderr) => {
+            if (err)
+              reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`, { cause: err }));
+            else resolve({ stdout, stderr });
+          },
+        );
+        // A command that exits without reading stdin gives EPIPE: its exit status tells the story.
+        child.stdin?.on('error', () => undefined);
+        if (stdin === undefined) child.stdin?.end();
+        else child.stdin?.end(stdin);
+      });
+    },
+  };
+}
+
+export interface ApplyResult {
+  readonly chainsWritten: readonly string[];
+  readonly chainsDeleted: readonly string[];
+  readonly hookRewritten: boolean;
+  readonly setsWritten: readonly string[];
+  readonly setsDestroyed: readonly string[];
+  /** Non-fatal problems (a set that could not be destroyed yet). */
+  readonly warnings: readonly string[];
+}
+
+export class IptablesDriver {
+  /** The last dataplane applied successfully. */
+  lastApplied: RenderedDataplane | undefined;
+  lastError: DataplaneError | undefined;
+
+  constructor(private readonly shim: Shim) {}
+
+  async readState(): Promise<{ table: TableState; sets: Map<string, string[]> }> {
+    const [save, sets] = await Promise.all([
+      this.shim.run('iptables-save', ['-t', 'filter']),
+      this.shim.run('ipset', ['save']),
+    ]);
+    return { table: parseIptablesSave(save.stdout), sets: parseIpsetSave(sets.stdout) };
+  }
+
+  async apply(desired: RenderedDataplane): Promise<ApplyResult> {
+    try {
+      const result = await this.#apply(desired);
+      this.lastApplied = desired;
+      this.lastError = undefined;
+      return result;
+    } catch (err) {
+      this.lastError =
+        err instanceof DataplaneError
+          ? err
+          : new DataplaneError(`apply failed: ${(err as Error).message}`, { cause: err });
+      throw this.lastError;
+    }
+  }
+
+  async #apply(desired: RenderedDataplane): Promise<ApplyResult> {
+    const { table, sets } = await this.readState();
+    const setPlan = renderIpSets(desired.ipSets, sets);
+    if (setPlan.update !== '') await this.#run('ipset', ['restore'], setPlan.update, 'ipset update');
+    const restore = renderRestore(desired, table);
+    if (restore.text !== '')
+      await this.#run('iptables-restore', ['-w', '5', '--noflush'], restore.text, 'iptables-restore');
+    const warnings: string[] = [];
+    if (setPlan.destroy !== '') {
+      try {
+        await this.shim.run('ipset', ['restore'], setPlan.destroy);
+      } catch (err) {
+        warnings.push(`destroying unused sets: ${(err as Error).message}`);
+      }
+    }
+    return {
+      chainsWritten: restore.written,
+      chainsDeleted: restore.deleted,
+      hookRewritten: restore.hookRewritten,
+      setsWritten: setPlan.written,
+      setsDestroyed: warnings.length === 0 ? setPlan.destroyed : [],
+      warnings,
+    };
+  }
+
+  /** Removes every hook, chain and set Tabby owns; rules it does not own are untouched. */
+  async cleanup(): Promise<void> {
+    const { table, sets } = await this.readState();
+    const text = renderCleanup(table);
+    if (text !== '') await this.#run('iptables-restore', ['-w', '5', '--noflush'], text, 'cleanup');
+    if (sets.size > 0)
+      await this.#run(
+        'ipset',
+        ['restore'],
+        [...sets.keys()].map((n) => `destroy ${n}\n`).join(''),
+        'cleanup',
+      );
+    this.lastApplied = undefined;
+  }
+
+  async #run(cmd: string, args: readonly string[], stdin: string, what: string): Promise<void> {
+    try {
+      await this.shim.run(cmd, args, stdin);
+    } catch (err) {
+      throw new DataplaneError(`${what} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,32 @@
+// The iptables dataplane: render (pure) a calc snapshot to Tabby's chains and IP sets, and a
+// driver that diffs them against the kernel and applies only what changed.
+
+export {
+  type ApplyResult,
+  DataplaneError,
+  execShim,
+  IptablesDriver,
+  type Shim,
+  type ShimResult,
+} from './driver.js';
+export * from './names.js';
+export {
+  type DataplaneSnapshot,
+  type IpSetSpec,
+  type RenderedDataplane,
+  type RenderOptions,
+  render,
+  snapshotOf,
+} from './render.js';
+export {
+  type ChainDigests,
+  digests,
+  parseIpsetSave,
+  parseIptablesSave,
+  type RestorePlan,
+  renderCleanup,
+  renderIpSets,
+  renderRestore,
+  type TableState,
+} from './restore.js';
+export { type RenderedRule, renderRule } from './rule-render.js';

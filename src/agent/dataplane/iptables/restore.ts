@@ -1,0 +1,167 @@
+// Pure text in and out of the kernel tools: iptables-restore --noflush input that rewrites
+// only changed Tabby chains (each rule tagged with a Felix-style hash comment, so what the
+// kernel holds is compared by hashes, not by re-parsing iptables-save's normalised text),
+// the hook rule, cleanup scripts, and ipset restore input that rebuilds changed sets off
+// to the side and swaps them in atomically.
+
+import { CHAIN_PREFIX, ruleHash, SET_PREFIX, TEMP_SET_PREFIX, tempSetName } from './names.js';
+import type { IpSetSpec, RenderedDataplane } from './render.js';
+
+/** Chain name -> the hashes of its rules, in order. */
+export type ChainDigests = ReadonlyMap<string, readonly string[]>;
+
+/** What Tabby owns in the filter table right now (parsed from iptables-save). */
+export interface TableState {
+  readonly chains: ChainDigests;
+  /** Rules in built-in chains that jump to a Tabby chain, as saved (`-A FORWARD ...`). */
+  readonly hookRules: readonly string[];
+  /** Each built-in chain's rules in order (to check the hook is first). */
+  readonly builtinRules: ReadonlyMap<string, readonly string[]>;
+}
+
+const HASH_COMMENT = /--comment "?tabby:([A-Za-z0-9_-]{16})"?/;
+
+function hashed(chain: string, rules: readonly string[]): { hash: string; rule: string }[] {
+  let prev = '';
+  return rules.map((rule) => {
+    prev = ruleHash(chain, prev, rule);
+    return { hash: prev, rule };
+  });
+}
+
+export function digests(chains: ReadonlyMap<string, readonly string[]>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [name, rules] of chains)
+    out.set(
+      name,
+      hashed(name, rules).map((h) => h.hash),
+    );
+  return out;
+}
+
+const sameList = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
+  a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The hook is in place when it is the first rule of its chain and there is no other. */
+export function hookInPlace(desired: RenderedDataplane, state: TableState): boolean {
+  if (state.hookRules.length !== desired.hooks.length) return false;
+  // iptables-save prints the hook exactly as written (a comment and a jump, nothing to normalise).
+  return desired.hooks.every((h) => state.builtinRules.get(h.chain)?.[0] === `-A ${h.chain} ${h.rule}`);
+}
+
+export interface RestorePlan {
+  /** iptables-restore --noflush input, or '' when nothing changed. */
+  readonly text: string;
+  readonly written: readonly string[];
+  readonly deleted: readonly string[];
+  readonly hookRewritten: boolean;
+}
+
+/**
+ * iptables-restore --noflush input that (re)writes the chains that differ from `current`
+ * (all of them when it is undefined), deletes Tabby chains no longer wanted, and (re)inserts
+ * the hook when it is not the first rule of FORWARD. Declaring a chain flushes it.
+ */
+export function renderRestore(desired: RenderedDataplane, current?: TableState): RestorePlan {
+  const want = digests(desired.chains);
+  const written = [...desired.chains.keys()].filter((c) => !sameList(current?.chains.get(c), want.get(c)!));
+  const deleted = [...(current?.chains.keys() ?? [])].filter((c) => !desired.chains.has(c)).sort();
+  const hookRewritten = current === undefined || !hookInPlace(desired, current);
+  if (written.length === 0 && deleted.length === 0 && !hookRewritten)
+    return { text: '', written, deleted, hookRewritten };
+  const lines = ['*filter'];
+  for (const c of [...written, ...deleted]) lines.push(`:${c} - [0:0]`);
+  if (hookRewritten) for (const r of current?.hookRules ?? []) lines.push(r.replace(/^-A /, '-D '));
+  for (const c of written)
+    for (const { hash, rule } of hashed(c, desired.chains.get(c)!))
+      lines.push(`-A ${c} -m comment --comment "tabby:${hash}" ${rule}`);
+  if (hookRewritten) for (const h of desired.hooks) lines.push(`-I ${h.chain} 1 ${h.rule}`);
+  for (const c of deleted) lines.push(`-X ${c}`);
+  lines.push('COMMIT', '');
+  return { text: lines.join('\n'), written, deleted, hookRewritten };
+}
+
+/** iptables-restore --noflush input that removes every hook and chain Tabby owns. */
+export function renderCleanup(state: TableState): string {
+  if (state.chains.size === 0 && state.hookRules.length === 0) return '';
+  const chains = [...state.chains.keys()].sort();
+  return [
+    '*filter',
+    ...chains.map((c) => `:${c} - [0:0]`),
+    ...state.hookRules.map((r) => r.replace(/^-A /, '-D ')),
+    ...chains.map((c) => `-X ${c}`),
+    'COMMIT',
+    '',
+  ].join('\n');
+}
+
+/** Tabby's part of `iptables-save -t filter` output. */
+export function parseIptablesSave(text: string): TableState {
+  const chains = new Map<string, string[]>();
+  const builtinRules = new Map<string, string[]>();
+  const hookRules: string[] = [];
+  for (const line of text.split('\n')) {
+    const decl = /^:(\S+) /.exec(line);
+    if (decl?.[1]?.startsWith(CHAIN_PREFIX)) chains.set(decl[1], []);
+    const rule = /^-A (\S+) /.exec(line);
+    if (rule === null) continue;
+    const chain = rule[1]!;
+    if (chain.startsWith(CHAIN_PREFIX)) {
+      // A rule without our hash (edited by hand) gets a hash that matches nothing.
+      chains.get(chain)?.push(HASH_COMMENT.exec(line)?.[1] ?? '?');
+    } else {
+      const list = builtinRules.get(chain) ?? [];
+      list.push(line);
+      builtinRules.set(chain, list);
+      if (/ -[jg] tabby-/.test(line)) hookRules.push(line);
+    }
+  }
+  return { chains, hookRules, builtinRules };
+}
+
+/** Tabby's sets in `ipset save` output: name -> sorted members (as CIDRs). */
+export function parseIpsetSave(text: string): Map<string, string[]> {
+  const sets = new Map<string, string[]>();
+  for (const line of text.split('\n')) {
+    const words = line.trim().split(/\s+/);
+    const name = words[1];
+    if (name === undefined || !(name.startsWith(SET_PREFIX) || name.startsWith(TEMP_SET_PREFIX))) continue;
+    if (words[0] === 'create') sets.set(name, []);
+    else if (words[0] === 'add' && words[2] !== undefined)
+      sets.get(name)?.push(words[2].includes('/') ? words[2] : `${words[2]}/32`);
+  }
+  for (const m of sets.values()) m.sort();
+  return sets;
+}
+
+export interface IpSetPlan {
+  /** `ipset restore` input creating/updating sets, or ''. Run before the rules. */
+  readonly update: string;
+  /** `ipset restore` input destroying sets nothing references any more, or ''. Run after the rules. */
+  readonly destroy: string;
+  readonly written: readonly string[];
+  readonly destroyed: readonly string[];
+}
+
+const CREATE_OPTS = 'hash:net family inet maxelem 1048576';
+
+/** New sets are filled in place; changed ones are rebuilt in a temp set and swapped in. */
+export function renderIpSets(
+  desired: ReadonlyMap<string, IpSetSpec>,
+  current: ReadonlyMap<string, readonly string[]>,
+): IpSetPlan {
+  const update: string[] = [];
+  const written: string[] = [];
+  for (const [name, spec] of desired) {
+    const have = current.get(name);
+    if (have !== undefined && sameList(have, spec.members)) continue;
+    written.push(name);
+    const target = have === undefined ? name : tempSetName(name);
+    update.push(`create ${target} ${CREATE_OPTS} -exist`, `flush ${target}`);
+    for (const m of spec.members) update.push(`add ${target} ${m}`);
+    if (have !== undefined) update.push(`swap ${target} ${name}`, `destroy ${target}`);
+  }
+  const destroyed = [...current.keys()].filter((n) => !desired.has(n)).sort();
+  const text = (lines: string[]) => (lines.length === 0 ? '' : `${lines.join('\n')}\n`);
+  return { update: text(update), destroy: text(destroyed.map((n) => `destroy ${n}`)), written, destroyed };
+}
