@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { PolicyAgent, type PolicyDataplane } from '../agent/agent.js';
 import { DryRunDataplane } from '../agent/dry-run.js';
+import { dryRunIptables, IptablesDataplane } from '../agent/iptables-dataplane.js';
 import { SyncClient } from '../client/sync-client.js';
 import { type AgentConfig, agentSchema } from '../config/agent-config.js';
 import { ConfigError } from '../config/errors.js';
@@ -47,12 +48,13 @@ export function agentCommand(): Command {
   return cmd;
 }
 
-function createDataplane(cfg: AgentConfig, _log: Logger): PolicyDataplane {
-  if (cfg.dryRun) return new DryRunDataplane(cfg.dryRun);
+function createDataplane(cfg: AgentConfig, log: Logger): PolicyDataplane {
+  if (cfg.dryRun)
+    return new DryRunDataplane(cfg.dryRun, cfg.dataplane === 'iptables' ? dryRunIptables : undefined);
   switch (cfg.dataplane) {
     case 'none':
       throw new ConfigError('--dataplane none needs --dry-run DIR');
     case 'iptables':
-      throw new ConfigError('--dataplane iptables is not wired in yet: use --dry-run DIR');
+      return new IptablesDataplane(log.child({ dataplane: 'iptables' }));
   }
 }
