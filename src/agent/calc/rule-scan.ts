@@ -29,15 +29,19 @@ export interface SideMatch {
   readonly notIpSets: readonly string[];
 }
 
-export interface ParsedRule {
-  readonly action: RuleAction;
-  readonly ipVersion?: 4 | 6;
-  readonly protocol?: string | number;
-  readonly notProtocol?: string | number;
-  readonly icmpType?: number;
-  readonly icmpCode?: number;
-  readonly notIcmpType?: number;
-  readonly notIcmpCode?: number;
+/** A model rule with its source/destination matches resolved to IP sets and literals. */
+export interface ParsedRule
+  extends Pick<
+    ModelRule,
+    | 'action'
+    | 'ipVersion'
+    | 'protocol'
+    | 'notProtocol'
+    | 'icmpType'
+    | 'icmpCode'
+    | 'notIcmpType'
+    | 'notIcmpCode'
+  > {
   readonly src: SideMatch;
   readonly dst: SideMatch;
   /** Service matches (srcService/dstService) are not evaluated here; such a rule never matches. */
