@@ -5,7 +5,7 @@
 // (name, protocol, selector) matches; numeric ports and nets stay literal.
 
 import { parseSelector, type Selector } from '../../model/selector/index.js';
-import { type ModelPort, type ModelRule, type RuleAction, selectorOf } from './values.js';
+import { type ModelPort, type ModelRule, selectorOf } from './values.js';
 
 export interface NamedPortMatch {
   readonly name: string;
