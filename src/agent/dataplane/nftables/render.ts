@@ -1,0 +1,193 @@
+// Pure: the iptables renderer's DataplaneSnapshot to one nft table (`table ip tabby`) with the
+// same layout and semantics (Felix's endpoints/dispatch/static chains): interface dispatch by
+// verdict map, per-endpoint to/from chains, per-policy and per-profile chains, accept/pass mark
+// bits, end-of-tier drop, profiles, final drop. Deterministic: same snapshot, same text.
+
+import { createHash } from 'node:crypto';
+import type { EndpointPlan, RuleProgram, TierPlan } from '../../calc/index.js';
+import { Chains, endpointChain, ipSetName, Marks, policyChain, profileChain } from '../iptables/names.js';
+import type { DataplaneSnapshot, RenderOptions } from '../iptables/render.js';
+import { clearMark, markClear, markSet, renderRule } from './rule-render.js';
+
+/**
+ * Family `ip`, not `inet`: the renderer (as the iptables one) expresses IPv4 only. In an inet
+ * table, forwarded IPv6 would also walk the endpoint chains and meet their final drops with
+ * every IPv6 rule missing; the iptables dataplane leaves IPv6 alone, and so does this one.
+ */
+export const TABLE_FAMILY = 'ip';
+export const TABLE_NAME = 'tabby';
+/** The base chain hooked at forward (the iptables dataplane's tabby-FORWARD). */
+export const BASE_CHAIN = 'forward';
+
+export interface NftSetSpec {
+  readonly id: string;
+  /** Sorted IPv4 CIDRs (an interval set holds /0 as is). */
+  readonly members: readonly string[];
+}
+
+export interface RenderedNftables {
+  /** Regular chain name -> rules, keys sorted; the base chain's rules are under BASE_CHAIN. */
+  readonly chains: ReadonlyMap<string, readonly string[]>;
+  /** Set name -> spec, keys sorted; only sets the rendered rules reference. */
+  readonly sets: ReadonlyMap<string, NftSetSpec>;
+  /** The table definition (`table ip tabby { ... }`), carrying `hash` in its comment. */
+  readonly text: string;
+  /** A digest of the definition; the driver reads it back from the table comment. */
+  readonly hash: string;
+  readonly warnings: readonly string[];
+}
+
+const q = (s: string): string => `"${s.replace(/["\\]/g, '')}"`;
+
+function setMembers(members: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const m of members) if (!m.includes(':')) out.add(m.includes('/') ? m : `${m}/32`);
+  return [...out].sort();
+}
+
+const sortedMap = <V>(m: Map<string, V>): Map<string, V> =>
+  new Map([...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {}): RenderedNftables {
+  const ifacePrefix = options.workloadIfacePrefix ?? 'cali';
+  const chains = new Map<string, string[]>();
+  const usedSets = new Set<string>();
+  const warnings: string[] = [];
+  const ctx = {
+    setName: (id: string) => {
+      usedSets.add(id);
+      return ipSetName(id);
+    },
+  };
+
+  const ruleChain = (name: string, rules: readonly RuleProgram['inbound'][number][], what: string) => {
+    if (chains.has(name)) return;
+    const lines: string[] = [];
+    for (const [i, rule] of rules.entries()) {
+      const r = renderRule(rule, ctx);
+      if ('skipped' in r) warnings.push(`${what} rule ${i}: skipped (${r.skipped})`);
+      else lines.push(r.line);
+    }
+    chains.set(name, lines);
+  };
+
+  const tierLines = (tier: TierPlan, dir: 'in' | 'out'): string[] => {
+    const lines = [`${clearMark(Marks.pass)} comment ${q(`start of tier ${tier.name}`)}`];
+    for (const pol of tier.policies) {
+      const chain = policyChain(pol.id, dir);
+      const prog = snapshot.policies.get(pol.id);
+      ruleChain(chain, (dir === 'in' ? prog?.inbound : prog?.outbound) ?? [], `policy ${pol.id} ${dir}`);
+      lines.push(`${markClear(Marks.pass)} jump ${chain}`, `${markSet(Marks.accept)} return`);
+    }
+    if (tier.defaultAction === 'deny')
+      lines.push(`${markClear(Marks.pass)} drop comment ${q(`end of tier ${tier.name}`)}`);
+    return lines;
+  };
+
+  const endpointLines = (plan: EndpointPlan, dir: 'in' | 'out'): string[] => {
+    const d = dir === 'in' ? plan.ingress : plan.egress;
+    const lines = [
+      'ct state established,related accept',
+      'ct state invalid drop',
+      clearMark(Marks.accept | Marks.pass),
+    ];
+    for (const tier of d.tiers) lines.push(...tierLines(tier, dir));
+    for (const name of d.profiles) {
+      const chain = profileChain(name, dir);
+      const prog = snapshot.profiles.get(name);
+      if (prog === undefined) {
+        if (!chains.has(chain)) warnings.push(`profile ${name}: missing, renders as DROP`);
+        chains.set(chain, ['drop comment "missing profile"']);
+      } else ruleChain(chain, dir === 'in' ? prog.inbound : prog.outbound, `profile ${name} ${dir}`);
+      lines.push(`jump ${chain}`, `${markSet(Marks.accept)} return`);
+    }
+    lines.push('drop comment "no policy or profile allowed"');
+    return lines;
+  };
+
+  const plans = [...snapshot.plans].sort((a, b) => (a.interfaceName < b.interfaceName ? -1 : 1));
+  const toMap: string[] = [];
+  const fromMap: string[] = [];
+  for (const plan of plans) {
+    if (plan.kind !== 'workload') {
+      warnings.push(`endpoint ${plan.id}: host endpoints are not rendered`);
+      continue;
+    }
+    const tw = endpointChain(plan.interfaceName, 'to');
+    const fw = endpointChain(plan.interfaceName, 'from');
+    chains.set(tw, endpointLines(plan, 'in'));
+    chains.set(fw, endpointLines(plan, 'out'));
+    toMap.push(`${q(plan.interfaceName)} : goto ${tw}`);
+    fromMap.push(`${q(plan.interfaceName)} : goto ${fw}`);
+  }
+  // A verdict map dispatches in one lookup; an unknown workload interface is dropped (Felix).
+  const dispatch = (key: 'iifname' | 'oifname', entries: string[]) => [
+    ...(entries.length === 0 ? [] : [`${key} vmap { ${entries.join(', ')} }`]),
+    'drop comment "unknown interface"',
+  ];
+  chains.set(Chains.toWlDispatch, dispatch('oifname', toMap));
+  chains.set(Chains.fromWlDispatch, dispatch('iifname', fromMap));
+  chains.set(BASE_CHAIN, [
+    clearMark(Marks.accept | Marks.pass),
+    `iifname ${q(`${ifacePrefix}*`)} jump ${Chains.fromWlDispatch}`,
+    `oifname ${q(`${ifacePrefix}*`)} jump ${Chains.toWlDispatch}`,
+    `${markSet(Marks.accept)} accept comment "policy accepted"`,
+  ]);
+
+  const sets = new Map<string, NftSetSpec>();
+  for (const id of usedSets)
+    sets.set(ipSetName(id), { id, members: setMembers(snapshot.ipSets.get(id) ?? []) });
+  const sortedChains = sortedMap(chains);
+  const sortedSets = sortedMap(sets);
+  const body = tableBody(sortedChains, sortedSets);
+  const hash = createHash('sha256').update(body.join('\n')).digest('base64url').slice(0, 22);
+  return {
+    chains: sortedChains,
+    sets: sortedSets,
+    text: [`table ${TABLE_FAMILY} ${TABLE_NAME} {`, `\tcomment "tabby:${hash}"`, ...body, '}', ''].join('\n'),
+    hash,
+    warnings: [...new Set(warnings)].sort(),
+  };
+}
+
+/** The set elements line alone, so a membership change touches exactly one line per set. */
+export const elementsLine = (members: readonly string[]): string =>
+  members.length === 0 ? '' : `\t\telements = { ${members.join(', ')} }`;
+
+function tableBody(chains: ReadonlyMap<string, readonly string[]>, sets: ReadonlyMap<string, NftSetSpec>) {
+  const out: string[] = [];
+  for (const [name, spec] of sets) {
+    out.push(`\tset ${name} {`, '\t\ttype ipv4_addr', '\t\tflags interval', '\t\tauto-merge');
+    if (spec.members.length > 0) out.push(elementsLine(spec.members));
+    out.push('\t}');
+  }
+  // The base chain first, for reading; then the regular chains in name order.
+  const base = chains.get(BASE_CHAIN) ?? [];
+  out.push(
+    `\tchain ${BASE_CHAIN} {`,
+    '\t\ttype filter hook forward priority filter; policy accept;',
+    ...base.map((r) => `\t\t${r}`),
+    '\t}',
+  );
+  for (const [name, rules] of chains)
+    if (name !== BASE_CHAIN) out.push(`\tchain ${name} {`, ...rules.map((r) => `\t\t${r}`), '\t}');
+  return out;
+}
+
+/**
+ * One `nft -f` transaction that replaces the table atomically: the bodiless `table` creates it
+ * when absent (so the delete cannot fail), the delete drops the old one, the definition follows.
+ */
+export function renderReplace(rendered: RenderedNftables): string {
+  return `table ${TABLE_FAMILY} ${TABLE_NAME}\ndelete table ${TABLE_FAMILY} ${TABLE_NAME}\n${rendered.text}`;
+}
+
+/** One transaction that removes the table (and nothing else), whether or not it exists. */
+export function renderCleanup(): string {
+  return `table ${TABLE_FAMILY} ${TABLE_NAME}\ndelete table ${TABLE_FAMILY} ${TABLE_NAME}\n`;
+}
+
+/** The hash a live table carries in its comment (`nft list table ip tabby` output), if any. */
+export function parseTableHash(listing: string): string | undefined {
+  return /comment "tabby:([A-Za-z0-9_-]+)"/.exec(listing)?.[1];
+}
