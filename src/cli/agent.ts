@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { PolicyAgent, type PolicyDataplane } from '../agent/agent.js';
 import { DryRunDataplane } from '../agent/dry-run.js';
 import { dryRunIptables, IptablesDataplane } from '../agent/iptables-dataplane.js';
+import { dryRunNftables, NftablesDataplane } from '../agent/nftables-dataplane.js';
 import { SyncClient } from '../client/sync-client.js';
 import { type AgentConfig, agentSchema } from '../config/agent-config.js';
 import { ConfigError } from '../config/errors.js';
@@ -56,5 +57,7 @@ function createDataplane(cfg: AgentConfig, log: Logger): PolicyDataplane {
       throw new ConfigError('--dataplane none needs --dry-run DIR');
     case 'iptables':
       return new IptablesDataplane(log.child({ dataplane: 'iptables' }));
+    case 'nftables':
+      return new NftablesDataplane(log.child({ dataplane: 'nftables' }));
   }
 }

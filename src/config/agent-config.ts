@@ -9,7 +9,7 @@ export const agentSchema = z.object({
     .describe('Tabby servers HOST:PORT[,HOST:PORT...] (random start, round robin)'),
   node: z.string().min(1).describe("this node's name (as in the Node resource)"),
   dataplane: z
-    .enum(['iptables', 'none'])
+    .enum(['iptables', 'nftables', 'none'])
     .default('iptables')
     .describe('policy dataplane to program (none: only --dry-run output)'),
   dryRun: z

@@ -8,6 +8,8 @@ import { parseAllDocuments } from 'yaml';
 import { PolicyAgent, type PolicyDataplane } from '../../src/agent/agent.js';
 import type { PolicyCalculator } from '../../src/agent/calc/index.js';
 import { DryRunDataplane } from '../../src/agent/dry-run.js';
+import { dryRunIptables } from '../../src/agent/iptables-dataplane.js';
+import { dryRunNftables } from '../../src/agent/nftables-dataplane.js';
 import { SyncClient } from '../../src/client/sync-client.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
@@ -86,7 +88,10 @@ describe('policy agent', () => {
     stack.router.onUpdates(await labKVs());
     stack.router.onStatus('in-sync');
     dir = await mkdtemp(join(tmpdir(), 'tabby-agent-'));
-    const agent = agentFor('node-c', new DryRunDataplane(dir));
+    const agent = agentFor(
+      'node-c',
+      new DryRunDataplane(dir, (calc) => ({ ...dryRunIptables(calc), ...dryRunNftables(calc) })),
+    );
     await waitFor(() => agent.stats.applies > 0, 5_000, 'dry-run written');
     const plans = JSON.parse(await readFile(join(dir, 'plans.json'), 'utf8')) as Array<{
       id: string;
