@@ -1,0 +1,281 @@
+// Pure: a DataplaneSnapshot compiled to eBPF-style lookup maps, laid out the way Calico's BPF
+// policy program is (felix/bpf/polprog): per endpoint and direction one flat instruction array
+// (tiers -> policies -> rules, each tier closed by its end-of-tier action, then profiles, then a
+// final drop), with Pass / next-tier compiled to a jump to an array index; selector IP sets as
+// hash maps of canonical CIDRs probed per prefix length (an LPM lookup); an address -> endpoint
+// map the same way. Everything is plain JSON. Instructions keep their tier/policy/rule index so
+// an evaluation can say which rule decided, as explain() does.
+
+import { cidrOf } from '../../calc/cidr.js';
+import type { EndpointPlan, NamedPortMatch, ParsedRule, RuleProgram, SideMatch } from '../../calc/index.js';
+import type { DataplaneSnapshot } from '../iptables/render.js';
+import { canonicalNet, formatNet, type PrefixLens, prefixLensOf } from './lpm.js';
+
+/** A port or an inclusive range, as [lo, hi]. */
+export type PortRange = readonly [number, number];
+
+export interface SideFields {
+  /** Canonical CIDRs; the address must be in one (empty: no constraint). */
+  readonly nets: readonly string[];
+  readonly notNets: readonly string[];
+  /** Indices into CompiledMaps.ipSets: the address must be in every one. */
+  readonly sets: readonly number[];
+  readonly notSets: readonly number[];
+  /** Numeric ports and named-port set indices form one OR'd list. */
+  readonly ports: readonly PortRange[];
+  readonly notPorts: readonly PortRange[];
+  /** Indices into CompiledMaps.namedPortSets. */
+  readonly namedPorts: readonly number[];
+  readonly notNamedPorts: readonly number[];
+}
+
+export interface MatchFields {
+  readonly ipVersion?: 4 | 6;
+  /** Protocol numbers (-1 for a name no protocol has, as explain() resolves it). */
+  readonly proto?: number;
+  readonly notProto?: number;
+  readonly icmpType?: number;
+  readonly icmpCode?: number;
+  readonly notIcmpType?: number;
+  readonly notIcmpCode?: number;
+  readonly src: SideFields;
+  readonly dst: SideFields;
+}
+
+/** Where a rule instruction came from. */
+export type InsnRef =
+  | { readonly kind: 'policy'; readonly tier: string; readonly policy: string; readonly ruleIndex: number }
+  | { readonly kind: 'profile'; readonly profile: string; readonly ruleIndex: number };
+
+export type Insn =
+  /** Verdict on match: the side's decision. */
+  | { readonly op: 'allow' | 'deny'; readonly match: MatchFields; readonly ref: InsnRef }
+  /** Note the packet (policy rules only record it) and go on. */
+  | { readonly op: 'log'; readonly match: MatchFields; readonly ref: InsnRef }
+  /** Pass (in a tier) / next-tier (in a profile): jump to the next tier's or profile's start. */
+  | { readonly op: 'pass'; readonly match: MatchFields; readonly ref: InsnRef; readonly jump: number }
+  /** Reached only when no rule of the tier decided or passed: drop ('deny') or fall through. */
+  | { readonly op: 'tier-end'; readonly tier: string; readonly defaultAction: 'deny' | 'pass' }
+  /** Marks where a profile's rules start (a jump target); a missing profile drops everything. */
+  | { readonly op: 'profile-start'; readonly profile: string; readonly missing: boolean }
+  /** Nothing allowed. */
+  | { readonly op: 'final-drop' };
+
+export interface CompiledEndpoint {
+  readonly id: string;
+  readonly kind: 'workload' | 'host';
+  readonly interfaceName: string;
+  readonly ingress: readonly Insn[];
+  readonly egress: readonly Insn[];
+}
+
+export interface CompiledIpSet {
+  readonly id: string;
+  /** Canonical member CIDRs, sorted. */
+  readonly members: readonly string[];
+  readonly prefixLens: PrefixLens;
+}
+
+export interface CompiledNamedPortSet {
+  /** namedPortKey() of the match. */
+  readonly key: string;
+  readonly proto: number;
+  /** "cidr,port" entries, sorted. */
+  readonly members: readonly string[];
+  readonly prefixLens: PrefixLens;
+}
+
+export interface CompiledMaps {
+  /** Endpoints sorted by id: a lower index is a lower id. */
+  readonly endpoints: readonly CompiledEndpoint[];
+  /** Canonical endpoint net -> index of the lowest-id endpoint claiming it. */
+  readonly endpointByNet: Readonly<Record<string, number>>;
+  readonly endpointPrefixLens: PrefixLens;
+  readonly ipSets: readonly CompiledIpSet[];
+  readonly namedPortSets: readonly CompiledNamedPortSet[];
+}
+
+/** An endpoint address that declares a named port: one entry of a hash:ip,port set. */
+export interface NamedPortMember {
+  readonly net: string;
+  readonly port: number;
+}
+
+export interface CompileOptions {
+  /**
+   * namedPortKey() -> members, for rules with named ports (the snapshot does not carry endpoint
+   * ports; see namedPortSetsOf). A key with no entry compiles to an empty set.
+   */
+  readonly namedPortSets?: ReadonlyMap<string, readonly NamedPortMember[]>;
+}
+
+const PROTOCOLS: Readonly<Record<string, number>> = {
+  tcp: 6,
+  udp: 17,
+  icmp: 1,
+  icmpv6: 58,
+  sctp: 132,
+  udplite: 136,
+};
+
+export function protocolNumber(p: string | number): number {
+  if (typeof p === 'number') return p;
+  return PROTOCOLS[p.toLowerCase()] ?? (/^\d+$/.test(p) ? Number(p) : -1);
+}
+
+export const namedPortKey = (n: NamedPortMatch): string => `${n.protocol}/${n.name}/${n.selector}`;
+
+function portRange(p: number | string): PortRange {
+  if (typeof p === 'number') return [p, p];
+  const [lo, hi] = p.split(':').map(Number);
+  // An unparseable port matches nothing (explain: portIn is false).
+  return lo === undefined || hi === undefined || Number.isNaN(lo) || Number.isNaN(hi) ? [1, 0] : [lo, hi];
+}
+
+/** Rule nets as canonical texts; one that does not parse can never match, so it is dropped. */
+const nets = (list: readonly string[]): string[] =>
+  list.map(canonicalNet).filter((n): n is string => n !== undefined);
+
+export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions = {}): CompiledMaps {
+  const setIndex = new Map<string, number>();
+  const ipSets: CompiledIpSet[] = [];
+  const setOf = (id: string): number => {
+    let i = setIndex.get(id);
+    if (i === undefined) {
+      const members = [...new Set(nets(snapshot.ipSets.get(id) ?? []))].sort();
+      i = ipSets.push({ id, members, prefixLens: prefixLensOf(members) }) - 1;
+      setIndex.set(id, i);
+    }
+    return i;
+  };
+  const npIndex = new Map<string, number>();
+  const namedPortSets: CompiledNamedPortSet[] = [];
+  const namedOf = (n: NamedPortMatch): number => {
+    const key = namedPortKey(n);
+    let i = npIndex.get(key);
+    if (i === undefined) {
+      const members = new Set<string>();
+      for (const m of options.namedPortSets?.get(key) ?? []) {
+        const net = canonicalNet(m.net);
+        if (net !== undefined) members.add(`${net},${m.port}`);
+      }
+      const sorted = [...members].sort();
+      i =
+        namedPortSets.push({
+          key,
+          proto: protocolNumber(n.protocol),
+          members: sorted,
+          prefixLens: prefixLensOf(sorted),
+        }) - 1;
+      npIndex.set(key, i);
+    }
+    return i;
+  };
+
+  const side = (m: SideMatch): SideFields => ({
+    nets: nets(m.nets),
+    notNets: nets(m.notNets),
+    sets: m.ipSets.map(setOf),
+    notSets: m.notIpSets.map(setOf),
+    ports: m.ports.map(portRange),
+    notPorts: m.notPorts.map(portRange),
+    namedPorts: m.namedPorts.map(namedOf),
+    notNamedPorts: m.notNamedPorts.map(namedOf),
+  });
+
+  const match = (r: ParsedRule): MatchFields | undefined => {
+    if (r.unsupported !== undefined) return undefined; // never matches: not compiled
+    const src = side(r.src);
+    const dst = side(r.dst);
+    // Nets that were given but none parsed can never match.
+    if ((r.src.nets.length > 0 && src.nets.length === 0) || (r.dst.nets.length > 0 && dst.nets.length === 0))
+      return undefined;
+    const out: Record<string, unknown> = {};
+    if (r.ipVersion !== undefined) out['ipVersion'] = r.ipVersion;
+    if (r.protocol !== undefined) out['proto'] = protocolNumber(r.protocol);
+    if (r.notProtocol !== undefined) out['notProto'] = protocolNumber(r.notProtocol);
+    for (const k of ['icmpType', 'icmpCode', 'notIcmpType', 'notIcmpCode'] as const)
+      if (r[k] !== undefined) out[k] = r[k];
+    return { ...out, src, dst } as MatchFields;
+  };
+
+  /**
+   * Appends a program's rules; 'pass' instructions get a placeholder jump, returned for patching
+   * once the next tier's / profile's start index is known.
+   */
+  const emitRules = (out: Insn[], rules: readonly ParsedRule[], ref: (i: number) => InsnRef): number[] => {
+    const pending: number[] = [];
+    for (const [i, r] of rules.entries()) {
+      const m = match(r);
+      if (m === undefined) continue;
+      if (r.action === 'next-tier') {
+        pending.push(out.length);
+        out.push({ op: 'pass', match: m, ref: ref(i), jump: -1 });
+      } else out.push({ op: r.action, match: m, ref: ref(i) });
+    }
+    return pending;
+  };
+  const patch = (out: Insn[], pending: readonly number[]) => {
+    for (const at of pending) out[at] = { ...(out[at] as Extract<Insn, { op: 'pass' }>), jump: out.length };
+  };
+
+  const program = (plan: EndpointPlan, dir: 'ingress' | 'egress'): Insn[] => {
+    const out: Insn[] = [];
+    for (const tier of plan[dir].tiers) {
+      const pending: number[] = [];
+      for (const pol of tier.policies) {
+        const prog: RuleProgram | undefined = snapshot.policies.get(pol.id);
+        const rules = (dir === 'ingress' ? prog?.inbound : prog?.outbound) ?? [];
+        pending.push(
+          ...emitRules(out, rules, (ruleIndex) => ({
+            kind: 'policy',
+            tier: tier.name,
+            policy: pol.id,
+            ruleIndex,
+          })),
+        );
+      }
+      out.push({ op: 'tier-end', tier: tier.name, defaultAction: tier.defaultAction });
+      patch(out, pending); // Pass skips the tier-end: to the next tier's first instruction
+    }
+    for (const profile of plan[dir].profiles) {
+      const prog = snapshot.profiles.get(profile);
+      out.push({ op: 'profile-start', profile, missing: prog === undefined });
+      if (prog === undefined) continue;
+      const rules = dir === 'ingress' ? prog.inbound : prog.outbound;
+      const pending = emitRules(out, rules, (ruleIndex) => ({ kind: 'profile', profile, ruleIndex }));
+      patch(out, pending); // next-tier in a profile: on to the next profile
+    }
+    out.push({ op: 'final-drop' });
+    return out;
+  };
+
+  const plans = [...snapshot.plans].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const endpoints: CompiledEndpoint[] = [];
+  const endpointByNet: Record<string, number> = {};
+  for (const plan of plans) {
+    const index = endpoints.length;
+    endpoints.push({
+      id: plan.id,
+      kind: plan.kind,
+      interfaceName: plan.interfaceName,
+      ingress: program(plan, 'ingress'),
+      egress: program(plan, 'egress'),
+    });
+    for (const n of plan.nets) {
+      const c = cidrOf(n);
+      if (c === undefined) continue;
+      const key = formatNet(c);
+      if (!Object.hasOwn(endpointByNet, key)) endpointByNet[key] = index; // plans are id-sorted
+    }
+  }
+  const sortedByNet: Record<string, number> = {};
+  for (const k of Object.keys(endpointByNet).sort()) sortedByNet[k] = endpointByNet[k]!;
+  return {
+    endpoints,
+    endpointByNet: sortedByNet,
+    endpointPrefixLens: prefixLensOf(Object.keys(sortedByNet)),
+    ipSets,
+    namedPortSets,
+  };
+}

@@ -1,0 +1,198 @@
+// Pure: a flow's first packet through the compiled maps, as a BPF policy program runs it: look up
+// each address's endpoint in the endpoint map, run the source endpoint's egress array and the
+// destination endpoint's ingress array from index 0 (a Pass is a jump), answering set matches
+// from the hash maps. Reads only CompiledMaps; returns explain()'s Explanation shape.
+
+import type { Cidr } from '../../calc/cidr.js';
+import type { Decision, Explanation, Flow, RuleRef, SideExplanation } from '../../calc/index.js';
+import {
+  type CompiledMaps,
+  type Insn,
+  type InsnRef,
+  type MatchFields,
+  type PortRange,
+  protocolNumber,
+  type SideFields,
+} from './compile.js';
+import { maskedKey, parseAddress, probeKeys } from './lpm.js';
+
+interface Packet {
+  readonly src: Cidr;
+  readonly dst: Cidr;
+  readonly proto: number;
+  readonly flow: Flow;
+}
+
+/** Hash sets built from a map's member lists on first use (the kernel map, in effect). */
+const memberSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+function hashOf(members: readonly string[]): ReadonlySet<string> {
+  let s = memberSets.get(members);
+  if (s === undefined) {
+    s = new Set(members);
+    memberSets.set(members, s);
+  }
+  return s;
+}
+
+/** The endpoint index an address belongs to: the lowest index among all prefix hits. */
+export function endpointIndexOf(maps: CompiledMaps, ip: Cidr): number | undefined {
+  let found: number | undefined;
+  for (const key of probeKeys(maps.endpointPrefixLens, ip)) {
+    if (!Object.hasOwn(maps.endpointByNet, key)) continue;
+    const i = maps.endpointByNet[key]!;
+    if (found === undefined || i < found) found = i;
+  }
+  return found;
+}
+
+/** The id of the endpoint owning an address text, if these maps hold one. */
+export function endpointOf(maps: CompiledMaps, ipText: string): string | undefined {
+  const ip = parseAddress(ipText);
+  const i = ip === undefined ? undefined : endpointIndexOf(maps, ip);
+  return i === undefined ? undefined : maps.endpoints[i]!.id;
+}
+
+function inNets(nets: readonly string[], ip: Cidr): boolean {
+  for (const n of nets) {
+    const slash = n.lastIndexOf('/');
+    const prefix = Number(n.slice(slash + 1));
+    const v6 = n.includes(':');
+    if (v6 === (ip.version === 6) && maskedKey(ip, prefix) === n) return true;
+  }
+  return false;
+}
+
+function inSet(maps: CompiledMaps, index: number, ip: Cidr): boolean {
+  const set = maps.ipSets[index];
+  if (set === undefined) return false;
+  const hash = hashOf(set.members);
+  return probeKeys(set.prefixLens, ip).some((k) => hash.has(k));
+}
+
+function inNamedPortSet(maps: CompiledMaps, index: number, ip: Cidr, port: number, proto: number): boolean {
+  const set = maps.namedPortSets[index];
+  if (set === undefined || set.proto !== proto) return false;
+  const hash = hashOf(set.members);
+  return probeKeys(set.prefixLens, ip).some((k) => hash.has(`${k},${port}`));
+}
+
+const portIn = ([lo, hi]: PortRange, port: number): boolean => port >= lo && port <= hi;
+
+function sideMatches(maps: CompiledMaps, m: SideFields, ip: Cidr, port: number | undefined, proto: number) {
+  if (m.nets.length > 0 && !inNets(m.nets, ip)) return false;
+  if (m.notNets.length > 0 && inNets(m.notNets, ip)) return false;
+  for (const s of m.sets) if (!inSet(maps, s, ip)) return false;
+  for (const s of m.notSets) if (inSet(maps, s, ip)) return false;
+  if (m.ports.length + m.namedPorts.length > 0) {
+    if (port === undefined) return false;
+    if (
+      !m.ports.some((p) => portIn(p, port)) &&
+      !m.namedPorts.some((s) => inNamedPortSet(maps, s, ip, port, proto))
+    )
+      return false;
+  }
+  if (port !== undefined) {
+    if (m.notPorts.some((p) => portIn(p, port))) return false;
+    if (m.notNamedPorts.some((s) => inNamedPortSet(maps, s, ip, port, proto))) return false;
+  }
+  return true;
+}
+
+function matches(maps: CompiledMaps, m: MatchFields, pkt: Packet): boolean {
+  if (m.ipVersion !== undefined && m.ipVersion !== pkt.src.version) return false;
+  if (m.proto !== undefined && m.proto !== pkt.proto) return false;
+  if (m.notProto !== undefined && m.notProto === pkt.proto) return false;
+  const f = pkt.flow;
+  if (m.icmpType !== undefined) {
+    if (f.icmpType !== m.icmpType) return false;
+    if (m.icmpCode !== undefined && f.icmpCode !== m.icmpCode) return false;
+  }
+  if (m.notIcmpType !== undefined && f.icmpType === m.notIcmpType) {
+    if (m.notIcmpCode === undefined || f.icmpCode === m.notIcmpCode) return false;
+  }
+  return (
+    sideMatches(maps, m.src, pkt.src, f.srcPort, pkt.proto) &&
+    sideMatches(maps, m.dst, pkt.dst, f.dstPort, pkt.proto)
+  );
+}
+
+function decision(ref: InsnRef, action: 'allow' | 'deny'): Decision {
+  return ref.kind === 'policy'
+    ? { kind: 'rule', action, tier: ref.tier, policy: ref.policy, ruleIndex: ref.ruleIndex }
+    : { kind: 'profile', profile: ref.profile, ruleIndex: ref.ruleIndex, action };
+}
+
+/** Runs one instruction array; the array always ends in final-drop, and jumps only go forward. */
+function run(maps: CompiledMaps, endpoint: string, prog: readonly Insn[], pkt: Packet): SideExplanation {
+  const logged: RuleRef[] = [];
+  const done = (allowed: boolean, decidedBy: Decision): SideExplanation => ({
+    allowed,
+    endpoint,
+    decidedBy,
+    logged,
+  });
+  let pc = 0;
+  while (pc < prog.length) {
+    const insn = prog[pc]!;
+    switch (insn.op) {
+      case 'allow':
+      case 'deny':
+        if (matches(maps, insn.match, pkt)) return done(insn.op === 'allow', decision(insn.ref, insn.op));
+        break;
+      case 'log':
+        // As explain(): only policy log rules are recorded.
+        if (insn.ref.kind === 'policy' && matches(maps, insn.match, pkt)) {
+          const { tier, policy, ruleIndex } = insn.ref;
+          logged.push({ tier, policy, ruleIndex });
+        }
+        break;
+      case 'pass':
+        if (matches(maps, insn.match, pkt)) {
+          pc = insn.jump;
+          continue;
+        }
+        break;
+      case 'tier-end':
+        if (insn.defaultAction === 'deny') return done(false, { kind: 'tier-end', tier: insn.tier });
+        break;
+      case 'profile-start':
+        if (insn.missing) return done(false, { kind: 'profile-missing', profile: insn.profile });
+        break;
+      case 'final-drop':
+        return done(false, { kind: 'default' });
+    }
+    pc++;
+  }
+  return done(false, { kind: 'default' });
+}
+
+function packetOf(flow: Flow): Packet {
+  const src = parseAddress(flow.srcIp);
+  const dst = parseAddress(flow.dstIp);
+  if (src === undefined || dst === undefined)
+    throw new TypeError('evaluateMaps: srcIp and dstIp must be IP addresses');
+  return { src, dst, proto: protocolNumber(flow.protocol), flow };
+}
+
+function side(maps: CompiledMaps, pkt: Packet, dir: 'ingress' | 'egress'): SideExplanation {
+  const i = endpointIndexOf(maps, dir === 'egress' ? pkt.src : pkt.dst);
+  if (i === undefined) return { allowed: true, decidedBy: { kind: 'unmanaged' }, logged: [] };
+  const ep = maps.endpoints[i]!;
+  return run(maps, ep.id, ep[dir], pkt);
+}
+
+/** The flow through one set of maps: egress of the source's endpoint, ingress of the destination's. */
+export function evaluateMaps(maps: CompiledMaps, flow: Flow): Explanation {
+  return evaluateAcross(maps, maps, flow);
+}
+
+/**
+ * The flow across two nodes: egress policy from the source node's maps, ingress policy from the
+ * destination node's (each node's maps hold only its own endpoints).
+ */
+export function evaluateAcross(egressMaps: CompiledMaps, ingressMaps: CompiledMaps, flow: Flow): Explanation {
+  const pkt = packetOf(flow);
+  const egress = side(egressMaps, pkt, 'egress');
+  const ingress = side(ingressMaps, pkt, 'ingress');
+  return { verdict: egress.allowed && ingress.allowed ? 'allow' : 'deny', egress, ingress };
+}
