@@ -50,8 +50,10 @@ export function agentCommand(): Command {
 }
 
 function createDataplane(cfg: AgentConfig, log: Logger): PolicyDataplane {
-  if (cfg.dryRun)
-    return new DryRunDataplane(cfg.dryRun, cfg.dataplane === 'iptables' ? dryRunIptables : undefined);
+  if (cfg.dryRun) {
+    const extra = { iptables: dryRunIptables, nftables: dryRunNftables, none: undefined }[cfg.dataplane];
+    return new DryRunDataplane(cfg.dryRun, extra);
+  }
   switch (cfg.dataplane) {
     case 'none':
       throw new ConfigError('--dataplane none needs --dry-run DIR');

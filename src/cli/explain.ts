@@ -6,10 +6,10 @@ import { Command } from 'commander';
 import {
   type Decision,
   type Explanation,
-  explain,
   PolicyCalculator,
   type SideExplanation,
 } from '../agent/calc/index.js';
+import { evaluateAcross, mapsOf } from '../agent/dataplane/maps/index.js';
 import { SyncClient } from '../client/sync-client.js';
 import { ConfigError } from '../config/errors.js';
 import { type ExplainConfig, explainSchema } from '../config/explain-config.js';
@@ -31,11 +31,25 @@ export function explainCommand(): Command {
       throw new ConfigError('give exactly one of --server HOST:PORT or --path DIR');
     const state = cfg.path ? await readFiles(cfg.path) : await readServer(cfg.server!, cfg.timeoutMs);
     // No node of its own: explain computes plans on demand for whichever endpoints a flow involves.
-    const calc = new PolicyCalculator('(explain)');
-    calc.apply([...state].map(([key, value]) => ({ key, value })));
     const src = resolveEndpoint(state, cfg.from, 'from');
     const dst = parseDestination(state, cfg.to);
-    const result = explain(calc, { srcIp: src.ip, dstIp: dst.ip, protocol: dst.protocol, dstPort: dst.port });
+    // Evaluate what the nodes would run: each side's node compiles the policy to lookup maps
+    // (the eBPF-style dataplane) and the flow is judged on them; property and packet tests keep
+    // these equal to the calculator's own explain() and to the iptables/nftables dataplanes.
+    const kvs = [...state].map(([key, value]) => ({ key, value }));
+    const mapsFor = (node: string | undefined) => {
+      const calc = new PolicyCalculator(node ?? '(no node)');
+      calc.apply(kvs);
+      return mapsOf(calc);
+    };
+    const srcMaps = mapsFor(src.node);
+    const dstMaps = src.node === dst.node ? srcMaps : mapsFor(dst.node);
+    const result = evaluateAcross(srcMaps, dstMaps, {
+      srcIp: src.ip,
+      dstIp: dst.ip,
+      protocol: dst.protocol,
+      dstPort: dst.port,
+    });
     process.stdout.write(cfg.json ? `${JSON.stringify(result)}\n` : render(cfg, src, dst, result));
   });
   return cmd;
@@ -80,11 +94,14 @@ async function readServer(server: string, timeoutMs: number): Promise<Map<string
 interface Endpoint {
   label: string;
   ip: string;
+  /** The node whose agent polices this endpoint (undefined: not a workload endpoint). */
+  node?: string;
 }
 
 /** `<ns>/<pod>` (a workload endpoint in the state) or a literal IP. */
 function resolveEndpoint(state: ReadonlyMap<string, JsonValue>, ref: string, what: string): Endpoint {
-  if (/^[0-9.]+$|:/.test(ref) && !ref.includes('/')) return { label: ref, ip: ref };
+  if (/^[0-9.]+$|:/.test(ref) && !ref.includes('/'))
+    return { label: ref, ip: ref, node: nodeOwning(state, ref) };
   const m = /^([^/]+)\/([^/]+)$/.exec(ref);
   if (!m) throw new ConfigError(`--${what}: want <namespace>/<pod> or an IP, got "${ref}"`);
   const needle = `/workload/k8s/${encodeURIComponent(`${m[1]}/${m[2]}`)}/endpoint/`;
@@ -93,9 +110,22 @@ function resolveEndpoint(state: ReadonlyMap<string, JsonValue>, ref: string, wha
     const nets = (value as { ipv4Nets?: string[]; ipv6Nets?: string[] }).ipv4Nets ?? [];
     const first = nets[0] ?? (value as { ipv6Nets?: string[] }).ipv6Nets?.[0];
     if (!first) throw new ConfigError(`--${what}: ${ref} has no IP`);
-    return { label: ref, ip: first.split('/')[0]! };
+    return { label: ref, ip: first.split('/')[0]!, node: nodeOfKey(key) };
   }
   throw new ConfigError(`--${what}: no workload endpoint ${ref} in the state`);
+}
+
+const nodeOfKey = (key: string): string => decodeURIComponent(key.split('/')[4] ?? '');
+
+/** The node of the workload endpoint that has `ip` among its addresses, if any. */
+function nodeOwning(state: ReadonlyMap<string, JsonValue>, ip: string): string | undefined {
+  for (const [key, value] of state) {
+    if (keyKind(key) !== 'workloadEndpoint') continue;
+    const v = value as { ipv4Nets?: string[]; ipv6Nets?: string[] };
+    if ([...(v.ipv4Nets ?? []), ...(v.ipv6Nets ?? [])].some((n) => n.split('/')[0] === ip))
+      return nodeOfKey(key);
+  }
+  return undefined;
 }
 
 function parseDestination(state: ReadonlyMap<string, JsonValue>, to: string) {
