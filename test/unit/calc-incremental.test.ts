@@ -1,10 +1,11 @@
 // Incremental policy calculation: a label change touches only the IP sets whose selectors
 // read that key and only the plans that depend on it; after random updates, incremental IP
 // set membership (and the reported deltas, replayed) equals a from-scratch computation.
+// Only active sets (used by programs the local plans refer to) are kept.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type CalcUpdate, PolicyCalculator } from '../../src/agent/calc/index.js';
+import { type CalcUpdate, explain, PolicyCalculator, type RuleProgram } from '../../src/agent/calc/index.js';
 import { Keys } from '../../src/model/keys.js';
 import { parseSelector } from '../../src/model/selector/index.js';
 import type { JsonValue, KV } from '../../src/model/types.js';
@@ -152,6 +153,61 @@ describe('incremental updates', () => {
     expect(calc.ipSetMembers(uid("app == 'api'"))).toEqual(['10.0.1.1/32']);
   });
 
+  it('only sets of policies the local plans use are active; a plan change creates and deletes them', () => {
+    const calc = new PolicyCalculator('me');
+    const remoteOnly = policy('api-out', "app == 'api'", [{ action: 'allow', dstSelector: "tier == 'x'" }]);
+    const u0 = calc.apply([...world(), remoteOnly]);
+    const tierX = uid("tier == 'x'");
+    expect(calc.ipSetIds()).toEqual(
+      [uid("app == 'api'"), uid("env == 'prod'"), uid("pcns.team == 'blue'")].sort(),
+    );
+    expect(u0.ipSetsCreated).toEqual(calc.ipSetIds());
+    // A remote pod change that only an inactive set reads costs no evaluation.
+    const before = calc.ipSetEvaluations;
+    expect(calc.apply([wep('other', 'b', 'db', '10.0.1.2', { app: 'db', env: 'prod', tier: 'x' })])).toEqual(
+      expect.objectContaining({ ipSetChanges: [], ipSetsCreated: [], endpointPlanChanges: [] }),
+    );
+    expect(calc.ipSetEvaluations).toBe(before);
+    // A local pod becomes 'api': api-out now applies here, so its set comes in, with members.
+    const cache = Keys.workloadEndpoint('me', 'a', 'cache');
+    const u1 = calc.apply([wep('me', 'a', 'cache', '10.0.0.2', { app: 'api' })]);
+    expect(u1.endpointPlanChanges).toEqual([cache]);
+    expect(u1.ipSetsCreated).toEqual([tierX]);
+    expect(u1.ipSetsDeleted).toEqual([uid("pcns.team == 'blue'")]);
+    expect(u1.ipSetChanges).toContainEqual({ id: tierX, added: ['10.0.1.2/32'], removed: [] });
+    expect(calc.ipSetMembers(tierX)).toEqual(['10.0.1.2/32']);
+    // And back: the set goes (no member changes are reported for a deleted set).
+    const u2 = calc.apply([wep('me', 'a', 'cache', '10.0.0.2', { app: 'cache' })]);
+    expect(u2.ipSetsCreated).toEqual([uid("pcns.team == 'blue'")]);
+    expect(u2.ipSetsDeleted).toEqual([tierX]);
+    expect(u2.ipSetChanges.map((c) => c.id)).not.toContain(tierX);
+    expect(calc.ipSetIds()).not.toContain(tierX);
+    expect(calc.ipSetMembers(tierX)).toEqual([]);
+  });
+
+  it('explain() evaluates inactive sets on demand for endpoints on other nodes', () => {
+    const calc = new PolicyCalculator('me');
+    calc.apply([
+      ...world(),
+      policy('api-out', "app == 'api'", [{ action: 'allow', dstSelector: "env == 'prod'" }]),
+      policy('db-out', "app == 'db'", [{ action: 'allow', dstSelector: "app == 'web'" }]),
+    ]);
+    expect(calc.ipSetIds()).not.toContain(uid("app == 'web'"));
+    const flow = (srcIp: string, dstIp: string) => ({ srcIp, dstIp, protocol: 'tcp', dstPort: 80 });
+    // db (other node) -> web: allowed by db-out through the inactive set "app == 'web'".
+    expect(explain(calc, flow('10.0.1.2', '10.0.0.1')).egress.decidedBy).toMatchObject({
+      kind: 'rule',
+      action: 'allow',
+    });
+    expect(explain(calc, flow('10.0.1.2', '10.0.0.2')).egress.decidedBy).toEqual({
+      kind: 'tier-end',
+      tier: 'default',
+    });
+    // api (other node) -> db: the active set "env == 'prod'" answers.
+    expect(explain(calc, flow('10.0.1.1', '10.0.1.2')).egress.allowed).toBe(true);
+    expect(explain(calc, flow('10.0.1.1', '10.0.0.1')).egress.allowed).toBe(false);
+  });
+
   it('an unparseable value is a deletion, reported', () => {
     const calc = new PolicyCalculator('me');
     calc.apply(world());
@@ -218,6 +274,21 @@ function snapshot(calc: PolicyCalculator) {
   return Object.fromEntries(calc.ipSetIds().map((id) => [id, calc.ipSetMembers(id)]));
 }
 
+/** The sets used by the programs of the policies and profiles the local plans refer to. */
+function activeSets(calc: PolicyCalculator): string[] {
+  const out = new Set<string>();
+  const add = (p: RuleProgram | undefined) => {
+    for (const r of [...(p?.inbound ?? []), ...(p?.outbound ?? [])])
+      for (const m of [r.src, r.dst]) for (const id of [...m.ipSets, ...m.notIpSets]) out.add(id);
+  };
+  for (const plan of calc.plans().values())
+    for (const dir of [plan.ingress, plan.egress]) {
+      for (const t of dir.tiers) for (const p of t.policies) add(calc.policyProgram(p.id));
+      for (const name of dir.profiles) add(calc.profileProgram(name));
+    }
+  return [...out].sort();
+}
+
 function replay(mirror: Map<string, Set<string>>, u: CalcUpdate): void {
   for (const id of u.ipSetsDeleted) mirror.delete(id);
   for (const id of u.ipSetsCreated) mirror.set(id, new Set());
@@ -256,6 +327,7 @@ describe('property', () => {
             const fresh = new PolicyCalculator('me');
             fresh.apply([...state].map(([key, value]) => ({ key, value })));
             expect(snapshot(calc)).toEqual(snapshot(fresh));
+            expect(calc.ipSetIds()).toEqual(activeSets(calc));
             expect(Object.fromEntries([...mirror].map(([id, s]) => [id, [...s].sort()]))).toEqual(
               snapshot(fresh),
             );

@@ -196,9 +196,9 @@ function sideMatches(
   return true;
 }
 
+/** Active sets answer from their members; others (remote endpoints' policies) on demand. */
 function inSet(calc: PolicyCalculator, id: string, ip: Cidr): boolean {
-  const members = calc.ipSetMemberCounts(id);
-  return members !== undefined && anyContains([...members.keys()], ip);
+  return calc.ipSetContains(id, ip);
 }
 
 function portIn(p: ModelPort, port: number): boolean {

@@ -1,8 +1,13 @@
 // The node agent's policy calculation: KV updates in, per-endpoint plans, rule programs and
 // selector IP set membership out, all maintained incrementally (Felix's calc graph, policy
 // part: ActiveRulesCalculator + RuleScanner + label index + PolicyResolver). Pure: no I/O.
+// Rule programs exist for every policy and profile, but IP set membership is kept only for
+// the active sets: those used by policies and profiles that the local plans refer to (as in
+// felix/calc/active_rules_calculator.go). Other sets are answered on demand (ipSetContains).
 
+import type { Selector } from '../../model/selector/index.js';
 import type { KV } from '../../model/types.js';
+import { anyContains, type Cidr } from './cidr.js';
 import { type EndpointPlan, resolvePlan } from './endpoint-plan.js';
 import { type IpSetChange, IpSetIndex } from './ip-set-index.js';
 import { addTo, LabelIndex } from './label-index.js';
@@ -28,8 +33,12 @@ export interface CalcUpdate {
 interface Program {
   readonly program: RuleProgram;
   readonly json: string;
-  readonly sets: readonly string[];
+  /** Selector IP sets the program uses (id -> selector). */
+  readonly sets: ReadonlyMap<string, Selector>;
 }
+
+const policyKey = (id: string): string => `policy:${id}`;
+const profileKey = (name: string): string => `profile:${name}`;
 
 /** The parts of a policy that decide where it sorts and which endpoints/directions it governs. */
 const policyMeta = (p: PolicyValue): string =>
@@ -50,6 +59,12 @@ export class PolicyCalculator {
   readonly #itemsByProfile = new Map<string, Set<string>>();
   readonly #plans = new Map<string, EndpointPlan>();
   readonly #planJson = new Map<string, string>();
+  /** Local endpoint -> the policy/profile keys its plan refers to. */
+  readonly #planRefs = new Map<string, readonly string[]>();
+  /** Policy/profile key -> number of local plans referring to it (active when present). */
+  readonly #active = new Map<string, number>();
+  /** Every set id used by some program (active or not) -> selector and number of programs. */
+  readonly #knownSets = new Map<string, { readonly sel: Selector; n: number }>();
 
   constructor(nodeName: string) {
     if (nodeName === '') throw new TypeError('PolicyCalculator: nodeName is required');
@@ -64,7 +79,7 @@ export class PolicyCalculator {
 
     for (const id of delta.policies) {
       const p = this.model.policies.get(id);
-      if (this.#updateProgram(this.#policyPrograms, id, p)) policyChanges.push(id);
+      if (this.#updateProgram(this.#policyPrograms, policyKey(id), id, p)) policyChanges.push(id);
       const meta = p === undefined ? undefined : policyMeta(p);
       if (meta !== this.#policyMetas.get(id)) {
         for (const ep of this.#policyMatch.matchesOf(id)) this.#dirty.add(ep);
@@ -75,7 +90,7 @@ export class PolicyCalculator {
     }
     for (const name of delta.profiles) {
       const p = this.model.profiles.get(name);
-      if (this.#updateProgram(this.#profilePrograms, name, p)) profileChanges.push(name);
+      if (this.#updateProgram(this.#profilePrograms, profileKey(name), name, p)) profileChanges.push(name);
       for (const item of this.#itemsByProfile.get(name) ?? []) relabel.add(item);
     }
     for (const name of delta.tiers)
@@ -133,16 +148,38 @@ export class PolicyCalculator {
     return this.#labels.get(itemId);
   }
 
+  /** The active selector IP sets: those used by programs the local plans refer to. */
   ipSetIds(): string[] {
     return this.#ipSets.ids();
   }
 
+  /** Members of an active set, sorted (empty for an inactive or unknown set). */
   ipSetMembers(id: string): string[] {
     return this.#ipSets.members(id);
   }
 
+  /** Raw member counts of an active set (undefined for an inactive or unknown set). */
   ipSetMemberCounts(id: string): ReadonlyMap<string, number> | undefined {
     return this.#ipSets.memberSet(id);
+  }
+
+  /**
+   * Whether an address is in a selector set, active or not: an active set answers from its
+   * members; for any other set used by a known program the selector is evaluated against the
+   * endpoints and network sets owning the address. False for an unknown set.
+   */
+  ipSetContains(id: string, ip: Cidr): boolean {
+    const members = this.#ipSets.memberSet(id);
+    if (members !== undefined) return anyContains([...members.keys()], ip);
+    const sel = this.#knownSets.get(id)?.sel;
+    if (sel === undefined) return false;
+    for (const items of [this.model.endpoints, this.model.networkSets])
+      for (const item of items.values()) {
+        if (!anyContains(item.nets, ip)) continue;
+        const labels = this.#labels.get(item.id);
+        if (labels !== undefined && sel.evaluate(labels)) return true;
+      }
+    return false;
   }
 
   /** Selector evaluations done by the IP set index so far. */
@@ -152,13 +189,16 @@ export class PolicyCalculator {
 
   #updateProgram(
     programs: Map<string, Program>,
+    key: string,
     id: string,
     owner: { inbound: readonly ModelRule[]; outbound: readonly ModelRule[] } | undefined,
   ): boolean {
     const old = programs.get(id);
+    const active = this.#active.has(key);
     if (owner === undefined) {
       if (old === undefined) return false;
-      for (const s of old.sets) this.#ipSets.unref(s);
+      if (active) for (const s of old.sets.keys()) this.#ipSets.unref(s);
+      this.#forget(old.sets);
       programs.delete(id);
       return true;
     }
@@ -166,10 +206,61 @@ export class PolicyCalculator {
     const json = JSON.stringify(program);
     if (old?.json === json) return false;
     // New references first, so a set used by both versions never drops to zero.
-    for (const sel of used.values()) this.#ipSets.ref(sel);
-    for (const s of old?.sets ?? []) this.#ipSets.unref(s);
-    programs.set(id, { program, json, sets: [...used.keys()] });
+    if (active) for (const sel of used.values()) this.#ipSets.ref(sel);
+    for (const [s, sel] of used) {
+      const known = this.#knownSets.get(s);
+      if (known === undefined) this.#knownSets.set(s, { sel, n: 1 });
+      else known.n++;
+    }
+    if (old !== undefined) {
+      if (active) for (const s of old.sets.keys()) this.#ipSets.unref(s);
+      this.#forget(old.sets);
+    }
+    programs.set(id, { program, json, sets: used });
     return true;
+  }
+
+  #forget(sets: ReadonlyMap<string, Selector>): void {
+    for (const s of sets.keys()) {
+      const known = this.#knownSets.get(s);
+      if (known === undefined) continue;
+      if (--known.n === 0) this.#knownSets.delete(s);
+    }
+  }
+
+  /** The program behind a policy/profile key. */
+  #programOf(key: string): Program | undefined {
+    return key.startsWith('policy:')
+      ? this.#policyPrograms.get(key.slice('policy:'.length))
+      : this.#profilePrograms.get(key.slice('profile:'.length));
+  }
+
+  /** Points a local endpoint's references at a new plan (or none), (de)activating programs. */
+  #setPlanRefs(endpointId: string, plan: EndpointPlan | undefined): void {
+    const keys = new Set<string>();
+    if (plan !== undefined)
+      for (const dir of [plan.ingress, plan.egress]) {
+        for (const t of dir.tiers) for (const p of t.policies) keys.add(policyKey(p.id));
+        for (const name of dir.profiles) keys.add(profileKey(name));
+      }
+    const old = this.#planRefs.get(endpointId) ?? [];
+    // New references first, so a program used by both plans stays active.
+    for (const k of keys) {
+      const n = this.#active.get(k) ?? 0;
+      this.#active.set(k, n + 1);
+      if (n === 0) for (const sel of this.#programOf(k)?.sets.values() ?? []) this.#ipSets.ref(sel);
+    }
+    for (const k of old) {
+      const n = this.#active.get(k) ?? 0;
+      if (n > 1) {
+        this.#active.set(k, n - 1);
+        continue;
+      }
+      this.#active.delete(k);
+      for (const s of this.#programOf(k)?.sets.keys() ?? []) this.#ipSets.unref(s);
+    }
+    if (keys.size === 0) this.#planRefs.delete(endpointId);
+    else this.#planRefs.set(endpointId, [...keys]);
   }
 
   #updateItem(id: string): void {
@@ -198,12 +289,14 @@ export class PolicyCalculator {
     const ep = this.model.endpoints.get(id);
     if (ep === undefined || ep.node !== this.nodeName) {
       this.#planJson.delete(id);
+      this.#setPlanRefs(id, undefined);
       return this.#plans.delete(id);
     }
     const matching = [...this.#policyMatch.selectorsMatching(id)].map((pid) => this.model.policies.get(pid)!);
     const plan = resolvePlan(ep, matching, this.model.tiers);
     const json = JSON.stringify(plan);
     if (this.#planJson.get(id) === json) return false;
+    this.#setPlanRefs(id, plan);
     this.#plans.set(id, plan);
     this.#planJson.set(id, json);
     return true;
