@@ -20,11 +20,15 @@ import { SyncClient } from '../../src/client/sync-client.js';
 import { convertObject, interfaceName } from '../../src/datastore/convert/index.js';
 import { FileDatastore } from '../../src/datastore/file/file-datastore.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
+import { Keys } from '../../src/model/keys.js';
 import { silentLogger } from '../../src/model/logger.js';
 import { type Stack, startStack } from '../harness/stack.js';
+import { POD_GATEWAY } from './harness/addressing.js';
+import { Cleanup } from './harness/cleanup.js';
 import { exec } from './harness/exec.js';
 import { describeE2E, preflight } from './harness/preflight.js';
-import { Lab, type LabPod } from './harness/topology.js';
+import { startListener } from './harness/probe.js';
+import { Lab, type LabNode, type LabPod } from './harness/topology.js';
 
 const reason = await preflight(['ip', 'iptables', 'iptables-restore', 'iptables-save', 'ipset']);
 
@@ -45,6 +49,20 @@ const IDENTITIES: Record<string, { ns: string; name: string; labels: Record<stri
 
 /** Propagation must reach real traffic within this long. */
 const PROPAGATION_BUDGET_MS = 5000;
+
+/** The cloud metadata address the lab's security tier blocks; served in the lab by an extra namespace. */
+const METADATA = '169.254.169.254';
+
+const SECURITY = Keys.policy('GlobalNetworkPolicy', '', 'security.block-metadata');
+const rule = (tier: string, policy: string, ruleIndex: number, action: 'allow' | 'deny') => ({
+  kind: 'rule',
+  tier,
+  policy,
+  ruleIndex,
+  action,
+});
+
+type Proto = 'tcp' | 'udp';
 
 function labObjects(): KubeObject[] {
   const text = readFileSync(new URL('../fixtures/calc/lab.yaml', import.meta.url), 'utf8');
@@ -69,6 +87,54 @@ function podObject(pod: LabPod, labels?: Record<string, string>): KubeObject {
 }
 
 /** Renames a pod's node-side veth to `name`, keeping its /32 route (a link going down drops it). */
+/**
+ * A metadata server inside the lab: a namespace holding 169.254.169.254/32, attached to `node` by a
+ * veth whose node side is not a workload interface (no `cali` prefix: Felix leaves it alone, as it
+ * would a real metadata service outside the cluster). The node routes the /32 to the veth and
+ * answers the server's 169.254.1.1 gateway by proxy-ARP; every other node routes it via `node`.
+ */
+async function addMetadataServer(lab: Lab, node: LabNode, cleanup: Cleanup): Promise<string> {
+  const ns = `${lab.prefix}meta`;
+  cleanup.trackNamespace(ns);
+  await exec('ip', ['netns', 'add', ns]);
+  await exec('ip', [
+    'link',
+    'add',
+    'eth0',
+    'netns',
+    ns,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'meta0',
+    'netns',
+    node.ns,
+  ]);
+  await exec('ip', ['-n', ns, '-batch', '-'], {
+    input: `${[
+      'link set lo up',
+      `addr add ${METADATA}/32 dev eth0`,
+      'link set eth0 up',
+      `route add ${POD_GATEWAY} dev eth0 scope link`,
+      `route add default via ${POD_GATEWAY} dev eth0`,
+    ].join('\n')}\n`,
+  });
+  await node.exec('sysctl', [
+    '-q',
+    '-w',
+    'net.ipv4.conf.meta0.proxy_arp=1',
+    'net.ipv4.neigh.meta0.proxy_delay=0',
+  ]);
+  await exec('ip', ['-n', node.ns, '-batch', '-'], {
+    input: `link set meta0 up\nroute add ${METADATA}/32 dev meta0 scope link\n`,
+  });
+  for (const other of lab.nodes.filter((n) => n !== node))
+    await exec('ip', ['-n', other.ns, 'route', 'add', `${METADATA}/32`, 'via', node.ip, 'dev', other.iface]);
+  await startListener(ns, 'tcp', 80, cleanup);
+  return ns;
+}
+
 async function renameHostIface(pod: LabPod, name: string): Promise<void> {
   await exec('ip', ['-n', pod.node.ns, '-batch', '-'], {
     input: `${[
@@ -85,6 +151,7 @@ describeE2E('e2e agent: manifests → server → per-node agents → iptables, w
   let stack: Stack | undefined;
   let files: FileDatastore | undefined;
   let dir = '';
+  const extra = new Cleanup();
   const agents = new Map<string, PolicyAgent>();
   const drivers = new Map<string, IptablesDriver>();
   const pod = (name: string) => lab.pods.find((p) => IDENTITIES[p.name]!.name === name)!;
@@ -96,19 +163,41 @@ describeE2E('e2e agent: manifests → server → per-node agents → iptables, w
     await rename(tmp, join(dir, file));
   }
 
-  const expected = (src: string, dst: string, port: number) => {
-    const flow = { srcIp: pod(src).ip, dstIp: pod(dst).ip, protocol: 'tcp' as const, dstPort: port };
-    const verdicts = [...agents.values()].map((a) => explain(a.calc, flow).verdict);
-    // Both nodes' calculators see the whole cluster: they must agree.
-    expect(new Set(verdicts).size, `${src} -> ${dst}:${port}: calculators disagree`).toBe(1);
-    return verdicts[0]!;
-  };
+  /** A lab pod's name (its identity) or a literal address. */
+  const ipOf = (dst: string) => (/^\d/.test(dst) ? dst : pod(dst).ip);
 
-  /** Real connect vs explain() for a TCP flow. */
-  async function check(src: string, dst: string, port: number): Promise<'allow' | 'deny'> {
-    const verdict = expected(src, dst, port);
-    const got = await pod(src).connect(pod(dst).ip, port, { timeoutMs: verdict === 'allow' ? 3000 : 400 });
-    expect(got, `${src} -> ${dst}:${port}`).toBe(verdict === 'allow' ? 'connected' : 'timeout');
+  /** explain() over every agent's calculator; they must agree. Returns one of them. */
+  const explainAll = (src: string, dst: string, port: number, protocol: Proto = 'tcp') => {
+    const flow = { srcIp: pod(src).ip, dstIp: ipOf(dst), protocol, dstPort: port };
+    const all = [...agents.values()].map((a) => explain(a.calc, flow));
+    // Both nodes' calculators see the whole cluster: they must agree.
+    expect(new Set(all.map((e) => e.verdict)).size, `${src} -> ${dst}:${port}: calculators disagree`).toBe(1);
+    return all[0]!;
+  };
+  const expected = (src: string, dst: string, port: number, protocol: Proto = 'tcp') =>
+    explainAll(src, dst, port, protocol).verdict;
+
+  /** One real probe: TCP connect or UDP echo; an answer is 'open', silence (a DROP) 'closed'. */
+  async function probe(src: string, dst: string, port: number, protocol: Proto, timeoutMs: number) {
+    const got =
+      protocol === 'tcp'
+        ? await pod(src).connect(ipOf(dst), port, { timeoutMs })
+        : await pod(src).udpPing(ipOf(dst), port, { timeoutMs });
+    if (got === 'connected' || got === 'reply') return 'open';
+    if (got === 'timeout') return 'closed';
+    return got;
+  }
+
+  /** Real traffic vs explain() for a flow. */
+  async function check(
+    src: string,
+    dst: string,
+    port: number,
+    protocol: Proto = 'tcp',
+  ): Promise<'allow' | 'deny'> {
+    const verdict = expected(src, dst, port, protocol);
+    const got = await probe(src, dst, port, protocol, verdict === 'allow' ? 3000 : 400);
+    expect(got, `${src} -> ${dst}:${port}/${protocol}`).toBe(verdict === 'allow' ? 'open' : 'closed');
     return verdict;
   }
 
@@ -121,20 +210,24 @@ describeE2E('e2e agent: manifests → server → per-node agents → iptables, w
     src: string,
     dst: string,
     port: number,
-    want: 'connected' | 'timeout',
+    want: 'open' | 'closed',
+    protocol: Proto = 'tcp',
   ): Promise<number> {
     for (;;) {
       const start = performance.now();
       if (start - t0 > PROPAGATION_BUDGET_MS + 2000)
-        throw new Error(`${src} -> ${dst}:${port} did not become ${want}`);
-      const got = await pod(src).connect(pod(dst).ip, port, { timeoutMs: 150 });
+        throw new Error(`${src} -> ${dst}:${port}/${protocol} did not become ${want}`);
+      const got = await probe(src, dst, port, protocol, 150);
       if (got !== want) continue;
-      // A short timeout could be a slow connect rather than a DROP: confirm with a longer probe.
-      if (want === 'timeout' && (await pod(src).connect(pod(dst).ip, port, { timeoutMs: 400 })) !== want)
-        continue;
+      // A short timeout could be a slow answer rather than a DROP: confirm with a longer probe.
+      if (want === 'closed' && (await probe(src, dst, port, protocol, 400)) !== want) continue;
       return start - t0;
     }
   }
+
+  /** Removes a manifest file (the datastore deletes its objects). */
+  const removeManifests = (file: string) => rm(join(dir, file));
+  const settled = () => Promise.all([...agents.values()].map((a) => a.settled()));
 
   beforeAll(async () => {
     lab = await Lab.create({ nodes: 2, podsPerNode: 3 });
@@ -143,12 +236,20 @@ describeE2E('e2e agent: manifests → server → per-node agents → iptables, w
       await renameHostIface(p, interfaceName(id.ns, id.name));
     }
     await Promise.all(lab.pods.flatMap((p) => [p.listen(80), p.listen(8080)]));
+    await pod('coredns').listenUdp(53);
+    await addMetadataServer(lab, lab.node('node0'), extra);
     // Before any policy: every pair connects through the renamed veths (routes and proxy-ARP
-    // survived the rename; this also warms the neighbour caches).
-    const open = await Promise.all(
-      lab.pods.flatMap((a) => lab.pods.filter((b) => b !== a).map((b) => a.connect(b.ip, 80))),
-    );
+    // survived the rename; this also warms the neighbour caches). Every pod reaches the metadata
+    // server (same node and across) and CoreDNS answers UDP 53.
+    const open = await Promise.all([
+      ...lab.pods.flatMap((a) => lab.pods.filter((b) => b !== a).map((b) => a.connect(b.ip, 80))),
+      ...lab.pods.map((a) => a.connect(METADATA, 80)),
+    ]);
     expect(new Set(open)).toEqual(new Set(['connected']));
+    const dns = await Promise.all(
+      lab.pods.filter((a) => a !== pod('coredns')).map((a) => a.udpPing(pod('coredns').ip, 53)),
+    );
+    expect(new Set(dns)).toEqual(new Set(['reply']));
 
     dir = await mkdtemp(join(tmpdir(), 'tabby-agent-lab-'));
     await writeManifests('lab.yaml', labObjects());
@@ -193,6 +294,7 @@ describeE2E('e2e agent: manifests → server → per-node agents → iptables, w
     await files?.stop().catch(() => undefined);
     await stack?.stop().catch(() => undefined);
     for (const d of drivers.values()) await d.cleanup().catch(() => undefined);
+    await extra.run().catch(() => undefined);
     await lab?.destroy();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -216,7 +318,7 @@ describeE2E('e2e agent: manifests → server → per-node agents → iptables, w
     // app=api from backend, so api-2 -> db:80 becomes deny. api -> db stays allow.
     const t0 = performance.now();
     await writeManifests('pod-api-2.yaml', [podObject(pod('api-2'), { app: 'other' })]);
-    const ms = await timeUntil(t0, 'api-2', 'db', 80, 'timeout');
+    const ms = await timeUntil(t0, 'api-2', 'db', 80, 'closed');
     console.log(
       `[agent-lab] label change (api-2 app=other): api-2 -> db:80 denied after ${ms.toFixed(0)} ms`,
     );
@@ -260,7 +362,7 @@ describeE2E('e2e agent: manifests → server → per-node agents → iptables, w
     });
     const t0 = performance.now();
     await writeManifests('lab.yaml', objs);
-    const ms = await timeUntil(t0, 'frontend', 'db', 80, 'connected');
+    const ms = await timeUntil(t0, 'frontend', 'db', 80, 'open');
     console.log(
       `[agent-lab] policy change (frontend <-> db allowed): frontend -> db:80 allowed after ${ms.toFixed(0)} ms`,
     );
@@ -275,5 +377,175 @@ describeE2E('e2e agent: manifests → server → per-node agents → iptables, w
     console.log(
       `[agent-lab] applies: ${[...agents].map(([n, a]) => `${n}=${a.stats.applies} (last ${a.stats.lastApplyMs.toFixed(0)} ms)`).join(', ')}`,
     );
+  });
+
+  it('the metadata address: a real server in the lab, denied by security.block-metadata', async () => {
+    // beforeAll showed every pod connects to 169.254.169.254:80 without policy. Now: security
+    // (order 100) is the first tier, block-metadata selects all() for egress and its rule 0
+    // denies 169.254.169.254/32, so the flow is decided there, before platform or application.
+    // The server is not an endpoint: there is no ingress side to consult.
+    for (const src of ['frontend', 'db']) {
+      const e = explainAll(src, METADATA, 80);
+      expect(e.egress.decidedBy).toEqual(rule('security', SECURITY, 0, 'deny'));
+      expect(e.ingress.decidedBy).toEqual({ kind: 'unmanaged' });
+      expect(await check(src, METADATA, 80)).toBe('deny'); // frontend: same node; db: across
+    }
+    // The same pods still reach api:80: frontend by frontend-policy rule 0, db by its profile
+    // (nothing governs db egress in the application tier; nothing selects api for ingress).
+    expect(await check('frontend', 'api', 80)).toBe('allow');
+    expect(await check('db', 'api', 80)).toBe('allow');
+  });
+
+  it('a Kubernetes NetworkPolicy (default tier) closes frontend ingress to all but db, within 5 s', async () => {
+    // Before: nothing selects frontend pods for ingress, so their ingress is decided by the
+    // kns.frontend profile (allow). coredns -> frontend:80 is allowed: coredns egress passes
+    // security and platform (not 53) and no application policy selects coredns, so its profile
+    // allows. (api -> frontend:80 was never allowed: api-policy rule 1 denies it on egress.)
+    const FRONTEND_KNP = Keys.policy('KubernetesNetworkPolicy', 'frontend', 'frontend-ingress');
+    expect(await check('coredns', 'frontend', 80)).toBe('allow');
+    expect(await check('coredns', 'frontend-2', 80)).toBe('allow');
+    expect(await check('db', 'frontend', 80)).toBe('allow');
+    expect(await check('api', 'frontend', 80)).toBe('deny');
+    const knp = {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'frontend-ingress', namespace: 'frontend' },
+      spec: {
+        podSelector: { matchLabels: { app: 'frontend' } },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [
+              {
+                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'database' } },
+                podSelector: { matchLabels: { app: 'db' } },
+              },
+            ],
+            ports: [{ protocol: 'TCP', port: 80 }],
+          },
+        ],
+      },
+    } as unknown as KubeObject;
+    // After: the KNP (default tier) selects both frontend pods for ingress, so the default tier
+    // applies to their ingress; the application tier still has no ingress policy for them.
+    // db -> frontend:80 matches its one rule (allow); anything else reaches the end of the
+    // default tier (deny): coredns -> frontend:80, db -> frontend:8080.
+    const t0 = performance.now();
+    await writeManifests('knp.yaml', [knp]);
+    const ms = await timeUntil(t0, 'coredns', 'frontend', 80, 'closed');
+    console.log(`[agent-lab] KNP: coredns -> frontend:80 denied after ${ms.toFixed(0)} ms`);
+    expect(ms).toBeLessThanOrEqual(PROPAGATION_BUDGET_MS);
+    await settled();
+    expect(explainAll('coredns', 'frontend', 80).ingress.decidedBy).toEqual({
+      kind: 'tier-end',
+      tier: 'default',
+    });
+    expect(explainAll('db', 'frontend', 80).ingress.decidedBy).toEqual(
+      rule('default', FRONTEND_KNP, 0, 'allow'),
+    );
+    expect(await check('coredns', 'frontend', 80)).toBe('deny');
+    expect(await check('coredns', 'frontend-2', 80)).toBe('deny'); // frontend-2 is on node1
+    expect(await check('db', 'frontend', 80)).toBe('allow');
+    expect(await check('db', 'frontend-2', 80)).toBe('allow'); // same node (node1)
+    expect(await check('db', 'frontend', 8080)).toBe('deny');
+    expect(await check('frontend', 'api', 80)).toBe('allow'); // frontend's egress is untouched
+
+    // Removing the manifest removes the policy: frontend ingress is back to the profile.
+    const t1 = performance.now();
+    await removeManifests('knp.yaml');
+    const back = await timeUntil(t1, 'coredns', 'frontend', 80, 'open');
+    console.log(`[agent-lab] KNP removed: coredns -> frontend:80 allowed after ${back.toFixed(0)} ms`);
+    expect(back).toBeLessThanOrEqual(PROPAGATION_BUDGET_MS);
+    await settled();
+    expect(await check('coredns', 'frontend', 80)).toBe('allow');
+    expect(await check('db', 'frontend', 8080)).toBe('allow');
+  });
+
+  it('a tier that allows without Pass drops all other egress, DNS included; defaultAction Pass fixes it', async () => {
+    // A tier "gate" (order 150, between security and platform; no defaultAction, so Deny) with
+    // one GlobalNetworkPolicy selecting all() for egress that only allows TCP 80. Calico: the
+    // gate tier applies to every pod's egress; Allow is final, so TCP 80 egress is decided
+    // there (later tiers never run for it); every other egress flow reaches the end of the gate
+    // tier and is dropped — platform's DNS allow is never reached.
+    const gateTier = (defaultAction?: 'Pass') => ({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'Tier',
+      metadata: { name: 'gate' },
+      spec: { order: 150, ...(defaultAction ? { defaultAction } : {}) },
+    });
+    const GATE = Keys.policy('GlobalNetworkPolicy', '', 'gate.http-only');
+    const gatePolicy = {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name: 'gate.http-only' },
+      spec: {
+        tier: 'gate',
+        order: 10,
+        selector: 'all()',
+        types: ['Egress'],
+        egress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [80] } }],
+      },
+    };
+    // Before: DNS is allowed by platform rule 0; db -> coredns:8080 by profiles (no application
+    // policy on db egress nor on coredns ingress); frontend -> coredns:80 is denied by
+    // frontend-policy rule 1 (it only allows app=api in backend, and the added db rule).
+    expect(await check('frontend', 'coredns', 53, 'udp')).toBe('allow');
+    expect(await check('db', 'coredns', 53, 'udp')).toBe('allow'); // across nodes
+    expect(await check('db', 'coredns', 8080)).toBe('allow');
+    expect(await check('frontend', 'coredns', 80)).toBe('deny');
+
+    const t0 = performance.now();
+    await writeManifests('gate.yaml', [gateTier(), gatePolicy] as unknown as KubeObject[]);
+    const ms = await timeUntil(t0, 'frontend', 'coredns', 53, 'closed', 'udp');
+    console.log(`[agent-lab] gate tier: frontend -> coredns:53/udp denied after ${ms.toFixed(0)} ms`);
+    expect(ms).toBeLessThanOrEqual(PROPAGATION_BUDGET_MS);
+    await settled();
+    for (const [src, dst, port, proto] of [
+      ['frontend', 'coredns', 53, 'udp'],
+      ['db', 'coredns', 53, 'udp'],
+      ['db', 'coredns', 8080, 'tcp'],
+      ['frontend', 'api', 8080, 'tcp'],
+    ] as const) {
+      expect(explainAll(src, dst, port, proto).egress.decidedBy).toEqual({ kind: 'tier-end', tier: 'gate' });
+      expect(await check(src, dst, port, proto)).toBe('deny');
+    }
+    // TCP 80 egress is allowed by the gate tier itself, so the application tier's egress Deny is
+    // skipped: frontend -> coredns:80 becomes allowed (coredns ingress: its profile).
+    expect(explainAll('frontend', 'coredns', 80).egress.decidedBy).toEqual(rule('gate', GATE, 0, 'allow'));
+    expect(await check('frontend', 'coredns', 80)).toBe('allow');
+    expect(await check('frontend', 'api', 80)).toBe('allow');
+    expect(await check('api', 'db', 80)).toBe('allow'); // ingress still decided by db-policy
+    // The metadata address is still denied first, by security (order 100 < 150).
+    expect(explainAll('frontend', METADATA, 80).egress.decidedBy).toEqual(
+      rule('security', SECURITY, 0, 'deny'),
+    );
+    expect(await check('frontend', METADATA, 80)).toBe('deny');
+
+    // The fix: defaultAction Pass. Unmatched flows go on to platform (DNS allowed by rule 0)
+    // and on to the application tier / profiles; the gate's Allow still decides TCP 80.
+    const t1 = performance.now();
+    await writeManifests('gate.yaml', [gateTier('Pass'), gatePolicy] as unknown as KubeObject[]);
+    const back = await timeUntil(t1, 'frontend', 'coredns', 53, 'open', 'udp');
+    console.log(`[agent-lab] gate tier Pass: frontend -> coredns:53/udp allowed after ${back.toFixed(0)} ms`);
+    expect(back).toBeLessThanOrEqual(PROPAGATION_BUDGET_MS);
+    await settled();
+    expect(await check('frontend', 'coredns', 53, 'udp')).toBe('allow');
+    expect(await check('db', 'coredns', 53, 'udp')).toBe('allow');
+    expect(await check('db', 'coredns', 8080)).toBe('allow');
+    expect(await check('frontend', 'api', 8080)).toBe('deny'); // frontend-policy rule 1 again
+    expect(await check('frontend', 'coredns', 80)).toBe('allow'); // still the gate's Allow
+
+    // Removing the tier restores the lab: frontend -> coredns:80 is denied by frontend-policy.
+    // The file is emptied rather than deleted: Node 20's recursive fs.watch on Linux reports no
+    // event when a file that was replaced by a rename is then unlinked, so FileDatastore would
+    // not reload (knp.yaml above, written once, is deleted fine).
+    const t2 = performance.now();
+    await writeManifests('gate.yaml', []);
+    const gone = await timeUntil(t2, 'frontend', 'coredns', 80, 'closed');
+    expect(gone).toBeLessThanOrEqual(PROPAGATION_BUDGET_MS);
+    await settled();
+    expect(await check('frontend', 'coredns', 80)).toBe('deny');
+    expect(await check('frontend', 'coredns', 53, 'udp')).toBe('allow');
+    for (const [name, a] of agents) expect(a.stats.failures, `${name}: ${a.stats.lastError}`).toBe(0);
   });
 });
