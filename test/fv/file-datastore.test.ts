@@ -1,4 +1,4 @@
-import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -89,5 +89,23 @@ describe('file datastore', () => {
       { source: 'x.yaml', document: 1, message: 'Namespace: missing metadata.name' },
     ]);
     expect(sink.state.size).toBe(1);
+  });
+
+  it('notices the deletion of a file that replaced another by rename (missed by fs.watch on Linux)', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tabby-files-'));
+    await writeFile(join(dir, 'p.yaml'), pool('a', '10.1.0.0/16'));
+    const sink = new Sink();
+    ds = new FileDatastore({ path: dir, convert, log: silentLogger, debounceMs: 20, rescanMs: 100 });
+    await ds.start(sink);
+    // An editor's save: write a temporary file, rename it over the original.
+    await writeFile(join(dir, '.p.yaml.tmp'), pool('a', '10.2.0.0/16'));
+    await rename(join(dir, '.p.yaml.tmp'), join(dir, 'p.yaml'));
+    await waitFor(
+      () => (sink.state.get('crd.projectcalico.org/IPPool//a') as { cidr?: string })?.cidr === '10.2.0.0/16',
+      5_000,
+      'edit',
+    );
+    await unlink(join(dir, 'p.yaml'));
+    await waitFor(() => sink.state.size === 0, 5_000, 'deletion noticed');
   });
 });

@@ -4,6 +4,7 @@
 // objects (an editor's half-saved file must not delete policy); the error is logged.
 
 import { type FSWatcher, watch } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Logger } from '../../model/logger.js';
 import { listManifestFiles, type ManifestError, readManifestFile } from '../kube/manifests.js';
 import type { KubeObject } from '../kube/object.js';
@@ -16,12 +17,22 @@ export interface FileDatastoreOptions {
   log: Logger;
   /** Changes are gathered this long before a reload. */
   debounceMs?: number;
+  /**
+   * Safety net: every so often the files' names, sizes and mtimes are compared with the last
+   * load, and a difference triggers a reload. Node's recursive fs.watch on Linux misses some
+   * events (deleting a file that replaced another by rename), so watching alone can leave a
+   * deleted policy in force. 0 disables it.
+   */
+  rescanMs?: number;
 }
 
 export class FileDatastore implements DatastoreSource {
   readonly name = 'file';
   private objects: ObjectSink | undefined;
   private watcher: FSWatcher | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  /** Names, sizes and mtimes of the files at the last load. */
+  private signature = '';
   private timer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> | undefined;
   private again = false;
@@ -42,10 +53,16 @@ export class FileDatastore implements DatastoreSource {
     this.watcher.on('error', (err) =>
       this.opts.log.error({ err: err.message, path: this.opts.path }, 'watching files failed'),
     );
+    const rescanMs = this.opts.rescanMs ?? 5_000;
+    if (rescanMs > 0) {
+      this.rescanTimer = setInterval(() => void this.rescan(), rescanMs);
+      this.rescanTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
     this.watcher?.close();
+    clearInterval(this.rescanTimer);
     clearTimeout(this.timer);
     await this.reloading;
   }
@@ -55,6 +72,25 @@ export class FileDatastore implements DatastoreSource {
       conversionErrors: this.objects?.conversionErrors ?? new Map(),
       manifestErrors: this.lastErrors.length,
     };
+  }
+
+  private async rescan(): Promise<void> {
+    try {
+      if ((await this.currentSignature()) !== this.signature) this.schedule();
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message, path: this.opts.path }, 'rescan failed');
+    }
+  }
+
+  private async currentSignature(): Promise<string> {
+    const files = await listManifestFiles(this.opts.path);
+    const parts = await Promise.all(
+      files.map(async (f) => {
+        const st = await stat(f).catch(() => undefined);
+        return st ? `${f}:${st.size}:${st.mtimeMs}` : `${f}:gone`;
+      }),
+    );
+    return parts.join('\n');
   }
 
   private schedule(): void {
@@ -80,6 +116,7 @@ export class FileDatastore implements DatastoreSource {
 
   private async readAll(): Promise<void> {
     const root = this.opts.path;
+    const signature = await this.currentSignature();
     const files = await listManifestFiles(root);
     const errors: ManifestError[] = [];
     const present = new Set(files);
@@ -94,6 +131,7 @@ export class FileDatastore implements DatastoreSource {
       this.opts.log.error({ file: e.source, document: e.document, err: e.message }, 'bad manifest');
     this.lastErrors = errors;
     this.objects!.replaceAll([...this.byFile.values()].flat(), () => true);
+    this.signature = signature;
     this.reloads++;
     this.opts.log.info(
       { files: files.length, objects: this.objects!.objectCount, errors: errors.length },
