@@ -6,12 +6,11 @@
 // explain() over an agent's calculator; then a label change and a policy change are written to
 // the manifest files and the time until real traffic flips is measured.
 
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { PolicyAgent } from '../../src/agent/agent.js';
 import { explain } from '../../src/agent/calc/index.js';
 import { execShim, IptablesDriver } from '../../src/agent/dataplane/iptables/index.js';
@@ -28,24 +27,10 @@ import { Cleanup } from './harness/cleanup.js';
 import { exec } from './harness/exec.js';
 import { describeE2E, preflight } from './harness/preflight.js';
 import { startListener } from './harness/probe.js';
+import { IDENTITIES, labObjects, podObject } from './harness/seed-lab.js';
 import { Lab, type LabNode, type LabPod } from './harness/topology.js';
 
 const reason = await preflight(['ip', 'iptables', 'iptables-restore', 'iptables-save', 'ipset']);
-
-/** Lab pod -> the seed lab identity it takes (namespace, name, labels, service account). */
-const IDENTITIES: Record<string, { ns: string; name: string; labels: Record<string, string>; sa: string }> = {
-  'node0-pod0': { ns: 'frontend', name: 'frontend', labels: { app: 'frontend', tier: 'web' }, sa: 'default' },
-  'node0-pod1': { ns: 'backend', name: 'api', labels: { app: 'api', tier: 'backend' }, sa: 'default' },
-  'node0-pod2': { ns: 'kube-system', name: 'coredns', labels: { 'k8s-app': 'kube-dns' }, sa: 'coredns' },
-  'node1-pod0': { ns: 'database', name: 'db', labels: { app: 'db', tier: 'data' }, sa: 'default' },
-  'node1-pod1': {
-    ns: 'frontend',
-    name: 'frontend-2',
-    labels: { app: 'frontend', tier: 'web' },
-    sa: 'default',
-  },
-  'node1-pod2': { ns: 'backend', name: 'api-2', labels: { app: 'api', tier: 'backend' }, sa: 'default' },
-};
 
 /** Propagation must reach real traffic within this long. */
 const PROPAGATION_BUDGET_MS = 5000;
@@ -63,28 +48,6 @@ const rule = (tier: string, policy: string, ruleIndex: number, action: 'allow' |
 });
 
 type Proto = 'tcp' | 'udp';
-
-function labObjects(): KubeObject[] {
-  const text = readFileSync(new URL('../fixtures/calc/lab.yaml', import.meta.url), 'utf8');
-  return parseAllDocuments(text, { uniqueKeys: false })
-    .map((d) => d.toJS() as KubeObject)
-    .filter((o) => o.kind !== 'Pod');
-}
-
-function podObject(pod: LabPod, labels?: Record<string, string>): KubeObject {
-  const id = IDENTITIES[pod.name]!;
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: id.name, namespace: id.ns, labels: labels ?? id.labels },
-    spec: {
-      nodeName: pod.node.name,
-      serviceAccountName: id.sa,
-      containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 80 }] }],
-    },
-    status: { podIP: pod.ip },
-  } as unknown as KubeObject;
-}
 
 /** Renames a pod's node-side veth to `name`, keeping its /32 route (a link going down drops it). */
 /**

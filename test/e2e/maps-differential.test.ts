@@ -5,56 +5,18 @@
 // maps (egress from the source node's, ingress from the destination node's) allow, and the maps'
 // answer must equal explain()'s.
 
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { explain, PolicyCalculator } from '../../src/agent/calc/index.js';
 import { execShim, IptablesDriver, render, snapshotOf } from '../../src/agent/dataplane/iptables/index.js';
 import { type CompiledMaps, evaluateAcross, mapsOf } from '../../src/agent/dataplane/maps/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
-import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { keyKind } from '../../src/model/keys.js';
 import type { KV } from '../../src/model/types.js';
 import { describeE2E, preflight } from './harness/preflight.js';
-import { Lab, type LabPod } from './harness/topology.js';
+import { IDENTITIES, labObjects, podObject } from './harness/seed-lab.js';
+import { Lab } from './harness/topology.js';
 
 const reason = await preflight(['ip', 'iptables', 'iptables-restore', 'iptables-save', 'ipset']);
-
-const IDENTITIES: Record<string, { ns: string; name: string; labels: Record<string, string>; sa: string }> = {
-  'node0-pod0': { ns: 'frontend', name: 'frontend', labels: { app: 'frontend', tier: 'web' }, sa: 'default' },
-  'node0-pod1': { ns: 'backend', name: 'api', labels: { app: 'api', tier: 'backend' }, sa: 'default' },
-  'node0-pod2': { ns: 'kube-system', name: 'coredns', labels: { 'k8s-app': 'kube-dns' }, sa: 'coredns' },
-  'node1-pod0': { ns: 'database', name: 'db', labels: { app: 'db', tier: 'data' }, sa: 'default' },
-  'node1-pod1': {
-    ns: 'frontend',
-    name: 'frontend-2',
-    labels: { app: 'frontend', tier: 'web' },
-    sa: 'default',
-  },
-  'node1-pod2': { ns: 'backend', name: 'api-2', labels: { app: 'api', tier: 'backend' }, sa: 'default' },
-};
-
-function labObjects(): KubeObject[] {
-  const text = readFileSync(new URL('../fixtures/calc/lab.yaml', import.meta.url), 'utf8');
-  return parseAllDocuments(text, { uniqueKeys: false })
-    .map((d) => d.toJS() as KubeObject)
-    .filter((o) => o.kind !== 'Pod');
-}
-
-function podObject(pod: LabPod): KubeObject {
-  const id = IDENTITIES[pod.name]!;
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: id.name, namespace: id.ns, labels: id.labels },
-    spec: {
-      nodeName: pod.node.name,
-      serviceAccountName: id.sa,
-      containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 80 }] }],
-    },
-    status: { podIP: pod.ip },
-  } as unknown as KubeObject;
-}
 
 /** A small deterministic PRNG (mulberry32), so the sample is the same on every run. */
 function mulberry32(seed: number): () => number {
@@ -76,7 +38,7 @@ describeE2E('e2e maps: compiled maps agree with the iptables dataplane on real T
 
   beforeAll(async () => {
     lab = await Lab.create({ nodes: 2, podsPerNode: 3 });
-    const kvs: KV[] = [...labObjects(), ...lab.pods.map(podObject)].flatMap((o) => {
+    const kvs: KV[] = [...labObjects(), ...lab.pods.map((p) => podObject(p))].flatMap((o) => {
       const converted = convertObject(o);
       if (o.kind !== 'Pod') return converted;
       const p = lab.pods.find((x) => IDENTITIES[x.name]!.name === o.metadata.name)!;

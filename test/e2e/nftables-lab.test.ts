@@ -7,7 +7,6 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { explain, type ParsedRule, PolicyCalculator } from '../../src/agent/calc/index.js';
 import {
   DataplaneError,
@@ -24,46 +23,10 @@ import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { keyKind } from '../../src/model/keys.js';
 import type { KV } from '../../src/model/types.js';
 import { describeE2E, preflight } from './harness/preflight.js';
-import { Lab, type LabPod } from './harness/topology.js';
+import { IDENTITIES, labObjects, podObject } from './harness/seed-lab.js';
+import { Lab } from './harness/topology.js';
 
 const reason = await preflight(['ip', 'nft']);
-
-/** Lab pod -> the seed lab identity it takes (namespace, name, labels, service account). */
-const IDENTITIES: Record<string, { ns: string; name: string; labels: Record<string, string>; sa: string }> = {
-  'node0-pod0': { ns: 'frontend', name: 'frontend', labels: { app: 'frontend', tier: 'web' }, sa: 'default' },
-  'node0-pod1': { ns: 'backend', name: 'api', labels: { app: 'api', tier: 'backend' }, sa: 'default' },
-  'node0-pod2': { ns: 'kube-system', name: 'coredns', labels: { 'k8s-app': 'kube-dns' }, sa: 'coredns' },
-  'node1-pod0': { ns: 'database', name: 'db', labels: { app: 'db', tier: 'data' }, sa: 'default' },
-  'node1-pod1': {
-    ns: 'frontend',
-    name: 'frontend-2',
-    labels: { app: 'frontend', tier: 'web' },
-    sa: 'default',
-  },
-  'node1-pod2': { ns: 'backend', name: 'api-2', labels: { app: 'api', tier: 'backend' }, sa: 'default' },
-};
-
-function labObjects(): KubeObject[] {
-  const text = readFileSync(new URL('../fixtures/calc/lab.yaml', import.meta.url), 'utf8');
-  return parseAllDocuments(text, { uniqueKeys: false })
-    .map((d) => d.toJS() as KubeObject)
-    .filter((o) => o.kind !== 'Pod');
-}
-
-function podObject(pod: LabPod, labels?: Record<string, string>): KubeObject {
-  const id = IDENTITIES[pod.name]!;
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: id.name, namespace: id.ns, labels: labels ?? id.labels },
-    spec: {
-      nodeName: pod.node.name,
-      serviceAccountName: id.sa,
-      containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 80 }] }],
-    },
-    status: { podIP: pod.ip },
-  } as unknown as KubeObject;
-}
 
 describeE2E(
   'e2e nftables: the seed lab enforced by one atomically replaced table (2 nodes × 3 pods)',
