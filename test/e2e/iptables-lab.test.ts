@@ -208,6 +208,67 @@ describeE2E('e2e iptables: the seed lab enforced by rendered chains (2 nodes × 
     expect(await check('frontend', 'api-2', 80)).toBe('allow');
   });
 
+  it('named ports (hash:ip,port sets, OR numeric ports) decide as explain() says', async () => {
+    // Deny frontend -> api's `http` (or 8081); allow frontend -> db's `http` at egress (db's
+    // ingress policy still denies it). Only named ports match the pods' port 80.
+    const extra: KubeObject = {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name: 'security.named-ports' },
+      spec: {
+        tier: 'security',
+        order: 5,
+        selector: 'app == "frontend"',
+        types: ['Egress'],
+        egress: [
+          {
+            action: 'Deny',
+            protocol: 'TCP',
+            destination: { selector: 'app == "api"', ports: ['http', 8081] },
+          },
+          { action: 'Allow', protocol: 'TCP', destination: { selector: 'app == "db"', ports: ['http'] } },
+          { action: 'Pass' },
+        ],
+      },
+    } as unknown as KubeObject;
+    const setPolicy = (o: KubeObject, del: boolean) => {
+      const kvs = convertObject(o).map((kv) => (del ? { key: kv.key, value: null } : kv));
+      for (const c of calcs.values()) c.apply(kvs);
+    };
+    const decidedBy = (src: string, dst: string, port: number) =>
+      explain(calcs.get('node0')!, { srcIp: pod(src).ip, dstIp: pod(dst).ip, protocol: 'tcp', dstPort: port })
+        .egress.decidedBy;
+    setPolicy(extra, false);
+    try {
+      await applyAll();
+      // `ipset save` reads hash:ip,port members back as rendered: nothing to rewrite.
+      for (const r of (await applyAll()).values()) expect(r.setsWritten).toEqual([]);
+      expect([...applied.get('node0')!.ipSets.values()].map((s) => s.type)).toContain('hash:ip,port');
+      expect(await check('frontend', 'api', 80)).toBe('deny'); // same node
+      expect(await check('frontend', 'api-2', 80)).toBe('deny'); // across nodes
+      expect(await check('frontend-2', 'api-2', 80)).toBe('deny'); // same node, node1
+      expect(await check('frontend', 'db', 80)).toBe('deny'); // egress allowed by the named port
+      expect(await check('frontend-2', 'db', 80)).toBe('deny');
+      expect(await check('frontend', 'db', 8080)).toBe('deny'); // not the named port
+      expect(await check('db', 'api', 80)).toBe('allow'); // db is not selected
+      expect(decidedBy('frontend', 'api', 80)).toMatchObject({
+        kind: 'rule',
+        tier: 'security',
+        action: 'deny',
+      });
+      expect(decidedBy('frontend', 'db', 80)).toMatchObject({
+        kind: 'rule',
+        tier: 'security',
+        action: 'allow',
+      });
+    } finally {
+      setPolicy(extra, true);
+      await applyAll();
+    }
+    expect(await check('frontend', 'api', 80)).toBe('allow');
+    expect(await check('frontend', 'db', 80)).toBe('deny');
+  });
+
   it('every rule encoding the unit tests show is accepted by the kernel (iptables-restore --test)', async () => {
     const side = {
       nets: [],

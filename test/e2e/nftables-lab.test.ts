@@ -226,6 +226,68 @@ describeE2E(
       expect(await check('frontend', 'api-2', 80)).toBe('allow');
     });
 
+    it('named ports (hash:ip,port sets, OR numeric ports) decide as explain() says', async () => {
+      // Deny frontend -> api's `http` (or 8081); allow frontend -> db's `http`, which the
+      // application tier would deny. Only named ports match the pods' port 80.
+      const extra: KubeObject = {
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'GlobalNetworkPolicy',
+        metadata: { name: 'security.named-ports' },
+        spec: {
+          tier: 'security',
+          order: 5,
+          selector: 'app == "frontend"',
+          types: ['Egress'],
+          egress: [
+            {
+              action: 'Deny',
+              protocol: 'TCP',
+              destination: { selector: 'app == "api"', ports: ['http', 8081] },
+            },
+            { action: 'Allow', protocol: 'TCP', destination: { selector: 'app == "db"', ports: ['http'] } },
+            { action: 'Pass' },
+          ],
+        },
+      } as unknown as KubeObject;
+      const setPolicy = (o: KubeObject, del: boolean) => {
+        const kvs = convertObject(o).map((kv) => (del ? { key: kv.key, value: null } : kv));
+        for (const c of calcs.values()) c.apply(kvs);
+      };
+      const decidedBy = (src: string, dst: string, port: number) =>
+        explain(calcs.get('node0')!, {
+          srcIp: pod(src).ip,
+          dstIp: pod(dst).ip,
+          protocol: 'tcp',
+          dstPort: port,
+        }).egress.decidedBy;
+      setPolicy(extra, false);
+      try {
+        await applyAll();
+        expect(await check('frontend', 'api', 80)).toBe('deny'); // same node
+        expect(await check('frontend', 'api-2', 80)).toBe('deny'); // across nodes
+        expect(await check('frontend-2', 'api-2', 80)).toBe('deny'); // same node, node1
+        expect(await check('frontend', 'db', 80)).toBe('deny'); // egress allowed by the named port
+        expect(await check('frontend-2', 'db', 80)).toBe('deny');
+        expect(await check('frontend', 'db', 8080)).toBe('deny'); // not the named port
+        expect(await check('db', 'api', 80)).toBe('allow'); // db is not selected
+        expect(decidedBy('frontend', 'api', 80)).toMatchObject({
+          kind: 'rule',
+          tier: 'security',
+          action: 'deny',
+        });
+        expect(decidedBy('frontend', 'db', 80)).toMatchObject({
+          kind: 'rule',
+          tier: 'security',
+          action: 'allow',
+        });
+      } finally {
+        setPolicy(extra, true);
+        await applyAll();
+      }
+      expect(await check('frontend', 'api', 80)).toBe('allow');
+      expect(await check('frontend', 'db', 80)).toBe('deny');
+    });
+
     it('every rule encoding the unit tests show, and every golden file, passes `nft -c`', async () => {
       const side = {
         nets: [],
@@ -259,7 +321,7 @@ describeE2E(
       const body = rules.map((r) => {
         const out = renderRule(r, { setName: () => 'x' });
         if ('skipped' in out) throw new Error(out.skipped);
-        return `\t\t${out.line}`;
+        return out.lines.map((l) => `\t\t${l}`).join('\n');
       });
       const text = [
         'table ip tabby-encodings {',

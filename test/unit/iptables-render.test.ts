@@ -12,6 +12,7 @@ import {
   IptablesDriver,
   MAX_CHAIN_NAME,
   MAX_SET_NAME,
+  parseIpsetSave as parseIpsetSaveOf,
   parseIptablesSave,
   type RenderedDataplane,
   render,
@@ -280,5 +281,70 @@ describe('iptables restore and driver', () => {
     await expect(driver.apply(desired)).rejects.toBeInstanceOf(DataplaneError);
     expect(driver.lastError?.code).toBe('TABBY_ERR_DATAPLANE_APPLY');
     expect(driver.lastApplied).toBe(desired);
+  });
+});
+
+describe('iptables render: named ports', () => {
+  const knp = {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'api-http', namespace: 'backend' },
+    spec: {
+      podSelector: { matchLabels: { app: 'api' } },
+      policyTypes: ['Ingress'],
+      ingress: [{ ports: [{ port: 'http' }] }],
+    },
+  } as unknown as KubeObject;
+
+  it('a KNP allowing port `http` renders a hash:ip,port set of the pods declaring it', () => {
+    const r = render(snapshotOf(calcFor('node-b', [...lab(), knp])));
+    const sets = [...r.ipSets.entries()].filter(([, s]) => s.type === 'hash:ip,port');
+    expect(sets).toHaveLength(1);
+    const [name, spec] = sets[0]!;
+    expect(name.length).toBeLessThanOrEqual(MAX_SET_NAME);
+    // all() selector (KNP ingress ports): every endpoint with a TCP port named http.
+    expect(spec.members).toEqual(['10.244.1.10,tcp:80', '10.244.2.10,tcp:80', '10.244.3.10,tcp:80']);
+    expect([...r.chains.values()].flat()).toContain(
+      `-p tcp -m set --match-set ${name} dst,dst -j MARK --set-xmark 0x10000/0x10000`,
+    );
+    expect(r.warnings.filter((w) => w.includes('named port'))).toEqual([]);
+    expect(renderIpSets(r.ipSets, new Map()).update).toContain(
+      `create ${name} hash:ip,port family inet maxelem 1048576 -exist\nflush ${name}\nadd ${name} 10.244.1.10,tcp:80\n`,
+    );
+    // ipset save output of the same set reads back equal: nothing to rewrite.
+    const saved = `create ${name} hash:ip,port family inet hashsize 1024 maxelem 1048576\n${spec.members.map((m) => `add ${name} ${m}`).join('\n')}\n`;
+    const current = new Map([...r.ipSets].map(([n, s]) => [n, [...s.members]]));
+    current.set(name, parseIpsetSaveOf(saved).get(name)!);
+    expect(renderIpSets(r.ipSets, current).written).toEqual([]);
+  });
+
+  const http = { name: 'http', protocol: 'tcp' as const, selector: 'app == "api"' };
+  const npCtx = { ...ctx, namedPortSetName: (id: string) => `np-${id}` };
+  const npLines = (r: ParsedRule): string[] => {
+    const out = renderRule(r, npCtx);
+    if ('skipped' in out) throw new Error(out.skipped);
+    return out.lines;
+  };
+
+  it('a Deny with a named port is rendered, not skipped (fails closed)', () => {
+    expect(
+      npLines(rule({ action: 'deny', protocol: 'TCP', dst: { ...NO_SIDE, namedPorts: [http] } })),
+    ).toEqual(['-p tcp -m set --match-set np-tcp/http/app == "api" dst,dst -j DROP']);
+    expect(npLines(rule({ action: 'deny', src: { ...NO_SIDE, notNamedPorts: [http] } }))).toEqual([
+      '-m set ! --match-set np-tcp/http/app == "api" src,src -j DROP',
+    ]);
+  });
+
+  it('numeric ports OR named ports: one scratch-mark OR group', () => {
+    expect(
+      npLines(
+        rule({ action: 'deny', protocol: 'TCP', dst: { ...NO_SIDE, ports: [8081], namedPorts: [http] } }),
+      ),
+    ).toEqual([
+      '-j MARK --set-xmark 0x0/0xc0000',
+      '-p tcp -m multiport --dports 8081 -j MARK --set-xmark 0x40000/0x40000',
+      '-m set --match-set np-tcp/http/app == "api" dst,dst -j MARK --set-xmark 0x40000/0x40000',
+      '-p tcp -m mark --mark 0x40000/0x40000 -j DROP',
+    ]);
   });
 });

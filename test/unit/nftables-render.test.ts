@@ -119,7 +119,7 @@ const rule = (r: Partial<ParsedRule>): ParsedRule => ({ action: 'allow', src: NO
 const line = (r: ParsedRule): string => {
   const out = renderRule(r, ctx);
   if ('skipped' in out) throw new Error(out.skipped);
-  return out.line;
+  return out.lines.join('\n');
 };
 
 describe('nftables render: rule encodings', () => {
@@ -216,5 +216,68 @@ describe('nftables driver (fake shim)', () => {
     await driver.cleanup();
     expect(calls.at(-1)!.stdin).toBe(renderCleanup());
     expect(driver.lastApplied).toBeUndefined();
+  });
+});
+
+describe('nftables render: named ports', () => {
+  const knp = {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'api-http', namespace: 'backend' },
+    spec: {
+      podSelector: { matchLabels: { app: 'api' } },
+      policyTypes: ['Ingress'],
+      ingress: [{ ports: [{ port: 'http' }] }],
+    },
+  } as unknown as KubeObject;
+
+  it('a KNP allowing port `http` renders an addr . proto . port set of the pods declaring it', () => {
+    const r = render(snapshotOf(calcFor('node-b', [...lab(), knp])));
+    const sets = [...r.sets.entries()].filter(([, s]) => s.type !== 'ipv4_addr');
+    expect(sets).toHaveLength(1);
+    const [name, spec] = sets[0]!;
+    expect(spec.type).toBe('ipv4_addr . inet_proto . inet_service');
+    expect(spec.members).toEqual([
+      '10.244.1.10 . tcp . 80',
+      '10.244.2.10 . tcp . 80',
+      '10.244.3.10 . tcp . 80',
+    ]);
+    expect([...r.chains.values()].flat()).toContain(
+      `meta l4proto tcp ip daddr . meta l4proto . th dport @${name} meta mark set meta mark | 0x10000 return`,
+    );
+    expect(r.text).toContain(
+      `\tset ${name} {\n\t\ttype ipv4_addr . inet_proto . inet_service\n\t\tflags interval\n`,
+    );
+    expect(r.warnings.filter((w) => w.includes('named port'))).toEqual([]);
+  });
+
+  const http = { name: 'http', protocol: 'tcp' as const, selector: 'app == "api"' };
+  const npCtx = { ...ctx, namedPortSetName: (id: string) => `np-${id.length}` };
+  const npLines = (r: ParsedRule): readonly string[] => {
+    const out = renderRule(r, npCtx);
+    if ('skipped' in out) throw new Error(out.skipped);
+    return out.lines;
+  };
+
+  it('a Deny with a named port is rendered, not skipped (fails closed)', () => {
+    expect(
+      npLines(rule({ action: 'deny', protocol: 'TCP', dst: { ...NO_SIDE, namedPorts: [http] } })),
+    ).toEqual(['meta l4proto tcp ip daddr . meta l4proto . th dport @np-21 drop']);
+    expect(npLines(rule({ action: 'deny', src: { ...NO_SIDE, notNamedPorts: [http] } }))).toEqual([
+      'ip saddr . meta l4proto . th sport != @np-21 drop',
+    ]);
+  });
+
+  it('numeric ports OR named ports: one scratch-mark OR group', () => {
+    expect(
+      npLines(
+        rule({ action: 'deny', protocol: 'TCP', dst: { ...NO_SIDE, ports: [8081], namedPorts: [http] } }),
+      ),
+    ).toEqual([
+      'meta mark set meta mark & 0xfff3ffff',
+      'tcp dport 8081 meta mark set meta mark | 0x40000',
+      'ip daddr . meta l4proto . th dport @np-21 meta mark set meta mark | 0x40000',
+      'meta l4proto tcp meta mark & 0x40000 == 0x40000 drop',
+    ]);
   });
 });

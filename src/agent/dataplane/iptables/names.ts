@@ -56,6 +56,10 @@ export const endpointChain = (iface: string, dir: 'to' | 'from'): string =>
 export const ipSetName = (setId: string): string =>
   SET_PREFIX + hash(setId, MAX_SET_NAME - SET_PREFIX.length);
 
+/** A named-port set's kernel name (from its namedPortKey() id; never equal to a selector set's). */
+export const namedPortSetName = (id: string): string =>
+  SET_PREFIX + hash(`named-port:${id}`, MAX_SET_NAME - SET_PREFIX.length);
+
 export const tempSetName = (name: string): string => TEMP_SET_PREFIX + name.slice(SET_PREFIX.length);
 
 /** Felix-style rule hash: depends on the chain, the previous rule's hash and the rule text. */

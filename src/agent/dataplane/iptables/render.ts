@@ -3,7 +3,18 @@
 // (felix/rules/endpoints.go, dispatch.go, static.go). Deterministic: same snapshot, same text.
 
 import type { EndpointPlan, PolicyCalculator, RuleProgram, TierPlan } from '../../calc/index.js';
-import { Chains, endpointChain, hex, ipSetName, Marks, policyChain, profileChain } from './names.js';
+import { selectorOf } from '../../calc/values.js';
+import { type NamedPortMember, namedPortKey } from '../maps/compile.js';
+import {
+  Chains,
+  endpointChain,
+  hex,
+  ipSetName,
+  Marks,
+  namedPortSetName,
+  policyChain,
+  profileChain,
+} from './names.js';
 import { renderRule } from './rule-render.js';
 
 /** What the renderer reads: plain data, so tests can build it without a calculator. */
@@ -16,6 +27,12 @@ export interface DataplaneSnapshot {
   readonly profiles: ReadonlyMap<string, RuleProgram>;
   /** Selector IP set id -> member CIDRs. */
   readonly ipSets: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Named-port set id (namedPortKey(): protocol/name/selector) -> the (net, port) of every
+   * endpoint the selector matches that declares that port; see namedPortSetsOf. A missing id
+   * renders as an empty set.
+   */
+  readonly namedPortSets?: ReadonlyMap<string, readonly NamedPortMember[]>;
 }
 
 export interface RenderOptions {
@@ -25,8 +42,11 @@ export interface RenderOptions {
 
 export interface IpSetSpec {
   readonly id: string;
-  readonly type: 'hash:net';
-  /** Sorted IPv4 CIDRs (a /0 split into two /1s, as hash:net cannot hold /0). */
+  readonly type: 'hash:net' | 'hash:ip,port';
+  /**
+   * Sorted members: for hash:net IPv4 CIDRs (a /0 split into two /1s, as hash:net cannot hold
+   * /0); for hash:ip,port `addr,proto:port` (Felix's named-port sets).
+   */
   readonly members: readonly string[];
 }
 
@@ -60,7 +80,53 @@ export function snapshotOf(calc: PolicyCalculator): DataplaneSnapshot {
     }
   const ipSets = new Map<string, readonly string[]>();
   for (const id of calc.ipSetIds()) ipSets.set(id, calc.ipSetMembers(id));
-  return { plans, policies, profiles, ipSets };
+  const namedPortSets = namedPortSetsOf(calc, { policies, profiles });
+  return { plans, policies, profiles, ipSets, namedPortSets };
+}
+
+/**
+ * The named-port sets (Felix's hash:ip,port sets) the rules use, from the calculator's model:
+ * every endpoint selected by the match's selector that declares a port of that name and
+ * protocol contributes (net, port) for each of its nets. Keyed by namedPortKey().
+ */
+export function namedPortSetsOf(
+  calc: PolicyCalculator,
+  snapshot: Pick<DataplaneSnapshot, 'policies' | 'profiles'>,
+): Map<string, NamedPortMember[]> {
+  const out = new Map<string, NamedPortMember[]>();
+  const programs: RuleProgram[] = [...snapshot.policies.values(), ...snapshot.profiles.values()];
+  for (const prog of programs)
+    for (const rule of [...prog.inbound, ...prog.outbound])
+      for (const n of [
+        ...rule.src.namedPorts,
+        ...rule.src.notNamedPorts,
+        ...rule.dst.namedPorts,
+        ...rule.dst.notNamedPorts,
+      ]) {
+        const key = namedPortKey(n);
+        if (out.has(key)) continue;
+        const sel = selectorOf(n.selector);
+        const members: NamedPortMember[] = [];
+        for (const ep of calc.model.endpoints.values()) {
+          if (!sel.evaluate(calc.labelsOf(ep.id) ?? ep.labels)) continue;
+          for (const p of ep.ports)
+            if (p.name === n.name && p.protocol === n.protocol)
+              for (const net of ep.nets) members.push({ net, port: p.port });
+        }
+        out.set(key, members);
+      }
+  return out;
+}
+
+/** IPv4 members of a named-port set as `addr,proto:port` (a /32 as the bare address), sorted. */
+export function namedPortMembers(id: string, members: readonly NamedPortMember[]): string[] {
+  const proto = id.slice(0, id.indexOf('/'));
+  const out = new Set<string>();
+  for (const m of members) {
+    if (m.net.includes(':')) continue;
+    out.add(`${m.net.endsWith('/32') ? m.net.slice(0, -3) : m.net},${proto}:${m.port}`);
+  }
+  return [...out].sort();
 }
 
 const ACCEPT = `${hex(Marks.accept)}/${hex(Marks.accept)}`;
@@ -86,11 +152,16 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
   const ifacePrefix = options.workloadIfacePrefix ?? 'cali';
   const chains = new Map<string, string[]>();
   const usedSets = new Set<string>();
+  const usedNamedPortSets = new Set<string>();
   const warnings: string[] = [];
   const ctx = {
     setName: (id: string) => {
       usedSets.add(id);
       return ipSetName(id);
+    },
+    namedPortSetName: (id: string) => {
+      usedNamedPortSets.add(id);
+      return namedPortSetName(id);
     },
   };
 
@@ -167,6 +238,12 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
   const ipSets = new Map<string, IpSetSpec>();
   for (const id of usedSets)
     ipSets.set(ipSetName(id), { id, type: 'hash:net', members: setMembers(snapshot.ipSets.get(id) ?? []) });
+  for (const id of usedNamedPortSets)
+    ipSets.set(namedPortSetName(id), {
+      id,
+      type: 'hash:ip,port',
+      members: namedPortMembers(id, snapshot.namedPortSets?.get(id) ?? []),
+    });
   return {
     chains: sortedMap(chains),
     ipSets: sortedMap(ipSets),

@@ -128,7 +128,8 @@ export function parseIpsetSave(text: string): Map<string, string[]> {
     if (name === undefined || !(name.startsWith(SET_PREFIX) || name.startsWith(TEMP_SET_PREFIX))) continue;
     if (words[0] === 'create') sets.set(name, []);
     else if (words[0] === 'add' && words[2] !== undefined)
-      sets.get(name)?.push(words[2].includes('/') ? words[2] : `${words[2]}/32`);
+      // hash:ip,port members (`10.0.0.1,tcp:80`) are kept as ipset prints them.
+      sets.get(name)?.push(words[2].includes('/') || words[2].includes(',') ? words[2] : `${words[2]}/32`);
   }
   for (const m of sets.values()) m.sort();
   return sets;
@@ -143,7 +144,7 @@ export interface IpSetPlan {
   readonly destroyed: readonly string[];
 }
 
-const CREATE_OPTS = 'hash:net family inet maxelem 1048576';
+const createOpts = (type: IpSetSpec['type']): string => `${type} family inet maxelem 1048576`;
 
 /** New sets are filled in place; changed ones are rebuilt in a temp set and swapped in. */
 export function renderIpSets(
@@ -157,7 +158,7 @@ export function renderIpSets(
     if (have !== undefined && sameList(have, spec.members)) continue;
     written.push(name);
     const target = have === undefined ? name : tempSetName(name);
-    update.push(`create ${target} ${CREATE_OPTS} -exist`, `flush ${target}`);
+    update.push(`create ${target} ${createOpts(spec.type)} -exist`, `flush ${target}`);
     for (const m of spec.members) update.push(`add ${target} ${m}`);
     if (have !== undefined) update.push(`swap ${target} ${name}`, `destroy ${target}`);
   }

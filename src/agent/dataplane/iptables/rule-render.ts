@@ -1,10 +1,12 @@
 // One parsed rule (calc RuleProgram) to iptables rule specs, after felix/rules/policy.go.
 // Allow sets the accept mark and RETURNs, Pass sets the pass mark and RETURNs, Deny DROPs,
-// Log LOGs and goes on. Matches that need an OR (several nets, more than 15 multiport slots)
-// or a negated list use two scratch mark bits: each OR group ANDs into the running bit.
+// Log LOGs and goes on. Matches that need an OR (several nets, more than 15 multiport slots,
+// numeric ports or named-port sets) or a negated list use two scratch mark bits: each OR group
+// ANDs into the running bit. Named ports match hash:ip,port sets (`dst,dst` / `src,src`).
 
-import type { ParsedRule, SideMatch } from '../../calc/index.js';
-import { hex, Marks } from './names.js';
+import type { NamedPortMatch, ParsedRule, SideMatch } from '../../calc/index.js';
+import { namedPortKey } from '../maps/compile.js';
+import { hex, Marks, namedPortSetName } from './names.js';
 
 type ModelPort = number | string;
 
@@ -72,6 +74,8 @@ function portChunks(ports: readonly ModelPort[]): string[] {
 export interface RuleContext {
   /** IP set id -> kernel set name. */
   readonly setName: (id: string) => string;
+  /** Named-port set id (namedPortKey()) -> kernel set name; default names.namedPortSetName. */
+  readonly namedPortSetName?: (id: string) => string;
 }
 
 /** The rule as iptables specs (without `-A chain`), or a reason it cannot be rendered. */
@@ -98,11 +102,18 @@ function side(m: SideMatch, which: 'src' | 'dst', proto: string | undefined, ctx
   const portFlag = which === 'src' ? '--sports' : '--dports';
   if ((m.ports.length > 0 || m.notPorts.length > 0) && (proto === undefined || !PORT_PROTOCOLS.has(proto)))
     throw new Skip('ports need protocol tcp, udp, sctp or udplite');
+  // Felix: the rule's ports are its numeric ports OR its named ports.
   const chunks = portChunks(m.ports);
-  if (chunks.length === 1) out.base.push(`-m multiport ${portFlag} ${chunks[0]}`);
+  const dir = `${which},${which}`;
+  const npName = (n: NamedPortMatch) => (ctx.namedPortSetName ?? namedPortSetName)(namedPortKey(n));
+  const named = m.namedPorts.map((n) => `-m set --match-set ${npName(n)} ${dir}`);
+  if (chunks.length === 1 && named.length === 0) out.base.push(`-m multiport ${portFlag} ${chunks[0]}`);
+  else if (chunks.length === 0 && named.length === 1) out.base.push(named[0]!);
   // OR-group lines stand alone, and multiport needs the protocol on its own line.
-  else if (chunks.length > 1) out.any.push(chunks.map((c) => `-p ${proto} -m multiport ${portFlag} ${c}`));
+  else if (chunks.length + named.length > 1)
+    out.any.push([...chunks.map((c) => `-p ${proto} -m multiport ${portFlag} ${c}`), ...named]);
   for (const c of portChunks(m.notPorts)) out.base.push(`-m multiport ! ${portFlag} ${c}`);
+  for (const n of m.notNamedPorts) out.base.push(`-m set ! --match-set ${npName(n)} ${dir}`);
 }
 
 class Skip extends Error {}
@@ -120,8 +131,6 @@ function render(rule: ParsedRule, ctx: RuleContext): string[] {
   if (rule.unsupported !== undefined) throw new Skip(`${rule.unsupported} matches are not rendered`);
   if (rule.ipVersion === 6) throw new Skip('IPv6 rule (IPv4 table)');
   for (const s of [rule.src, rule.dst]) {
-    if (s.namedPorts.length > 0 || s.notNamedPorts.length > 0)
-      throw new Skip('named ports need ip,port sets (not rendered)');
     // A rule whose nets are all of the other family is omitted (Felix), as is one whose
     // notNets exclude every address.
     if (s.nets.length > 0 && s.nets.every(isV6)) throw new Skip('IPv6 nets only');

@@ -5,8 +5,16 @@
 
 import { createHash } from 'node:crypto';
 import type { EndpointPlan, RuleProgram, TierPlan } from '../../calc/index.js';
-import { Chains, endpointChain, ipSetName, Marks, policyChain, profileChain } from '../iptables/names.js';
-import type { DataplaneSnapshot, RenderOptions } from '../iptables/render.js';
+import {
+  Chains,
+  endpointChain,
+  ipSetName,
+  Marks,
+  namedPortSetName,
+  policyChain,
+  profileChain,
+} from '../iptables/names.js';
+import { type DataplaneSnapshot, namedPortMembers, type RenderOptions } from '../iptables/render.js';
 import { clearMark, markClear, markSet, renderRule } from './rule-render.js';
 
 /**
@@ -21,7 +29,12 @@ export const BASE_CHAIN = 'forward';
 
 export interface NftSetSpec {
   readonly id: string;
-  /** Sorted IPv4 CIDRs (an interval set holds /0 as is). */
+  /**
+   * `ipv4_addr`: a selector set; `ipv4_addr . inet_proto . inet_service`: a named-port set
+   * (Felix's hash:ip,port).
+   */
+  readonly type: 'ipv4_addr' | 'ipv4_addr . inet_proto . inet_service';
+  /** Sorted: IPv4 CIDRs (an interval set holds /0 as is), or `addr . proto . port`. */
   readonly members: readonly string[];
 }
 
@@ -52,11 +65,16 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
   const ifacePrefix = options.workloadIfacePrefix ?? 'cali';
   const chains = new Map<string, string[]>();
   const usedSets = new Set<string>();
+  const usedNamedPortSets = new Set<string>();
   const warnings: string[] = [];
   const ctx = {
     setName: (id: string) => {
       usedSets.add(id);
       return ipSetName(id);
+    },
+    namedPortSetName: (id: string) => {
+      usedNamedPortSets.add(id);
+      return namedPortSetName(id);
     },
   };
 
@@ -66,7 +84,7 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
     for (const [i, rule] of rules.entries()) {
       const r = renderRule(rule, ctx);
       if ('skipped' in r) warnings.push(`${what} rule ${i}: skipped (${r.skipped})`);
-      else lines.push(r.line);
+      else lines.push(...r.lines);
     }
     chains.set(name, lines);
   };
@@ -136,7 +154,17 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
 
   const sets = new Map<string, NftSetSpec>();
   for (const id of usedSets)
-    sets.set(ipSetName(id), { id, members: setMembers(snapshot.ipSets.get(id) ?? []) });
+    sets.set(ipSetName(id), { id, type: 'ipv4_addr', members: setMembers(snapshot.ipSets.get(id) ?? []) });
+  for (const id of usedNamedPortSets)
+    sets.set(namedPortSetName(id), {
+      id,
+      type: 'ipv4_addr . inet_proto . inet_service',
+      members: namedPortMembers(id, snapshot.namedPortSets?.get(id) ?? []).map((m) => {
+        const [addr, pp] = m.split(',') as [string, string];
+        const [proto, port] = pp.split(':') as [string, string];
+        return `${addr} . ${proto} . ${port}`;
+      }),
+    });
   const sortedChains = sortedMap(chains);
   const sortedSets = sortedMap(sets);
   const body = tableBody(sortedChains, sortedSets);
@@ -157,7 +185,9 @@ export const elementsLine = (members: readonly string[]): string =>
 function tableBody(chains: ReadonlyMap<string, readonly string[]>, sets: ReadonlyMap<string, NftSetSpec>) {
   const out: string[] = [];
   for (const [name, spec] of sets) {
-    out.push(`\tset ${name} {`, '\t\ttype ipv4_addr', '\t\tflags interval', '\t\tauto-merge');
+    out.push(`\tset ${name} {`, `\t\ttype ${spec.type}`, '\t\tflags interval');
+    // auto-merge is for plain intervals; a concatenated set keeps its elements as given.
+    if (spec.type === 'ipv4_addr') out.push('\t\tauto-merge');
     if (spec.members.length > 0) out.push(elementsLine(spec.members));
     out.push('\t}');
   }

@@ -1,10 +1,13 @@
 // One parsed rule (calc RuleProgram) to one nft rule, with the iptables renderer's semantics:
 // Allow sets the accept mark and returns, Pass sets the pass mark and returns, Deny drops, Log
 // logs and goes on. nft has anonymous sets, so an OR of nets or ports (and a negated list) is
-// one match: no scratch marks and no 15-port chunks, as the iptables encoding needs.
+// one match: no 15-port chunks, as the iptables encoding needs. Named ports match named sets of
+// `ipv4_addr . inet_proto . inet_service`; a rule whose ports are numeric ports OR named ports
+// (or several named-port sets) ORs them with the scratch mark bits, as the iptables renderer.
 
-import type { ParsedRule, SideMatch } from '../../calc/index.js';
-import { hex, Marks } from '../iptables/names.js';
+import type { NamedPortMatch, ParsedRule, SideMatch } from '../../calc/index.js';
+import { hex, Marks, namedPortSetName } from '../iptables/names.js';
+import { namedPortKey } from '../maps/compile.js';
 
 type ModelPort = number | string;
 
@@ -56,46 +59,61 @@ const oneOrSet = (items: readonly string[]): string =>
 export interface RuleContext {
   /** IP set id -> kernel set name. */
   readonly setName: (id: string) => string;
+  /** Named-port set id (namedPortKey()) -> set name; default names.namedPortSetName. */
+  readonly namedPortSetName?: (id: string) => string;
 }
 
-/** The rule as one nft rule statement list, or a reason it cannot be rendered. */
-export type RenderedRule = { readonly line: string } | { readonly skipped: string };
+/**
+ * The rule as nft rules (one, unless an OR of numeric and named ports needs scratch marks), or
+ * a reason it cannot be rendered.
+ */
+export type RenderedRule = { readonly lines: readonly string[] } | { readonly skipped: string };
 
 class Skip extends Error {}
 
-function side(m: SideMatch, which: 'src' | 'dst', proto: string | undefined, ctx: RuleContext): string[] {
+interface Parts {
+  base: string[];
+  /** Each group: at least one alternative must match. */
+  any: string[][];
+}
+
+function side(m: SideMatch, which: 'src' | 'dst', proto: string | undefined, ctx: RuleContext, out: Parts) {
   const addr = which === 'src' ? 'ip saddr' : 'ip daddr';
-  const out: string[] = [];
   const nets = m.nets.filter((n) => !isV6(n));
   const notNets = m.notNets.filter((n) => !isV6(n));
-  if (nets.length > 0) out.push(`${addr} ${oneOrSet(nets)}`);
-  if (notNets.length > 0) out.push(`${addr} != ${oneOrSet(notNets)}`);
-  for (const id of m.ipSets) out.push(`${addr} @${ctx.setName(id)}`);
-  for (const id of m.notIpSets) out.push(`${addr} != @${ctx.setName(id)}`);
-  if (m.ports.length === 0 && m.notPorts.length === 0) return out;
-  if (proto === undefined || !PORT_PROTOCOLS.has(proto))
+  if (nets.length > 0) out.base.push(`${addr} ${oneOrSet(nets)}`);
+  if (notNets.length > 0) out.base.push(`${addr} != ${oneOrSet(notNets)}`);
+  for (const id of m.ipSets) out.base.push(`${addr} @${ctx.setName(id)}`);
+  for (const id of m.notIpSets) out.base.push(`${addr} != @${ctx.setName(id)}`);
+  if ((m.ports.length > 0 || m.notPorts.length > 0) && (proto === undefined || !PORT_PROTOCOLS.has(proto)))
     throw new Skip('ports need protocol tcp, udp, sctp or udplite');
   const field = `${proto} ${which === 'src' ? 'sport' : 'dport'}`;
-  if (m.ports.length > 0) out.push(`${field} ${oneOrSet(m.ports.map(portText))}`);
-  if (m.notPorts.length > 0) out.push(`${field} != ${oneOrSet(m.notPorts.map(portText))}`);
-  return out;
+  const key = `${addr} . meta l4proto . th ${which === 'src' ? 'sport' : 'dport'}`;
+  const npName = (n: NamedPortMatch) => (ctx.namedPortSetName ?? namedPortSetName)(namedPortKey(n));
+  // Felix: the rule's ports are its numeric ports OR its named ports.
+  const alts = [
+    ...(m.ports.length > 0 ? [`${field} ${oneOrSet(m.ports.map(portText))}`] : []),
+    ...m.namedPorts.map((n) => `${key} @${npName(n)}`),
+  ];
+  if (alts.length === 1) out.base.push(alts[0]!);
+  else if (alts.length > 1) out.any.push(alts);
+  if (m.notPorts.length > 0) out.base.push(`${field} != ${oneOrSet(m.notPorts.map(portText))}`);
+  for (const n of m.notNamedPorts) out.base.push(`${key} != @${npName(n)}`);
 }
 
 export function renderRule(rule: ParsedRule, ctx: RuleContext): RenderedRule {
   try {
-    return { line: render(rule, ctx) };
+    return { lines: render(rule, ctx) };
   } catch (err) {
     if (err instanceof Skip) return { skipped: err.message };
     throw err;
   }
 }
 
-function render(rule: ParsedRule, ctx: RuleContext): string {
+function render(rule: ParsedRule, ctx: RuleContext): string[] {
   if (rule.unsupported !== undefined) throw new Skip(`${rule.unsupported} matches are not rendered`);
   if (rule.ipVersion === 6) throw new Skip('IPv6 rule (IPv4 table)');
   for (const s of [rule.src, rule.dst]) {
-    if (s.namedPorts.length > 0 || s.notNamedPorts.length > 0)
-      throw new Skip('named ports need ip,port sets (not rendered)');
     if (s.nets.length > 0 && s.nets.every(isV6)) throw new Skip('IPv6 nets only');
     if (s.notNets.includes('0.0.0.0/0')) throw new Skip('notNets 0.0.0.0/0 never matches');
   }
@@ -104,6 +122,7 @@ function render(rule: ParsedRule, ctx: RuleContext): string {
   if (proto === 'ipv6-icmp' || (proto !== undefined && proto === notProto))
     throw new Skip('protocol never matches IPv4');
   const parts: string[] = [];
+  const out: Parts = { base: parts, any: [] };
   if (proto !== undefined) parts.push(`meta l4proto ${proto}`);
   else if (notProto !== undefined) parts.push(`meta l4proto != ${notProto}`);
   if (rule.icmpType !== undefined || rule.notIcmpType !== undefined) {
@@ -120,7 +139,21 @@ function render(rule: ParsedRule, ctx: RuleContext): string {
           : `icmp type . icmp code != { ${rule.notIcmpType} . ${rule.notIcmpCode} }`,
       );
   }
-  parts.push(...side(rule.src, 'src', proto, ctx), ...side(rule.dst, 'dst', proto, ctx));
-  parts.push(actionText(rule.action));
-  return parts.join(' ');
+  side(rule.src, 'src', proto, ctx, out);
+  side(rule.dst, 'dst', proto, ctx, out);
+  if (out.any.length === 0) return [[...parts, actionText(rule.action)].join(' ')];
+
+  // OR groups: the running scratch bit means "every group so far matched".
+  const bits = [Marks.scratch0, Marks.scratch1];
+  const lines = [clearMark(Marks.scratch0 | Marks.scratch1)];
+  let cur: number | undefined;
+  for (const group of out.any) {
+    const next = cur === bits[0] ? bits[1]! : bits[0]!;
+    if (cur !== undefined) lines.push(clearMark(next));
+    const guard = cur === undefined ? '' : `${markSet(cur)} `;
+    for (const alt of group) lines.push(`${guard}${alt} ${setMark(next)}`);
+    cur = next;
+  }
+  lines.push([...parts, markSet(cur!), actionText(rule.action)].join(' '));
+  return lines;
 }
