@@ -4,7 +4,7 @@
 
 import type { EndpointPlan, PolicyCalculator, RuleProgram, TierPlan } from '../../calc/index.js';
 import { selectorOf } from '../../calc/values.js';
-import { type NamedPortMember, namedPortKey } from '../maps/compile.js';
+import { type NamedPortMember, namedPortKey } from '../named-port.js';
 import {
   Chains,
   endpointChain,

@@ -5,7 +5,7 @@
 // ANDs into the running bit. Named ports match hash:ip,port sets (`dst,dst` / `src,src`).
 
 import type { NamedPortMatch, ParsedRule, SideMatch } from '../../calc/index.js';
-import { namedPortKey } from '../maps/compile.js';
+import { namedPortKey } from '../named-port.js';
 import { hex, Marks, namedPortSetName } from './names.js';
 
 type ModelPort = number | string;

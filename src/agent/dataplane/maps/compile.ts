@@ -9,6 +9,10 @@
 import { cidrOf } from '../../calc/cidr.js';
 import type { EndpointPlan, NamedPortMatch, ParsedRule, RuleProgram, SideMatch } from '../../calc/index.js';
 import type { DataplaneSnapshot } from '../iptables/render.js';
+import { type NamedPortMember, namedPortKey } from '../named-port.js';
+
+export { type NamedPortMember, namedPortKey } from '../named-port.js';
+
 import { canonicalNet, formatNet, type PrefixLens, prefixLensOf } from './lpm.js';
 
 /** A port or an inclusive range, as [lo, hi]. */
@@ -96,10 +100,6 @@ export interface CompiledMaps {
 }
 
 /** An endpoint address that declares a named port: one entry of a hash:ip,port set. */
-export interface NamedPortMember {
-  readonly net: string;
-  readonly port: number;
-}
 
 export interface CompileOptions {
   /**
@@ -122,8 +122,6 @@ export function protocolNumber(p: string | number): number {
   if (typeof p === 'number') return p;
   return PROTOCOLS[p.toLowerCase()] ?? (/^\d+$/.test(p) ? Number(p) : -1);
 }
-
-export const namedPortKey = (n: NamedPortMatch): string => `${n.protocol}/${n.name}/${n.selector}`;
 
 function portRange(p: number | string): PortRange {
   if (typeof p === 'number') return [p, p];
