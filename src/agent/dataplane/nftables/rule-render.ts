@@ -7,7 +7,7 @@
 
 import type { NamedPortMatch, ParsedRule, SideMatch } from '../../calc/index.js';
 import { hex, Marks, namedPortSetName } from '../iptables/names.js';
-import { namedPortKey } from '../maps/compile.js';
+import { namedPortKey } from '../named-port.js';
 
 type ModelPort = number | string;
 
