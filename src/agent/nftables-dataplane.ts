@@ -1,37 +1,33 @@
-// The agent's nftables dataplane: render the calculator's state (pure) as one table and let
-// the driver replace it atomically when it changed. Renderer warnings (rules that cannot be
-// expressed yet) are logged once per distinct text.
+// The agent's nftables dataplane: the driver replaces the one table atomically when its
+// rendered content changed.
 
 import type { Logger } from '../model/logger.js';
-import type { PolicyDataplane } from './agent.js';
 import type { PolicyCalculator } from './calc/index.js';
-import { execShim, NftablesDriver, render, renderReplace, snapshotOf } from './dataplane/nftables/index.js';
+import {
+  execShim,
+  type NftApplyResult,
+  NftablesDriver,
+  type RenderedNftables,
+  render,
+  renderReplace,
+  snapshotOf,
+} from './dataplane/nftables/index.js';
+import { RenderingDataplane } from './rendering-dataplane.js';
 
-export class NftablesDataplane implements PolicyDataplane {
+export class NftablesDataplane extends RenderingDataplane<RenderedNftables, NftApplyResult> {
   readonly name = 'nftables';
-  readonly driver: NftablesDriver;
-  private readonly warned = new Set<string>();
 
-  constructor(
-    private readonly log: Logger,
-    driver?: NftablesDriver,
-  ) {
-    this.driver = driver ?? new NftablesDriver(execShim());
+  constructor(log: Logger, driver: NftablesDriver = new NftablesDriver(execShim())) {
+    super(log, driver);
   }
 
-  async sync(calc: PolicyCalculator): Promise<void> {
-    const rendered = render(snapshotOf(calc));
-    for (const w of rendered.warnings) {
-      if (this.warned.has(w)) continue;
-      this.warned.add(w);
-      this.log.warn({ warning: w }, 'rule not rendered');
-    }
-    const r = await this.driver.apply(rendered);
-    if (r.applied)
-      this.log.info(
-        { chains: r.chainsChanged.length, sets: r.setsChanged.length, hash: rendered.hash },
-        'nftables table replaced',
-      );
+  protected render(calc: PolicyCalculator): RenderedNftables {
+    return render(snapshotOf(calc));
+  }
+
+  protected describe(r: NftApplyResult, rendered: RenderedNftables) {
+    if (!r.applied) return undefined;
+    return { chains: r.chainsChanged.length, sets: r.setsChanged.length, hash: rendered.hash };
   }
 }
 

@@ -1,0 +1,37 @@
+// What the iptables and nftables dataplanes share: render the calculator's state (pure), log
+// each distinct renderer warning once, hand the result to the driver, and log what it changed.
+
+import type { Logger } from '../model/logger.js';
+import type { PolicyDataplane } from './agent.js';
+import type { PolicyCalculator } from './calc/index.js';
+
+export interface RenderingDriver<R, A> {
+  apply(rendered: R): Promise<A>;
+}
+
+export abstract class RenderingDataplane<R extends { readonly warnings: readonly string[] }, A>
+  implements PolicyDataplane
+{
+  abstract readonly name: string;
+  private readonly warned = new Set<string>();
+
+  constructor(
+    protected readonly log: Logger,
+    readonly driver: RenderingDriver<R, A>,
+  ) {}
+
+  protected abstract render(calc: PolicyCalculator): R;
+  /** What the apply changed, for the log; undefined when nothing changed. */
+  protected abstract describe(result: A, rendered: R): Record<string, unknown> | undefined;
+
+  async sync(calc: PolicyCalculator): Promise<void> {
+    const rendered = this.render(calc);
+    for (const w of rendered.warnings) {
+      if (this.warned.has(w)) continue;
+      this.warned.add(w);
+      this.log.warn({ warning: w }, 'rule not rendered');
+    }
+    const changed = this.describe(await this.driver.apply(rendered), rendered);
+    if (changed) this.log.info(changed, `${this.name} updated`);
+  }
+}
