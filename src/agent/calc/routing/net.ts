@@ -1,7 +1,7 @@
 // Address arithmetic the routing calculation needs on top of ../cidr.ts: the address at an
 // ordinal inside a block, text for a (family, bigint) address, containment between CIDRs.
 
-import { type Cidr, parseCidr } from '../cidr.js';
+import type { Cidr } from '../cidr.js';
 
 export type { Cidr } from '../cidr.js';
 export { cidrContains, parseCidr, parseIp } from '../cidr.js';

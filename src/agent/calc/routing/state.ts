@@ -287,7 +287,10 @@ export class RoutingState {
           return 'affinities';
         }
         if (!isObj(value) || typeof value['state'] !== 'string') return 'invalid';
-        if (m === undefined) this.affinities.set(node, (m = new Map()));
+        if (m === undefined) {
+          m = new Map();
+          this.affinities.set(node, m);
+        }
         m.set(cidr, { node, cidr, state: value['state'], deleted: value['deleted'] === true });
         return 'affinities';
       }
