@@ -117,15 +117,23 @@ function resolveEndpoint(state: ReadonlyMap<string, JsonValue>, ref: string, wha
 
 const nodeOfKey = (key: string): string => decodeURIComponent(key.split('/')[4] ?? '');
 
-/** The node of the workload endpoint that has `ip` among its addresses, if any. */
+/** The node of the workload (or host) endpoint that has `ip` among its addresses, if any. */
 function nodeOwning(state: ReadonlyMap<string, JsonValue>, ip: string): string | undefined {
+  let host: string | undefined;
   for (const [key, value] of state) {
-    if (keyKind(key) !== 'workloadEndpoint') continue;
-    const v = value as { ipv4Nets?: string[]; ipv6Nets?: string[] };
-    if ([...(v.ipv4Nets ?? []), ...(v.ipv6Nets ?? [])].some((n) => n.split('/')[0] === ip))
-      return nodeOfKey(key);
+    const kind = keyKind(key);
+    if (kind === 'workloadEndpoint') {
+      const v = value as { ipv4Nets?: string[]; ipv6Nets?: string[] };
+      if ([...(v.ipv4Nets ?? []), ...(v.ipv6Nets ?? [])].some((n) => n.split('/')[0] === ip))
+        return nodeOfKey(key);
+    } else if (kind === 'hostEndpoint' && host === undefined) {
+      // A host endpoint's expected IPs: the flow is host-bound or host-originated on that node.
+      const v = value as { expectedIPv4Addrs?: string[]; expectedIPv6Addrs?: string[] };
+      if ([...(v.expectedIPv4Addrs ?? []), ...(v.expectedIPv6Addrs ?? [])].includes(ip))
+        host = nodeOfKey(key);
+    }
   }
-  return undefined;
+  return host;
 }
 
 function parseDestination(state: ReadonlyMap<string, JsonValue>, to: string) {
@@ -144,7 +152,7 @@ function policyName(key: string): string {
 function describe(d: Decision): string {
   switch (d.kind) {
     case 'rule':
-      return `${d.action} by tier ${d.tier}, policy ${policyName(d.policy)}, rule ${d.ruleIndex}`;
+      return `${d.action} by tier ${d.tier}, ${d.stage === undefined ? '' : `${d.stage} `}policy ${policyName(d.policy)}, rule ${d.ruleIndex}`;
     case 'tier-end':
       return `deny at the end of tier ${d.tier} (its policies apply and none allowed or passed)`;
     case 'profile':
@@ -155,6 +163,12 @@ function describe(d: Decision): string {
       return 'deny: nothing allowed it (end of the endpoint chain)';
     case 'unmanaged':
       return 'not a Calico endpoint: no policy on this side';
+    case 'failsafe':
+      return `allow: ${d.direction} failsafe port ${d.protocol}:${d.port} (before any policy)`;
+    case 'endpoint-to-host':
+      return `${d.action === 'drop' ? 'deny' : 'allow'}: workload to its own host, DefaultEndpointToHostAction ${d.action}`;
+    case 'host-to-workload':
+      return 'allow: host to a local workload is not policed';
   }
 }
 

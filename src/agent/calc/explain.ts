@@ -2,9 +2,16 @@
 // and policy.go semantics): the source endpoint's egress plan and the destination endpoint's
 // ingress plan, each walked tiers -> policies -> rules, then profiles. Both must allow.
 // Established/related traffic (accepted before policy) is not modelled: this is the first packet.
+// Host endpoints (the endpoint owning an address by its expectedIPs) follow Felix's host path:
+// failsafe ports first, then doNotTrack (raw), preDNAT (ingress, mangle), then normal policy;
+// a workload reaching a host endpoint of its own node meets DefaultEndpointToHostAction instead
+// of that endpoint's ingress policy, and host → local workload traffic is not policed at all.
+// Policy applied to traffic forwarded through a host interface (applyOnForward) is not modelled:
+// which interface a flow leaves by is a routing question.
 
 import { anyContains, type Cidr, parseIp } from './cidr.js';
-import type { EndpointPlan } from './endpoint-plan.js';
+import type { EndpointPlan, TierPlan } from './endpoint-plan.js';
+import type { FailsafePort } from './host-config.js';
 import type { PolicyCalculator } from './policy-calculator.js';
 import type { NamedPortMatch, ParsedRule, SideMatch } from './rule-scan.js';
 import type { ModelPort } from './values.js';
@@ -28,9 +35,23 @@ export interface RuleRef {
   readonly ruleIndex: number;
 }
 
+/** Where a host endpoint's policy ran: raw (doNotTrack) or mangle (preDNAT); absent = normal. */
+export type HostStage = 'untracked' | 'preDNAT';
+
 export type Decision =
   /** A policy rule allowed or denied. */
-  | ({ readonly kind: 'rule'; readonly action: 'allow' | 'deny' } & RuleRef)
+  | ({ readonly kind: 'rule'; readonly action: 'allow' | 'deny'; readonly stage?: HostStage } & RuleRef)
+  /** A failsafe port of a host endpoint: allowed before any policy. */
+  | {
+      readonly kind: 'failsafe';
+      readonly direction: 'inbound' | 'outbound';
+      readonly protocol: string;
+      readonly port: number;
+    }
+  /** Workload → a host endpoint of its own node: DefaultEndpointToHostAction decides. */
+  | { readonly kind: 'endpoint-to-host'; readonly action: 'drop' | 'accept' | 'return' }
+  /** Host → a workload of the same node: Felix polices neither side. */
+  | { readonly kind: 'host-to-workload' }
   /** A tier whose policies applied ended without a verdict or Pass: its default action (deny). */
   | { readonly kind: 'tier-end'; readonly tier: string }
   /** A profile rule allowed or denied. */
@@ -89,9 +110,52 @@ export function explain(calc: PolicyCalculator, flow: Flow): Explanation {
   if (src === undefined || dst === undefined)
     throw new TypeError('explain: srcIp and dstIp must be IP addresses');
   const pkt: Packet = { src, dst, proto: protocolNumber(flow.protocol), flow };
-  const egress = side(calc, pkt, 'egress', endpointWith(calc, src));
-  const ingress = side(calc, pkt, 'ingress', endpointWith(calc, dst));
+  const srcEp = endpointWith(calc, src);
+  const dstEp = endpointWith(calc, dst);
+  const a = srcEp === undefined ? undefined : calc.model.endpoints.get(srcEp);
+  const b = dstEp === undefined ? undefined : calc.model.endpoints.get(dstEp);
+  const sameNode = a !== undefined && b !== undefined && a.node === b.node;
+  if (sameNode && a.kind === 'host' && b.kind === 'workload') {
+    const free = (endpoint: string): SideExplanation => ({
+      allowed: true,
+      endpoint,
+      decidedBy: { kind: 'host-to-workload' },
+      logged: [],
+    });
+    return { verdict: 'allow', egress: free(a.id), ingress: free(b.id) };
+  }
+  const egress = side(calc, pkt, 'egress', srcEp);
+  const ingress =
+    sameNode && a.kind === 'workload' && b.kind === 'host'
+      ? endpointToHost(calc, b.id)
+      : side(calc, pkt, 'ingress', dstEp);
   return { verdict: egress.allowed && ingress.allowed ? 'allow' : 'deny', egress, ingress };
+}
+
+function endpointToHost(calc: PolicyCalculator, endpoint: string): SideExplanation {
+  const action = calc.hostConfig.endpointToHostAction;
+  return {
+    allowed: action !== 'drop',
+    endpoint,
+    decidedBy: { kind: 'endpoint-to-host', action },
+    logged: [],
+  };
+}
+
+/** A failsafe port list against the packet: inbound/outbound lists match the destination port. */
+export function failsafeMatch(
+  ports: readonly FailsafePort[],
+  proto: number,
+  port: number | undefined,
+  peer: Cidr,
+): FailsafePort | undefined {
+  if (port === undefined) return undefined;
+  return ports.find(
+    (f) =>
+      PROTOCOLS[f.protocol] === proto &&
+      f.port === port &&
+      (f.net === undefined || anyContains([f.net], peer)),
+  );
 }
 
 /** The endpoint owning an address (the first by id if several claim it). */
@@ -117,25 +181,35 @@ function side(
     decidedBy,
     logged,
   });
-  for (const tier of plan[dir].tiers) {
-    let passed = false;
-    policies: for (const pol of tier.policies) {
-      const program = calc.policyProgram(pol.id);
-      const rules = (dir === 'ingress' ? program?.inbound : program?.outbound) ?? [];
-      for (const [ruleIndex, rule] of rules.entries()) {
-        if (!ruleMatches(calc, rule, pkt)) continue;
-        const ref = { tier: tier.name, policy: pol.id, ruleIndex };
-        if (rule.action === 'allow' || rule.action === 'deny')
-          return done(rule.action === 'allow', { kind: 'rule', action: rule.action, ...ref });
-        if (rule.action === 'log') logged.push(ref);
-        else {
-          passed = true; // next-tier: skip the rest of this tier
-          break policies;
-        }
-      }
+  if (plan.host !== undefined) {
+    const cfg = calc.hostConfig;
+    const f = pkt.flow;
+    const [peer, inbound, outbound] =
+      dir === 'ingress'
+        ? [pkt.src, cfg.failsafeInbound, cfg.failsafeOutbound]
+        : [pkt.dst, cfg.failsafeOutbound, cfg.failsafeInbound];
+    const failsafe = failsafeMatch(inbound, pkt.proto, f.dstPort, peer);
+    // raw: the failsafe chain also passes replies of the opposite direction's failsafe flows
+    // (by source port) so they are never half untracked; then doNotTrack policy.
+    const rawFailsafe = failsafe ?? failsafeMatch(outbound, pkt.proto, f.srcPort, peer);
+    if (rawFailsafe === undefined) {
+      const d = walkTiers(calc, plan.host.untracked[dir], dir, pkt, logged, 'untracked');
+      if (d !== undefined) return done(d.kind === 'rule' && d.action === 'allow', d);
     }
-    if (!passed && tier.defaultAction === 'deny') return done(false, { kind: 'tier-end', tier: tier.name });
+    if (failsafe !== undefined)
+      return done(true, {
+        kind: 'failsafe',
+        direction: dir === 'ingress' ? 'inbound' : 'outbound',
+        protocol: failsafe.protocol,
+        port: failsafe.port,
+      });
+    if (dir === 'ingress') {
+      const d = walkTiers(calc, plan.host.preDNAT.ingress, dir, pkt, logged, 'preDNAT');
+      if (d !== undefined) return done(d.kind === 'rule' && d.action === 'allow', d);
+    }
   }
+  const d = walkTiers(calc, plan[dir].tiers, dir, pkt, logged, undefined);
+  if (d !== undefined) return done(d.kind === 'rule' && d.action === 'allow', d);
   for (const profile of plan[dir].profiles) {
     const program = calc.profileProgram(profile);
     if (program === undefined) return done(false, { kind: 'profile-missing', profile });
@@ -148,6 +222,40 @@ function side(
     }
   }
   return done(false, { kind: 'default' });
+}
+
+/**
+ * Runs tiers in order: the first allow/deny rule, or a tier-end drop, decides; undefined when
+ * every tier passed or ended with 'pass' (on to what follows).
+ */
+function walkTiers(
+  calc: PolicyCalculator,
+  tiers: readonly TierPlan[],
+  dir: 'ingress' | 'egress',
+  pkt: Packet,
+  logged: RuleRef[],
+  stage: HostStage | undefined,
+): Decision | undefined {
+  for (const tier of tiers) {
+    let passed = false;
+    policies: for (const pol of tier.policies) {
+      const program = calc.policyProgram(pol.id);
+      const rules = (dir === 'ingress' ? program?.inbound : program?.outbound) ?? [];
+      for (const [ruleIndex, rule] of rules.entries()) {
+        if (!ruleMatches(calc, rule, pkt)) continue;
+        const ref = { tier: tier.name, policy: pol.id, ruleIndex };
+        if (rule.action === 'allow' || rule.action === 'deny')
+          return { kind: 'rule', action: rule.action, ...ref, ...(stage === undefined ? {} : { stage }) };
+        if (rule.action === 'log') logged.push(ref);
+        else {
+          passed = true; // next-tier: skip the rest of this tier
+          break policies;
+        }
+      }
+    }
+    if (!passed && tier.defaultAction === 'deny') return { kind: 'tier-end', tier: tier.name };
+  }
+  return undefined;
 }
 
 export function ruleMatches(calc: PolicyCalculator, rule: ParsedRule, pkt: Packet): boolean {

@@ -3,10 +3,12 @@
 // explain() walks the same plans to say what the dataplane will do with a flow.
 
 export {
+  allTierLists,
   comparePolicies,
   compareTiers,
   type DirectionPlan,
   type EndpointPlan,
+  type HostPlan,
   type PolicyRef,
   resolvePlan,
   type TierPlan,
@@ -19,6 +21,14 @@ export {
   type RuleRef,
   type SideExplanation,
 } from './explain.js';
+export {
+  DEFAULT_FAILSAFE_INBOUND,
+  DEFAULT_FAILSAFE_OUTBOUND,
+  type EndpointToHostAction,
+  type FailsafePort,
+  type HostPolicyConfig,
+  parseFailsafePorts,
+} from './host-config.js';
 export type { IpSetChange } from './ip-set-index.js';
 export { LabelIndex } from './label-index.js';
 export { type CalcUpdate, PolicyCalculator } from './policy-calculator.js';

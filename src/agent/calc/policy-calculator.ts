@@ -8,7 +8,8 @@
 import type { Selector } from '../../model/selector/index.js';
 import type { KV } from '../../model/types.js';
 import { anyContains, type Cidr } from './cidr.js';
-import { type EndpointPlan, resolvePlan } from './endpoint-plan.js';
+import { allTierLists, type EndpointPlan, resolvePlan } from './endpoint-plan.js';
+import { HostConfigIndex, type HostPolicyConfig } from './host-config.js';
 import { type IpSetChange, IpSetIndex } from './ip-set-index.js';
 import { addTo, LabelIndex } from './label-index.js';
 import { PolicyModel } from './policy-model.js';
@@ -28,6 +29,8 @@ export interface CalcUpdate {
   readonly profileProgramChanges: readonly string[];
   /** Values that did not parse and were treated as deletions. */
   readonly invalid: readonly { key: string; reason: string }[];
+  /** The host-endpoint config (failsafe ports, DefaultEndpointToHostAction) changed. */
+  readonly hostConfigChanged: boolean;
 }
 
 interface Program {
@@ -42,11 +45,12 @@ const profileKey = (name: string): string => `profile:${name}`;
 
 /** The parts of a policy that decide where it sorts and which endpoints/directions it governs. */
 const policyMeta = (p: PolicyValue): string =>
-  JSON.stringify([p.tier, p.order, p.ingress, p.egress, p.doNotTrack, p.preDNAT, p.kind]);
+  JSON.stringify([p.tier, p.order, p.ingress, p.egress, p.doNotTrack, p.preDNAT, p.applyOnForward, p.kind]);
 
 export class PolicyCalculator {
   readonly nodeName: string;
   readonly model = new PolicyModel();
+  readonly #hostConfig: HostConfigIndex;
   readonly #ipSets = new IpSetIndex();
   readonly #dirty = new Set<string>();
   /** Policy selectors against this node's endpoints. */
@@ -69,10 +73,19 @@ export class PolicyCalculator {
   constructor(nodeName: string) {
     if (nodeName === '') throw new TypeError('PolicyCalculator: nodeName is required');
     this.nodeName = nodeName;
+    this.#hostConfig = new HostConfigIndex(nodeName);
+  }
+
+  /** Failsafe ports and DefaultEndpointToHostAction in force on this node. */
+  get hostConfig(): HostPolicyConfig {
+    return this.#hostConfig.config;
   }
 
   apply(kvs: readonly KV[]): CalcUpdate {
     const delta = this.model.apply(kvs);
+    let configSeen = false;
+    for (const { key, value } of kvs) if (this.#hostConfig.take(key, value)) configSeen = true;
+    const hostConfigChanged = configSeen && this.#hostConfig.refresh();
     const policyChanges: string[] = [];
     const profileChanges: string[] = [];
     const relabel = new Set<string>();
@@ -112,6 +125,7 @@ export class PolicyCalculator {
       policyProgramChanges: policyChanges.sort(),
       profileProgramChanges: profileChanges.sort(),
       invalid: delta.invalid,
+      hostConfigChanged,
     };
   }
 
@@ -238,11 +252,12 @@ export class PolicyCalculator {
   /** Points a local endpoint's references at a new plan (or none), (de)activating programs. */
   #setPlanRefs(endpointId: string, plan: EndpointPlan | undefined): void {
     const keys = new Set<string>();
-    if (plan !== undefined)
-      for (const dir of [plan.ingress, plan.egress]) {
-        for (const t of dir.tiers) for (const p of t.policies) keys.add(policyKey(p.id));
+    if (plan !== undefined) {
+      for (const tiers of allTierLists(plan))
+        for (const t of tiers) for (const p of t.policies) keys.add(policyKey(p.id));
+      for (const dir of [plan.ingress, plan.egress])
         for (const name of dir.profiles) keys.add(profileKey(name));
-      }
+    }
     const old = this.#planRefs.get(endpointId) ?? [];
     // New references first, so a program used by both plans stays active.
     for (const k of keys) {
