@@ -13,7 +13,7 @@ import { convertObject } from '../datastore/convert/index.js';
 import { FileDatastore } from '../datastore/file/file-datastore.js';
 import { KubernetesDatastore } from '../datastore/kubernetes/kubernetes-datastore.js';
 import { SimulatedCluster } from '../datastore/sim/simulated-cluster.js';
-import type { DatastoreSource } from '../datastore/source.js';
+import type { DatastoreSource, NodeReportRecorder } from '../datastore/source.js';
 import { parseHostPort } from '../model/address.js';
 import type { Logger } from '../model/logger.js';
 import { SYNCER_TYPES } from '../model/types.js';
@@ -41,7 +41,8 @@ export function serveCommand(): Command {
   return cmd;
 }
 
-function createSource(cfg: ServeConfig, log: Logger): DatastoreSource {
+/** Every datastore records agents' reports (Kubernetes: Node annotation; sim/file: in memory). */
+function createSource(cfg: ServeConfig, log: Logger): DatastoreSource & NodeReportRecorder {
   switch (cfg.datastore) {
     case 'sim':
       return new SimulatedCluster(
@@ -88,6 +89,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       }),
   );
   const router = new SyncerRouter(caches);
+  const source = createSource(cfg, log.child({ component: 'datastore' }));
   const server = new SyncServer(
     caches,
     {
@@ -108,12 +110,13 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       closeLingerMs: 5_000,
     },
     log.child({ component: 'server' }),
+    // Agents' REPORTs (WireGuard public keys) are recorded by the datastore on their Node.
+    { sink: source },
   );
   const listen = parseHostPort(cfg.listen);
   const bound = await server.listen(listen.host, listen.port);
   log.info({ address: `${bound.host}:${bound.port}` }, 'sync server listening');
 
-  const source = createSource(cfg, log.child({ component: 'datastore' }));
   const registry = createMetrics({ caches, server, router, datastore: source });
   const healthAddr = parseHostPort(cfg.healthListen);
   const health = await startHealthServer(healthAddr.host, healthAddr.port, {

@@ -1,26 +1,40 @@
 // `--datastore sim-api`: the simulated cluster served by an in-process Kubernetes API
 // emulator and watched through the Kubernetes datastore — the production code path
 // (client-node List+Watch, converters) with nothing outside this process. Churn is applied
-// to the emulator as API writes, so it reaches Tabby as watch events.
+// to the emulator as API writes, so it reaches Tabby as watch events. Reported WireGuard
+// keys are patched onto the emulator's Nodes by the Kubernetes datastore, as in a cluster.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { convertObject } from '../datastore/convert/index.js';
+import type { KubeObject } from '../datastore/kube/object.js';
 import type { ObjectEvent } from '../datastore/kube/object-sink.js';
 import { KubernetesDatastore } from '../datastore/kubernetes/kubernetes-datastore.js';
+import { WIREGUARD_KEY_ANNOTATION } from '../datastore/kubernetes/node-key-writer.js';
 import { ChurnGenerator, generateObjects, type SimOptions } from '../datastore/sim/index.js';
-import type { DatastoreHealth, DatastoreSink, DatastoreSource } from '../datastore/source.js';
+import {
+  abortable,
+  type DatastoreHealth,
+  type DatastoreSink,
+  type DatastoreSource,
+  type NodeReportRecorder,
+} from '../datastore/source.js';
 import { ApiEmulator } from '../emulator/emulator.js';
 import type { Logger } from '../model/logger.js';
 
 const CHURN_TICK_MS = 100;
 
-export class EmulatedSimDatastore implements DatastoreSource {
+export class EmulatedSimDatastore implements DatastoreSource, NodeReportRecorder {
   readonly name = 'sim-api';
   readonly emulator: ApiEmulator;
   private inner: KubernetesDatastore | undefined;
+  private innerStarted!: (inner: KubernetesDatastore) => void;
+  /** Reports may arrive before start() has made the Kubernetes datastore. */
+  private readonly innerReady = new Promise<KubernetesDatastore>((resolve) => {
+    this.innerStarted = resolve;
+  });
   private dir: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private carry = 0;
@@ -52,6 +66,7 @@ export class EmulatedSimDatastore implements DatastoreSource {
       watcher: { minWatchTimeoutSeconds: this.watchTimeoutSeconds },
     });
     await this.inner.start(sink);
+    this.innerStarted(this.inner);
     const churnPerSec = this.sim.churnPerSec ?? 0;
     if (churnPerSec > 0) {
       const churn = new ChurnGenerator(this.sim);
@@ -65,17 +80,33 @@ export class EmulatedSimDatastore implements DatastoreSource {
     }
   }
 
+  async recordWireguardPublicKey(node: string, publicKey: string | null, signal: AbortSignal): Promise<void> {
+    const inner = await abortable(this.innerReady, signal);
+    return inner.recordWireguardPublicKey(node, publicKey, signal);
+  }
+
+  /**
+   * A churned Node keeps the key an agent reported: the simulator rewrites whole objects,
+   * where a real controller would patch only its own fields.
+   */
+  private keepReportedKey(obj: KubeObject): KubeObject {
+    if (obj.kind !== 'Node') return obj;
+    const key = this.emulator.get(obj)?.metadata.annotations?.[WIREGUARD_KEY_ANNOTATION];
+    if (key === undefined) return obj;
+    const annotations = { ...obj.metadata.annotations, [WIREGUARD_KEY_ANNOTATION]: key };
+    return { ...obj, metadata: { ...obj.metadata, annotations } };
+  }
+
   /** Applies churn as API writes (as controllers and kubelets would). */
   private write(events: readonly ObjectEvent[]): void {
     for (const ev of events) {
       try {
         if (ev.type === 'DELETED') this.emulator.delete(ev.object);
         else if (ev.type === 'ADDED') this.emulator.create(ev.object);
-        else
-          this.emulator.update({
-            ...ev.object,
-            metadata: { ...ev.object.metadata, resourceVersion: undefined },
-          });
+        else {
+          const obj = this.keepReportedKey(ev.object);
+          this.emulator.update({ ...obj, metadata: { ...obj.metadata, resourceVersion: undefined } });
+        }
       } catch (err) {
         this.churnErrors++;
         this.log.warn(

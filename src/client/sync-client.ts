@@ -10,11 +10,12 @@ import { parseHostPort as parseAddress } from '../model/address.js';
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from '../model/backoff.js';
 import type { Logger } from '../model/logger.js';
 import { silentLogger } from '../model/logger.js';
-import type { KV, SyncerType, SyncStatus } from '../model/types.js';
+import type { JsonValue, KV, SyncerType, SyncStatus } from '../model/types.js';
 import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { type Message, MsgType, PROTOCOL_VERSIONS, type StreamPosition } from '../protocol/messages.js';
+import { ClientReports } from './reports.js';
 import { ClientState } from './state.js';
 
 export interface SyncClientOptions {
@@ -51,6 +52,7 @@ const MAX_MESSAGE_BYTES = 64 << 20;
 
 export class SyncClient extends EventEmitter<SyncClientEvents> {
   readonly state: ClientState;
+  private readonly reports: ClientReports;
   private readonly o: Required<Omit<SyncClientOptions, 'readTimeoutMs' | 'log'>> & { readTimeoutMs?: number };
   private readonly log: Logger;
   private readonly backoff: Backoff;
@@ -100,6 +102,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     };
     this.log = (opts.log ?? silentLogger).child({ syncer: opts.syncer });
     this.state = new ClientState(this.o.verifyHash);
+    this.reports = new ClientReports(this.o.hostname);
     this.backoff = new Backoff(this.o.backoff);
     this.addrIndex = Math.floor(Math.random() * opts.addresses.length);
   }
@@ -127,6 +130,17 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         setTimeout(() => s.destroy(), 1_000).unref();
       });
     }
+  }
+
+  /**
+   * Reports `data` of `kind` (e.g. `wireguard-public-key`, `{publicKey}`) about this node
+   * (the HELLO hostname) to every server that accepts the kind: now if connected, and again
+   * after each (re)connection. Only the latest value per kind is kept. Throws ReportError
+   * for data a server would refuse.
+   */
+  setReport(kind: string, data: JsonValue): void {
+    const frame = this.reports.set(kind, data);
+    if (frame && this.connected && this.socket && !this.socket.destroyed) this.socket.write(frame);
   }
 
   /** Drops the current connection (it will reconnect): for tests and operator tooling. */
@@ -200,6 +214,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       }
       const wasConnected = this.connected;
       this.connected = false;
+      this.reports.disconnected();
       if (wasConnected || reason !== 'connection closed') this.emit('disconnected', { reason, address });
       this.scheduleReconnect();
     });
@@ -223,6 +238,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         this.readTimeoutMs = this.o.readTimeoutMs ?? h.pongTimeoutMs;
         this.connected = true;
         this.startPinger(socket, h.pingIntervalMs);
+        for (const frame of this.reports.connected(h.reports)) socket.write(frame);
         this.log.info({ address, serverId: h.serverId, resumed: h.resumed }, 'connected');
         this.emit('connected', { serverId: h.serverId, address, resumed: h.resumed });
         return;

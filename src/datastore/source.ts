@@ -34,3 +34,31 @@ export interface DatastoreSource {
   stop(): Promise<void>;
   health?(): DatastoreHealth;
 }
+
+/**
+ * A datastore that can record what agents report about their node (through the server's
+ * REPORT, proto/PROTOCOL.md §15). The recorded value comes back as ordinary KVs.
+ */
+export interface NodeReportRecorder {
+  /** Resolves once stored or already there; NodeNotFoundError if there is no such node. */
+  recordWireguardPublicKey(node: string, publicKey: string | null, signal: AbortSignal): Promise<void>;
+}
+
+/** A report about a node the datastore does not have. */
+export class NodeNotFoundError extends Error {
+  readonly code = 'TABBY_ERR_NODE_NOT_FOUND';
+  constructor(readonly node: string) {
+    super(`no node named "${node}"`);
+    this.name = 'NodeNotFoundError';
+  }
+}
+
+/** Rejects with the signal's reason once it aborts: for waits inside report recording. */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

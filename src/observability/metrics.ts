@@ -162,6 +162,12 @@ export function createMetrics(parts: {
   labelled('tabby_protocol_errors_total', 'Protocol errors by close code', ['code'], () =>
     server.stats.protocolErrors.entries(),
   );
+  labelled(
+    'tabby_reports_total',
+    'Agent REPORTs by kind and result (recorded, superseded, coalesced, failed, or why refused)',
+    ['kind', 'result'],
+    () => server.stats.reports.entries(),
+  );
 
   const datastore = parts.datastore;
   if (datastore?.health) {

@@ -55,6 +55,8 @@ export interface ServerHello {
   resumed: boolean;
   pingIntervalMs: number;
   pongTimeoutMs: number;
+  /** REPORT kinds the server accepts (§15); absent = none. */
+  reports?: string[];
 }
 
 export interface SnapshotBegin {
@@ -100,6 +102,8 @@ export interface Goodbye {
 }
 export interface Report {
   kind: string;
+  /** The node the report is about; when present it must equal HELLO's hostname (§15). */
+  node?: string;
   data: JsonValue;
 }
 
@@ -211,19 +215,18 @@ export function parseBody(type: number, body: unknown): Message {
           CloseCode.NoCommonCompression,
           `server chose unknown compression "${compression}"`,
         );
-      return {
-        type,
-        body: {
-          version: uint(type, o, 'version'),
-          syncer,
-          compression,
-          epoch: str(type, o, 'epoch'),
-          serverId: str(type, o, 'serverId'),
-          resumed: bool(type, o, 'resumed'),
-          pingIntervalMs: uint(type, o, 'pingIntervalMs'),
-          pongTimeoutMs: uint(type, o, 'pongTimeoutMs'),
-        },
+      const sh: ServerHello = {
+        version: uint(type, o, 'version'),
+        syncer,
+        compression,
+        epoch: str(type, o, 'epoch'),
+        serverId: str(type, o, 'serverId'),
+        resumed: bool(type, o, 'resumed'),
+        pingIntervalMs: uint(type, o, 'pingIntervalMs'),
+        pongTimeoutMs: uint(type, o, 'pongTimeoutMs'),
       };
+      if (o['reports'] != null) sh.reports = strArray(type, o, 'reports');
+      return { type, body: sh };
     }
     case MsgType.SnapshotBegin:
       return {
@@ -262,7 +265,9 @@ export function parseBody(type: number, body: unknown): Message {
     case MsgType.Report: {
       const data = o['data'] ?? null;
       if (!isJsonValue(data)) throw bad(type, 'field "data" is not plain JSON data');
-      return { type, body: { kind: str(type, o, 'kind'), data: data as JsonValue } };
+      const r: Report = { kind: str(type, o, 'kind'), data: data as JsonValue };
+      if (o['node'] != null) r.node = str(type, o, 'node');
+      return { type, body: r };
     }
     default:
       throw new ProtocolError(CloseCode.UnknownMessage, `unknown message type ${msgName(type)}`);

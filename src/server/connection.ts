@@ -20,6 +20,8 @@ export class Connection {
   sentStatus: SyncStatus | undefined;
   ackedGeneration = -1;
   hostname = '';
+  /** HELLO's hostname if it is a valid node name: the only node this client may report about. */
+  node: string | undefined;
   /** Snapshot start: a client is not judged as lagging within the grace period after it. */
   snapshotAtMs = 0;
   lastRxMs: number;

@@ -11,13 +11,16 @@ import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { type Hello, type Message, MsgType } from '../protocol/messages.js';
+import { isNodeName } from '../protocol/reports.js';
 import { Connection, ConnState } from './connection.js';
 import { negotiate } from './negotiate.js';
 import type { ServerOptions } from './options.js';
+import { type NodeReportSink, NodeReports, type ReportOptions } from './reports.js';
 import { ServerStats } from './stats.js';
 import type { SyncStream } from './sync-stream.js';
 
 export { DEFAULT_SERVER_OPTIONS, FRAME_OVERHEAD_BYTES, type ServerOptions } from './options.js';
+export type { NodeReportSink, ReportOptions } from './reports.js';
 
 export class SyncServer {
   private readonly streams: ReadonlyMap<SyncerType, SyncStream>;
@@ -33,15 +36,25 @@ export class SyncServer {
   private ticker: NodeJS.Timeout | undefined;
   private draining = false;
   readonly stats = new ServerStats();
+  /** Accepts REPORTs when a sink is wired; undefined: SERVER_HELLO lists no report kinds. */
+  private readonly reports: NodeReports | undefined;
 
   constructor(
     streams: readonly SyncStream[],
     private readonly opts: ServerOptions,
     private readonly log: Logger,
+    reporting?: { sink: NodeReportSink; options?: ReportOptions },
   ) {
     if (opts.pongTimeoutMs <= opts.pingIntervalMs)
       throw new RangeError('pongTimeoutMs must be longer than pingIntervalMs');
     this.streams = new Map(streams.map((s) => [s.syncer, s]));
+    if (reporting)
+      this.reports = new NodeReports(
+        reporting.sink,
+        this.stats.reports,
+        log.child({ component: 'reports' }),
+        reporting.options,
+      );
     for (const s of streams) {
       s.on('advance', () => {
         this.fanoutAll = true;
@@ -145,7 +158,14 @@ export class SyncServer {
         conn.ackedGeneration = msg.body.generation;
         return;
       case MsgType.Report:
-        this.log.debug({ ...conn.describe(), kind: msg.body.kind }, 'ignoring REPORT of an unsupported kind');
+        if (this.reports) this.reports.onReport(conn, msg.body);
+        else {
+          this.stats.reports.inc('other:unsupported-kind');
+          this.log.debug(
+            { ...conn.describe(), kind: msg.body.kind },
+            'ignoring REPORT: no report kinds accepted',
+          );
+        }
         return;
       case MsgType.Goodbye:
         this.log.info({ ...conn.describe(), code: msg.body.code }, 'client said goodbye');
@@ -169,6 +189,7 @@ export class SyncServer {
     conn.stream = stream;
     conn.compression = compression;
     conn.hostname = hello.hostname.slice(0, 253);
+    conn.node = isNodeName(hello.hostname) ? hello.hostname : undefined;
     const resumed =
       hello.resume !== undefined &&
       hello.resume.epoch === stream.epoch &&
@@ -185,6 +206,7 @@ export class SyncServer {
         resumed,
         pingIntervalMs: this.opts.pingIntervalMs,
         pongTimeoutMs: this.opts.pongTimeoutMs,
+        ...(this.reports ? { reports: [...this.reports.kinds] } : {}),
       },
     });
     conn.write([serverHello], now);
@@ -351,6 +373,7 @@ export class SyncServer {
    */
   async drain(durationMs: number): Promise<void> {
     this.draining = true;
+    this.reports?.close();
     const listener = this.listener;
     const listenerClosed = listener ? new Promise<void>((r) => listener.close(() => r())) : Promise.resolve();
     const victims = [...this.conns].filter((c) => c.state !== ConnState.Closing);
@@ -372,6 +395,7 @@ export class SyncServer {
   /** Immediate stop (tests): destroys every socket. */
   async destroy(): Promise<void> {
     this.draining = true;
+    this.reports?.close();
     if (this.ticker) clearInterval(this.ticker);
     for (const c of this.conns) c.socket.destroy();
     const listener = this.listener;

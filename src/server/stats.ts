@@ -28,4 +28,6 @@ export class ServerStats {
   readonly closes = new CounterMap();
   /** close code */
   readonly protocolErrors = new CounterMap();
+  /** "kind:result" of REPORTs (recorded, superseded, coalesced, failed, or a refusal) */
+  readonly reports = new CounterMap();
 }

@@ -199,15 +199,56 @@ export const GOLDEN_CASES: readonly GoldenCase[] = [
     },
   },
   {
+    name: 'server-hello-with-reports',
+    direction: 'server → client',
+    note: 'SERVER_HELLO of a server that accepts REPORTs of kind `wireguard-public-key` (§15); otherwise as `server-hello`.',
+    message: {
+      type: MsgType.ServerHello,
+      body: {
+        version: 1,
+        syncer: 'felix',
+        compression: 'deflate',
+        epoch: EPOCH,
+        serverId: 'tabby-7d9f-0',
+        resumed: false,
+        pingIntervalMs: 10_000,
+        pongTimeoutMs: 60_000,
+        reports: ['wireguard-public-key'],
+      },
+    },
+  },
+  {
     name: 'report',
     direction: 'client → server',
-    note: 'Reserved kind (sent only if SERVER_HELLO lists it in `reports`): the node’s WireGuard public key.',
+    note: 'The node’s WireGuard public key (sent only if SERVER_HELLO lists the kind in `reports`); without `node`, it is about HELLO’s `hostname`.',
     message: {
       type: MsgType.Report,
       body: {
         kind: 'wireguard-public-key',
         data: { publicKey: 'uGvRLmKZ9Zq0Rc1pYq0mR3x1nYH2Hq4l1v3QpQ0uX1M=' },
       },
+    },
+  },
+  {
+    name: 'report-wireguard-public-key',
+    direction: 'client → server',
+    note: 'As the reference client sends it: `node` repeats HELLO’s `hostname` (the server refuses any other).',
+    message: {
+      type: MsgType.Report,
+      body: {
+        kind: 'wireguard-public-key',
+        node: 'node-1',
+        data: { publicKey: 'uGvRLmKZ9Zq0Rc1pYq0mR3x1nYH2Hq4l1v3QpQ0uX1M=' },
+      },
+    },
+  },
+  {
+    name: 'report-wireguard-public-key-removed',
+    direction: 'client → server',
+    note: 'The node has no WireGuard key (WireGuard disabled): the server removes the recorded one.',
+    message: {
+      type: MsgType.Report,
+      body: { kind: 'wireguard-public-key', node: 'node-1', data: { publicKey: null } },
     },
   },
 ];

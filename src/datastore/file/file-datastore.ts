@@ -2,6 +2,7 @@
 // re-read when files change: for bare-metal labs, demos, GitOps previews and tests. The same
 // converters as the Kubernetes datastore. A file that fails to parse keeps its last good
 // objects (an editor's half-saved file must not delete policy); the error is logged.
+// Reported WireGuard keys are kept in memory over the files' Nodes (the files are not written).
 
 import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -9,7 +10,8 @@ import type { Logger } from '../../model/logger.js';
 import { listManifestFiles, type ManifestError, readManifestFile } from '../kube/manifests.js';
 import type { KubeObject } from '../kube/object.js';
 import { type ObjectConverter, ObjectSink } from '../kube/object-sink.js';
-import type { DatastoreHealth, DatastoreSink, DatastoreSource } from '../source.js';
+import type { DatastoreHealth, DatastoreSink, DatastoreSource, NodeReportRecorder } from '../source.js';
+import { WireguardKeyOverlay } from '../wireguard-key-overlay.js';
 
 export interface FileDatastoreOptions {
   path: string;
@@ -26,8 +28,9 @@ export interface FileDatastoreOptions {
   rescanMs?: number;
 }
 
-export class FileDatastore implements DatastoreSource {
+export class FileDatastore implements DatastoreSource, NodeReportRecorder {
   readonly name = 'file';
+  readonly reported = new WireguardKeyOverlay();
   private objects: ObjectSink | undefined;
   private watcher: FSWatcher | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
@@ -43,7 +46,12 @@ export class FileDatastore implements DatastoreSource {
 
   constructor(private readonly opts: FileDatastoreOptions) {}
 
+  recordWireguardPublicKey(node: string, publicKey: string | null, signal: AbortSignal): Promise<void> {
+    return this.reported.recordWireguardPublicKey(node, publicKey, signal);
+  }
+
   async start(sink: DatastoreSink): Promise<void> {
+    sink = this.reported.wrap(sink);
     this.objects = new ObjectSink(sink, this.opts.convert, this.opts.log.child({ datastore: 'file' }));
     sink.onStatus('wait-for-datastore');
     sink.onStatus('resync');

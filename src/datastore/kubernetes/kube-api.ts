@@ -8,6 +8,8 @@ import fetch from 'node-fetch';
 import type { KubeObject } from '../kube/object.js';
 import { collectionPath, type ResourceType } from '../kube/resources.js';
 
+export const MERGE_PATCH = 'application/merge-patch+json';
+
 /** A failed API call; `statusCode` 410 means the resourceVersion is too old. */
 export class KubeApiError extends Error {
   readonly code = 'TABBY_ERR_KUBE_API';
@@ -117,6 +119,55 @@ export class KubeApi {
       resourceVersion: body.metadata?.resourceVersion ?? '',
       continueToken: body.metadata?.continue || undefined,
     };
+  }
+
+  /**
+   * JSON merge patch (RFC 7386) of one object, through the same auth and TLS as the lists.
+   * Resolves with the patched object; a failure is a KubeApiError with the HTTP status.
+   */
+  async mergePatch(r: ResourceType, name: string, patch: unknown, namespace?: string): Promise<KubeObject> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new KubeApiError('kubeconfig has no current cluster', undefined, undefined);
+    const url = `${cluster.server}${collectionPath(r, namespace)}/${encodeURIComponent(name)}`;
+    const what = `patch ${r.plural}/${name}`;
+    const init = await this.kc.applyToFetchOptions({});
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.requestTimeoutMs);
+    let res: Awaited<ReturnType<typeof fetch>>;
+    let text: string;
+    try {
+      res = await fetch(url, {
+        ...init,
+        method: 'PATCH',
+        headers: {
+          ...(init.headers as Record<string, string>),
+          accept: 'application/json',
+          'content-type': MERGE_PATCH,
+        },
+        body: JSON.stringify(patch),
+        signal: controller.signal as never,
+      });
+      text = await res.text();
+    } catch (err) {
+      throw new KubeApiError(`${what}: ${(err as Error).message}`, undefined, undefined, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+    let body: KubeObject & { reason?: string; message?: string };
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      throw new KubeApiError(`${what}: HTTP ${res.status}, body is not JSON`, res.status, undefined, {
+        cause: err,
+      });
+    }
+    if (res.status !== 200)
+      throw new KubeApiError(
+        `${what}: HTTP ${res.status} ${body.reason ?? ''} ${body.message ?? ''}`.trim(),
+        res.status,
+        body.reason,
+      );
+    return body;
   }
 
   /**

@@ -51,7 +51,7 @@ export class ResourceWatcher {
   constructor(
     readonly resource: ResourceType,
     private readonly api: KubeApi,
-    private readonly sink: ObjectSink,
+    private readonly sink: Pick<ObjectSink, 'apply' | 'replaceAll'>,
     private readonly opts: WatcherOptions,
     private readonly log: Logger,
     /** Called whenever `state` or `synced` changes. */

@@ -2,12 +2,14 @@
 // it lists its objects in pages, then InSync, then churns on a timer. Objects go through an
 // ObjectSink with the same converters as the Kubernetes datastore, so what it emits is what
 // that datastore would emit for the same objects. Pages depend only on the options.
+// Reported WireGuard keys live in an in-memory overlay (there is no Node to annotate).
 
 import { type Logger, silentLogger } from '../../model/logger.js';
 import { SyncStatus } from '../../model/types.js';
 import { convertObject } from '../convert/index.js';
 import { type ObjectEvent, ObjectSink } from '../kube/object-sink.js';
-import type { DatastoreHealth, DatastoreSink, DatastoreSource } from '../source.js';
+import type { DatastoreHealth, DatastoreSink, DatastoreSource, NodeReportRecorder } from '../source.js';
+import { WireguardKeyOverlay } from '../wireguard-key-overlay.js';
 import { ChurnGenerator } from './churn.js';
 import { buildCluster } from './generate.js';
 import { clusterObjects } from './objects.js';
@@ -16,9 +18,10 @@ import { resolveSimOptions, type SimOptions } from './options.js';
 /** Lets the event loop breathe between pages, as a paged list would. */
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-export class SimulatedCluster implements DatastoreSource {
+export class SimulatedCluster implements DatastoreSource, NodeReportRecorder {
   readonly name = 'sim';
   readonly options: SimOptions;
+  readonly reported = new WireguardKeyOverlay();
   private state: 'idle' | 'running' | 'stopped' = 'idle';
   private timer: NodeJS.Timeout | undefined;
   private churn: ChurnGenerator | undefined;
@@ -33,6 +36,10 @@ export class SimulatedCluster implements DatastoreSource {
     this.options = resolveSimOptions(options);
   }
 
+  recordWireguardPublicKey(node: string, publicKey: string | null, signal: AbortSignal): Promise<void> {
+    return this.reported.recordWireguardPublicKey(node, publicKey, signal);
+  }
+
   /** Churn events emitted so far, by kind (undefined before the initial state is sent). */
   get churnCounts(): ChurnGenerator['counts'] | undefined {
     return this.churn?.counts;
@@ -45,6 +52,7 @@ export class SimulatedCluster implements DatastoreSource {
   async start(sink: DatastoreSink): Promise<void> {
     if (this.state !== 'idle') throw new Error(`SimulatedCluster cannot start when ${this.state}`);
     this.state = 'running';
+    sink = this.reported.wrap(sink);
     sink.onStatus(SyncStatus.WaitForDatastore);
     const cluster = buildCluster(this.options);
     const out = new ObjectSink(sink, convertObject, this.log.child({ datastore: 'sim' }));

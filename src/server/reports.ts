@@ -1,0 +1,194 @@
+// Agent → server REPORTs (proto/PROTOCOL.md §15): checks who may report what, limits the
+// rate per connection, and hands accepted values to a sink the composition root wires (a
+// datastore). Per node only the latest value matters: a newer report aborts the write in
+// flight, and the sink is never called twice at once for one node. Nothing here blocks the
+// connection loop; failures are logged and counted, never a reason to drop a client.
+
+import type { Logger } from '../model/logger.js';
+import type { Report } from '../protocol/messages.js';
+import {
+  isReportKind,
+  parseWireguardPublicKeyData,
+  ReportError,
+  ReportKind,
+  ReportRefusal,
+} from '../protocol/reports.js';
+import type { CounterMap } from './stats.js';
+
+/**
+ * Where accepted reports go: the datastore records them on the Node (Kubernetes: an
+ * annotation; sim/file: in memory), and the change comes back to every agent through the
+ * normal watch → KV path.
+ */
+export interface NodeReportSink {
+  /**
+   * Records `node`'s WireGuard public key (null removes it). Resolves once the value is
+   * stored or found already there; rejects when it cannot be (e.g. no such node). Transient
+   * failures are retried inside, until `signal` aborts: a newer value for the node arrived.
+   */
+  recordWireguardPublicKey(node: string, publicKey: string | null, signal: AbortSignal): Promise<void>;
+}
+
+export interface ReportOptions {
+  /** Reports a connection may send at once... */
+  burst: number;
+  /** ...and one more per this many ms (token bucket). */
+  refillMs: number;
+}
+
+/** A well-behaved agent sends one report per kind per connection, and one per key change. */
+export const DEFAULT_REPORT_OPTIONS: ReportOptions = { burst: 8, refillMs: 10_000 };
+
+/** The little a report needs to know about its connection. */
+export interface Reporter {
+  /** HELLO's hostname when it is a valid node name; reports are about this node only. */
+  readonly node: string | undefined;
+  readonly hostname: string;
+  describe(): Record<string, unknown>;
+}
+
+interface Bucket {
+  tokens: number;
+  atMs: number;
+  warnedRateLimit: boolean;
+}
+interface NodeWork {
+  /** The value being written, and how to abort it. */
+  inflight?: { publicKey: string | null; abort: AbortController };
+  next?: string | null;
+}
+
+export class NodeReports {
+  /** Kinds announced in SERVER_HELLO: those this sink can record. */
+  readonly kinds: readonly string[] = [ReportKind.WireguardPublicKey];
+  private readonly buckets = new WeakMap<Reporter, Bucket>();
+  private readonly work = new Map<string, NodeWork>();
+  private closed = false;
+
+  constructor(
+    private readonly sink: NodeReportSink,
+    /** "kind:result" → count (tabby_reports_total). */
+    private readonly counts: CounterMap,
+    private readonly log: Logger,
+    private readonly opts: ReportOptions = DEFAULT_REPORT_OPTIONS,
+  ) {
+    if (opts.burst < 1 || opts.refillMs <= 0) throw new RangeError('invalid report rate limit');
+  }
+
+  /** Nodes with a write in flight or queued (tests, shutdown). */
+  get busyNodes(): number {
+    return this.work.size;
+  }
+
+  /** Handles one REPORT; returns at once, whatever the sink does. */
+  onReport(from: Reporter, report: Report, now = Date.now()): void {
+    const kind = isReportKind(report.kind) ? report.kind : 'other';
+    try {
+      if (!this.takeToken(from, now))
+        throw new ReportError(ReportRefusal.RateLimited, `more than ${this.opts.burst} reports in a burst`);
+      if (!isReportKind(report.kind) || !this.kinds.includes(report.kind))
+        throw new ReportError(ReportRefusal.UnsupportedKind, `report kind "${report.kind}" is not accepted`);
+      const node = from.node;
+      if (node === undefined)
+        throw new ReportError(ReportRefusal.InvalidNode, 'HELLO hostname is not a valid node name');
+      if (report.node !== undefined && report.node !== node)
+        throw new ReportError(
+          ReportRefusal.WrongNode,
+          `report about node "${report.node}" on a connection from "${node}"`,
+        );
+      const { publicKey } = parseWireguardPublicKeyData(report.data);
+      this.submit(node, publicKey);
+    } catch (err) {
+      if (!(err instanceof ReportError)) throw err;
+      this.counts.inc(`${kind}:${err.refusal}`);
+      const b = this.buckets.get(from);
+      if (err.refusal === ReportRefusal.RateLimited) {
+        // One line per connection: a client stuck in a loop must not flood the log.
+        if (b === undefined || b.warnedRateLimit) return;
+        b.warnedRateLimit = true;
+      }
+      this.log.warn(
+        { ...from.describe(), kind: report.kind, refusal: err.refusal, err: err.message },
+        'report refused',
+      );
+    }
+  }
+
+  /** Aborts every write in flight (server shutdown). */
+  close(): void {
+    this.closed = true;
+    for (const w of this.work.values()) {
+      w.next = undefined;
+      w.inflight?.abort.abort();
+    }
+  }
+
+  private takeToken(from: Reporter, now: number): boolean {
+    let b = this.buckets.get(from);
+    if (b === undefined) {
+      b = { tokens: this.opts.burst, atMs: now, warnedRateLimit: false };
+      this.buckets.set(from, b);
+    }
+    const refill = Math.floor((now - b.atMs) / this.opts.refillMs);
+    if (refill > 0) {
+      b.tokens = Math.min(this.opts.burst, b.tokens + refill);
+      b.atMs += refill * this.opts.refillMs;
+    }
+    if (b.tokens === this.opts.burst) b.atMs = now;
+    if (b.tokens === 0) return false;
+    b.tokens--;
+    return true;
+  }
+
+  private submit(node: string, publicKey: string | null): void {
+    const kind = ReportKind.WireguardPublicKey;
+    let w = this.work.get(node);
+    if (w === undefined) {
+      w = {};
+      this.work.set(node, w);
+    }
+    if (w.inflight === undefined) {
+      w.next = publicKey;
+      this.start(node, w);
+      return;
+    }
+    if (w.next !== undefined) this.counts.inc(`${kind}:superseded`);
+    if (w.inflight.publicKey === publicKey) {
+      // The same value again (a reconnect, or the node's second connection): already on its way.
+      w.next = undefined;
+      this.counts.inc(`${kind}:coalesced`);
+      return;
+    }
+    w.next = publicKey;
+    w.inflight.abort.abort();
+  }
+
+  private start(node: string, w: NodeWork): void {
+    const kind = ReportKind.WireguardPublicKey;
+    const publicKey = w.next as string | null;
+    w.next = undefined;
+    const abort = new AbortController();
+    w.inflight = { publicKey, abort };
+    Promise.resolve()
+      .then(() => this.sink.recordWireguardPublicKey(node, publicKey, abort.signal))
+      .then(
+        () => {
+          this.counts.inc(`${kind}:${abort.signal.aborted ? 'superseded' : 'recorded'}`);
+          this.log.debug({ node, kind, removed: publicKey === null }, 'report recorded');
+        },
+        (err: unknown) => {
+          if (abort.signal.aborted) {
+            this.counts.inc(`${kind}:superseded`);
+            return;
+          }
+          this.counts.inc(`${kind}:failed`);
+          this.log.warn({ node, kind, err: (err as Error).message }, 'recording a report failed');
+        },
+      )
+      .finally(() => {
+        w.inflight = undefined;
+        if (w.next !== undefined && !this.closed) this.start(node, w);
+        else this.work.delete(node);
+      });
+  }
+}
