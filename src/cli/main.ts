@@ -7,6 +7,7 @@ import { generateObjects } from '../datastore/sim/index.js';
 import { apiserverEmulatorCommand } from '../emulator/cli.js';
 import { agentCommand } from './agent.js';
 import { explainCommand } from './explain.js';
+import { nodeCommand } from './node-status.js';
 import { serveCommand } from './serve.js';
 import { syncCommand } from './sync.js';
 
@@ -18,6 +19,7 @@ program.addCommand(serveCommand());
 program.addCommand(syncCommand());
 program.addCommand(agentCommand());
 program.addCommand(explainCommand());
+program.addCommand(nodeCommand());
 program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}) }));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
