@@ -20,6 +20,7 @@ program.addCommand(syncCommand());
 program.addCommand(agentCommand());
 program.addCommand(explainCommand());
 program.addCommand(nodeCommand());
+program.addCommand((await import('./ipam.js')).ipamCommand());
 program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}) }));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
