@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { cidrContains, parseCidr, parseIp } from '../../src/agent/calc/routing/net.js';
-import { computeRoutes, type DesiredRoute, planRoutes } from '../../src/agent/calc/routing/routes.js';
+import {
+  birdOwnsNoEncap,
+  computeRoutes,
+  type DesiredRoute,
+  planRoutes,
+} from '../../src/agent/calc/routing/routes.js';
 import { RoutingState } from '../../src/agent/calc/routing/state.js';
 import { generateInitialState } from '../../src/datastore/sim/index.js';
 import { Keys } from '../../src/model/keys.js';
@@ -96,11 +101,21 @@ describe('computeRoutes on hand-built clusters (node a)', () => {
     ]);
   });
 
-  it('bgp mode with FelixConfiguration ProgramClusterRoutes=Enabled: the agent takes no-encap routes', () => {
-    const s = handState({ ipip: 'Never', vxlan: 'Never' }, [
-      { key: Keys.globalConfig('ProgramClusterRoutes'), value: 'Enabled' },
-    ]);
-    expect(computeRoutes(s, 'a', { mode: 'bgp' })).toEqual(computeRoutes(s, 'a', { mode: 'direct' }));
+  it('bgp mode, BGPConfiguration keeps no-encap routes from BIRD: the agent takes them', () => {
+    const bgpConfig = (programClusterRoutes?: string): KV => ({
+      key: Keys.bgpConfiguration('default'),
+      value: { metadata: { name: 'default' }, spec: programClusterRoutes ? { programClusterRoutes } : {} },
+    });
+    for (const v of ['Disabled', 'EnabledIPIPOnly']) {
+      const s = handState({ ipip: 'Never', vxlan: 'Never' }, [bgpConfig(v)]);
+      expect(birdOwnsNoEncap(s)).toBe(false);
+      expect(computeRoutes(s, 'a', { mode: 'bgp' })).toEqual(computeRoutes(s, 'a', { mode: 'direct' }));
+    }
+    for (const v of [undefined, 'EnabledNoEncapOnly', 'Enabled']) {
+      const s = handState({ ipip: 'Never', vxlan: 'Never' }, [bgpConfig(v)]);
+      expect(birdOwnsNoEncap(s)).toBe(true);
+      expect(computeRoutes(s, 'a', { mode: 'bgp' })).toEqual([]);
+    }
   });
 
   it('IPIP Always: every remote route via the node IP dev tunl0 onlink, in both modes', () => {

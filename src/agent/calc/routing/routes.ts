@@ -14,7 +14,9 @@
 //   owns IPIP here, whatever BGPConfiguration says;
 // - unencapsulated pools, mode 'bgp': BIRD — its static protocol blackholes the node's own
 //   blocks and it learns the others (and borrowed /32s) over BGP; the agent writes none of
-//   them, unless FelixConfiguration ProgramClusterRoutes is Enabled / EnabledNoEncapOnly;
+//   them. Exactly when BGPConfiguration "default" programClusterRoutes keeps them away from
+//   BIRD (Disabled, EnabledIPIPOnly or an unknown value: the complement of the BIRD
+//   renderer's kernel filter in bgp.ts), the agent writes them, so one of the two always does;
 // - unencapsulated pools, mode 'direct' (no BGP, flannel host-gw-like): the agent writes them
 //   all; a next hop outside this node's subnet is not directly reachable, so such a route is
 //   reported as a warning instead of being written.
@@ -65,8 +67,14 @@ export interface RoutePlan {
   readonly leftToBgp: readonly string[];
 }
 
-/** Felix's `ProgramClusterRoutes` values that hand the unencapsulated pools to the agent. */
-const AGENT_NO_ENCAP = new Set(['Enabled', 'EnabledNoEncapOnly']);
+/**
+ * True when BIRD writes the unencapsulated pools' routes to the kernel: BGPConfiguration
+ * `programClusterRoutes` unset (default EnabledNoEncapOnly), EnabledNoEncapOnly or Enabled.
+ */
+export function birdOwnsNoEncap(state: RoutingState): boolean {
+  const v = state.bgpConfigurations.get('default')?.spec['programClusterRoutes'];
+  return v === undefined || v === null || v === '' || v === 'EnabledNoEncapOnly' || v === 'Enabled';
+}
 
 const encapsulated = (p: PoolInfo | undefined): boolean =>
   p !== undefined && (p.ipipMode !== 'Never' || p.vxlanMode !== 'Never');
@@ -103,8 +111,7 @@ class Planner {
     // A bare address gives no subnet: every peer then counts as off-subnet (encapsulate, or
     // unroutable in direct mode), the safe reading.
     this.localSubnet = cidr?.includes('/') ? parseCidr(cidr) : undefined;
-    this.agentOwnsNoEncap =
-      opts.mode === 'direct' || AGENT_NO_ENCAP.has(state.config('ProgramClusterRoutes', node) ?? '');
+    this.agentOwnsNoEncap = opts.mode === 'direct' || !birdOwnsNoEncap(state);
     // Longest pool prefix first, so a block finds its most specific pool.
     this.pools = [...state.pools.values()]
       .filter((p) => p.net.version === 4)
