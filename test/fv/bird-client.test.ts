@@ -3,7 +3,7 @@
 // driver's refusal paths that need no daemon (bird -p is real).
 
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import {
   replyText,
 } from '../../src/agent/dataplane/bird/birdc.js';
 import { BirdConfigError, BirdDriver, BirdNotRunningError } from '../../src/agent/dataplane/bird/driver.js';
+import { BirdProcess, BirdStartError } from '../../src/agent/dataplane/bird/process.js';
 import { which } from '../e2e/harness/preflight.js';
 
 /** Replies by command; a function reply may write in pieces or misbehave. */
@@ -193,5 +194,42 @@ describe.skipIf(!haveBird)('BirdDriver without a daemon (real bird -p)', () => {
     expect([err.line, err.column]).toEqual([2, 27]);
     expect(existsSync(configPath)).toBe(false);
     expect(await readFile(`${configPath}.rejected`, 'utf8')).toContain('local as ;');
+  });
+
+  it('BirdProcess: a bird that exits at start rejects with its message and is not restarted', async () => {
+    // The config never loads, so this bird touches nothing on the host.
+    const configPath = path.join(dir, 'broken.conf');
+    await writeFile(configPath, 'router id 10.0.0.1;\nprotocol nonsense {}\n');
+    const proc = new BirdProcess({
+      configPath,
+      socketPath: path.join(dir, 'broken.ctl'),
+      initialBackoffMs: 10,
+    });
+    let restarts = 0;
+    proc.on('restart', () => restarts++);
+    const err = (await proc.start().catch((e: unknown) => e)) as BirdStartError;
+    expect(err).toBeInstanceOf(BirdStartError);
+    expect(err.code).toBe('TABBY_ERR_BIRD_START');
+    expect(err.message).toMatch(/bird exited \(code 1\): .*broken\.conf:2:\d+ syntax error/);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(proc.running).toBe(false);
+    expect(proc.restarts).toBe(0);
+    expect(restarts).toBe(0);
+    await proc.stop();
+  });
+
+  it('BirdDriver refuses a supervised bird that uses other files', () => {
+    const proc = new BirdProcess({
+      configPath: path.join(dir, 'x.conf'),
+      socketPath: path.join(dir, 'x.ctl'),
+    });
+    expect(
+      () =>
+        new BirdDriver({
+          configPath: path.join(dir, 'y.conf'),
+          socketPath: path.join(dir, 'x.ctl'),
+          process: proc,
+        }),
+    ).toThrow(/must use the driver's files/);
   });
 });

@@ -78,6 +78,11 @@ export class BirdDriver {
   lastTimings: BirdApplyTimings | undefined;
 
   constructor(options: BirdDriverOptions) {
+    const p = options.process;
+    if (p && (p.configPath !== options.configPath || p.socketPath !== options.socketPath))
+      throw new BirdError(
+        `BirdDriver: the supervised bird must use the driver's files (config ${options.configPath}, socket ${options.socketPath}), not ${p.configPath} / ${p.socketPath}`,
+      );
     this.#o = options;
     this.#shim = options.shim ?? execShim({ timeoutMs: 30_000 });
     this.#log = options.log ?? silentLogger;

@@ -58,6 +58,8 @@ export class BirdProcess extends EventEmitter<BirdProcessEvents> {
   #failures = 0;
   #restartTimer: NodeJS.Timeout | undefined;
   #stderrTail = '';
+  /** Until bird first answers, a death is the caller's start failure, not a crash to restart. */
+  #firstStart = false;
   /** How many times the supervisor restarted bird after it died. */
   restarts = 0;
 
@@ -86,18 +88,26 @@ export class BirdProcess extends EventEmitter<BirdProcessEvents> {
     return this.#child !== undefined;
   }
 
+  get configPath(): string {
+    return this.#o.configPath;
+  }
+
   get socketPath(): string {
     return this.#o.socketPath;
   }
 
   /**
    * Starts bird (or waits for the start in progress) and resolves when its socket answers. If
-   * this start fails, supervision stops too: the caller owns the failure.
+   * the first start fails, supervision stops too: the caller owns the failure.
    */
   start(): Promise<void> {
+    const wasStopped = this.#stopped;
     this.#stopped = false;
+    if (wasStopped) this.#firstStart = true;
     return this.#ensure().catch(async (err: unknown) => {
-      await this.stop();
+      // Only the call that switched supervision on switches it off again: a start asked for
+      // while we already supervise (the driver finding the socket dead) leaves the restarts on.
+      if (wasStopped) await this.stop();
       throw err;
     });
   }
@@ -154,7 +164,7 @@ export class BirdProcess extends EventEmitter<BirdProcessEvents> {
       if (this.#child === child) this.#child = undefined;
       exitedEarly?.(`bird exited (${signal ?? `code ${code}`}): ${this.#stderrTail.trim()}`);
       this.emit('exit', code, signal);
-      if (!this.#stopped) this.#scheduleRestart(Date.now() - startedAt);
+      if (!this.#stopped && !this.#firstStart) this.#scheduleRestart(Date.now() - startedAt);
     });
     const early = new Promise<never>((_, reject) => {
       exitedEarly = (why) => reject(new BirdStartError(why));
@@ -168,6 +178,7 @@ export class BirdProcess extends EventEmitter<BirdProcessEvents> {
     } finally {
       exitedEarly = undefined;
     }
+    this.#firstStart = false;
     this.#log.info({ pid: child.pid, socket: this.#o.socketPath }, 'bird ready');
     this.emit('ready', child.pid ?? 0);
   }
