@@ -30,6 +30,13 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/(agent/calc|model)/' },
     },
     {
+      name: 'lint-is-pure',
+      comment: 'lint rules read the KV model through agent/calc: no I/O, no datastore, no wire',
+      severity: 'error',
+      from: { path: '^src/lint/' },
+      to: { path: '^src/', pathNot: '^src/(lint|agent/calc|model)/' },
+    },
+    {
       name: 'datastore-not-server',
       severity: 'error',
       from: { path: '^src/datastore/' },

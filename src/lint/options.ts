@@ -1,0 +1,40 @@
+// Settings of the lint rules: what the datastore cannot tell (the service CIDR the API
+// server was started with) and thresholds.
+
+import { parseCidr } from '../agent/calc/cidr.js';
+
+export interface LintOptions {
+  /**
+   * Service cluster IP ranges known from outside the datastore (kube-apiserver's
+   * --service-cluster-ip-range), in addition to BGPConfiguration serviceClusterIPs.
+   */
+  readonly serviceCidrs?: readonly string[];
+  /** full-mesh-too-large fires above this many BGP nodes (default 100). */
+  readonly maxMeshNodes?: number;
+}
+
+export interface ResolvedLintOptions {
+  readonly serviceCidrs: readonly string[];
+  readonly maxMeshNodes: number;
+}
+
+export const DEFAULT_MAX_MESH_NODES = 100;
+
+export class LintOptionsError extends Error {
+  readonly code = 'TABBY_ERR_LINT_OPTIONS';
+  constructor(message: string) {
+    super(message);
+    this.name = 'LintOptionsError';
+  }
+}
+
+/** Checks and fills in defaults; bad options throw at construction, not mid-run. */
+export function resolveLintOptions(opts: LintOptions = {}): ResolvedLintOptions {
+  const serviceCidrs = [...(opts.serviceCidrs ?? [])];
+  for (const c of serviceCidrs)
+    if (parseCidr(c) === undefined) throw new LintOptionsError(`service CIDR: invalid CIDR "${c}"`);
+  const maxMeshNodes = opts.maxMeshNodes ?? DEFAULT_MAX_MESH_NODES;
+  if (!Number.isInteger(maxMeshNodes) || maxMeshNodes < 1)
+    throw new LintOptionsError(`max mesh nodes: want a positive integer, got ${maxMeshNodes}`);
+  return { serviceCidrs, maxMeshNodes };
+}
