@@ -10,12 +10,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PolicyCalculator } from '../src/agent/calc/index.js';
 import {
-  digests,
+  appliedState,
   type RenderedDataplane,
   render,
   renderRestore,
   snapshotOf,
-  type TableState,
 } from '../src/agent/dataplane/iptables/index.js';
 import { convertObject } from '../src/datastore/convert/index.js';
 import type { KubeObject } from '../src/datastore/kube/object.js';
@@ -36,10 +35,7 @@ const heapMiB = (): number => {
 };
 
 /** What the kernel would hold after applying `r` (as parseIptablesSave would read it back). */
-function stateOf(r: RenderedDataplane): TableState {
-  const hookRules = r.hooks.map((h) => `-A ${h.chain} ${h.rule}`);
-  return { chains: digests(r.chains), hookRules, builtinRules: new Map([['FORWARD', hookRules]]) };
-}
+const stateOf = appliedState;
 
 function renderAll(calc: PolicyCalculator, previous?: RenderedDataplane) {
   const t0 = now();

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { type ParsedRule, PolicyCalculator, type SideMatch } from '../../src/agent/calc/index.js';
 import {
+  appliedState,
   DataplaneError,
   digests,
   IptablesDriver,
@@ -79,8 +80,18 @@ describe('iptables render: the lab', () => {
       '-j MARK --set-xmark 0x10000/0x10000',
       '-m mark --mark 0x10000/0x10000 -j RETURN',
     ]);
-    expect(r.hooks).toEqual([
-      { chain: 'FORWARD', rule: '-m comment --comment "tabby hook" -j tabby-FORWARD' },
+    expect(r.hooks).toContainEqual({
+      table: 'filter',
+      chain: 'FORWARD',
+      rule: '-m comment --comment "tabby hook" -j tabby-FORWARD',
+    });
+    expect(r.hooks.map((h) => `${h.table}/${h.chain}`)).toEqual([
+      'raw/PREROUTING',
+      'raw/OUTPUT',
+      'mangle/PREROUTING',
+      'filter/INPUT',
+      'filter/FORWARD',
+      'filter/OUTPUT',
     ]);
   });
 
@@ -106,7 +117,7 @@ describe('iptables render: the lab', () => {
     );
     const after = render(snapshotOf(calcFor('node-a', objs)));
     expect(after.chains).toEqual(before.chains);
-    expect(renderRestore(after, parseState(before)).text).toBe('');
+    expect(renderRestore(after, tablesState(before)).text).toBe('');
     const changed = [...after.ipSets].filter(
       ([n, s]) => before.ipSets.get(n)?.members.join() !== s.members.join(),
     );
@@ -116,15 +127,19 @@ describe('iptables render: the lab', () => {
   });
 });
 
-/** A TableState as if `r` had been applied (what the driver would read back). */
+/** The filter table as if `r` had been applied, through iptables-save's text. */
 function parseState(r: RenderedDataplane) {
+  const hooks = r.hooks.filter((h) => h.table === 'filter').map((h) => `-A ${h.chain} ${h.rule}\n`);
   return parseIptablesSave(
     `*filter\n:FORWARD ACCEPT [0:0]\n${[...r.chains.keys()].map((c) => `:${c} - [0:0]`).join('\n')}\n` +
-      `-A FORWARD -m comment --comment "tabby hook" -j tabby-FORWARD\n${restoreRules(r)}COMMIT\n`,
+      `${hooks.join('')}${restoreRules(r)}COMMIT\n`,
   );
 }
+/** Every table as if `r` had been applied, with the filter table parsed back from text. */
+const tablesState = (r: RenderedDataplane, filter = parseState(r)) =>
+  new Map([...appliedState(r), ['filter', filter] as const]);
 const restoreRules = (r: RenderedDataplane): string =>
-  renderRestore(r)
+  renderRestore({ ...r, tables: new Map(), hooks: [] })
     .text.split('\n')
     .filter((l) => l.startsWith('-A tabby-'))
     .map((l) => `${l}\n`)
@@ -220,23 +235,25 @@ describe('iptables restore and driver', () => {
 
   it('rewrites only changed chains and deletes stale ones; the hook only when not first', () => {
     const state = parseState(desired);
-    expect(renderRestore(desired, state).text).toBe('');
+    expect(renderRestore(desired, tablesState(desired, state)).text).toBe('');
     const chains = new Map(desired.chains);
     const victim = [...chains.keys()].find((c) => c.startsWith('tabby-tw-'))!;
     chains.set(victim, ['-j DROP']);
     chains.set('tabby-old', ['-j DROP']);
     const stale = parseState({ ...desired, chains });
-    const plan = renderRestore(desired, stale);
+    const plan = renderRestore(desired, tablesState(desired, stale));
     expect(plan.written).toEqual([victim]);
     expect(plan.deleted).toEqual(['tabby-old']);
     expect(plan.hookRewritten).toBe(false);
     expect(plan.text).toContain(`:${victim} - [0:0]`);
     expect(plan.text).toContain('-X tabby-old');
     const noHook = { ...state, hookRules: [], builtinRules: new Map() };
-    expect(renderRestore(desired, noHook).text).toContain(
+    expect(renderRestore(desired, tablesState(desired, noHook)).text).toContain(
       '-I FORWARD 1 -m comment --comment "tabby hook" -j tabby-FORWARD',
     );
-    expect(renderCleanup(state)).toContain('-D FORWARD -m comment --comment "tabby hook" -j tabby-FORWARD');
+    expect(renderCleanup(tablesState(desired, state))).toContain(
+      '-D FORWARD -m comment --comment "tabby hook" -j tabby-FORWARD',
+    );
     expect(digests(desired.chains).size).toBe(desired.chains.size);
   });
 
@@ -269,13 +286,17 @@ describe('iptables restore and driver', () => {
     const driver = new IptablesDriver(shim);
     const res = await driver.apply(desired);
     expect(calls).toEqual([
-      'iptables-save -t filter',
       'ipset save',
+      'iptables-save -t raw',
+      'iptables-save -t mangle',
+      'iptables-save -t filter',
       'ipset restore',
       'iptables-restore -w 5 --noflush',
       'ipset restore',
     ]);
-    expect(res.chainsWritten.length).toBe(desired.chains.size);
+    expect(res.chainsWritten.length).toBe(
+      [...desired.tables.values()].reduce((n, chains) => n + chains.size, 0),
+    );
     expect(res.setsDestroyed).toEqual(['tabby-s-gone']);
     failRestore = true;
     await expect(driver.apply(desired)).rejects.toBeInstanceOf(DataplaneError);

@@ -11,6 +11,7 @@ import {
   BASE_CHAIN,
   DataplaneError,
   NftablesDriver,
+  nftChainName,
   parseTableHash,
   render,
   renderCleanup,
@@ -55,8 +56,12 @@ describe('nftables render: the lab', () => {
     for (const node of ['node-a', 'node-b', 'node-c']) {
       const snap = snapshotOf(calcFor(node));
       const [nft, ipt] = [render(snap), renderIptables(snap)];
-      const iptChains = [...ipt.chains.keys()].map((c) => (c === 'tabby-FORWARD' ? BASE_CHAIN : c)).sort();
-      expect([...nft.chains.keys()].sort()).toEqual(iptChains);
+      // One nft table holds raw, mangle and filter: prefixed names, shared policy chains.
+      const iptChains = [...ipt.tables].flatMap(([table, chains]) =>
+        [...chains.keys()].map((c) => nftChainName(table, c)),
+      );
+      expect([...nft.chains.keys()].sort()).toEqual([...new Set(iptChains)].sort());
+      expect(nft.chains.has(BASE_CHAIN)).toBe(true);
       expect([...nft.sets.keys()]).toEqual([...ipt.ipSets.keys()]);
       expect(nft.warnings).toEqual(ipt.warnings);
     }

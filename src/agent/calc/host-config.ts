@@ -109,3 +109,6 @@ export class HostConfigIndex {
     });
   }
 }
+
+/** Felix's defaults, for snapshots built without a calculator. */
+export const defaultHostConfig = (): HostPolicyConfig => HostConfigIndex.resolve(new Map());

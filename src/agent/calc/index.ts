@@ -24,6 +24,7 @@ export {
 export {
   DEFAULT_FAILSAFE_INBOUND,
   DEFAULT_FAILSAFE_OUTBOUND,
+  defaultHostConfig,
   type EndpointToHostAction,
   type FailsafePort,
   type HostPolicyConfig,

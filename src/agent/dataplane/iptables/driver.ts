@@ -1,10 +1,11 @@
 // The only iptables code that touches the OS, through a small shim (tests replace it): reads
-// what Tabby owns (iptables-save, ipset save), then applies the difference: sets first (new
+// what Tabby owns (iptables-save of raw, mangle and filter; ipset save), then applies the difference: sets first (new
 // ones filled, changed ones swapped atomically), then one atomic iptables-restore --noflush of
 // the changed chains and the hook, then destroys sets the rules no longer reference. A failed
 // restore leaves the previous rules in force and is reported as a DataplaneError.
 
 import { execFile } from 'node:child_process';
+import type { Table } from './host-layout.js';
 import type { RenderedDataplane } from './render.js';
 import {
   parseIpsetSave,
@@ -12,6 +13,7 @@ import {
   renderCleanup,
   renderIpSets,
   renderRestore,
+  TABLES,
   type TableState,
 } from './restore.js';
 
@@ -84,12 +86,13 @@ export class IptablesDriver {
 
   constructor(private readonly shim: Shim) {}
 
-  async readState(): Promise<{ table: TableState; sets: Map<string, string[]> }> {
-    const [save, sets] = await Promise.all([
-      this.shim.run('iptables-save', ['-t', 'filter']),
+  async readState(): Promise<{ tables: Map<Table, TableState>; sets: Map<string, string[]> }> {
+    const [sets, ...saves] = await Promise.all([
       this.shim.run('ipset', ['save']),
+      ...TABLES.map((t) => this.shim.run('iptables-save', ['-t', t])),
     ]);
-    return { table: parseIptablesSave(save.stdout), sets: parseIpsetSave(sets.stdout) };
+    const tables = new Map(TABLES.map((t, i) => [t, parseIptablesSave(saves[i]!.stdout)]));
+    return { tables, sets: parseIpsetSave(sets.stdout) };
   }
 
   async apply(desired: RenderedDataplane): Promise<ApplyResult> {
@@ -108,10 +111,10 @@ export class IptablesDriver {
   }
 
   async #apply(desired: RenderedDataplane): Promise<ApplyResult> {
-    const { table, sets } = await this.readState();
+    const { tables, sets } = await this.readState();
     const setPlan = renderIpSets(desired.ipSets, sets);
     if (setPlan.update !== '') await this.#run('ipset', ['restore'], setPlan.update, 'ipset update');
-    const restore = renderRestore(desired, table);
+    const restore = renderRestore(desired, tables);
     if (restore.text !== '')
       await this.#run('iptables-restore', ['-w', '5', '--noflush'], restore.text, 'iptables-restore');
     const warnings: string[] = [];
@@ -134,8 +137,8 @@ export class IptablesDriver {
 
   /** Removes every hook, chain and set Tabby owns; rules it does not own are untouched. */
   async cleanup(): Promise<void> {
-    const { table, sets } = await this.readState();
-    const text = renderCleanup(table);
+    const { tables, sets } = await this.readState();
+    const text = renderCleanup(tables);
     if (text !== '') await this.#run('iptables-restore', ['-w', '5', '--noflush'], text, 'cleanup');
     if (sets.size > 0)
       await this.#run(

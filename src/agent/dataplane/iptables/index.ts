@@ -9,16 +9,19 @@ export {
   type Shim,
   type ShimResult,
 } from './driver.js';
+export * from './host-layout.js';
 export * from './names.js';
 export {
   type DataplaneSnapshot,
   type IpSetSpec,
+  opText,
   type RenderedDataplane,
   type RenderOptions,
   render,
   snapshotOf,
 } from './render.js';
 export {
+  appliedState,
   type ChainDigests,
   digests,
   parseIpsetSave,
@@ -27,6 +30,8 @@ export {
   renderCleanup,
   renderIpSets,
   renderRestore,
+  TABLES,
   type TableState,
+  type TablesState,
 } from './restore.js';
 export { type RenderedRule, renderRule } from './rule-render.js';

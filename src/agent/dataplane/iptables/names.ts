@@ -16,8 +16,19 @@ export const TEMP_SET_PREFIX = 'tabby-t-';
 
 export const Chains = {
   forward: 'tabby-FORWARD',
+  input: 'tabby-INPUT',
+  output: 'tabby-OUTPUT',
+  /** raw and mangle tables' entry from PREROUTING. */
+  prerouting: 'tabby-PREROUTING',
   fromWlDispatch: 'tabby-from-wl-dispatch',
   toWlDispatch: 'tabby-to-wl-dispatch',
+  wlToHost: 'tabby-wl-to-host',
+  fromHostDispatch: 'tabby-from-host-endpoint',
+  toHostDispatch: 'tabby-to-host-endpoint',
+  fromHostForwardDispatch: 'tabby-from-hep-forward',
+  toHostForwardDispatch: 'tabby-to-hep-forward',
+  failsafeIn: 'tabby-failsafe-in',
+  failsafeOut: 'tabby-failsafe-out',
 } as const;
 
 /** Mark bits (Felix: accept 0x10000, pass 0x20000, then scratch bits). */
@@ -51,6 +62,13 @@ export const profileChain = (profile: string, dir: 'in' | 'out'): string =>
 /** To workload = the endpoint's ingress; from workload = its egress (Felix's tw/fw). */
 export const endpointChain = (iface: string, dir: 'to' | 'from'): string =>
   limitName(dir === 'to' ? 'tabby-tw-' : 'tabby-fw-', iface);
+
+/**
+ * Host endpoint chains (Felix's fh/th, fhfw/thfw): from host endpoint = its ingress, to = its
+ * egress; the fw variants police forwarded traffic. '*' (all interfaces) gets a hashed name.
+ */
+export const hostEndpointChain = (iface: string, kind: 'fh' | 'th' | 'fhfw' | 'thfw'): string =>
+  limitName(`tabby-${kind}-`, iface);
 
 /** A selector IP set's kernel name, derived only from its id, so membership changes never rename it. */
 export const ipSetName = (setId: string): string =>

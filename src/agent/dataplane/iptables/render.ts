@@ -2,9 +2,18 @@
 // IP set members) to Tabby's desired filter-table chains and IP sets, in Felix's layout
 // (felix/rules/endpoints.go, dispatch.go, static.go). Deterministic: same snapshot, same text.
 
-import type { EndpointPlan, PolicyCalculator, RuleProgram, TierPlan } from '../../calc/index.js';
+import {
+  allTierLists,
+  defaultHostConfig,
+  type EndpointPlan,
+  type HostPolicyConfig,
+  type PolicyCalculator,
+  type RuleProgram,
+  type TierPlan,
+} from '../../calc/index.js';
 import { selectorOf } from '../../calc/values.js';
 import { type NamedPortMember, namedPortKey } from '../named-port.js';
+import { type Action, hostLayout, type Match, type Table } from './host-layout.js';
 import {
   Chains,
   endpointChain,
@@ -19,8 +28,10 @@ import { renderRule } from './rule-render.js';
 
 /** What the renderer reads: plain data, so tests can build it without a calculator. */
 export interface DataplaneSnapshot {
-  /** Local endpoints' plans (host endpoints are skipped, see RenderedDataplane.warnings). */
+  /** Local endpoints' plans, workload and host. */
   readonly plans: readonly EndpointPlan[];
+  /** Failsafe ports and DefaultEndpointToHostAction; Felix's defaults when absent. */
+  readonly hostConfig?: HostPolicyConfig;
   /** Policy id -> program; a plan's policy with no program renders as an empty chain. */
   readonly policies: ReadonlyMap<string, RuleProgram>;
   /** Profile name -> program; a missing profile renders as a DROP chain (Felix's DummyDropRules). */
@@ -51,12 +62,14 @@ export interface IpSetSpec {
 }
 
 export interface RenderedDataplane {
-  /** Chain name -> rule specs (without `-A <chain>`), keys sorted. */
+  /** The filter table's chains: name -> rule specs (without `-A <chain>`), keys sorted. */
   readonly chains: ReadonlyMap<string, readonly string[]>;
+  /** Every table's chains (raw, mangle, filter; filter is `chains`). */
+  readonly tables: ReadonlyMap<Table, ReadonlyMap<string, readonly string[]>>;
   /** Kernel set name -> spec, keys sorted; only sets the rendered rules reference. */
   readonly ipSets: ReadonlyMap<string, IpSetSpec>;
-  /** The rule in the built-in FORWARD chain that hooks Tabby in (inserted at the top). */
-  readonly hooks: readonly { readonly chain: 'FORWARD'; readonly rule: string }[];
+  /** The rules in built-in chains that hook Tabby in (each inserted at the top of its chain). */
+  readonly hooks: readonly { readonly table: Table; readonly chain: string; readonly rule: string }[];
   /** Rules or endpoints left out, and why. */
   readonly warnings: readonly string[];
 }
@@ -66,22 +79,23 @@ export function snapshotOf(calc: PolicyCalculator): DataplaneSnapshot {
   const plans = [...calc.plans().values()];
   const policies = new Map<string, RuleProgram>();
   const profiles = new Map<string, RuleProgram>();
-  for (const plan of plans)
-    for (const dir of [plan.ingress, plan.egress]) {
-      for (const t of dir.tiers)
+  for (const plan of plans) {
+    for (const tiers of allTierLists(plan))
+      for (const t of tiers)
         for (const p of t.policies) {
           const prog = calc.policyProgram(p.id);
           if (prog !== undefined) policies.set(p.id, prog);
         }
+    for (const dir of [plan.ingress, plan.egress])
       for (const name of dir.profiles) {
         const prog = calc.profileProgram(name);
         if (prog !== undefined) profiles.set(name, prog);
       }
-    }
+  }
   const ipSets = new Map<string, readonly string[]>();
   for (const id of calc.ipSetIds()) ipSets.set(id, calc.ipSetMembers(id));
   const namedPortSets = namedPortSetsOf(calc, { policies, profiles });
-  return { plans, policies, profiles, ipSets, namedPortSets };
+  return { plans, policies, profiles, ipSets, namedPortSets, hostConfig: calc.hostConfig };
 }
 
 /**
@@ -150,7 +164,12 @@ const sortedMap = <V>(m: Map<string, V>): Map<string, V> =>
 
 export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {}): RenderedDataplane {
   const ifacePrefix = options.workloadIfacePrefix ?? 'cali';
-  const chains = new Map<string, string[]>();
+  const tables = new Map<Table, Map<string, string[]>>([
+    ['raw', new Map()],
+    ['mangle', new Map()],
+    ['filter', new Map()],
+  ]);
+  const chains = tables.get('filter')!;
   const usedSets = new Set<string>();
   const usedNamedPortSets = new Set<string>();
   const warnings: string[] = [];
@@ -165,27 +184,60 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
     },
   };
 
-  const ruleChain = (name: string, rules: readonly RenderedRuleInput[], what: string) => {
-    if (chains.has(name)) return;
+  /** Policy and profile chains live in each table whose chains jump to them. */
+  const ruleChain = (
+    into: Map<string, string[]>,
+    name: string,
+    rules: readonly RenderedRuleInput[],
+    what: string,
+  ) => {
+    if (into.has(name)) return;
     const lines: string[] = [];
     for (const [i, rule] of rules.entries()) {
       const r = renderRule(rule, ctx);
       if ('skipped' in r) warnings.push(`${what} rule ${i}: skipped (${r.skipped})`);
       else lines.push(...r.lines);
     }
-    chains.set(name, lines);
+    into.set(name, lines);
   };
 
-  const tierLines = (tier: TierPlan, dir: 'in' | 'out'): string[] => {
+  const tierLines = (
+    into: Map<string, string[]>,
+    tier: TierPlan,
+    dir: 'in' | 'out',
+    untracked = false,
+  ): string[] => {
     const lines = [`-m comment --comment "start of tier ${tier.name}" -j MARK --set-xmark ${PASS_CLEAR}`];
     for (const pol of tier.policies) {
       const chain = policyChain(pol.id, dir);
       const prog = snapshot.policies.get(pol.id);
-      ruleChain(chain, (dir === 'in' ? prog?.inbound : prog?.outbound) ?? [], `policy ${pol.id} ${dir}`);
-      lines.push(`-m mark --mark ${PASS_CLEAR} -j ${chain}`, `-m mark --mark ${ACCEPT} -j RETURN`);
+      ruleChain(
+        into,
+        chain,
+        (dir === 'in' ? prog?.inbound : prog?.outbound) ?? [],
+        `policy ${pol.id} ${dir}`,
+      );
+      lines.push(`-m mark --mark ${PASS_CLEAR} -j ${chain}`);
+      // doNotTrack: an allow is NOTRACK + accept (Felix), so neither direction is tracked.
+      if (untracked) lines.push(`-m mark --mark ${ACCEPT} -j CT --notrack`);
+      lines.push(`-m mark --mark ${ACCEPT} -j RETURN`);
     }
     if (tier.defaultAction === 'deny')
       lines.push(`-m comment --comment "end of tier ${tier.name}" -m mark --mark ${PASS_CLEAR} -j DROP`);
+    return lines;
+  };
+
+  const profileLines = (into: Map<string, string[]>, profiles: readonly string[], dir: 'in' | 'out') => {
+    const lines: string[] = [];
+    for (const name of profiles) {
+      const chain = profileChain(name, dir);
+      const prog = snapshot.profiles.get(name);
+      if (prog === undefined) {
+        if (!into.has(chain)) warnings.push(`profile ${name}: missing, renders as DROP`);
+        into.set(chain, ['-m comment --comment "missing profile" -j DROP']);
+      } else ruleChain(into, chain, dir === 'in' ? prog.inbound : prog.outbound, `profile ${name} ${dir}`);
+      lines.push(`-j ${chain}`, `-m mark --mark ${ACCEPT} -j RETURN`);
+    }
     return lines;
   };
 
@@ -196,16 +248,8 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
       '-m conntrack --ctstate INVALID -j DROP',
       `-j MARK --set-xmark 0x0/${hex(Marks.accept | Marks.pass)}`,
     ];
-    for (const tier of d.tiers) lines.push(...tierLines(tier, dir));
-    for (const name of d.profiles) {
-      const chain = profileChain(name, dir);
-      const prog = snapshot.profiles.get(name);
-      if (prog === undefined) {
-        if (!chains.has(chain)) warnings.push(`profile ${name}: missing, renders as DROP`);
-        chains.set(chain, ['-m comment --comment "missing profile" -j DROP']);
-      } else ruleChain(chain, dir === 'in' ? prog.inbound : prog.outbound, `profile ${name} ${dir}`);
-      lines.push(`-j ${chain}`, `-m mark --mark ${ACCEPT} -j RETURN`);
-    }
+    for (const tier of d.tiers) lines.push(...tierLines(chains, tier, dir));
+    lines.push(...profileLines(chains, d.profiles, dir));
     lines.push('-m comment --comment "no policy or profile allowed" -j DROP');
     return lines;
   };
@@ -214,10 +258,7 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
   const toDispatch: string[] = [];
   const fromDispatch: string[] = [];
   for (const plan of plans) {
-    if (plan.kind !== 'workload') {
-      warnings.push(`endpoint ${plan.id}: host endpoints are not rendered`);
-      continue;
-    }
+    if (plan.kind !== 'workload') continue; // host endpoints: hostLayout below
     const tw = endpointChain(plan.interfaceName, 'to');
     const fw = endpointChain(plan.interfaceName, 'from');
     chains.set(tw, endpointLines(plan, 'in'));
@@ -228,12 +269,24 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
   // An unknown workload interface is dropped (Felix: "Unknown interface").
   chains.set(Chains.toWlDispatch, [...toDispatch, '-m comment --comment "unknown interface" -j DROP']);
   chains.set(Chains.fromWlDispatch, [...fromDispatch, '-m comment --comment "unknown interface" -j DROP']);
-  chains.set(Chains.forward, [
-    `-j MARK --set-xmark 0x0/${hex(Marks.accept | Marks.pass)}`,
-    `-i ${ifacePrefix}+ -j ${Chains.fromWlDispatch}`,
-    `-o ${ifacePrefix}+ -j ${Chains.toWlDispatch}`,
-    `-m comment --comment "policy accepted" -m mark --mark ${ACCEPT} -j ACCEPT`,
-  ]);
+
+  const layout = hostLayout(plans, {
+    workloadIfacePrefix: ifacePrefix,
+    config: snapshot.hostConfig ?? defaultHostConfig(),
+  });
+  warnings.push(...layout.warnings);
+  for (const [table, layoutChains] of layout.tables) {
+    const into = tables.get(table)!;
+    for (const [name, ops] of layoutChains)
+      into.set(
+        name,
+        ops.flatMap((op) => {
+          if (op.op === 'rule') return [opText(op.match, op.action, op.comment)];
+          if (op.op === 'profiles') return profileLines(into, op.profiles, op.dir);
+          return op.tiers.flatMap((t) => tierLines(into, t, op.dir, op.untracked));
+        }),
+      );
+  }
 
   const ipSets = new Map<string, IpSetSpec>();
   for (const id of usedSets)
@@ -244,12 +297,66 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
       type: 'hash:ip,port',
       members: namedPortMembers(id, snapshot.namedPortSets?.get(id) ?? []),
     });
+  const sortedTables = new Map<Table, ReadonlyMap<string, readonly string[]>>(
+    [...tables].map(([t, m]) => [t, sortedMap(m)]),
+  );
   return {
-    chains: sortedMap(chains),
+    chains: sortedTables.get('filter')!,
+    tables: sortedTables,
     ipSets: sortedMap(ipSets),
-    hooks: [{ chain: 'FORWARD', rule: `-m comment --comment "tabby hook" -j ${Chains.forward}` }],
+    hooks: layout.entries.map((e) => ({
+      table: e.table,
+      chain: e.builtin,
+      rule: `-m comment --comment "tabby hook" -j ${e.chain}`,
+    })),
     warnings: [...new Set(warnings)].sort(),
   };
+}
+
+/** One layout rule as an iptables rule spec. */
+export function opText(match: Match | undefined, action: Action, comment?: string): string {
+  const parts: string[] = [];
+  if (comment !== undefined) parts.push(`-m comment --comment "${comment}"`);
+  const m = match ?? {};
+  if (m.iif !== undefined) parts.push(`-i ${m.iif}`);
+  if (m.oif !== undefined) parts.push(`-o ${m.oif}`);
+  if (m.saddr !== undefined) parts.push(`-s ${m.saddr}`);
+  if (m.daddr !== undefined) parts.push(`-d ${m.daddr}`);
+  if (m.proto !== undefined) parts.push(`-p ${m.proto} -m ${m.proto}`);
+  if (m.dport !== undefined) parts.push(`--dport ${m.dport}`);
+  if (m.sport !== undefined) parts.push(`--sport ${m.sport}`);
+  if (m.ct === 'established') parts.push('-m conntrack --ctstate RELATED,ESTABLISHED');
+  if (m.ct === 'invalid') parts.push('-m conntrack --ctstate INVALID');
+  if (m.notDnat) parts.push('-m conntrack ! --ctstate DNAT');
+  if (m.markSet !== undefined) parts.push(`-m mark --mark ${hex(m.markSet)}/${hex(m.markSet)}`);
+  if (m.markClear !== undefined) parts.push(`-m mark --mark 0x0/${hex(m.markClear)}`);
+  switch (action.t) {
+    case 'accept':
+      parts.push('-j ACCEPT');
+      break;
+    case 'drop':
+      parts.push('-j DROP');
+      break;
+    case 'return':
+      parts.push('-j RETURN');
+      break;
+    case 'notrack':
+      parts.push('-j CT --notrack');
+      break;
+    case 'jump':
+      parts.push(`-j ${action.chain}`);
+      break;
+    case 'goto':
+      parts.push(`-g ${action.chain}`);
+      break;
+    case 'set-mark':
+      parts.push(`-j MARK --set-xmark ${hex(action.bits)}/${hex(action.bits)}`);
+      break;
+    case 'clear-mark':
+      parts.push(`-j MARK --set-xmark 0x0/${hex(action.bits)}`);
+      break;
+  }
+  return parts.join(' ');
 }
 
 type RenderedRuleInput = RuleProgram['inbound'][number];

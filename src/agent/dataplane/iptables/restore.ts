@@ -4,6 +4,7 @@
 // the hook rule, cleanup scripts, and ipset restore input that rebuilds changed sets off
 // to the side and swaps them in atomically.
 
+import type { Table } from './host-layout.js';
 import { CHAIN_PREFIX, ruleHash, SET_PREFIX, TEMP_SET_PREFIX, tempSetName } from './names.js';
 import type { IpSetSpec, RenderedDataplane } from './render.js';
 
@@ -42,60 +43,113 @@ export function digests(chains: ReadonlyMap<string, readonly string[]>): Map<str
 const sameList = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
   a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** The hook is in place when it is the first rule of its chain and there is no other. */
-export function hookInPlace(desired: RenderedDataplane, state: TableState): boolean {
-  if (state.hookRules.length !== desired.hooks.length) return false;
+/** Tables in restore order: raw and mangle first, so filter never refers to missing marks' setters. */
+export const TABLES: readonly Table[] = ['raw', 'mangle', 'filter'];
+
+/** What Tabby owns in each table (a missing table: nothing). */
+export type TablesState = ReadonlyMap<Table, TableState>;
+
+/** A table's chains; the filter table's are `chains` (what callers edit and compare). */
+const chainsOf = (r: RenderedDataplane, table: Table): ReadonlyMap<string, readonly string[]> =>
+  table === 'filter' ? r.chains : (r.tables.get(table) ?? new Map());
+
+const hooksOf = (desired: RenderedDataplane, table: Table) => desired.hooks.filter((h) => h.table === table);
+
+/** A table's hooks are in place when each is the first rule of its chain and there is no other. */
+export function hookInPlace(
+  desired: RenderedDataplane,
+  state: TableState | undefined,
+  table: Table,
+): boolean {
+  const hooks = hooksOf(desired, table);
+  if ((state?.hookRules.length ?? 0) !== hooks.length) return false;
   // iptables-save prints the hook exactly as written (a comment and a jump, nothing to normalise).
-  return desired.hooks.every((h) => state.builtinRules.get(h.chain)?.[0] === `-A ${h.chain} ${h.rule}`);
+  return hooks.every((h) => state?.builtinRules.get(h.chain)?.[0] === `-A ${h.chain} ${h.rule}`);
 }
 
 export interface RestorePlan {
   /** iptables-restore --noflush input, or '' when nothing changed. */
   readonly text: string;
+  /** Chains written / deleted: filter chains by name, others as `<table>:<name>`. */
   readonly written: readonly string[];
   readonly deleted: readonly string[];
   readonly hookRewritten: boolean;
 }
 
+const label = (table: Table, chain: string): string => (table === 'filter' ? chain : `${table}:${chain}`);
+
 /**
- * iptables-restore --noflush input that (re)writes the chains that differ from `current`
- * (all of them when it is undefined), deletes Tabby chains no longer wanted, and (re)inserts
- * the hook when it is not the first rule of FORWARD. Declaring a chain flushes it.
+ * iptables-restore --noflush input that, per table, (re)writes the chains that differ from
+ * `current` (all of them when it is undefined), deletes Tabby chains no longer wanted, and
+ * (re)inserts the hooks when they are not the first rules of their chains. Declaring a chain
+ * flushes it. Each table's block commits atomically; unchanged tables are left out.
  */
-export function renderRestore(desired: RenderedDataplane, current?: TableState): RestorePlan {
-  const want = digests(desired.chains);
-  const written = [...desired.chains.keys()].filter((c) => !sameList(current?.chains.get(c), want.get(c)!));
-  const deleted = [...(current?.chains.keys() ?? [])].filter((c) => !desired.chains.has(c)).sort();
-  const hookRewritten = current === undefined || !hookInPlace(desired, current);
-  if (written.length === 0 && deleted.length === 0 && !hookRewritten)
-    return { text: '', written, deleted, hookRewritten };
-  const lines = ['*filter'];
-  for (const c of [...written, ...deleted]) lines.push(`:${c} - [0:0]`);
-  if (hookRewritten) for (const r of current?.hookRules ?? []) lines.push(r.replace(/^-A /, '-D '));
-  for (const c of written)
-    for (const { hash, rule } of hashed(c, desired.chains.get(c)!))
-      lines.push(`-A ${c} -m comment --comment "tabby:${hash}" ${rule}`);
-  if (hookRewritten) for (const h of desired.hooks) lines.push(`-I ${h.chain} 1 ${h.rule}`);
-  for (const c of deleted) lines.push(`-X ${c}`);
-  lines.push('COMMIT', '');
+export function renderRestore(desired: RenderedDataplane, current?: TablesState): RestorePlan {
+  const lines: string[] = [];
+  const written: string[] = [];
+  const deleted: string[] = [];
+  let hookRewritten = false;
+  for (const table of TABLES) {
+    const chains = chainsOf(desired, table);
+    const state = current?.get(table);
+    const want = digests(chains);
+    const w = [...chains.keys()].filter((c) => !sameList(state?.chains.get(c), want.get(c)!));
+    const d = [...(state?.chains.keys() ?? [])].filter((c) => !chains.has(c)).sort();
+    const hooks = current === undefined || !hookInPlace(desired, state, table);
+    if (w.length === 0 && d.length === 0 && !hooks) continue;
+    written.push(...w.map((c) => label(table, c)));
+    deleted.push(...d.map((c) => label(table, c)));
+    hookRewritten ||= hooks;
+    lines.push(`*${table}`);
+    for (const c of [...w, ...d]) lines.push(`:${c} - [0:0]`);
+    if (hooks) for (const r of state?.hookRules ?? []) lines.push(r.replace(/^-A /, '-D '));
+    for (const c of w)
+      for (const { hash, rule } of hashed(c, chains.get(c)!))
+        lines.push(`-A ${c} -m comment --comment "tabby:${hash}" ${rule}`);
+    if (hooks) for (const h of hooksOf(desired, table)) lines.push(`-I ${h.chain} 1 ${h.rule}`);
+    for (const c of d) lines.push(`-X ${c}`);
+    lines.push('COMMIT');
+  }
+  if (lines.length === 0) return { text: '', written, deleted, hookRewritten };
+  lines.push('');
   return { text: lines.join('\n'), written, deleted, hookRewritten };
 }
 
 /** iptables-restore --noflush input that removes every hook and chain Tabby owns. */
-export function renderCleanup(state: TableState): string {
-  if (state.chains.size === 0 && state.hookRules.length === 0) return '';
-  const chains = [...state.chains.keys()].sort();
-  return [
-    '*filter',
-    ...chains.map((c) => `:${c} - [0:0]`),
-    ...state.hookRules.map((r) => r.replace(/^-A /, '-D ')),
-    ...chains.map((c) => `-X ${c}`),
-    'COMMIT',
-    '',
-  ].join('\n');
+export function renderCleanup(states: TablesState): string {
+  const lines: string[] = [];
+  for (const table of TABLES) {
+    const state = states.get(table);
+    if (state === undefined || (state.chains.size === 0 && state.hookRules.length === 0)) continue;
+    const chains = [...state.chains.keys()].sort();
+    lines.push(
+      `*${table}`,
+      ...chains.map((c) => `:${c} - [0:0]`),
+      ...state.hookRules.map((r) => r.replace(/^-A /, '-D ')),
+      ...chains.map((c) => `-X ${c}`),
+      'COMMIT',
+    );
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 
-/** Tabby's part of `iptables-save -t filter` output. */
+/** What the kernel holds once `r` is applied (as the driver would read it back). */
+export function appliedState(r: RenderedDataplane): Map<Table, TableState> {
+  const out = new Map<Table, TableState>();
+  for (const table of TABLES) {
+    const hooks = hooksOf(r, table);
+    const hookRules = hooks.map((h) => `-A ${h.chain} ${h.rule}`);
+    const builtinRules = new Map<string, string[]>();
+    for (const rule of hookRules) {
+      const chain = rule.split(' ')[1]!;
+      builtinRules.set(chain, [...(builtinRules.get(chain) ?? []), rule]);
+    }
+    out.set(table, { chains: digests(chainsOf(r, table)), hookRules, builtinRules });
+  }
+  return out;
+}
+
+/** Tabby's part of one table's `iptables-save -t <table>` output. */
 export function parseIptablesSave(text: string): TableState {
   const chains = new Map<string, string[]>();
   const builtinRules = new Map<string, string[]>();

@@ -6,7 +6,10 @@ export { type DataplaneSnapshot, type RenderOptions, snapshotOf } from '../iptab
 export { type NftApplyResult, NftablesDriver } from './driver.js';
 export {
   BASE_CHAIN,
+  BASE_CHAINS,
   type NftSetSpec,
+  nftChainName,
+  nftOpText,
   parseTableHash,
   type RenderedNftables,
   render,

@@ -1,10 +1,12 @@
 // Pure: the iptables renderer's DataplaneSnapshot to one nft table (`table ip tabby`) with the
 // same layout and semantics (Felix's endpoints/dispatch/static chains): interface dispatch by
 // verdict map, per-endpoint to/from chains, per-policy and per-profile chains, accept/pass mark
-// bits, end-of-tier drop, profiles, final drop. Deterministic: same snapshot, same text.
+// bits, end-of-tier drop, profiles, final drop; host endpoints from the shared host layout, with
+// base chains at the raw, mangle and filter hooks. Deterministic: same snapshot, same text.
 
 import { createHash } from 'node:crypto';
-import type { EndpointPlan, RuleProgram, TierPlan } from '../../calc/index.js';
+import { defaultHostConfig, type EndpointPlan, type RuleProgram, type TierPlan } from '../../calc/index.js';
+import { type Action, hostLayout, type Match, type Table } from '../iptables/host-layout.js';
 import {
   Chains,
   endpointChain,
@@ -15,7 +17,7 @@ import {
   profileChain,
 } from '../iptables/names.js';
 import { type DataplaneSnapshot, namedPortMembers, type RenderOptions } from '../iptables/render.js';
-import { clearMark, markClear, markSet, renderRule } from './rule-render.js';
+import { clearMark, markClear, markSet, renderRule, setMark } from './rule-render.js';
 
 /**
  * Family `ip`, not `inet`: the renderer (as the iptables one) expresses IPv4 only. In an inet
@@ -26,6 +28,87 @@ export const TABLE_FAMILY = 'ip';
 export const TABLE_NAME = 'tabby';
 /** The base chain hooked at forward (the iptables dataplane's tabby-FORWARD). */
 export const BASE_CHAIN = 'forward';
+
+/** Base chains: the iptables dataplane's hooked entry chains, by (table, built-in chain). */
+export const BASE_CHAINS: readonly {
+  readonly table: Table;
+  readonly builtin: string;
+  readonly name: string;
+  readonly spec: string;
+}[] = [
+  { table: 'raw', builtin: 'PREROUTING', name: 'raw-prerouting', spec: 'hook prerouting priority raw' },
+  { table: 'raw', builtin: 'OUTPUT', name: 'raw-output', spec: 'hook output priority raw' },
+  {
+    table: 'mangle',
+    builtin: 'PREROUTING',
+    name: 'mangle-prerouting',
+    spec: 'hook prerouting priority mangle',
+  },
+  { table: 'filter', builtin: 'INPUT', name: 'input', spec: 'hook input priority filter' },
+  { table: 'filter', builtin: 'FORWARD', name: BASE_CHAIN, spec: 'hook forward priority filter' },
+  { table: 'filter', builtin: 'OUTPUT', name: 'output', spec: 'hook output priority filter' },
+];
+
+const ENTRY: Readonly<Record<string, string>> = {
+  'raw/tabby-PREROUTING': 'raw-prerouting',
+  'raw/tabby-OUTPUT': 'raw-output',
+  'mangle/tabby-PREROUTING': 'mangle-prerouting',
+  'filter/tabby-INPUT': 'input',
+  'filter/tabby-FORWARD': BASE_CHAIN,
+  'filter/tabby-OUTPUT': 'output',
+};
+
+/**
+ * One table holds what iptables spreads over raw, mangle and filter (as Felix's nft mode):
+ * raw and mangle chains get the table as a prefix, entry chains become base chains, and
+ * policy and profile chains (pure matches and verdicts) are shared by all of them.
+ */
+export function nftChainName(table: Table, name: string): string {
+  const entry = ENTRY[`${table}/${name}`];
+  if (entry !== undefined) return entry;
+  if (table === 'filter' || /^tabby-(pi|po|pri|pro)-/.test(name)) return name;
+  return `${table}-${name}`;
+}
+
+/** One layout rule as an nft rule (comment last, as nft wants it). */
+export function nftOpText(table: Table, match: Match | undefined, action: Action, comment?: string): string {
+  const parts: string[] = [];
+  const m = match ?? {};
+  const glob = (i: string) => q(i.endsWith('+') ? `${i.slice(0, -1)}*` : i);
+  if (m.iif !== undefined) parts.push(`iifname ${glob(m.iif)}`);
+  if (m.oif !== undefined) parts.push(`oifname ${glob(m.oif)}`);
+  if (m.saddr !== undefined) parts.push(`ip saddr ${m.saddr}`);
+  if (m.daddr !== undefined) parts.push(`ip daddr ${m.daddr}`);
+  if (m.proto !== undefined && m.dport === undefined && m.sport === undefined)
+    parts.push(`meta l4proto ${m.proto}`);
+  if (m.dport !== undefined) parts.push(`${m.proto} dport ${m.dport}`);
+  if (m.sport !== undefined) parts.push(`${m.proto} sport ${m.sport}`);
+  if (m.ct === 'established') parts.push('ct state established,related');
+  if (m.ct === 'invalid') parts.push('ct state invalid');
+  if (m.notDnat) parts.push('ct status & dnat == 0');
+  if (m.markSet !== undefined) parts.push(markSet(m.markSet));
+  if (m.markClear !== undefined) parts.push(markClear(m.markClear));
+  switch (action.t) {
+    case 'accept':
+    case 'drop':
+    case 'return':
+    case 'notrack':
+      parts.push(action.t);
+      break;
+    case 'jump':
+    case 'goto':
+      parts.push(`${action.t} ${nftChainName(table, action.chain)}`);
+      break;
+    case 'set-mark':
+      parts.push(setMark(action.bits));
+      break;
+    case 'clear-mark':
+      parts.push(clearMark(action.bits));
+      break;
+  }
+  if (comment !== undefined) parts.push(`comment ${q(comment)}`);
+  return parts.join(' ');
+}
 
 export interface NftSetSpec {
   readonly id: string;
@@ -89,16 +172,33 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
     chains.set(name, lines);
   };
 
-  const tierLines = (tier: TierPlan, dir: 'in' | 'out'): string[] => {
+  const tierLines = (tier: TierPlan, dir: 'in' | 'out', untracked = false): string[] => {
     const lines = [`${clearMark(Marks.pass)} comment ${q(`start of tier ${tier.name}`)}`];
     for (const pol of tier.policies) {
       const chain = policyChain(pol.id, dir);
       const prog = snapshot.policies.get(pol.id);
       ruleChain(chain, (dir === 'in' ? prog?.inbound : prog?.outbound) ?? [], `policy ${pol.id} ${dir}`);
-      lines.push(`${markClear(Marks.pass)} jump ${chain}`, `${markSet(Marks.accept)} return`);
+      lines.push(`${markClear(Marks.pass)} jump ${chain}`);
+      // doNotTrack: an allow is notrack + accept (Felix), so neither direction is tracked.
+      if (untracked) lines.push(`${markSet(Marks.accept)} notrack`);
+      lines.push(`${markSet(Marks.accept)} return`);
     }
     if (tier.defaultAction === 'deny')
       lines.push(`${markClear(Marks.pass)} drop comment ${q(`end of tier ${tier.name}`)}`);
+    return lines;
+  };
+
+  const profileLines = (profiles: readonly string[], dir: 'in' | 'out'): string[] => {
+    const lines: string[] = [];
+    for (const name of profiles) {
+      const chain = profileChain(name, dir);
+      const prog = snapshot.profiles.get(name);
+      if (prog === undefined) {
+        if (!chains.has(chain)) warnings.push(`profile ${name}: missing, renders as DROP`);
+        chains.set(chain, ['drop comment "missing profile"']);
+      } else ruleChain(chain, dir === 'in' ? prog.inbound : prog.outbound, `profile ${name} ${dir}`);
+      lines.push(`jump ${chain}`, `${markSet(Marks.accept)} return`);
+    }
     return lines;
   };
 
@@ -110,15 +210,7 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
       clearMark(Marks.accept | Marks.pass),
     ];
     for (const tier of d.tiers) lines.push(...tierLines(tier, dir));
-    for (const name of d.profiles) {
-      const chain = profileChain(name, dir);
-      const prog = snapshot.profiles.get(name);
-      if (prog === undefined) {
-        if (!chains.has(chain)) warnings.push(`profile ${name}: missing, renders as DROP`);
-        chains.set(chain, ['drop comment "missing profile"']);
-      } else ruleChain(chain, dir === 'in' ? prog.inbound : prog.outbound, `profile ${name} ${dir}`);
-      lines.push(`jump ${chain}`, `${markSet(Marks.accept)} return`);
-    }
+    lines.push(...profileLines(d.profiles, dir));
     lines.push('drop comment "no policy or profile allowed"');
     return lines;
   };
@@ -127,10 +219,7 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
   const toMap: string[] = [];
   const fromMap: string[] = [];
   for (const plan of plans) {
-    if (plan.kind !== 'workload') {
-      warnings.push(`endpoint ${plan.id}: host endpoints are not rendered`);
-      continue;
-    }
+    if (plan.kind !== 'workload') continue; // host endpoints: hostLayout below
     const tw = endpointChain(plan.interfaceName, 'to');
     const fw = endpointChain(plan.interfaceName, 'from');
     chains.set(tw, endpointLines(plan, 'in'));
@@ -145,12 +234,22 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
   ];
   chains.set(Chains.toWlDispatch, dispatch('oifname', toMap));
   chains.set(Chains.fromWlDispatch, dispatch('iifname', fromMap));
-  chains.set(BASE_CHAIN, [
-    clearMark(Marks.accept | Marks.pass),
-    `iifname ${q(`${ifacePrefix}*`)} jump ${Chains.fromWlDispatch}`,
-    `oifname ${q(`${ifacePrefix}*`)} jump ${Chains.toWlDispatch}`,
-    `${markSet(Marks.accept)} accept comment "policy accepted"`,
-  ]);
+
+  const layout = hostLayout(plans, {
+    workloadIfacePrefix: ifacePrefix,
+    config: snapshot.hostConfig ?? defaultHostConfig(),
+  });
+  warnings.push(...layout.warnings);
+  for (const [table, layoutChains] of layout.tables)
+    for (const [name, ops] of layoutChains)
+      chains.set(
+        nftChainName(table, name),
+        ops.flatMap((op) => {
+          if (op.op === 'rule') return [nftOpText(table, op.match, op.action, op.comment)];
+          if (op.op === 'profiles') return profileLines(op.profiles, op.dir);
+          return op.tiers.flatMap((t) => tierLines(t, op.dir, op.untracked));
+        }),
+      );
 
   const sets = new Map<string, NftSetSpec>();
   for (const id of usedSets)
@@ -191,16 +290,17 @@ function tableBody(chains: ReadonlyMap<string, readonly string[]>, sets: Readonl
     if (spec.members.length > 0) out.push(elementsLine(spec.members));
     out.push('\t}');
   }
-  // The base chain first, for reading; then the regular chains in name order.
-  const base = chains.get(BASE_CHAIN) ?? [];
-  out.push(
-    `\tchain ${BASE_CHAIN} {`,
-    '\t\ttype filter hook forward priority filter; policy accept;',
-    ...base.map((r) => `\t\t${r}`),
-    '\t}',
-  );
+  // Base chains first, for reading; then the regular chains in name order.
+  const bases = new Set(BASE_CHAINS.map((b) => b.name));
+  for (const b of BASE_CHAINS)
+    out.push(
+      `\tchain ${b.name} {`,
+      `\t\ttype filter ${b.spec}; policy accept;`,
+      ...(chains.get(b.name) ?? []).map((r) => `\t\t${r}`),
+      '\t}',
+    );
   for (const [name, rules] of chains)
-    if (name !== BASE_CHAIN) out.push(`\tchain ${name} {`, ...rules.map((r) => `\t\t${r}`), '\t}');
+    if (!bases.has(name)) out.push(`\tchain ${name} {`, ...rules.map((r) => `\t\t${r}`), '\t}');
   return out;
 }
 
