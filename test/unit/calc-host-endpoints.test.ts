@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { explain, PolicyCalculator, parseFailsafePorts } from '../../src/agent/calc/index.js';
+import { evaluateMaps, mapsOf } from '../../src/agent/dataplane/maps/index.js';
 import { Keys } from '../../src/model/keys.js';
 import type { JsonValue, KV } from '../../src/model/types.js';
 
@@ -183,5 +184,45 @@ describe('explain on the host path', () => {
     expect(fromHost.egress.decidedBy).toEqual({ kind: 'host-to-workload' });
     // To another node's host: that host endpoint's ingress policy applies.
     expect(explain(c, tcp('10.251.0.1', '10.250.0.11', 8080)).ingress.decidedBy.kind).toBe('tier-end');
+  });
+});
+
+describe('maps evaluate host endpoint flows as explain() does', () => {
+  it('failsafe, doNotTrack, preDNAT, normal, workload → host, host → workload', () => {
+    const c = calc([
+      gnp('deny-all', { inboundRules: [], outboundRules: [], types: ['ingress', 'egress'] }),
+      gnp('pre', {
+        order: 1,
+        inboundRules: [{ action: 'deny', protocol: 'tcp', dstPorts: [8080] }],
+        preDNAT: true,
+        applyOnForward: true,
+        types: ['ingress'],
+      }),
+      gnp('untracked', {
+        order: 2,
+        inboundRules: [{ action: 'allow', protocol: 'tcp', dstPorts: [9000] }],
+        outboundRules: [{ action: 'allow', protocol: 'tcp', srcPorts: [9000] }],
+        doNotTrack: true,
+        applyOnForward: true,
+        types: ['ingress', 'egress'],
+      }),
+      { key: Keys.globalConfig('FailsafeOutboundHostPorts'), value: 'udp:53,tcp:10.9.0.0/16:443' },
+    ]);
+    const maps = mapsOf(c);
+    const flows = [
+      ...[22, 68, 80, 8080, 9000, 9001].map((p) => tcp('10.9.9.9', '10.250.0.10', p)),
+      { srcIp: '10.9.9.9', dstIp: '10.250.0.10', protocol: 'udp', dstPort: 68, srcPort: 67 },
+      { srcIp: '10.9.9.9', dstIp: '10.250.0.10', protocol: 'udp', dstPort: 5000, srcPort: 53 },
+      ...[53, 443, 9000].map((p) => tcp('10.250.0.10', '10.9.9.9', p)),
+      tcp('10.250.0.10', '10.8.0.1', 443),
+      tcp('10.250.0.10', '10.9.9.9', 80, 9000),
+      tcp('10.251.0.1', '10.250.0.10', 8080),
+      tcp('10.250.0.10', '10.251.0.1', 80),
+    ];
+    for (const f of flows) expect(evaluateMaps(maps, f), JSON.stringify(f)).toEqual(explain(c, f));
+    c.apply([{ key: Keys.globalConfig('DefaultEndpointToHostAction'), value: 'Return' }]);
+    const f = tcp('10.251.0.1', '10.250.0.10', 8080);
+    expect(evaluateMaps(mapsOf(c), f)).toEqual(explain(c, f));
+    expect(explain(c, f).verdict).toBe('allow');
   });
 });

@@ -18,6 +18,8 @@ export {
   type Explanation,
   explain,
   type Flow,
+  failsafeMatch,
+  type HostStage,
   type RuleRef,
   type SideExplanation,
 } from './explain.js';

@@ -7,7 +7,16 @@
 // an evaluation can say which rule decided, as explain() does.
 
 import { cidrOf } from '../../calc/cidr.js';
-import type { EndpointPlan, NamedPortMatch, ParsedRule, RuleProgram, SideMatch } from '../../calc/index.js';
+import {
+  defaultHostConfig,
+  type EndpointPlan,
+  type HostPolicyConfig,
+  type NamedPortMatch,
+  type ParsedRule,
+  type RuleProgram,
+  type SideMatch,
+  type TierPlan,
+} from '../../calc/index.js';
 import type { DataplaneSnapshot } from '../iptables/render.js';
 import { type NamedPortMember, namedPortKey } from '../named-port.js';
 
@@ -71,6 +80,15 @@ export interface CompiledEndpoint {
   readonly interfaceName: string;
   readonly ingress: readonly Insn[];
   readonly egress: readonly Insn[];
+  /**
+   * Host endpoints: doNotTrack (both directions) and preDNAT (ingress) programs, run before the
+   * normal ones; they end without a verdict (no final drop) when nothing decided.
+   */
+  readonly host?: {
+    readonly untrackedIngress: readonly Insn[];
+    readonly untrackedEgress: readonly Insn[];
+    readonly preDNATIngress: readonly Insn[];
+  };
 }
 
 export interface CompiledIpSet {
@@ -90,6 +108,10 @@ export interface CompiledNamedPortSet {
 }
 
 export interface CompiledMaps {
+  /** The node these maps are for (when known): decides same-node host ↔ workload flows. */
+  readonly node?: string;
+  /** Failsafe ports and DefaultEndpointToHostAction of that node. */
+  readonly hostConfig: HostPolicyConfig;
   /** Endpoints sorted by id: a lower index is a lower id. */
   readonly endpoints: readonly CompiledEndpoint[];
   /** Canonical endpoint net -> index of the lowest-id endpoint claiming it. */
@@ -102,6 +124,8 @@ export interface CompiledMaps {
 /** An endpoint address that declares a named port: one entry of a hash:ip,port set. */
 
 export interface CompileOptions {
+  /** The node the snapshot is for. */
+  readonly node?: string;
   /**
    * namedPortKey() -> members, for rules with named ports (the snapshot does not carry endpoint
    * ports; see namedPortSetsOf). A key with no entry compiles to an empty set.
@@ -217,9 +241,8 @@ export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions
     for (const at of pending) out[at] = { ...(out[at] as Extract<Insn, { op: 'pass' }>), jump: out.length };
   };
 
-  const program = (plan: EndpointPlan, dir: 'ingress' | 'egress'): Insn[] => {
-    const out: Insn[] = [];
-    for (const tier of plan[dir].tiers) {
+  const tierInsns = (out: Insn[], tiers: readonly TierPlan[], dir: 'ingress' | 'egress'): void => {
+    for (const tier of tiers) {
       const pending: number[] = [];
       for (const pol of tier.policies) {
         const prog: RuleProgram | undefined = snapshot.policies.get(pol.id);
@@ -236,6 +259,11 @@ export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions
       out.push({ op: 'tier-end', tier: tier.name, defaultAction: tier.defaultAction });
       patch(out, pending); // Pass skips the tier-end: to the next tier's first instruction
     }
+  };
+
+  const program = (plan: EndpointPlan, dir: 'ingress' | 'egress'): Insn[] => {
+    const out: Insn[] = [];
+    tierInsns(out, plan[dir].tiers, dir);
     for (const profile of plan[dir].profiles) {
       const prog = snapshot.profiles.get(profile);
       out.push({ op: 'profile-start', profile, missing: prog === undefined });
@@ -245,6 +273,12 @@ export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions
       patch(out, pending); // next-tier in a profile: on to the next profile
     }
     out.push({ op: 'final-drop' });
+    return out;
+  };
+
+  const tiersOnly = (tiers: readonly TierPlan[], dir: 'ingress' | 'egress'): Insn[] => {
+    const out: Insn[] = [];
+    tierInsns(out, tiers, dir);
     return out;
   };
 
@@ -259,6 +293,15 @@ export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions
       interfaceName: plan.interfaceName,
       ingress: program(plan, 'ingress'),
       egress: program(plan, 'egress'),
+      ...(plan.host === undefined
+        ? {}
+        : {
+            host: {
+              untrackedIngress: tiersOnly(plan.host.untracked.ingress, 'ingress'),
+              untrackedEgress: tiersOnly(plan.host.untracked.egress, 'egress'),
+              preDNATIngress: tiersOnly(plan.host.preDNAT.ingress, 'ingress'),
+            },
+          }),
     });
     for (const n of plan.nets) {
       const c = cidrOf(n);
@@ -270,6 +313,8 @@ export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions
   const sortedByNet: Record<string, number> = {};
   for (const k of Object.keys(endpointByNet).sort()) sortedByNet[k] = endpointByNet[k]!;
   return {
+    ...(options.node === undefined ? {} : { node: options.node }),
+    hostConfig: snapshot.hostConfig ?? defaultHostConfig(),
     endpoints,
     endpointByNet: sortedByNet,
     endpointPrefixLens: prefixLensOf(Object.keys(sortedByNet)),

@@ -4,8 +4,17 @@
 // from the hash maps. Reads only CompiledMaps; returns explain()'s Explanation shape.
 
 import type { Cidr } from '../../calc/cidr.js';
-import type { Decision, Explanation, Flow, RuleRef, SideExplanation } from '../../calc/index.js';
 import {
+  type Decision,
+  type Explanation,
+  type Flow,
+  failsafeMatch,
+  type HostStage,
+  type RuleRef,
+  type SideExplanation,
+} from '../../calc/index.js';
+import {
+  type CompiledEndpoint,
   type CompiledMaps,
   type Insn,
   type InsnRef,
@@ -116,15 +125,31 @@ function matches(maps: CompiledMaps, m: MatchFields, pkt: Packet): boolean {
   );
 }
 
-function decision(ref: InsnRef, action: 'allow' | 'deny'): Decision {
+function decision(ref: InsnRef, action: 'allow' | 'deny', stage?: HostStage): Decision {
   return ref.kind === 'policy'
-    ? { kind: 'rule', action, tier: ref.tier, policy: ref.policy, ruleIndex: ref.ruleIndex }
+    ? {
+        kind: 'rule',
+        action,
+        tier: ref.tier,
+        policy: ref.policy,
+        ruleIndex: ref.ruleIndex,
+        ...(stage === undefined ? {} : { stage }),
+      }
     : { kind: 'profile', profile: ref.profile, ruleIndex: ref.ruleIndex, action };
 }
 
-/** Runs one instruction array; the array always ends in final-drop, and jumps only go forward. */
-function run(maps: CompiledMaps, endpoint: string, prog: readonly Insn[], pkt: Packet): SideExplanation {
-  const logged: RuleRef[] = [];
+/**
+ * Runs one instruction array; jumps only go forward. A normal program ends in final-drop; a
+ * host endpoint's doNotTrack / preDNAT program (a stage) may end with no verdict: undefined.
+ */
+function run(
+  maps: CompiledMaps,
+  endpoint: string,
+  prog: readonly Insn[],
+  pkt: Packet,
+  logged: RuleRef[] = [],
+  stage?: HostStage,
+): SideExplanation | undefined {
   const done = (allowed: boolean, decidedBy: Decision): SideExplanation => ({
     allowed,
     endpoint,
@@ -137,7 +162,8 @@ function run(maps: CompiledMaps, endpoint: string, prog: readonly Insn[], pkt: P
     switch (insn.op) {
       case 'allow':
       case 'deny':
-        if (matches(maps, insn.match, pkt)) return done(insn.op === 'allow', decision(insn.ref, insn.op));
+        if (matches(maps, insn.match, pkt))
+          return done(insn.op === 'allow', decision(insn.ref, insn.op, stage));
         break;
       case 'log':
         // As explain(): only policy log rules are recorded.
@@ -163,7 +189,7 @@ function run(maps: CompiledMaps, endpoint: string, prog: readonly Insn[], pkt: P
     }
     pc++;
   }
-  return done(false, { kind: 'default' });
+  return stage === undefined ? done(false, { kind: 'default' }) : undefined;
 }
 
 function packetOf(flow: Flow): Packet {
@@ -174,11 +200,46 @@ function packetOf(flow: Flow): Packet {
   return { src, dst, proto: protocolNumber(flow.protocol), flow };
 }
 
-function side(maps: CompiledMaps, pkt: Packet, dir: 'ingress' | 'egress'): SideExplanation {
-  const i = endpointIndexOf(maps, dir === 'egress' ? pkt.src : pkt.dst);
-  if (i === undefined) return { allowed: true, decidedBy: { kind: 'unmanaged' }, logged: [] };
-  const ep = maps.endpoints[i]!;
-  return run(maps, ep.id, ep[dir], pkt);
+/** One side, as explain() walks it: a host endpoint's failsafe ports, doNotTrack and preDNAT first. */
+function side(
+  maps: CompiledMaps,
+  pkt: Packet,
+  dir: 'ingress' | 'egress',
+  ep: CompiledEndpoint | undefined,
+): SideExplanation {
+  if (ep === undefined) return { allowed: true, decidedBy: { kind: 'unmanaged' }, logged: [] };
+  const logged: RuleRef[] = [];
+  if (ep.host !== undefined) {
+    const cfg = maps.hostConfig;
+    const f = pkt.flow;
+    const [peer, inbound, outbound] =
+      dir === 'ingress'
+        ? [pkt.src, cfg.failsafeInbound, cfg.failsafeOutbound]
+        : [pkt.dst, cfg.failsafeOutbound, cfg.failsafeInbound];
+    const failsafe = failsafeMatch(inbound, pkt.proto, f.dstPort, peer);
+    if (failsafe === undefined && failsafeMatch(outbound, pkt.proto, f.srcPort, peer) === undefined) {
+      const prog = dir === 'ingress' ? ep.host.untrackedIngress : ep.host.untrackedEgress;
+      const r = run(maps, ep.id, prog, pkt, logged, 'untracked');
+      if (r !== undefined) return r;
+    }
+    if (failsafe !== undefined)
+      return {
+        allowed: true,
+        endpoint: ep.id,
+        decidedBy: {
+          kind: 'failsafe',
+          direction: dir === 'ingress' ? 'inbound' : 'outbound',
+          protocol: failsafe.protocol,
+          port: failsafe.port,
+        },
+        logged,
+      };
+    if (dir === 'ingress') {
+      const r = run(maps, ep.id, ep.host.preDNATIngress, pkt, logged, 'preDNAT');
+      if (r !== undefined) return r;
+    }
+  }
+  return run(maps, ep.id, ep[dir], pkt, logged)!;
 }
 
 /** The flow through one set of maps: egress of the source's endpoint, ingress of the destination's. */
@@ -192,7 +253,35 @@ export function evaluateMaps(maps: CompiledMaps, flow: Flow): Explanation {
  */
 export function evaluateAcross(egressMaps: CompiledMaps, ingressMaps: CompiledMaps, flow: Flow): Explanation {
   const pkt = packetOf(flow);
-  const egress = side(egressMaps, pkt, 'egress');
-  const ingress = side(ingressMaps, pkt, 'ingress');
+  const si = endpointIndexOf(egressMaps, pkt.src);
+  const di = endpointIndexOf(ingressMaps, pkt.dst);
+  const a = si === undefined ? undefined : egressMaps.endpoints[si];
+  const b = di === undefined ? undefined : ingressMaps.endpoints[di];
+  // Each node's maps hold only its own endpoints: two found endpoints share a node when the
+  // maps are one node's.
+  const sameNode =
+    a !== undefined &&
+    b !== undefined &&
+    (egressMaps === ingressMaps || (egressMaps.node !== undefined && egressMaps.node === ingressMaps.node));
+  if (sameNode && a.kind === 'host' && b.kind === 'workload') {
+    const free = (endpoint: string): SideExplanation => ({
+      allowed: true,
+      endpoint,
+      decidedBy: { kind: 'host-to-workload' },
+      logged: [],
+    });
+    return { verdict: 'allow', egress: free(a.id), ingress: free(b.id) };
+  }
+  const egress = side(egressMaps, pkt, 'egress', a);
+  let ingress: SideExplanation;
+  if (sameNode && a.kind === 'workload' && b.kind === 'host') {
+    const action = ingressMaps.hostConfig.endpointToHostAction;
+    ingress = {
+      allowed: action !== 'drop',
+      endpoint: b.id,
+      decidedBy: { kind: 'endpoint-to-host', action },
+      logged: [],
+    };
+  } else ingress = side(ingressMaps, pkt, 'ingress', b);
   return { verdict: egress.allowed && ingress.allowed ? 'allow' : 'deny', egress, ingress };
 }

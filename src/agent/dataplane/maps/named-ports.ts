@@ -11,5 +11,8 @@ export { namedPortSetsOf };
 /** The maps for this node: snapshotOf(calc) compiled, with its named-port sets. */
 export function mapsOf(calc: PolicyCalculator): CompiledMaps {
   const snapshot = snapshotOf(calc);
-  return compileMaps(snapshot, { namedPortSets: snapshot.namedPortSets ?? namedPortSetsOf(calc, snapshot) });
+  return compileMaps(snapshot, {
+    node: calc.nodeName,
+    namedPortSets: snapshot.namedPortSets ?? namedPortSetsOf(calc, snapshot),
+  });
 }
