@@ -1,46 +1,71 @@
-// `tabby agent`: the node agent's composition root — sync client (felix stream) → policy
-// calculation → the chosen dataplane (or --dry-run files).
+// `tabby agent`: the node agent's composition root. The felix stream feeds the policy part
+// (iptables/nftables or --dry-run files) and the felix-side routing parts (kernel routes
+// from IPAM, WireGuard); the bgp stream feeds BIRD. WireGuard keys go back to the server in
+// REPORT messages, which records them on the Node: the agent needs no Kubernetes access.
 
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { PolicyAgent, type PolicyDataplane } from '../agent/agent.js';
+import { BirdDataplane } from '../agent/bird-dataplane.js';
+import { BirdDriver } from '../agent/dataplane/bird/driver.js';
+import { BirdProcess } from '../agent/dataplane/bird/process.js';
+import { FAST_TIMERS, PRODUCTION_TIMERS } from '../agent/dataplane/bird/render.js';
+import { RouteDataplane } from '../agent/dataplane/routes/index.js';
+import { WireguardDataplane } from '../agent/dataplane/wireguard/index.js';
 import { DryRunDataplane } from '../agent/dry-run.js';
 import { dryRunIptables, IptablesDataplane } from '../agent/iptables-dataplane.js';
 import { dryRunNftables, NftablesDataplane } from '../agent/nftables-dataplane.js';
+import { RoutingAgent, type RoutingPart } from '../agent/routing-agent.js';
 import { SyncClient } from '../client/sync-client.js';
 import { type AgentConfig, agentSchema } from '../config/agent-config.js';
 import { ConfigError } from '../config/errors.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import type { Logger } from '../model/logger.js';
 import { createLogger } from '../observability/logging.js';
+import { ReportKind } from '../protocol/reports.js';
+
+const AGENT = 'tabby-agent/0.1.0';
 
 export function agentCommand(): Command {
   const cmd = new Command('agent').description(
-    "node agent: follow the felix stream and program this node's policy",
+    "node agent: program this node's policy, BGP (BIRD), IPAM routes and WireGuard from the Tabby streams",
   );
   addSchemaOptions(cmd, agentSchema.shape);
   cmd.action(async () => {
     const cfg = resolveConfig(cmd, agentSchema);
     const log = createLogger(cfg.logLevel).child({ node: cfg.node });
-    const agent = new PolicyAgent(
-      cfg.node,
+    const client = (syncer: 'felix' | 'bgp') =>
       new SyncClient({
         addresses: cfg.server.split(',').map((s) => s.trim()),
-        syncer: 'felix',
+        syncer,
         hostname: cfg.node,
-        agent: 'tabby-agent/0.1.0',
-        log,
-      }),
-      createDataplane(cfg, log),
-      log,
-    );
-    agent.start();
+        agent: AGENT,
+        log: log.child({ syncer }),
+      });
+    const policyDataplane = createPolicyDataplane(cfg, log);
+    const felix = client('felix');
+    const policy = policyDataplane ? new PolicyAgent(cfg.node, felix, policyDataplane, log) : undefined;
+    const routing = await createRouting(cfg, felix, client, log);
+    if (!policy && !routing)
+      throw new ConfigError('nothing to do: --dataplane none, --bgp off, --routes off and --wireguard off');
+    policy?.start();
+    // One felix connection serves both parts; start() twice would be harmless but pointless.
+    if (routing) policy ? routing.startBgpOnly() : routing.agent.start();
     log.info(
-      { server: cfg.server, dataplane: cfg.dryRun ? `dry-run ${cfg.dryRun}` : cfg.dataplane },
+      {
+        server: cfg.server,
+        dataplane: cfg.dryRun ? `dry-run ${cfg.dryRun}` : cfg.dataplane,
+        bgp: cfg.bgp,
+        routes: cfg.routes,
+        wireguard: cfg.wireguard,
+      },
       'agent started',
     );
     const stop = async (signal: string) => {
       log.info({ signal }, 'agent stopping (the dataplane is left as it is)');
-      await agent.stop();
+      await policy?.stop();
+      await routing?.agent.stop();
       process.exit(0);
     };
     process.once('SIGTERM', () => void stop('SIGTERM'));
@@ -49,17 +74,88 @@ export function agentCommand(): Command {
   return cmd;
 }
 
-function createDataplane(cfg: AgentConfig, log: Logger): PolicyDataplane {
+function createPolicyDataplane(cfg: AgentConfig, log: Logger): PolicyDataplane | undefined {
   if (cfg.dryRun) {
     const extra = { iptables: dryRunIptables, nftables: dryRunNftables, none: undefined }[cfg.dataplane];
     return new DryRunDataplane(cfg.dryRun, extra);
   }
   switch (cfg.dataplane) {
     case 'none':
-      throw new ConfigError('--dataplane none needs --dry-run DIR');
+      return undefined;
     case 'iptables':
       return new IptablesDataplane(log.child({ dataplane: 'iptables' }));
     case 'nftables':
       return new NftablesDataplane(log.child({ dataplane: 'nftables' }));
   }
+}
+
+interface Routing {
+  agent: RoutingAgent;
+  startBgpOnly(): void;
+}
+
+async function createRouting(
+  cfg: AgentConfig,
+  felix: SyncClient,
+  client: (syncer: 'felix' | 'bgp') => SyncClient,
+  log: Logger,
+): Promise<Routing | undefined> {
+  const felixParts: RoutingPart[] = [];
+  if (cfg.routes !== 'off') {
+    const table = cfg.routeTable === 'main' ? 'main' : Number(cfg.routeTable);
+    if (table !== 'main' && !Number.isInteger(table))
+      throw new ConfigError(
+        `--route-table (TABBY_ROUTE_TABLE): expected "main" or a number, got ${cfg.routeTable}`,
+      );
+    const routes = new RouteDataplane(cfg.node, cfg.routes, { table }, log.child({ part: 'routes' }));
+    felixParts.push({ name: 'routes', sync: (s) => routes.sync(s) });
+  }
+  if (cfg.wireguard !== 'off') {
+    const wg = new WireguardDataplane({
+      nodeName: cfg.node,
+      keyFile: cfg.wireguardKeyFile,
+      deviceMode: cfg.wireguard,
+      hostMtu: cfg.hostMtu,
+      logger: log.child({ part: 'wireguard' }),
+    });
+    wg.onPublicKey((key) => felix.setReport(ReportKind.WireguardPublicKey, { publicKey: key ?? null }));
+    felixParts.push({ name: 'wireguard', sync: (s) => wg.sync(s), stop: () => wg.stop() });
+  }
+  const bgpParts: RoutingPart[] = [];
+  let bgpClient: SyncClient | undefined;
+  if (cfg.bgp === 'bird') {
+    await mkdir(dirname(cfg.birdConfig), { recursive: true });
+    await mkdir(dirname(cfg.birdSocket), { recursive: true });
+    const proc = cfg.birdRun
+      ? new BirdProcess({
+          configPath: cfg.birdConfig,
+          socketPath: cfg.birdSocket,
+          log: log.child({ part: 'bird' }),
+        })
+      : undefined;
+    const driver = new BirdDriver({
+      configPath: cfg.birdConfig,
+      socketPath: cfg.birdSocket,
+      log: log.child({ part: 'bird' }),
+      ...(proc && { process: proc }),
+    });
+    const bird = new BirdDataplane({
+      node: cfg.node,
+      driver,
+      bgp: cfg.routerId ? { routerId: cfg.routerId } : {},
+      render: { timers: cfg.birdTimers === 'fast' ? FAST_TIMERS : PRODUCTION_TIMERS },
+      secretsDir: cfg.bgpSecretsDir,
+      log: log.child({ part: 'bird' }),
+    });
+    bgpParts.push({ name: 'bird', sync: (s) => bird.sync(s), ...(proc && { stop: () => proc.stop() }) });
+    bgpClient = client('bgp');
+  }
+  if (felixParts.length === 0 && bgpParts.length === 0) return undefined;
+  const agent = new RoutingAgent({
+    node: cfg.node,
+    log,
+    ...(bgpClient && { bgp: { client: bgpClient, parts: bgpParts } }),
+    ...(felixParts.length > 0 && { felix: { client: felix, parts: felixParts } }),
+  });
+  return { agent, startBgpOnly: () => bgpClient?.start() };
 }

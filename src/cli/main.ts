@@ -7,6 +7,7 @@ import { generateObjects } from '../datastore/sim/index.js';
 import { apiserverEmulatorCommand } from '../emulator/cli.js';
 import { agentCommand } from './agent.js';
 import { explainCommand } from './explain.js';
+import { ipamCommand } from './ipam.js';
 import { lintCommand } from './lint.js';
 import { nodeCommand } from './node-status.js';
 import { serveCommand } from './serve.js';
@@ -22,7 +23,7 @@ program.addCommand(agentCommand());
 program.addCommand(explainCommand());
 program.addCommand(lintCommand());
 program.addCommand(nodeCommand());
-program.addCommand((await import('./ipam.js')).ipamCommand());
+program.addCommand(ipamCommand());
 program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}) }));
 
 program.parseAsync(process.argv).catch((err: unknown) => {

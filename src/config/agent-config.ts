@@ -1,6 +1,9 @@
-// Settings of `tabby agent`, the node agent.
+// Settings of `tabby agent`, the node agent: the policy dataplane, and the routing parts
+// (BIRD for BGP, kernel routes from IPAM, WireGuard), each of which can be turned off.
 
 import { z } from 'zod';
+
+const hostPath = (what: string, def: string) => z.string().min(1).default(def).describe(what);
 
 export const agentSchema = z.object({
   server: z
@@ -11,11 +14,51 @@ export const agentSchema = z.object({
   dataplane: z
     .enum(['iptables', 'nftables', 'none'])
     .default('iptables')
-    .describe('policy dataplane to program (none: only --dry-run output)'),
+    .describe('policy dataplane to program (none: no policy part, or only --dry-run output)'),
   dryRun: z
     .string()
     .optional()
-    .describe('write the rendered state to this directory instead of programming it'),
+    .describe('write the rendered policy to this directory instead of programming it'),
+  bgp: z
+    .enum(['bird', 'off'])
+    .default('off')
+    .describe('BGP: follow the bgp stream and keep BIRD 2 configured (bird), or leave BGP alone (off)'),
+  birdSocket: hostPath("BIRD's control socket", '/var/run/tabby/bird.ctl'),
+  birdConfig: hostPath('the BIRD configuration file the agent writes', '/etc/tabby/bird.conf'),
+  birdRun: z
+    .boolean()
+    .default(false)
+    .describe('run and supervise bird (otherwise reload a bird that is already running on --bird-socket)'),
+  birdTimers: z
+    .enum(['production', 'fast'])
+    .default('production')
+    .describe("BGP timers: Calico's (production) or short ones for labs and tests (fast)"),
+  bgpSecretsDir: hostPath('BGP password secrets mounted as DIR/<secret>/<key>', '/etc/tabby/bgp-secrets'),
+  routerId: z
+    .string()
+    .optional()
+    .describe('BGP router id: an IPv4 address or "hash" (default: the node IPv4)'),
+  routes: z
+    .enum(['bgp', 'direct', 'off'])
+    .default('off')
+    .describe(
+      'kernel routes from IPAM: bgp (BIRD owns plain routes, the agent encapsulated ones), direct (the agent owns all), off',
+    ),
+  routeTable: z.string().default('main').describe('routing table for IPAM routes ("main" or a number)'),
+  wireguard: z
+    .enum(['auto', 'kernel', 'userspace', 'off'])
+    .default('auto')
+    .describe(
+      'WireGuard device when FelixConfiguration enables it: kernel, userspace (wireguard-go), auto (kernel, else wireguard-go), off',
+    ),
+  wireguardKeyFile: hostPath('the private key file (mode 0600)', '/var/lib/tabby/wireguard.key'),
+  hostMtu: z.coerce
+    .number()
+    .int()
+    .min(576)
+    .max(65535)
+    .default(1500)
+    .describe('uplink MTU (WireGuard MTU auto = this - 60)'),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('log level'),
 });
 

@@ -2,7 +2,12 @@
 
 import { silentLogger } from '../../src/model/logger.js';
 import type { KV, SyncerType } from '../../src/model/types.js';
-import { DEFAULT_SERVER_OPTIONS, type ServerOptions, SyncServer } from '../../src/server/server.js';
+import {
+  DEFAULT_SERVER_OPTIONS,
+  type NodeReportSink,
+  type ServerOptions,
+  SyncServer,
+} from '../../src/server/server.js';
 import { type CacheOptions, SnapshotCache } from '../../src/snapcache/cache.js';
 import { SyncerRouter } from '../../src/snapcache/router.js';
 
@@ -26,7 +31,13 @@ export interface Stack {
 }
 
 export async function startStack(
-  opts: { cache?: Partial<CacheOptions>; server?: Partial<ServerOptions>; port?: number } = {},
+  opts: {
+    cache?: Partial<CacheOptions>;
+    server?: Partial<ServerOptions>;
+    port?: number;
+    /** Accept agents' REPORTs and record them here (e.g. the datastore). */
+    reportSink?: NodeReportSink;
+  } = {},
 ): Promise<Stack> {
   const caches = new Map<SyncerType, SnapshotCache>(
     (['felix', 'bgp'] as const).map((s) => [
@@ -39,6 +50,7 @@ export async function startStack(
     [...caches.values()],
     { ...DEFAULT_SERVER_OPTIONS, serverId: 'test', tickMs: 100, ...opts.server },
     silentLogger,
+    opts.reportSink ? { sink: opts.reportSink } : undefined,
   );
   const { port } = await server.listen('127.0.0.1', opts.port ?? 0);
   return {
