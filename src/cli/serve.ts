@@ -14,10 +14,12 @@ import { FileDatastore } from '../datastore/file/file-datastore.js';
 import { KubernetesDatastore } from '../datastore/kubernetes/kubernetes-datastore.js';
 import { SimulatedCluster } from '../datastore/sim/simulated-cluster.js';
 import type { DatastoreSource, NodeReportRecorder } from '../datastore/source.js';
+import { LintOptionsError } from '../lint/index.js';
 import { parseHostPort } from '../model/address.js';
 import type { Logger } from '../model/logger.js';
 import { SYNCER_TYPES } from '../model/types.js';
 import { startHealthServer } from '../observability/health.js';
+import { LintTap } from '../observability/lint-tap.js';
 import { createLogger } from '../observability/logging.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startSummary } from '../observability/summary.js';
@@ -71,6 +73,22 @@ function createSource(cfg: ServeConfig, log: Logger): DatastoreSource & NodeRepo
   }
 }
 
+function lintTap(cfg: ServeConfig, router: SyncerRouter, log: Logger): LintTap {
+  try {
+    return new LintTap(router, log.child({ component: 'lint' }), {
+      serviceCidrs: cfg.lintServiceCidrs
+        .split(',')
+        .map((c) => c.trim())
+        .filter((c) => c !== ''),
+      maxMeshNodes: cfg.lintMaxMeshNodes,
+    });
+  } catch (err) {
+    if (err instanceof LintOptionsError)
+      throw new ConfigError(`--lint-service-cidrs / --lint-max-mesh-nodes: ${err.message}`);
+    throw err;
+  }
+}
+
 export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   log.info({ config: cfg }, 'starting tabby serve');
   const caches = SYNCER_TYPES.map(
@@ -118,6 +136,9 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   log.info({ address: `${bound.host}:${bound.port}` }, 'sync server listening');
 
   const registry = createMetrics({ caches, server, router, datastore: source });
+  // The lint stage sees exactly what the caches see (a tee in front of the router).
+  const lint = cfg.lint ? lintTap(cfg, router, log) : undefined;
+  lint?.register(registry);
   const healthAddr = parseHostPort(cfg.healthListen);
   const health = await startHealthServer(healthAddr.host, healthAddr.port, {
     registry,
@@ -131,7 +152,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     typeof healthBound === 'object' && healthBound !== null ? healthBound.port : healthAddr.port;
   log.info({ address: `${healthAddr.host}:${healthPort}` }, 'health and metrics listening');
 
-  await source.start(router);
+  await source.start(lint ?? router);
   log.info({ datastore: source.name }, 'datastore started');
 
   const agentHost = bound.host === '0.0.0.0' || bound.host === '::' ? '127.0.0.1' : bound.host;
@@ -163,6 +184,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     stopping = true;
     log.info({ signal, drainMs: cfg.shutdownDrainMs, connections: server.connectionCount }, 'shutting down');
     summary?.stop();
+    lint?.stop();
     await Promise.all(agents.map((a) => a.stop()));
     await source.stop();
     await server.drain(cfg.shutdownDrainMs);

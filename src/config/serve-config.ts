@@ -54,6 +54,17 @@ export const serveSchema = z.object({
   simPods: z.coerce.number().int().min(3).default(1_500).describe('sim: pods (at least 3)'),
   simChurnPerSec: z.coerce.number().nonnegative().default(20).describe('sim: updates per second'),
   agents: z.coerce.number().int().nonnegative().default(0).describe('in-process demo agents to run'),
+  lint: z
+    .boolean()
+    .default(true)
+    .describe('run the lint rules on the synced state: log findings, export tabby_lint_findings'),
+  lintServiceCidrs: z
+    .string()
+    .default('')
+    .describe(
+      "lint: the API server's service cluster IP ranges, comma-separated (pools must not overlap them)",
+    ),
+  lintMaxMeshNodes: pos.default(100).describe('lint: flag a node-to-node mesh with more BGP nodes than this'),
   summaryIntervalMs: ms.default(0).describe('print a console summary this often (0: off)'),
 });
 

@@ -1,0 +1,92 @@
+// The server's lint stage: a DatastoreSink in front of the router that also feeds every
+// update to a LintStage, and once the datastore is in sync (and after each quiet period)
+// logs the findings that appeared or cleared. A gauge tabby_lint_findings{rule,severity}
+// reads the current counts at scrape time, zero for rules with nothing to report, so an
+// alert clears when the resource is fixed.
+
+import { Gauge, type Registry } from 'prom-client';
+import type { DatastoreSink } from '../datastore/source.js';
+import { countFindings, type Finding, type LintOptions, LintStage } from '../lint/index.js';
+import type { Logger } from '../model/logger.js';
+import type { KV, SyncStatus } from '../model/types.js';
+
+export interface LintTapOptions extends LintOptions {
+  /** Re-evaluate at most this often after updates (default 2,000 ms). */
+  readonly quietMs?: number;
+}
+
+export class LintTap implements DatastoreSink {
+  readonly stage: LintStage;
+  private inSync = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly quietMs: number;
+  /** Evaluations run so far (tests, metrics). */
+  evaluations = 0;
+
+  constructor(
+    private readonly next: DatastoreSink,
+    private readonly log: Logger,
+    opts: LintTapOptions = {},
+  ) {
+    this.stage = new LintStage(opts);
+    this.quietMs = opts.quietMs ?? 2_000;
+  }
+
+  onUpdates(kvs: readonly KV[]): void {
+    this.next.onUpdates(kvs);
+    this.stage.apply(kvs);
+    this.schedule();
+  }
+
+  onStatus(status: SyncStatus): void {
+    this.next.onStatus(status);
+    this.inSync = status === 'in-sync';
+    this.schedule();
+  }
+
+  /** Registers tabby_lint_findings on the registry. */
+  register(registry: Registry): void {
+    const stage = this.stage;
+    new Gauge({
+      name: 'tabby_lint_findings',
+      help: 'Configuration problems the lint rules find in the synced state, by rule and severity',
+      labelNames: ['rule', 'severity'],
+      registers: [registry],
+      collect(this: Gauge) {
+        for (const c of countFindings(stage.findings()))
+          this.set({ rule: c.rule, severity: c.severity }, c.count);
+      },
+    });
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Logs what changed since the last evaluation; returns it (tests). */
+  evaluate(): { added: readonly Finding[]; cleared: readonly Finding[] } {
+    this.evaluations++;
+    const { added, updated, cleared } = this.stage.changedFindings();
+    for (const f of [...added, ...updated]) {
+      const fields = { rule: f.rule, resource: f.resource, related: f.related, fix: f.fix };
+      if (f.severity === 'error') this.log.error(fields, f.message);
+      else if (f.severity === 'warning') this.log.warn(fields, f.message);
+      else this.log.info(fields, f.message);
+    }
+    for (const f of cleared) this.log.info({ rule: f.rule, resource: f.resource }, 'lint finding cleared');
+    return { added: [...added, ...updated], cleared };
+  }
+
+  private schedule(): void {
+    // Before the first in-sync the state is partial: a missing BGPConfiguration or tier
+    // would produce findings that vanish a moment later.
+    // A throttle, not a debounce: steady churn (pods) must not postpone evaluation forever.
+    if (!this.inSync || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.evaluate();
+    }, this.quietMs);
+    this.timer.unref();
+  }
+}
