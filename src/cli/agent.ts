@@ -3,11 +3,12 @@
 // from IPAM, WireGuard); the bgp stream feeds BIRD. WireGuard keys go back to the server in
 // REPORT messages, which records them on the Node: the agent needs no Kubernetes access.
 
-import { mkdir } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { PolicyAgent, type PolicyDataplane } from '../agent/agent.js';
 import { BirdDataplane } from '../agent/bird-dataplane.js';
+import { BirdConnectError, birdCommand } from '../agent/dataplane/bird/birdc.js';
 import { BirdDriver } from '../agent/dataplane/bird/driver.js';
 import { BirdProcess } from '../agent/dataplane/bird/process.js';
 import { FAST_TIMERS, PRODUCTION_TIMERS } from '../agent/dataplane/bird/render.js';
@@ -126,6 +127,7 @@ async function createRouting(
   if (cfg.bgp === 'bird') {
     await mkdir(dirname(cfg.birdConfig), { recursive: true });
     await mkdir(dirname(cfg.birdSocket), { recursive: true });
+    if (cfg.birdRun) await shutDownLeftoverBird(cfg.birdSocket, log.child({ part: 'bird' }));
     const proc = cfg.birdRun
       ? new BirdProcess({
           configPath: cfg.birdConfig,
@@ -159,3 +161,38 @@ async function createRouting(
   });
   return { agent, startBgpOnly: () => bgpClient?.start() };
 }
+
+/**
+ * With --bird-run the agent runs bird as its child. A bird already answering on the socket was
+ * left by an agent that was killed (bird outlives a SIGKILLed parent). The driver would adopt
+ * it by reloading it, unsupervised; our exit would then remove its socket and leave it running,
+ * holding BGP's port, so the next agent's bird could never peer. Shut it down and run our own.
+ */
+async function shutDownLeftoverBird(socketPath: string, log: Logger): Promise<void> {
+  const answers = await birdCommand({ socketPath, connectTimeoutMs: 1_000 }, 'show status', 2_000).then(
+    () => true,
+    (err: unknown) => {
+      if (err instanceof BirdConnectError) return false;
+      throw err;
+    },
+  );
+  if (!answers) return;
+  log.warn(
+    { socket: socketPath },
+    'a bird not started by this agent answers on the socket; shutting it down',
+  );
+  // bird may close the connection before or after replying: either way it is going down.
+  await birdCommand({ socketPath }, 'down', 5_000).catch(() => undefined);
+  // bird removes its socket as it exits, releasing the BGP port our bird needs.
+  const deadline = Date.now() + 10_000;
+  while (await socketExists(socketPath)) {
+    if (Date.now() > deadline) throw new Error(`the bird on ${socketPath} did not shut down within 10 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const socketExists = (path: string): Promise<boolean> =>
+  lstat(path).then(
+    () => true,
+    () => false,
+  );

@@ -28,7 +28,9 @@ export const agentSchema = z.object({
   birdRun: z
     .boolean()
     .default(false)
-    .describe('run and supervise bird (otherwise reload a bird that is already running on --bird-socket)'),
+    .describe(
+      'run and supervise bird; a bird a killed agent left on --bird-socket is shut down first (otherwise: reload a bird already running there)',
+    ),
   birdTimers: z
     .enum(['production', 'fast'])
     .default('production')

@@ -6,15 +6,26 @@ import { createInterface } from 'node:readline';
 
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
-export function tabby(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export interface TabbyOptions {
+  /**
+   * Run inside this network namespace (`ip netns exec NS node …`). `ip netns exec` execs node,
+   * so the child's pid is tabby's own and signals reach it directly.
+   */
+  netns?: string;
+}
+
+export function tabby(args: string[], opts: TabbyOptions = {}): ChildProcess {
+  const argv = [process.execPath, '--import', 'tsx', MAIN, ...args];
+  const [file, ...rest] = opts.netns === undefined ? argv : ['ip', 'netns', 'exec', opts.netns, ...argv];
+  return spawn(file!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 export async function run(
   args: string[],
   timeoutMs = 30_000,
+  opts: TabbyOptions = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const p = tabby(args);
+  const p = tabby(args, opts);
   let stdout = '';
   let stderr = '';
   p.stdout!.on('data', (d) => {
