@@ -29,7 +29,7 @@ import { KubernetesDatastore } from '../../src/datastore/kubernetes/kubernetes-d
 import { silentLogger } from '../../src/model/logger.js';
 import { run } from '../harness/cli.js';
 import { type EmulatorHarness, startEmulator } from '../harness/emulator.js';
-import { type Stack, startStack, waitFor } from '../harness/stack.js';
+import { type Stack, startStack } from '../harness/stack.js';
 import { exec } from './harness/exec.js';
 import { describeE2E, preflight } from './harness/preflight.js';
 import type { Listener } from './harness/probe.js';

@@ -40,7 +40,12 @@ describe('LintTap (the server lint stage)', () => {
     const seen: { kvs: number; status: SyncStatus[] } = { kvs: 0, status: [] };
     const { log, lines } = recorder();
     const tap = new LintTap(
-      { onUpdates: (b) => void (seen.kvs += b.length), onStatus: (s) => void seen.status.push(s) },
+      {
+        onUpdates: (b) => {
+          seen.kvs += b.length;
+        },
+        onStatus: (s) => void seen.status.push(s),
+      },
       log,
       { quietMs: 10 },
     );
