@@ -86,7 +86,13 @@ export class RoutingAgent {
   async stop(): Promise<void> {
     for (const s of this.streams) await Promise.all(s.loops.map((l) => l.stop()));
     for (const s of this.streams) await s.client.stop();
-    for (const s of this.streams) for (const p of s.parts) await p.stop?.();
+    // Every part gets its stop even if another one fails (a daemon left running blocks the next agent).
+    const parts = this.streams.flatMap((s) => s.parts);
+    const results = await Promise.allSettled(parts.map((p) => p.stop?.()));
+    const failed = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [`${parts[i]!.name}: ${String(r.reason)}`] : [],
+    );
+    if (failed.length > 0) throw new Error(`routing parts failed to stop: ${failed.join('; ')}`);
   }
 
   /** Resolves once every part matches everything received so far. */

@@ -65,9 +65,10 @@ export function agentCommand(): Command {
     );
     const stop = async (signal: string) => {
       log.info({ signal }, 'agent stopping (the dataplane is left as it is)');
-      await policy?.stop();
-      await routing?.agent.stop();
-      process.exit(0);
+      const results = await Promise.allSettled([policy?.stop(), routing?.agent.stop()]);
+      const failed = results.filter((r) => r.status === 'rejected');
+      for (const r of failed) log.error({ err: String(r.reason) }, 'stop failed');
+      process.exit(failed.length > 0 ? 1 : 0);
     };
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));

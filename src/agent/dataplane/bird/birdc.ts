@@ -307,7 +307,8 @@ export class BirdClient {
         pending.resolve(reply);
       }
     });
-    this.#socket.on('error', (err) => this.#fail(err));
+    // A reset mid-conversation (bird shutting down) is a connection error like any other.
+    this.#socket.on('error', (err) => this.#fail(connectError(this.#socketPath, err)));
     this.#socket.on('close', () =>
       this.#fail(new BirdConnectError(this.#socketPath, 'closed', 'BIRD closed the control connection')),
     );

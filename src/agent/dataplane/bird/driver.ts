@@ -8,7 +8,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../../model/logger.js';
 import { silentLogger } from '../../../model/logger.js';
-import { execShim, type Shim } from '../iptables/driver.js';
+import { execShim, type Shim } from '../exec-shim.js';
 import { BirdClient, BirdCommandError, BirdConnectError, BirdError } from './birdc.js';
 import type { BirdProcess } from './process.js';
 

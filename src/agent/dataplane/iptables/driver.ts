@@ -4,7 +4,10 @@
 // the changed chains and the hook, then destroys sets the rules no longer reference. A failed
 // restore leaves the previous rules in force and is reported as a DataplaneError.
 
-import { execFile } from 'node:child_process';
+import type { Shim } from '../exec-shim.js';
+
+export { type ExecShimOptions, execShim, type Shim, type ShimResult } from '../exec-shim.js';
+
 import type { Table } from './host-layout.js';
 import type { RenderedDataplane } from './render.js';
 import {
@@ -17,56 +20,12 @@ import {
   type TableState,
 } from './restore.js';
 
-export interface ShimResult {
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs one command; rejects on a non-zero exit with an Error whose message includes stderr. */
-export interface Shim {
-  run(cmd: string, args: readonly string[], stdin?: string): Promise<ShimResult>;
-}
-
 export class DataplaneError extends Error {
   readonly code = 'TABBY_ERR_DATAPLANE_APPLY';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'DataplaneError';
   }
-}
-
-export interface ExecShimOptions {
-  /** Run every command as `ip netns exec <netns> ...` (tests). */
-  readonly netns?: string;
-  readonly timeoutMs?: number;
-}
-
-/** The real shim: execFile, no shell. */
-export function execShim(options: ExecShimOptions = {}): Shim {
-  return {
-    run(cmd, args, stdin) {
-      const [file, argv] =
-        options.netns === undefined
-          ? [cmd, [...args]]
-          : ['ip', ['netns', 'exec', options.netns, cmd, ...args]];
-      return new Promise((resolve, reject) => {
-        const child = execFile(
-          file,
-          argv,
-          { timeout: options.timeoutMs ?? 10_000, encoding: 'utf8', maxBuffer: 64 << 20 },
-          (err, stdout, stderr) => {
-            if (err)
-              reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`, { cause: err }));
-            else resolve({ stdout, stderr });
-          },
-        );
-        // A command that exits without reading stdin gives EPIPE: its exit status tells the story.
-        child.stdin?.on('error', () => undefined);
-        if (stdin === undefined) child.stdin?.end();
-        else child.stdin?.end(stdin);
-      });
-    },
-  };
 }
 
 export interface ApplyResult {

@@ -5,7 +5,7 @@
 // that another protocol already holds is reported as a conflict rather than overwritten.
 
 import type { DesiredRoute } from '../../calc/routing/routes.js';
-import { execShim, type Shim } from '../iptables/driver.js';
+import { execShim, type Shim } from '../exec-shim.js';
 import {
   deleteLine,
   diffRoutes,
