@@ -20,6 +20,8 @@ export class LintTap implements DatastoreSink {
   private inSync = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly quietMs: number;
+  /** What the log last said, by logIdentity. */
+  private reported = new Map<string, Finding>();
   /** Evaluations run so far (tests, metrics). */
   evaluations = 0;
 
@@ -67,15 +69,26 @@ export class LintTap implements DatastoreSink {
   /** Logs what changed since the last evaluation; returns it (tests). */
   evaluate(): { added: readonly Finding[]; cleared: readonly Finding[] } {
     this.evaluations++;
-    const { added, updated, cleared } = this.stage.changedFindings();
-    for (const f of [...added, ...updated]) {
+    const now = new Map(this.stage.findings().map((f) => [logIdentity(f), f]));
+    const added: Finding[] = [];
+    for (const [id, f] of now) {
+      const before = this.reported.get(id);
+      if (before === undefined) added.push(f);
+      // Same problem, new wording (a policy list, a count): not news. Policy churn would
+      // otherwise repeat the same warning every few seconds.
+      else if (before.message !== f.message)
+        this.log.debug({ rule: f.rule, resource: f.resource }, `lint finding updated: ${f.message}`);
+    }
+    const cleared = [...this.reported].filter(([id]) => !now.has(id)).map(([, f]) => f);
+    this.reported = now;
+    for (const f of added) {
       const fields = { rule: f.rule, resource: f.resource, related: f.related, fix: f.fix };
       if (f.severity === 'error') this.log.error(fields, f.message);
       else if (f.severity === 'warning') this.log.warn(fields, f.message);
       else this.log.info(fields, f.message);
     }
     for (const f of cleared) this.log.info({ rule: f.rule, resource: f.resource }, 'lint finding cleared');
-    return { added: [...added, ...updated], cleared };
+    return { added, cleared };
   }
 
   private schedule(): void {
@@ -89,4 +102,13 @@ export class LintTap implements DatastoreSink {
     }, this.quietMs);
     this.timer.unref();
   }
+}
+
+/**
+ * What makes a finding "the same problem" for the log: rule and resource, plus the one other
+ * resource of a pairwise finding (pool A overlaps B and C are two problems). A finding that
+ * lists many related resources (a tier's policies) keeps its identity when that list churns.
+ */
+function logIdentity(f: Finding): string {
+  return `${f.rule}|${f.resource}|${f.related.length === 1 ? f.related[0] : '*'}`;
 }

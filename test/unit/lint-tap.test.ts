@@ -65,6 +65,25 @@ describe('LintTap (the server lint stage)', () => {
     const text = await registry.metrics();
     expect(text).toMatch(/tabby_lint_findings\{rule="bgp-peer-asn-mismatch",severity="error"\} 1/);
 
+    // Policy churn that changes only the finding's details (one of the tier's policies goes)
+    // is not logged again at warning level, nor as cleared.
+    const tierWarn = () =>
+      lines.filter(
+        (l) => l.level === 'warn' && (l.obj as { rule?: string }).rule === 'tier-deny-without-pass',
+      );
+    const warned = tierWarn();
+    expect(warned.length).toBe(1);
+    const related = (warned[0]!.obj as { related: string[] }).related;
+    expect(related.length).toBeGreaterThan(1);
+    const [, ns, name] = /^NetworkPolicy\/([^/]+)\/(.+)$/.exec(related[0]!)!;
+    const gone = Keys.policy('NetworkPolicy', ns!, name!);
+    expect(kvs.some((kv) => kv.key === gone)).toBe(true);
+    tap.onUpdates([{ key: gone, value: null }]);
+    await wait(50);
+    expect(tap.evaluations).toBe(2);
+    expect(tierWarn().length).toBe(1);
+    expect(lines.some((l) => l.msg === 'lint finding cleared')).toBe(false);
+
     // Fixed in the datastore: the finding clears, in the log and in the gauge.
     tap.onUpdates([{ key: wrongPeer.key, value: null }]);
     await wait(50);
