@@ -121,6 +121,14 @@ async function createRouting(
       logger: log.child({ part: 'wireguard' }),
     });
     wg.onPublicKey((key) => felix.setReport(ReportKind.WireguardPublicKey, { publicKey: key ?? null }));
+    // Operator-triggered key rotation (e.g. after a suspected key exposure): `kill -USR2 <agent>`.
+    // The next key is published first and the device switches when the datastore echoes it.
+    process.on('SIGUSR2', () => {
+      wg.rotateKey().then(
+        (key) => log.info({ publicKey: key }, 'WireGuard key rotated'),
+        (err: Error) => log.error({ err: err.message }, 'WireGuard key rotation failed'),
+      );
+    });
     felixParts.push({ name: 'wireguard', sync: (s) => wg.sync(s), stop: () => wg.stop() });
   }
   const bgpParts: RoutingPart[] = [];
