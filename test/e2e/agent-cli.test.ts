@@ -532,6 +532,29 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
     );
   });
 
+  it('SIGUSR2 rotates a WireGuard key: the peers learn the new one and the pod connection still crosses the tunnel', async () => {
+    const [n0, n1] = lab.nodes as [LabNode, LabNode];
+    const old = keys.get(n1.name)!;
+    const t0 = performance.now();
+    agents.get(n1.name)!.proc.kill('SIGUSR2');
+    const fresh = await until(
+      "the new key on node1 and in node0's peers",
+      async () => {
+        const [d0, d1] = await Promise.all([wgDump(n0), wgDump(n1)]);
+        const k = d1?.publicKey;
+        return k && k !== old && d0?.peers.some((p) => p.key === k) ? k : undefined;
+      },
+      allTails,
+    );
+    timings['keyRotation'] = performance.now() - t0;
+    keys.set(n1.name, fresh);
+    expect((await wgDump(n0))?.peers.some((p) => p.key === old)).toBe(false);
+    const txTo = async () => (await wgDump(n0))?.peers.find((p) => p.key === fresh)?.tx ?? Number.NaN;
+    const before = await txTo();
+    expect(await podOf('client').connect(podOf('server').ip, ALLOWED_PORT)).toBe('connected');
+    expect(await txTo()).toBeGreaterThan(before);
+  });
+
   it('SIGTERM: the agent exits 0, stops the daemons it supervises and leaves its iptables rules; a restart picks up where it left', async () => {
     const n = lab.nodes[2]!;
     const agent = agents.get(n.name)!;
