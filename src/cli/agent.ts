@@ -102,6 +102,11 @@ async function createRouting(
   client: (syncer: 'felix' | 'bgp') => SyncClient,
   log: Logger,
 ): Promise<Routing | undefined> {
+  if (cfg.dryRun) {
+    // A dry run must not touch the host: no routes, no WireGuard device, no BIRD reload.
+    log.info({}, '--dry-run: routing parts (BIRD, routes, WireGuard) are not run');
+    return undefined;
+  }
   const felixParts: RoutingPart[] = [];
   if (cfg.routes !== 'off') {
     const table = cfg.routeTable === 'main' ? 'main' : Number(cfg.routeTable);

@@ -18,7 +18,9 @@ export const agentSchema = z.object({
   dryRun: z
     .string()
     .optional()
-    .describe('write the rendered policy to this directory instead of programming it'),
+    .describe(
+      'write the rendered policy to this directory instead of programming it (routing parts do not run)',
+    ),
   bgp: z
     .enum(['bird', 'off'])
     .default('off')
