@@ -7,6 +7,7 @@ import {
   type ApplyResult,
   execShim,
   IptablesDriver,
+  RenderCache,
   type RenderedDataplane,
   render,
   renderRestore,
@@ -16,13 +17,15 @@ import { RenderingDataplane } from './rendering-dataplane.js';
 
 export class IptablesDataplane extends RenderingDataplane<RenderedDataplane, ApplyResult> {
   readonly name = 'iptables';
+  /** Chains of unchanged policies, profiles and endpoints are reused from the last render. */
+  readonly #cache = new RenderCache();
 
   constructor(log: Logger, driver: IptablesDriver = new IptablesDriver(execShim())) {
     super(log, driver);
   }
 
   protected render(calc: PolicyCalculator): RenderedDataplane {
-    return render(snapshotOf(calc));
+    return render(snapshotOf(calc), {}, this.#cache);
   }
 
   protected describe(r: ApplyResult) {

@@ -7,6 +7,7 @@ import {
   execShim,
   type NftApplyResult,
   NftablesDriver,
+  RenderCache,
   type RenderedNftables,
   render,
   renderReplace,
@@ -16,13 +17,15 @@ import { RenderingDataplane } from './rendering-dataplane.js';
 
 export class NftablesDataplane extends RenderingDataplane<RenderedNftables, NftApplyResult> {
   readonly name = 'nftables';
+  /** Chains of unchanged policies, profiles and endpoints are reused from the last render. */
+  readonly #cache = new RenderCache();
 
   constructor(log: Logger, driver: NftablesDriver = new NftablesDriver(execShim())) {
     super(log, driver);
   }
 
   protected render(calc: PolicyCalculator): RenderedNftables {
-    return render(snapshotOf(calc));
+    return render(snapshotOf(calc), {}, this.#cache);
   }
 
   protected describe(r: NftApplyResult, rendered: RenderedNftables) {

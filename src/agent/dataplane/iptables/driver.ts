@@ -11,6 +11,7 @@ export { type ExecShimOptions, execShim, type Shim, type ShimResult } from '../e
 import type { Table } from './host-layout.js';
 import type { RenderedDataplane } from './render.js';
 import {
+  ChainHashCache,
   parseIpsetSave,
   parseIptablesSave,
   renderCleanup,
@@ -42,6 +43,8 @@ export class IptablesDriver {
   /** The last dataplane applied successfully. */
   lastApplied: RenderedDataplane | undefined;
   lastError: DataplaneError | undefined;
+  /** Rule hashes of the chains last diffed, so only changed chains are hashed again. */
+  readonly #hashes = new ChainHashCache();
 
   constructor(private readonly shim: Shim) {}
 
@@ -73,7 +76,7 @@ export class IptablesDriver {
     const { tables, sets } = await this.readState();
     const setPlan = renderIpSets(desired.ipSets, sets);
     if (setPlan.update !== '') await this.#run('ipset', ['restore'], setPlan.update, 'ipset update');
-    const restore = renderRestore(desired, tables);
+    const restore = renderRestore(desired, tables, this.#hashes);
     if (restore.text !== '')
       await this.#run('iptables-restore', ['-w', '5', '--noflush'], restore.text, 'iptables-restore');
     const warnings: string[] = [];

@@ -1,6 +1,7 @@
 // The iptables dataplane: render (pure) a calc snapshot to Tabby's chains and IP sets, and a
 // driver that diffs them against the kernel and applies only what changed.
 
+export { RenderCache } from '../render-cache.js';
 export {
   type ApplyResult,
   DataplaneError,
@@ -23,6 +24,7 @@ export {
 export {
   appliedState,
   type ChainDigests,
+  ChainHashCache,
   digests,
   parseIpsetSave,
   parseIptablesSave,

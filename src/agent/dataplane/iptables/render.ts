@@ -13,6 +13,7 @@ import {
 } from '../../calc/index.js';
 import { selectorOf } from '../../calc/values.js';
 import { type NamedPortMember, namedPortKey } from '../named-port.js';
+import { PURE, type RenderCache, sameNamedPortMember, sameValue } from '../render-cache.js';
 import { type Action, hostLayout, type Match, type Table } from './host-layout.js';
 import {
   Chains,
@@ -24,7 +25,7 @@ import {
   policyChain,
   profileChain,
 } from './names.js';
-import { renderRule } from './rule-render.js';
+import { renderRuleChain } from './rule-render.js';
 
 /** What the renderer reads: plain data, so tests can build it without a calculator. */
 export interface DataplaneSnapshot {
@@ -162,9 +163,33 @@ function setMembers(members: readonly string[]): string[] {
 const sortedMap = <V>(m: Map<string, V>): Map<string, V> =>
   new Map([...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
-export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {}): RenderedDataplane {
+/**
+ * With a cache (held by the caller across renders of one node), policy and profile chains are
+ * reused while their rule program is the same object, and endpoint chains while their plan is;
+ * unchanged chains come back as the same arrays, so restore's hash cache can skip them. The
+ * result equals a render without a cache.
+ */
+export function render(
+  snapshot: DataplaneSnapshot,
+  options: RenderOptions = {},
+  cache?: RenderCache,
+): RenderedDataplane {
+  cache?.begin();
+  const out = renderWith(snapshot, options, cache);
+  cache?.end();
+  return out;
+}
+
+const NO_RULES: readonly RenderedRuleInput[] = Object.freeze([]);
+const MISSING_PROFILE: readonly string[] = Object.freeze(['-m comment --comment "missing profile" -j DROP']);
+
+function renderWith(
+  snapshot: DataplaneSnapshot,
+  options: RenderOptions,
+  cache?: RenderCache,
+): RenderedDataplane {
   const ifacePrefix = options.workloadIfacePrefix ?? 'cali';
-  const tables = new Map<Table, Map<string, string[]>>([
+  const tables = new Map<Table, Map<string, readonly string[]>>([
     ['raw', new Map()],
     ['mangle', new Map()],
     ['filter', new Map()],
@@ -173,50 +198,61 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
   const usedSets = new Set<string>();
   const usedNamedPortSets = new Set<string>();
   const warnings: string[] = [];
-  const ctx = {
-    setName: (id: string) => {
-      usedSets.add(id);
-      return ipSetName(id);
-    },
-    namedPortSetName: (id: string) => {
-      usedNamedPortSets.add(id);
-      return namedPortSetName(id);
-    },
-  };
 
   /** Policy and profile chains live in each table whose chains jump to them. */
   const ruleChain = (
-    into: Map<string, string[]>,
+    into: Map<string, readonly string[]>,
     name: string,
     rules: readonly RenderedRuleInput[],
     what: string,
   ) => {
     if (into.has(name)) return;
-    const lines: string[] = [];
-    for (const [i, rule] of rules.entries()) {
-      const r = renderRule(rule, ctx);
-      if ('skipped' in r) warnings.push(`${what} rule ${i}: skipped (${r.skipped})`);
-      else lines.push(...r.lines);
-    }
-    into.set(name, lines);
+    const entry =
+      cache === undefined
+        ? renderRuleChain(rules, what)
+        : cache.memo(`rule:${name}`, rules, () => Object.freeze(renderRuleChain(rules, what)));
+    for (const id of entry.sets) usedSets.add(id);
+    for (const id of entry.namedPortSets) usedNamedPortSets.add(id);
+    warnings.push(...entry.warnings);
+    into.set(name, entry.lines);
+  };
+
+  /** Ensures the policy's chain exists in `into`; its name (a hash, so memoised). */
+  const policyChainOf = (into: Map<string, readonly string[]>, id: string, dir: 'in' | 'out'): string => {
+    const chain =
+      cache === undefined
+        ? policyChain(id, dir)
+        : cache.memo(`name:${dir}:${id}`, PURE, () => policyChain(id, dir));
+    const prog = snapshot.policies.get(id);
+    ruleChain(
+      into,
+      chain,
+      (dir === 'in' ? prog?.inbound : prog?.outbound) ?? NO_RULES,
+      `policy ${id} ${dir}`,
+    );
+    return chain;
+  };
+
+  /** Ensures the profile's chain exists in `into` (a DROP chain when missing); its name. */
+  const profileChainOf = (into: Map<string, readonly string[]>, name: string, dir: 'in' | 'out'): string => {
+    const chain = profileChain(name, dir);
+    const prog = snapshot.profiles.get(name);
+    if (prog === undefined) {
+      if (!into.has(chain)) warnings.push(`profile ${name}: missing, renders as DROP`);
+      into.set(chain, MISSING_PROFILE);
+    } else ruleChain(into, chain, dir === 'in' ? prog.inbound : prog.outbound, `profile ${name} ${dir}`);
+    return chain;
   };
 
   const tierLines = (
-    into: Map<string, string[]>,
+    into: Map<string, readonly string[]>,
     tier: TierPlan,
     dir: 'in' | 'out',
     untracked = false,
   ): string[] => {
     const lines = [`-m comment --comment "start of tier ${tier.name}" -j MARK --set-xmark ${PASS_CLEAR}`];
     for (const pol of tier.policies) {
-      const chain = policyChain(pol.id, dir);
-      const prog = snapshot.policies.get(pol.id);
-      ruleChain(
-        into,
-        chain,
-        (dir === 'in' ? prog?.inbound : prog?.outbound) ?? [],
-        `policy ${pol.id} ${dir}`,
-      );
+      const chain = policyChainOf(into, pol.id, dir);
       lines.push(`-m mark --mark ${PASS_CLEAR} -j ${chain}`);
       // doNotTrack: an allow is NOTRACK + accept (Felix), so neither direction is tracked.
       if (untracked) lines.push(`-m mark --mark ${ACCEPT} -j CT --notrack`);
@@ -227,17 +263,14 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
     return lines;
   };
 
-  const profileLines = (into: Map<string, string[]>, profiles: readonly string[], dir: 'in' | 'out') => {
+  const profileLines = (
+    into: Map<string, readonly string[]>,
+    profiles: readonly string[],
+    dir: 'in' | 'out',
+  ) => {
     const lines: string[] = [];
-    for (const name of profiles) {
-      const chain = profileChain(name, dir);
-      const prog = snapshot.profiles.get(name);
-      if (prog === undefined) {
-        if (!into.has(chain)) warnings.push(`profile ${name}: missing, renders as DROP`);
-        into.set(chain, ['-m comment --comment "missing profile" -j DROP']);
-      } else ruleChain(into, chain, dir === 'in' ? prog.inbound : prog.outbound, `profile ${name} ${dir}`);
-      lines.push(`-j ${chain}`, `-m mark --mark ${ACCEPT} -j RETURN`);
-    }
+    for (const name of profiles)
+      lines.push(`-j ${profileChainOf(into, name, dir)}`, `-m mark --mark ${ACCEPT} -j RETURN`);
     return lines;
   };
 
@@ -254,6 +287,23 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
     return lines;
   };
 
+  /** An endpoint chain: its own lines depend only on the plan; the chains it jumps to are ensured. */
+  const endpointChainLines = (name: string, plan: EndpointPlan, dir: 'in' | 'out'): readonly string[] => {
+    if (cache === undefined) return endpointLines(plan, dir);
+    let fresh = false;
+    // Frozen: cached lines are shared by every later render's output.
+    const lines = cache.memo(`endpoint:${name}`, plan, () => {
+      fresh = true;
+      return Object.freeze(endpointLines(plan, dir));
+    });
+    if (!fresh) {
+      const d = dir === 'in' ? plan.ingress : plan.egress;
+      for (const tier of d.tiers) for (const pol of tier.policies) policyChainOf(chains, pol.id, dir);
+      for (const name of d.profiles) profileChainOf(chains, name, dir);
+    }
+    return lines;
+  };
+
   const plans = [...snapshot.plans].sort((a, b) => (a.interfaceName < b.interfaceName ? -1 : 1));
   const toDispatch: string[] = [];
   const fromDispatch: string[] = [];
@@ -261,8 +311,8 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
     if (plan.kind !== 'workload') continue; // host endpoints: hostLayout below
     const tw = endpointChain(plan.interfaceName, 'to');
     const fw = endpointChain(plan.interfaceName, 'from');
-    chains.set(tw, endpointLines(plan, 'in'));
-    chains.set(fw, endpointLines(plan, 'out'));
+    chains.set(tw, endpointChainLines(tw, plan, 'in'));
+    chains.set(fw, endpointChainLines(fw, plan, 'out'));
     toDispatch.push(`-o ${plan.interfaceName} -g ${tw}`);
     fromDispatch.push(`-i ${plan.interfaceName} -g ${fw}`);
   }
@@ -288,15 +338,24 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
       );
   }
 
+  // Set specs are kept while the members the snapshot gives are equal (they are fresh arrays).
   const ipSets = new Map<string, IpSetSpec>();
-  for (const id of usedSets)
-    ipSets.set(ipSetName(id), { id, type: 'hash:net', members: setMembers(snapshot.ipSets.get(id) ?? []) });
-  for (const id of usedNamedPortSets)
-    ipSets.set(namedPortSetName(id), {
-      id,
-      type: 'hash:ip,port',
-      members: namedPortMembers(id, snapshot.namedPortSets?.get(id) ?? []),
-    });
+  for (const id of usedSets) {
+    const members = snapshot.ipSets.get(id) ?? [];
+    const spec = (): IpSetSpec => ({ id, type: 'hash:net', members: setMembers(members) });
+    ipSets.set(
+      ipSetName(id),
+      cache === undefined ? spec() : cache.memo(`set:${id}`, members, spec, sameValue),
+    );
+  }
+  for (const id of usedNamedPortSets) {
+    const members = snapshot.namedPortSets?.get(id) ?? [];
+    const spec = (): IpSetSpec => ({ id, type: 'hash:ip,port', members: namedPortMembers(id, members) });
+    ipSets.set(
+      namedPortSetName(id),
+      cache === undefined ? spec() : cache.memo(`ports:${id}`, members, spec, sameNamedPortMember),
+    );
+  }
   const sortedTables = new Map<Table, ReadonlyMap<string, readonly string[]>>(
     [...tables].map(([t, m]) => [t, sortedMap(m)]),
   );

@@ -30,18 +30,54 @@ function hashed(chain: string, rules: readonly string[]): { hash: string; rule: 
   });
 }
 
-export function digests(chains: ReadonlyMap<string, readonly string[]>): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const [name, rules] of chains)
-    out.set(
-      name,
-      hashed(name, rules).map((h) => h.hash),
-    );
+const sameList = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
+  a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+
+const hashesOf = (chain: string, rules: readonly string[]): string[] =>
+  hashed(chain, rules).map((h) => h.hash);
+
+export function digests(
+  chains: ReadonlyMap<string, readonly string[]>,
+  cache?: ChainHashCache,
+  table: Table = 'filter',
+): Map<string, readonly string[]> {
+  if (cache !== undefined) return cache.digests(table, chains);
+  const out = new Map<string, readonly string[]>();
+  for (const [name, rules] of chains) out.set(name, hashesOf(name, rules));
   return out;
 }
 
-const sameList = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
-  a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+/**
+ * Rule hashes per (table, chain), kept across renders of one node: a chain whose rules are
+ * the same array as last time, or equal to it, keeps its hashes (comparing strings is far
+ * cheaper than hashing them). Bounded: each table keeps only the chains of its last digest.
+ */
+export class ChainHashCache {
+  readonly #tables = new Map<Table, Map<string, { rules: readonly string[]; hashes: readonly string[] }>>();
+  /** Chains whose hashes were computed / reused, since construction. */
+  hashed = 0;
+  reused = 0;
+
+  digests(table: Table, chains: ReadonlyMap<string, readonly string[]>): Map<string, readonly string[]> {
+    const old = this.#tables.get(table);
+    const next = new Map<string, { rules: readonly string[]; hashes: readonly string[] }>();
+    const out = new Map<string, readonly string[]>();
+    for (const [name, rules] of chains) {
+      let entry = old?.get(name);
+      if (entry !== undefined && (entry.rules === rules || sameList(entry.rules, rules))) this.reused++;
+      else {
+        // A frozen array (the render cache's) can be trusted by identity; others are copied.
+        const kept = Object.isFrozen(rules) ? rules : [...rules];
+        entry = { rules: kept, hashes: Object.freeze(hashesOf(name, rules)) };
+        this.hashed++;
+      }
+      next.set(name, entry);
+      out.set(name, entry.hashes);
+    }
+    this.#tables.set(table, next);
+    return out;
+  }
+}
 
 /** Tables in restore order: raw and mangle first, so filter never refers to missing marks' setters. */
 export const TABLES: readonly Table[] = ['raw', 'mangle', 'filter'];
@@ -84,7 +120,11 @@ const label = (table: Table, chain: string): string => (table === 'filter' ? cha
  * (re)inserts the hooks when they are not the first rules of their chains. Declaring a chain
  * flushes it. Each table's block commits atomically; unchanged tables are left out.
  */
-export function renderRestore(desired: RenderedDataplane, current?: TablesState): RestorePlan {
+export function renderRestore(
+  desired: RenderedDataplane,
+  current?: TablesState,
+  cache?: ChainHashCache,
+): RestorePlan {
   const lines: string[] = [];
   const written: string[] = [];
   const deleted: string[] = [];
@@ -92,7 +132,7 @@ export function renderRestore(desired: RenderedDataplane, current?: TablesState)
   for (const table of TABLES) {
     const chains = chainsOf(desired, table);
     const state = current?.get(table);
-    const want = digests(chains);
+    const want = digests(chains, cache, table);
     const w = [...chains.keys()].filter((c) => !sameList(state?.chains.get(c), want.get(c)!));
     const d = [...(state?.chains.keys() ?? [])].filter((c) => !chains.has(c)).sort();
     const hooks = current === undefined || !hookInPlace(desired, state, table);
@@ -103,9 +143,11 @@ export function renderRestore(desired: RenderedDataplane, current?: TablesState)
     lines.push(`*${table}`);
     for (const c of [...w, ...d]) lines.push(`:${c} - [0:0]`);
     if (hooks) for (const r of state?.hookRules ?? []) lines.push(r.replace(/^-A /, '-D '));
-    for (const c of w)
-      for (const { hash, rule } of hashed(c, chains.get(c)!))
-        lines.push(`-A ${c} -m comment --comment "tabby:${hash}" ${rule}`);
+    for (const c of w) {
+      const hashes = want.get(c)!;
+      for (const [i, rule] of chains.get(c)!.entries())
+        lines.push(`-A ${c} -m comment --comment "tabby:${hashes[i]}" ${rule}`);
+    }
     if (hooks) for (const h of hooksOf(desired, table)) lines.push(`-I ${h.chain} 1 ${h.rule}`);
     for (const c of d) lines.push(`-X ${c}`);
     lines.push('COMMIT');
@@ -134,7 +176,7 @@ export function renderCleanup(states: TablesState): string {
 }
 
 /** What the kernel holds once `r` is applied (as the driver would read it back). */
-export function appliedState(r: RenderedDataplane): Map<Table, TableState> {
+export function appliedState(r: RenderedDataplane, cache?: ChainHashCache): Map<Table, TableState> {
   const out = new Map<Table, TableState>();
   for (const table of TABLES) {
     const hooks = hooksOf(r, table);
@@ -144,7 +186,7 @@ export function appliedState(r: RenderedDataplane): Map<Table, TableState> {
       const chain = rule.split(' ')[1]!;
       builtinRules.set(chain, [...(builtinRules.get(chain) ?? []), rule]);
     }
-    out.set(table, { chains: digests(chainsOf(r, table)), hookRules, builtinRules });
+    out.set(table, { chains: digests(chainsOf(r, table), cache, table), hookRules, builtinRules });
   }
   return out;
 }

@@ -3,6 +3,7 @@
 
 export { DataplaneError, execShim, type Shim, type ShimResult } from '../iptables/driver.js';
 export { type DataplaneSnapshot, type RenderOptions, snapshotOf } from '../iptables/render.js';
+export { RenderCache } from '../render-cache.js';
 export { type NftApplyResult, NftablesDriver } from './driver.js';
 export {
   BASE_CHAIN,

@@ -17,7 +17,8 @@ import {
   profileChain,
 } from '../iptables/names.js';
 import { type DataplaneSnapshot, namedPortMembers, type RenderOptions } from '../iptables/render.js';
-import { clearMark, markClear, markSet, renderRule, setMark } from './rule-render.js';
+import { PURE, type RenderCache, sameNamedPortMember, sameValue } from '../render-cache.js';
+import { clearMark, markClear, markSet, renderRuleChain, setMark } from './rule-render.js';
 
 /**
  * Family `ip`, not `inet`: the renderer (as the iptables one) expresses IPv4 only. In an inet
@@ -144,41 +145,76 @@ function setMembers(members: readonly string[]): string[] {
 const sortedMap = <V>(m: Map<string, V>): Map<string, V> =>
   new Map([...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
-export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {}): RenderedNftables {
+/**
+ * With a cache (held by the caller across renders of one node), policy and profile chains are
+ * reused while their rule program is the same object, and endpoint chains while their plan is.
+ * The result equals a render without a cache.
+ */
+export function render(
+  snapshot: DataplaneSnapshot,
+  options: RenderOptions = {},
+  cache?: RenderCache,
+): RenderedNftables {
+  cache?.begin();
+  const out = renderWith(snapshot, options, cache);
+  cache?.end();
+  return out;
+}
+
+type Rule = RuleProgram['inbound'][number];
+
+const NO_RULES: readonly Rule[] = Object.freeze([]);
+const MISSING_PROFILE: readonly string[] = Object.freeze(['drop comment "missing profile"']);
+
+function renderWith(
+  snapshot: DataplaneSnapshot,
+  options: RenderOptions,
+  cache?: RenderCache,
+): RenderedNftables {
   const ifacePrefix = options.workloadIfacePrefix ?? 'cali';
-  const chains = new Map<string, string[]>();
+  const chains = new Map<string, readonly string[]>();
   const usedSets = new Set<string>();
   const usedNamedPortSets = new Set<string>();
   const warnings: string[] = [];
-  const ctx = {
-    setName: (id: string) => {
-      usedSets.add(id);
-      return ipSetName(id);
-    },
-    namedPortSetName: (id: string) => {
-      usedNamedPortSets.add(id);
-      return namedPortSetName(id);
-    },
+
+  const ruleChain = (name: string, rules: readonly Rule[], what: string) => {
+    if (chains.has(name)) return;
+    const entry =
+      cache === undefined
+        ? renderRuleChain(rules, what)
+        : cache.memo(`nft-rule:${name}`, rules, () => Object.freeze(renderRuleChain(rules, what)));
+    for (const id of entry.sets) usedSets.add(id);
+    for (const id of entry.namedPortSets) usedNamedPortSets.add(id);
+    warnings.push(...entry.warnings);
+    chains.set(name, entry.lines);
   };
 
-  const ruleChain = (name: string, rules: readonly RuleProgram['inbound'][number][], what: string) => {
-    if (chains.has(name)) return;
-    const lines: string[] = [];
-    for (const [i, rule] of rules.entries()) {
-      const r = renderRule(rule, ctx);
-      if ('skipped' in r) warnings.push(`${what} rule ${i}: skipped (${r.skipped})`);
-      else lines.push(...r.lines);
-    }
-    chains.set(name, lines);
+  /** Ensures the policy's chain exists; its name (a hash, so memoised). */
+  const policyChainOf = (id: string, dir: 'in' | 'out'): string => {
+    const chain =
+      cache === undefined
+        ? policyChain(id, dir)
+        : cache.memo(`name:${dir}:${id}`, PURE, () => policyChain(id, dir));
+    const prog = snapshot.policies.get(id);
+    ruleChain(chain, (dir === 'in' ? prog?.inbound : prog?.outbound) ?? NO_RULES, `policy ${id} ${dir}`);
+    return chain;
+  };
+
+  /** Ensures the profile's chain exists (a drop chain when missing); its name. */
+  const profileChainOf = (name: string, dir: 'in' | 'out'): string => {
+    const chain = profileChain(name, dir);
+    const prog = snapshot.profiles.get(name);
+    if (prog === undefined) {
+      if (!chains.has(chain)) warnings.push(`profile ${name}: missing, renders as DROP`);
+      chains.set(chain, MISSING_PROFILE);
+    } else ruleChain(chain, dir === 'in' ? prog.inbound : prog.outbound, `profile ${name} ${dir}`);
+    return chain;
   };
 
   const tierLines = (tier: TierPlan, dir: 'in' | 'out', untracked = false): string[] => {
     const lines = [`${clearMark(Marks.pass)} comment ${q(`start of tier ${tier.name}`)}`];
     for (const pol of tier.policies) {
-      const chain = policyChain(pol.id, dir);
-      const prog = snapshot.policies.get(pol.id);
-      ruleChain(chain, (dir === 'in' ? prog?.inbound : prog?.outbound) ?? [], `policy ${pol.id} ${dir}`);
-      lines.push(`${markClear(Marks.pass)} jump ${chain}`);
+      lines.push(`${markClear(Marks.pass)} jump ${policyChainOf(pol.id, dir)}`);
       // doNotTrack: an allow is notrack + accept (Felix), so neither direction is tracked.
       if (untracked) lines.push(`${markSet(Marks.accept)} notrack`);
       lines.push(`${markSet(Marks.accept)} return`);
@@ -190,15 +226,8 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
 
   const profileLines = (profiles: readonly string[], dir: 'in' | 'out'): string[] => {
     const lines: string[] = [];
-    for (const name of profiles) {
-      const chain = profileChain(name, dir);
-      const prog = snapshot.profiles.get(name);
-      if (prog === undefined) {
-        if (!chains.has(chain)) warnings.push(`profile ${name}: missing, renders as DROP`);
-        chains.set(chain, ['drop comment "missing profile"']);
-      } else ruleChain(chain, dir === 'in' ? prog.inbound : prog.outbound, `profile ${name} ${dir}`);
-      lines.push(`jump ${chain}`, `${markSet(Marks.accept)} return`);
-    }
+    for (const name of profiles)
+      lines.push(`jump ${profileChainOf(name, dir)}`, `${markSet(Marks.accept)} return`);
     return lines;
   };
 
@@ -215,6 +244,22 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
     return lines;
   };
 
+  /** An endpoint chain: its own lines depend only on the plan; the chains it jumps to are ensured. */
+  const endpointChainLines = (name: string, plan: EndpointPlan, dir: 'in' | 'out'): readonly string[] => {
+    if (cache === undefined) return endpointLines(plan, dir);
+    let fresh = false;
+    const lines = cache.memo(`nft-endpoint:${name}`, plan, () => {
+      fresh = true;
+      return Object.freeze(endpointLines(plan, dir));
+    });
+    if (!fresh) {
+      const d = dir === 'in' ? plan.ingress : plan.egress;
+      for (const tier of d.tiers) for (const pol of tier.policies) policyChainOf(pol.id, dir);
+      for (const name of d.profiles) profileChainOf(name, dir);
+    }
+    return lines;
+  };
+
   const plans = [...snapshot.plans].sort((a, b) => (a.interfaceName < b.interfaceName ? -1 : 1));
   const toMap: string[] = [];
   const fromMap: string[] = [];
@@ -222,8 +267,8 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
     if (plan.kind !== 'workload') continue; // host endpoints: hostLayout below
     const tw = endpointChain(plan.interfaceName, 'to');
     const fw = endpointChain(plan.interfaceName, 'from');
-    chains.set(tw, endpointLines(plan, 'in'));
-    chains.set(fw, endpointLines(plan, 'out'));
+    chains.set(tw, endpointChainLines(tw, plan, 'in'));
+    chains.set(fw, endpointChainLines(fw, plan, 'out'));
     toMap.push(`${q(plan.interfaceName)} : goto ${tw}`);
     fromMap.push(`${q(plan.interfaceName)} : goto ${fw}`);
   }
@@ -251,19 +296,32 @@ export function render(snapshot: DataplaneSnapshot, options: RenderOptions = {})
         }),
       );
 
+  // Set specs are kept while the members the snapshot gives are equal (they are fresh arrays).
   const sets = new Map<string, NftSetSpec>();
-  for (const id of usedSets)
-    sets.set(ipSetName(id), { id, type: 'ipv4_addr', members: setMembers(snapshot.ipSets.get(id) ?? []) });
-  for (const id of usedNamedPortSets)
-    sets.set(namedPortSetName(id), {
+  for (const id of usedSets) {
+    const members = snapshot.ipSets.get(id) ?? [];
+    const spec = (): NftSetSpec => ({ id, type: 'ipv4_addr', members: setMembers(members) });
+    sets.set(
+      ipSetName(id),
+      cache === undefined ? spec() : cache.memo(`nft-set:${id}`, members, spec, sameValue),
+    );
+  }
+  for (const id of usedNamedPortSets) {
+    const members = snapshot.namedPortSets?.get(id) ?? [];
+    const spec = (): NftSetSpec => ({
       id,
       type: 'ipv4_addr . inet_proto . inet_service',
-      members: namedPortMembers(id, snapshot.namedPortSets?.get(id) ?? []).map((m) => {
+      members: namedPortMembers(id, members).map((m) => {
         const [addr, pp] = m.split(',') as [string, string];
         const [proto, port] = pp.split(':') as [string, string];
         return `${addr} . ${proto} . ${port}`;
       }),
     });
+    sets.set(
+      namedPortSetName(id),
+      cache === undefined ? spec() : cache.memo(`nft-ports:${id}`, members, spec, sameNamedPortMember),
+    );
+  }
   const sortedChains = sortedMap(chains);
   const sortedSets = sortedMap(sets);
   const body = tableBody(sortedChains, sortedSets);

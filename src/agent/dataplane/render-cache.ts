@@ -1,0 +1,88 @@
+// Memo for the iptables and nftables renderers across renders of one node, so a small calc
+// change re-renders only what it touched. The calculator keeps a plan object until the plan
+// changes and a (frozen) rule program until its rules change, so an entry is valid while the
+// input it was rendered from is the very same object. The renderer stays pure: the cache is
+// an explicit argument, and a render with a cache returns exactly what one without returns.
+// Hold one cache per renderer (a render drops what it did not use); the nftables renderer's
+// keys are prefixed all the same, so a shared cache would be slow, never wrong.
+
+import type { NamedPortMember } from './named-port.js';
+
+/** What one policy or profile chain rendered to, with the side effects a hit must replay. */
+export interface RuleChainEntry {
+  readonly lines: readonly string[];
+  readonly warnings: readonly string[];
+  /** Selector IP set ids / named-port set ids the chain's rules reference. */
+  readonly sets: readonly string[];
+  readonly namedPortSets: readonly string[];
+}
+
+interface Slot {
+  readonly input: object;
+  readonly value: unknown;
+  used: number;
+}
+
+/**
+ * Entries keyed by a name (a chain) and validated by the identity of their input. Bounded:
+ * `begin` starts a render, `end` drops every entry that render did not use.
+ */
+export class RenderCache {
+  readonly #slots = new Map<string, Slot>();
+  #render = 0;
+  /** Lookups answered from the cache / computed, since construction (for tests and benches). */
+  hits = 0;
+  misses = 0;
+
+  get size(): number {
+    return this.#slots.size;
+  }
+
+  begin(): void {
+    this.#render++;
+  }
+
+  end(): void {
+    for (const [key, slot] of this.#slots) if (slot.used !== this.#render) this.#slots.delete(key);
+  }
+
+  /**
+   * The value cached under `key` for this very `input` (or one `same` says is equal: then a
+   * copy of the input array is kept), else `compute()`'s, then cached.
+   */
+  memo<V>(key: string, input: object, compute: () => V): V;
+  memo<V, T>(key: string, input: readonly T[], compute: () => V, same: (a: T, b: T) => boolean): V;
+  memo<V, T>(key: string, input: object, compute: () => V, same?: (a: T, b: T) => boolean): V {
+    const slot = this.#slots.get(key);
+    if (
+      slot !== undefined &&
+      (slot.input === input ||
+        (same !== undefined && sameElements(slot.input as readonly T[], input as readonly T[], same)))
+    ) {
+      slot.used = this.#render;
+      this.hits++;
+      return slot.value as V;
+    }
+    this.misses++;
+    const value = compute();
+    const kept = same === undefined ? input : [...(input as readonly T[])];
+    this.#slots.set(key, { input: kept, value, used: this.#render });
+    return value;
+  }
+}
+
+/** Policy and profile chain names are a pure function of their key: memo them against this. */
+export const PURE: object = Object.freeze({});
+
+/** Named-port set members (fresh objects in every snapshot) compared by value. */
+export const sameNamedPortMember = (a: NamedPortMember, b: NamedPortMember): boolean =>
+  a.net === b.net && a.port === b.port;
+
+/** Element-wise equality by strict equality. */
+export const sameValue = <T>(a: T, b: T): boolean => a === b;
+
+function sameElements<T>(a: readonly T[], b: readonly T[], same: (a: T, b: T) => boolean): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!same(a[i]!, b[i]!)) return false;
+  return true;
+}
