@@ -9,6 +9,7 @@ import type { NamedPortMatch, ParsedRule, SideMatch } from '../../calc/index.js'
 import { hex, ipSetName, Marks, namedPortSetName } from '../iptables/names.js';
 import { namedPortKey } from '../named-port.js';
 import type { RuleChainEntry } from '../render-cache.js';
+import { renderRuleChain as renderChain } from '../rule-chain.js';
 
 type ModelPort = number | string;
 
@@ -161,24 +162,5 @@ function render(rule: ParsedRule, ctx: RuleContext): string[] {
 
 /** Renders one policy/profile direction's rules, recording the sets they reference. */
 export function renderRuleChain(rules: readonly ParsedRule[], what: string): RuleChainEntry {
-  const sets = new Set<string>();
-  const namedPortSets = new Set<string>();
-  const ctx = {
-    setName: (id: string) => {
-      sets.add(id);
-      return ipSetName(id);
-    },
-    namedPortSetName: (id: string) => {
-      namedPortSets.add(id);
-      return namedPortSetName(id);
-    },
-  };
-  const lines: string[] = [];
-  const warnings: string[] = [];
-  for (const [i, rule] of rules.entries()) {
-    const r = renderRule(rule, ctx);
-    if ('skipped' in r) warnings.push(`${what} rule ${i}: skipped (${r.skipped})`);
-    else lines.push(...r.lines);
-  }
-  return { lines: Object.freeze(lines), warnings, sets: [...sets], namedPortSets: [...namedPortSets] };
+  return renderChain(rules, what, { renderRule, ipSetName, namedPortSetName });
 }
