@@ -36,7 +36,7 @@ interface Stream {
 export class RoutingAgent {
   private readonly streams: Stream[] = [];
 
-  constructor(private readonly o: RoutingAgentOptions) {
+  constructor(o: RoutingAgentOptions) {
     for (const [syncer, s] of [
       ['bgp', o.bgp],
       ['felix', o.felix],
@@ -64,12 +64,6 @@ export class RoutingAgent {
       });
       this.streams.push({ client: s.client, state, loops, parts: s.parts });
     }
-  }
-
-  /** The routing state a stream has built (for status and tests). */
-  state(syncer: 'bgp' | 'felix'): RoutingState | undefined {
-    const s = syncer === 'bgp' ? this.o.bgp : this.o.felix;
-    return this.streams.find((x) => x.client === s?.client)?.state;
   }
 
   stats(): Record<string, ApplyStats> {
