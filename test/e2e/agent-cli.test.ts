@@ -284,6 +284,26 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
     );
     return names.filter(Boolean).sort();
   };
+  /** The pids of the bird daemons running in `n`'s namespace, each with its parent's pid. */
+  const birdsIn = async (n: LabNode): Promise<{ pid: number; ppid: number }[]> => {
+    const { stdout } = await exec('ip', ['netns', 'pids', n.ns]);
+    const stats = await Promise.all(
+      stdout
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((p) =>
+          exec('cat', [`/proc/${p}/stat`]).then(
+            (r) => r.stdout,
+            () => '',
+          ),
+        ),
+    );
+    // /proc/PID/stat: "pid (comm) state ppid …"
+    return stats
+      .map((st) => /^(\d+) \((.*)\) \S+ (\d+)/.exec(st))
+      .filter((m) => m?.[2] === 'bird')
+      .map((m) => ({ pid: Number(m![1]), ppid: Number(m![3]) }));
+  };
   /** Every node Established with every other, and `n`'s WireGuard with a peer per other node. */
   const backInMesh = (n: LabNode, proc: TabbyProcess) =>
     until(
@@ -510,7 +530,20 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
     const txTo = async () =>
       (await wgDump(n0))?.peers.find((p) => p.key === keys.get(n1.name))?.tx ?? Number.NaN;
     const before = await txTo();
-    expect(await podOf('client').connect(podOf('server').ip, ALLOWED_PORT)).toBe('connected');
+    // One handshake plus one SYN retransmission (1 s) fit in the probe's 3 s.
+    const result = await podOf('client').connect(podOf('server').ip, ALLOWED_PORT, { timeoutMs: 3_000 });
+    const why = async () => {
+      const wgLines = (p: TabbyProcess) =>
+        p.logs.filter((l) => l.part === 'wireguard').map((l) => JSON.stringify(l));
+      const dumps = await Promise.all([n0, n1].map((n) => inNetns(n.ns, 'wg', ['show', 'all', 'dump'])));
+      return [
+        `wg dump ${n0.name}:\n${dumps[0]!.stdout}`,
+        `wg dump ${n1.name}:\n${dumps[1]!.stdout}`,
+        `${n0.name} wireguard log:\n${wgLines(agents.get(n0.name)!).join('\n')}`,
+        `${n1.name} wireguard log:\n${wgLines(agents.get(n1.name)!).join('\n')}`,
+      ].join('\n');
+    };
+    if (result !== 'connected') expect.fail(`client → server after the rotation: ${result}\n${await why()}`);
     expect(await txTo()).toBeGreaterThan(before);
     // The policy still holds across the tunnel.
     expect(await podOf('client').connect(podOf('server').ip, OTHER_PORT, { timeoutMs: 1000 })).toBe(
@@ -551,7 +584,20 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
     expect((await wgDump(n0))?.peers.some((p) => p.key === old)).toBe(false);
     const txTo = async () => (await wgDump(n0))?.peers.find((p) => p.key === fresh)?.tx ?? Number.NaN;
     const before = await txTo();
-    expect(await podOf('client').connect(podOf('server').ip, ALLOWED_PORT)).toBe('connected');
+    // One handshake plus one SYN retransmission (1 s) fit in the probe's 3 s.
+    const result = await podOf('client').connect(podOf('server').ip, ALLOWED_PORT, { timeoutMs: 3_000 });
+    const why = async () => {
+      const wgLines = (p: TabbyProcess) =>
+        p.logs.filter((l) => l.part === 'wireguard').map((l) => JSON.stringify(l));
+      const dumps = await Promise.all([n0, n1].map((n) => inNetns(n.ns, 'wg', ['show', 'all', 'dump'])));
+      return [
+        `wg dump ${n0.name}:\n${dumps[0]!.stdout}`,
+        `wg dump ${n1.name}:\n${dumps[1]!.stdout}`,
+        `${n0.name} wireguard log:\n${wgLines(agents.get(n0.name)!).join('\n')}`,
+        `${n1.name} wireguard log:\n${wgLines(agents.get(n1.name)!).join('\n')}`,
+      ].join('\n');
+    };
+    if (result !== 'connected') expect.fail(`client → server after the rotation: ${result}\n${await why()}`);
     expect(await txTo()).toBeGreaterThan(before);
   });
 
@@ -603,14 +649,21 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
     killed.proc.kill('SIGKILL');
     await killed.exited;
     // bird outlives a SIGKILLed parent (wireguard-go too, until the next agent replaces its device).
-    expect(await processesIn(n)).toContain('bird');
+    const orphans = await birdsIn(n);
+    expect(orphans).toHaveLength(1);
     const t0 = performance.now();
     const next = startAgent(n);
     agents.set(`${n.name}#3`, next);
     await next.waitForLog((l) => /not started by this agent/.test(l.msg ?? ''));
+    // Until the new agent's own bird answers, the orphan (going down) still shows the old mesh.
+    await next.waitForLog((l) => l.part === 'bird' && l.msg === 'bird ready');
     await backInMesh(n, next);
     timings['killedRestartToMesh'] = performance.now() - t0;
-    // Exactly one bird, and it is the new agent's: stopping the agent stops it.
+    // Exactly one bird, and it is the new agent's child, not the orphan: stopping the agent stops it.
+    const birds = await birdsIn(n);
+    expect(birds, next.tail()).toHaveLength(1);
+    expect(birds[0]!.pid).not.toBe(orphans[0]!.pid);
+    expect(birds[0]!.ppid).toBe(next.proc.pid);
     expect(await processesIn(n)).toEqual(['bird', 'node', 'wireguard-go']);
     next.proc.kill('SIGTERM');
     expect(await next.exited).toEqual({ code: 0, signal: null });
