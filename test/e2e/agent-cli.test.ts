@@ -304,6 +304,26 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
       .filter((m) => m?.[2] === 'bird')
       .map((m) => ({ pid: Number(m![1]), ppid: Number(m![3]) }));
   };
+  /**
+   * client (on n0) → server (on n1) connects through the tunnel. One handshake plus one SYN
+   * retransmission (1 s) fit in the probe's 3 s; a failure shows both nodes' WireGuard state.
+   */
+  const expectTunnelConnect = async (n0: LabNode, n1: LabNode): Promise<void> => {
+    const result = await podOf('client').connect(podOf('server').ip, ALLOWED_PORT, { timeoutMs: 3_000 });
+    if (result === 'connected') return;
+    const wgLines = (p: TabbyProcess) =>
+      p.logs.filter((l) => l.part === 'wireguard').map((l) => JSON.stringify(l));
+    const dumps = await Promise.all([n0, n1].map((n) => inNetns(n.ns, 'wg', ['show', 'all', 'dump'])));
+    expect.fail(
+      [
+        `client → server through the tunnel: ${result}`,
+        `wg dump ${n0.name}:\n${dumps[0]!.stdout}`,
+        `wg dump ${n1.name}:\n${dumps[1]!.stdout}`,
+        `${n0.name} wireguard log:\n${wgLines(agents.get(n0.name)!).join('\n')}`,
+        `${n1.name} wireguard log:\n${wgLines(agents.get(n1.name)!).join('\n')}`,
+      ].join('\n'),
+    );
+  };
   /** Every node Established with every other, and `n`'s WireGuard with a peer per other node. */
   const backInMesh = (n: LabNode, proc: TabbyProcess) =>
     until(
@@ -530,20 +550,7 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
     const txTo = async () =>
       (await wgDump(n0))?.peers.find((p) => p.key === keys.get(n1.name))?.tx ?? Number.NaN;
     const before = await txTo();
-    // One handshake plus one SYN retransmission (1 s) fit in the probe's 3 s.
-    const result = await podOf('client').connect(podOf('server').ip, ALLOWED_PORT, { timeoutMs: 3_000 });
-    const why = async () => {
-      const wgLines = (p: TabbyProcess) =>
-        p.logs.filter((l) => l.part === 'wireguard').map((l) => JSON.stringify(l));
-      const dumps = await Promise.all([n0, n1].map((n) => inNetns(n.ns, 'wg', ['show', 'all', 'dump'])));
-      return [
-        `wg dump ${n0.name}:\n${dumps[0]!.stdout}`,
-        `wg dump ${n1.name}:\n${dumps[1]!.stdout}`,
-        `${n0.name} wireguard log:\n${wgLines(agents.get(n0.name)!).join('\n')}`,
-        `${n1.name} wireguard log:\n${wgLines(agents.get(n1.name)!).join('\n')}`,
-      ].join('\n');
-    };
-    if (result !== 'connected') expect.fail(`client → server after the rotation: ${result}\n${await why()}`);
+    await expectTunnelConnect(n0, n1);
     expect(await txTo()).toBeGreaterThan(before);
     // The policy still holds across the tunnel.
     expect(await podOf('client').connect(podOf('server').ip, OTHER_PORT, { timeoutMs: 1000 })).toBe(
@@ -584,20 +591,7 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
     expect((await wgDump(n0))?.peers.some((p) => p.key === old)).toBe(false);
     const txTo = async () => (await wgDump(n0))?.peers.find((p) => p.key === fresh)?.tx ?? Number.NaN;
     const before = await txTo();
-    // One handshake plus one SYN retransmission (1 s) fit in the probe's 3 s.
-    const result = await podOf('client').connect(podOf('server').ip, ALLOWED_PORT, { timeoutMs: 3_000 });
-    const why = async () => {
-      const wgLines = (p: TabbyProcess) =>
-        p.logs.filter((l) => l.part === 'wireguard').map((l) => JSON.stringify(l));
-      const dumps = await Promise.all([n0, n1].map((n) => inNetns(n.ns, 'wg', ['show', 'all', 'dump'])));
-      return [
-        `wg dump ${n0.name}:\n${dumps[0]!.stdout}`,
-        `wg dump ${n1.name}:\n${dumps[1]!.stdout}`,
-        `${n0.name} wireguard log:\n${wgLines(agents.get(n0.name)!).join('\n')}`,
-        `${n1.name} wireguard log:\n${wgLines(agents.get(n1.name)!).join('\n')}`,
-      ].join('\n');
-    };
-    if (result !== 'connected') expect.fail(`client → server after the rotation: ${result}\n${await why()}`);
+    await expectTunnelConnect(n0, n1);
     expect(await txTo()).toBeGreaterThan(before);
   });
 
