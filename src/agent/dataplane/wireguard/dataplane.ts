@@ -1,6 +1,6 @@
 // The agent's WireGuard dataplane: computes the model for this node from the RoutingState and
-// applies it in Felix's order (device, peers, link, routes, then the rule that sends traffic
-// to the table), idempotently, one sync at a time. It owns the key pair and its rotation:
+// applies it in order (device, link, peers, routes, then the rule that sends traffic to the
+// table), idempotently, one sync at a time. It owns the key pair and its rotation:
 // the next key is published first and the device switches to it when the datastore echoes
 // it back (peers get the same fan-out at the same moment) or after a timeout, so traffic
 // stops for about one handshake rather than for the whole fan-out delay.
@@ -173,8 +173,16 @@ export class WireguardDataplane {
     });
   }
 
-  /** Peers with endpoint, last handshake and byte counters, from `wg show NAME dump`. */
-  async status(): Promise<WireguardStatus> {
+  /**
+   * Peers with endpoint, last handshake and byte counters, from `wg show NAME dump`; taken
+   * between syncs, never in the middle of one: peers listed here have their link,
+   * routes and rule in place too.
+   */
+  status(): Promise<WireguardStatus> {
+    return this.#serial(() => this.#status());
+  }
+
+  async #status(): Promise<WireguardStatus> {
     const model = this.#model;
     const name = this.#device.name;
     if (model === undefined || !model.enabled || name === undefined) return { enabled: false, peers: [] };
@@ -276,14 +284,16 @@ export class WireguardDataplane {
     const key = switching ? pending : active;
 
     await this.#device.ensure(model.interfaceName);
-    const commands: string[] = [];
+    // Up before the peers are written: a down device has no socket, so the handshake nudge
+    // would be lost and the first packet would wait for a retry (REKEY_TIMEOUT, 5 s) instead.
+    // Nothing is routed into the device before its routes exist, further down.
+    const commands = await this.#net.ensureLink(model.interfaceName, model.mtu, model.interfaceAddress);
     const peersWritten = await this.#syncDevice(model, key.publicKey, key.file);
     if (switching) {
       await this.#keys.commitRotation();
       clearTimeout(this.#rotationTimer);
       this.#log.info({ publicKey: key.publicKey }, 'WireGuard key rotated; device switched');
     }
-    commands.push(...(await this.#net.ensureLink(model.interfaceName, model.mtu, model.interfaceAddress)));
     commands.push(
       ...(await this.#net.syncRoutes(model.routingTableIndex, proto, model.interfaceName, model.routes)),
     );
