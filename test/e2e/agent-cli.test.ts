@@ -282,7 +282,8 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
         ),
       ),
     );
-    return names.filter(Boolean).sort();
+    // tsx may run its esbuild service beside a freshly started agent: the test's tooling, not ours.
+    return names.filter((c) => c !== '' && c !== 'esbuild').sort();
   };
   /** The pids of the bird daemons running in `n`'s namespace, each with its parent's pid. */
   const birdsIn = async (n: LabNode): Promise<{ pid: number; ppid: number }[]> => {
@@ -305,12 +306,14 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
       .map((m) => ({ pid: Number(m![1]), ppid: Number(m![3]) }));
   };
   /**
-   * client (on n0) → server (on n1) connects through the tunnel. One handshake plus one SYN
-   * retransmission (1 s) fit in the probe's 3 s; a failure shows both nodes' WireGuard state.
+   * client (on n0) → server (on n1) connects through the tunnel, within one WireGuard handshake
+   * retry (REKEY_TIMEOUT 5 s): seen when both ends apply a rotated key within the same few tens
+   * of ms (docs/benchmarks.md). Returns the time to connect; a failure shows both nodes' state.
    */
-  const expectTunnelConnect = async (n0: LabNode, n1: LabNode): Promise<void> => {
-    const result = await podOf('client').connect(podOf('server').ip, ALLOWED_PORT, { timeoutMs: 3_000 });
-    if (result === 'connected') return;
+  const expectTunnelConnect = async (n0: LabNode, n1: LabNode): Promise<number> => {
+    const t0 = performance.now();
+    const result = await podOf('client').connect(podOf('server').ip, ALLOWED_PORT, { timeoutMs: 7_000 });
+    if (result === 'connected') return performance.now() - t0;
     const wgLines = (p: TabbyProcess) =>
       p.logs.filter((l) => l.part === 'wireguard').map((l) => JSON.stringify(l));
     const dumps = await Promise.all([n0, n1].map((n) => inNetns(n.ns, 'wg', ['show', 'all', 'dump'])));
@@ -591,7 +594,7 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
     expect((await wgDump(n0))?.peers.some((p) => p.key === old)).toBe(false);
     const txTo = async () => (await wgDump(n0))?.peers.find((p) => p.key === fresh)?.tx ?? Number.NaN;
     const before = await txTo();
-    await expectTunnelConnect(n0, n1);
+    timings['rotationToFirstConnect'] = await expectTunnelConnect(n0, n1);
     expect(await txTo()).toBeGreaterThan(before);
   });
 
