@@ -25,6 +25,15 @@ import { Lab } from './harness/topology.js';
 
 const reason = await preflight(['ip', 'iptables', 'iptables-restore', 'iptables-save', 'ipset']);
 
+/** A security-tier GlobalNetworkPolicy (order 5) on frontend's egress. */
+const frontendEgress = (name: string, egress: unknown[]): KubeObject =>
+  ({
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'GlobalNetworkPolicy',
+    metadata: { name },
+    spec: { tier: 'security', order: 5, selector: 'app == "frontend"', types: ['Egress'], egress },
+  }) as unknown as KubeObject;
+
 describeE2E('e2e iptables: the seed lab enforced by rendered chains (2 nodes × 3 pods)', reason, () => {
   let lab: Lab;
   const calcs = new Map<string, PolicyCalculator>();
@@ -159,29 +168,18 @@ describeE2E('e2e iptables: the seed lab enforced by rendered chains (2 nodes × 
     // 16 ports (two multiport matches), two nets (one of them api-2) minus a notNet: the
     // scratch-mark encoding. 80 sits in the second port chunk.
     const ports = Array.from({ length: 16 }, (_, i) => 65 + i);
-    const extra: KubeObject = {
-      apiVersion: 'projectcalico.org/v3',
-      kind: 'GlobalNetworkPolicy',
-      metadata: { name: 'security.or-groups' },
-      spec: {
-        tier: 'security',
-        order: 5,
-        selector: 'app == "frontend"',
-        types: ['Egress'],
-        egress: [
-          {
-            action: 'Deny',
-            protocol: 'TCP',
-            destination: {
-              nets: [`${pod('api-2').ip}/32`, `${pod('db').ip}/32`, '192.0.2.0/24'],
-              notNets: [`${pod('db').ip}/32`, '192.0.2.7/32'],
-              ports,
-            },
-          },
-          { action: 'Pass' },
-        ],
+    const extra = frontendEgress('security.or-groups', [
+      {
+        action: 'Deny',
+        protocol: 'TCP',
+        destination: {
+          nets: [`${pod('api-2').ip}/32`, `${pod('db').ip}/32`, '192.0.2.0/24'],
+          notNets: [`${pod('db').ip}/32`, '192.0.2.7/32'],
+          ports,
+        },
       },
-    } as unknown as KubeObject;
+      { action: 'Pass' },
+    ]);
     const setPolicy = (o: KubeObject, del: boolean) => {
       const kvs = convertObject(o).map((kv) => (del ? { key: kv.key, value: null } : kv));
       for (const c of calcs.values()) c.apply(kvs);
@@ -211,26 +209,15 @@ describeE2E('e2e iptables: the seed lab enforced by rendered chains (2 nodes × 
   it('named ports (hash:ip,port sets, OR numeric ports) decide as explain() says', async () => {
     // Deny frontend -> api's `http` (or 8081); allow frontend -> db's `http` at egress (db's
     // ingress policy still denies it). Only named ports match the pods' port 80.
-    const extra: KubeObject = {
-      apiVersion: 'projectcalico.org/v3',
-      kind: 'GlobalNetworkPolicy',
-      metadata: { name: 'security.named-ports' },
-      spec: {
-        tier: 'security',
-        order: 5,
-        selector: 'app == "frontend"',
-        types: ['Egress'],
-        egress: [
-          {
-            action: 'Deny',
-            protocol: 'TCP',
-            destination: { selector: 'app == "api"', ports: ['http', 8081] },
-          },
-          { action: 'Allow', protocol: 'TCP', destination: { selector: 'app == "db"', ports: ['http'] } },
-          { action: 'Pass' },
-        ],
+    const extra = frontendEgress('security.named-ports', [
+      {
+        action: 'Deny',
+        protocol: 'TCP',
+        destination: { selector: 'app == "api"', ports: ['http', 8081] },
       },
-    } as unknown as KubeObject;
+      { action: 'Allow', protocol: 'TCP', destination: { selector: 'app == "db"', ports: ['http'] } },
+      { action: 'Pass' },
+    ]);
     const setPolicy = (o: KubeObject, del: boolean) => {
       const kvs = convertObject(o).map((kv) => (del ? { key: kv.key, value: null } : kv));
       for (const c of calcs.values()) c.apply(kvs);
@@ -267,6 +254,55 @@ describeE2E('e2e iptables: the seed lab enforced by rendered chains (2 nodes × 
     }
     expect(await check('frontend', 'api', 80)).toBe('allow');
     expect(await check('frontend', 'db', 80)).toBe('deny');
+  });
+
+  it('service matches (the service EndpointSlices as hash:ip,port / hash:net sets) decide as explain() says', async () => {
+    // Deny frontend -> the `backend/api` service. Its slice lists api-2 (port 80) only at
+    // first: api's pod is not an endpoint, and 8080 is not a service port.
+    const svcPolicy = frontendEgress('security.deny-api-service', [
+      { action: 'Deny', destination: { services: { name: 'api', namespace: 'backend' } } },
+      { action: 'Pass' },
+    ]);
+    const slice = (addresses: string[]) =>
+      ({
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'api-x1', namespace: 'backend', labels: { 'kubernetes.io/service-name': 'api' } },
+        addressType: 'IPv4',
+        endpoints: addresses.map((a) => ({ addresses: [a] })),
+        ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+      }) as unknown as KubeObject;
+    const set = (objs: KubeObject[], del = false) => {
+      const kvs = objs
+        .flatMap((o) => convertObject(o))
+        .map((kv) => (del ? { key: kv.key, value: null } : kv));
+      for (const c of calcs.values()) c.apply(kvs);
+    };
+    const decidedBy = (src: string, dst: string, port: number) =>
+      explain(calcs.get('node0')!, { srcIp: pod(src).ip, dstIp: pod(dst).ip, protocol: 'tcp', dstPort: port })
+        .egress.decidedBy;
+    set([svcPolicy, slice([pod('api-2').ip])]);
+    try {
+      await applyAll();
+      expect(decidedBy('frontend', 'api-2', 80)).toMatchObject({
+        kind: 'rule',
+        tier: 'security',
+        action: 'deny',
+      });
+      expect(await check('frontend', 'api-2', 80)).toBe('deny'); // across nodes
+      expect(await check('frontend-2', 'api-2', 80)).toBe('deny'); // same node, node1
+      expect(await check('frontend', 'api', 80)).toBe('allow'); // not an endpoint of the service
+      expect(await check('frontend', 'api-2', 8080)).toBe(await check('frontend', 'api', 8080)); // not a service port
+      // The slice gains api's pod: a set member change, no chain rewritten, traffic follows.
+      set([slice([pod('api-2').ip, pod('api').ip])]);
+      const results = await applyAll();
+      expect(results.get('node0')!.chainsWritten).toEqual([]);
+      expect(await check('frontend', 'api', 80)).toBe('deny');
+    } finally {
+      set([svcPolicy, slice([])], true);
+      await applyAll();
+    }
+    expect(await check('frontend', 'api-2', 80)).toBe('allow');
   });
 
   it('every rule encoding the unit tests show is accepted by the kernel (iptables-restore --test)', async () => {

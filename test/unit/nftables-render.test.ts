@@ -178,7 +178,6 @@ describe('nftables render: rule encodings', () => {
   it('skips what it cannot express, and says why', () => {
     expect(renderRule(rule({ ipVersion: 6 }), ctx)).toEqual({ skipped: 'IPv6 rule (IPv4 table)' });
     expect(renderRule(rule({ dst: { ...NO_SIDE, ports: [80] } }), ctx)).toHaveProperty('skipped');
-    expect(renderRule(rule({ unsupported: 'service' }), ctx)).toHaveProperty('skipped');
     expect(renderRule(rule({ src: { ...NO_SIDE, notNets: ['0.0.0.0/0'] } }), ctx)).toHaveProperty('skipped');
   });
 });

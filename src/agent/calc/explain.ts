@@ -14,6 +14,7 @@ import type { EndpointPlan, TierPlan } from './endpoint-plan.js';
 import type { FailsafePort } from './host-config.js';
 import type { PolicyCalculator } from './policy-calculator.js';
 import type { NamedPortMatch, ParsedRule, SideMatch } from './rule-scan.js';
+import { serviceOfSetId } from './service-index.js';
 import type { ModelPort } from './values.js';
 import { selectorOf } from './values.js';
 
@@ -259,7 +260,6 @@ function walkTiers(
 }
 
 export function ruleMatches(calc: PolicyCalculator, rule: ParsedRule, pkt: Packet): boolean {
-  if (rule.unsupported !== undefined) return false;
   if (rule.ipVersion !== undefined && rule.ipVersion !== pkt.src.version) return false;
   if (rule.protocol !== undefined && protocolNumber(rule.protocol) !== pkt.proto) return false;
   if (rule.notProtocol !== undefined && protocolNumber(rule.notProtocol) === pkt.proto) return false;
@@ -288,6 +288,7 @@ function sideMatches(
   if (m.notNets.length > 0 && anyContains(m.notNets, ip)) return false;
   for (const id of m.ipSets) if (!inSet(calc, id, ip)) return false;
   for (const id of m.notIpSets) if (inSet(calc, id, ip)) return false;
+  for (const id of m.ipPortSets ?? []) if (!serviceHas(calc, id, ip, port, proto)) return false;
   // Numeric and named ports together form one OR'd list.
   if (m.ports.length + m.namedPorts.length > 0) {
     if (port === undefined) return false;
@@ -307,6 +308,15 @@ function sideMatches(
 /** Active sets answer from their members; others (remote endpoints' policies) on demand. */
 function inSet(calc: PolicyCalculator, id: string, ip: Cidr): boolean {
   return calc.ipSetContains(id, ip);
+}
+
+/** A destination-service set holds (address, protocol, port) of the service's slices. */
+function serviceHas(calc: PolicyCalculator, id: string, ip: Cidr, port: number | undefined, proto: number) {
+  const svc = serviceOfSetId(id);
+  if (svc === undefined || port === undefined) return false;
+  return calc
+    .servicePorts(svc.service)
+    .some((m) => m.port === port && PROTOCOLS[m.protocol] === proto && anyContains([m.net], ip));
 }
 
 function portIn(p: ModelPort, port: number): boolean {

@@ -37,6 +37,12 @@ export { LabelIndex } from './label-index.js';
 export { type CalcUpdate, PolicyCalculator } from './policy-calculator.js';
 export { type ModelDelta, PolicyModel } from './policy-model.js';
 export type { NamedPortMatch, ParsedRule, RuleProgram, SideMatch } from './rule-scan.js';
+export {
+  type ServicePortMember,
+  type ServiceProtocol,
+  serviceOfSetId,
+  serviceSetId,
+} from './service-index.js';
 export type {
   EndpointValue,
   ModelRule,

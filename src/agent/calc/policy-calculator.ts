@@ -14,6 +14,7 @@ import { type IpSetChange, IpSetIndex } from './ip-set-index.js';
 import { addTo, LabelIndex } from './label-index.js';
 import { PolicyModel } from './policy-model.js';
 import { type RuleProgram, scanRules } from './rule-scan.js';
+import { ServiceIndex, type ServicePortMember, serviceOfSetId } from './service-index.js';
 import type { EndpointValue, ModelRule, PolicyValue } from './values.js';
 
 export interface CalcUpdate {
@@ -31,6 +32,8 @@ export interface CalcUpdate {
   readonly invalid: readonly { key: string; reason: string }[];
   /** The host-endpoint config (failsafe ports, DefaultEndpointToHostAction) changed. */
   readonly hostConfigChanged: boolean;
+  /** Services (`namespace/name`) whose EndpointSlices changed, sorted. */
+  readonly servicesChanged: readonly string[];
 }
 
 interface Program {
@@ -52,6 +55,7 @@ export class PolicyCalculator {
   readonly model = new PolicyModel();
   readonly #hostConfig: HostConfigIndex;
   readonly #ipSets = new IpSetIndex();
+  readonly #services = new ServiceIndex();
   readonly #dirty = new Set<string>();
   /** Policy selectors against this node's endpoints. */
   readonly #policyMatch = new LabelIndex((_policy, endpoint) => this.#dirty.add(endpoint));
@@ -84,7 +88,11 @@ export class PolicyCalculator {
   apply(kvs: readonly KV[]): CalcUpdate {
     const delta = this.model.apply(kvs);
     let configSeen = false;
-    for (const { key, value } of kvs) if (this.#hostConfig.take(key, value)) configSeen = true;
+    const services = new Set<string>();
+    for (const { key, value } of kvs) {
+      if (this.#hostConfig.take(key, value)) configSeen = true;
+      for (const svc of this.#services.take(key, value)) services.add(svc);
+    }
     const hostConfigChanged = configSeen && this.#hostConfig.refresh();
     const policyChanges: string[] = [];
     const profileChanges: string[] = [];
@@ -126,6 +134,7 @@ export class PolicyCalculator {
       profileProgramChanges: profileChanges.sort(),
       invalid: delta.invalid,
       hostConfigChanged,
+      servicesChanged: [...services].sort(),
     };
   }
 
@@ -178,11 +187,14 @@ export class PolicyCalculator {
   }
 
   /**
-   * Whether an address is in a selector set, active or not: an active set answers from its
-   * members; for any other set used by a known program the selector is evaluated against the
-   * endpoints and network sets owning the address. False for an unknown set.
+   * Whether an address is in a selector or service set, active or not: a service set answers
+   * from the service's EndpointSlices; an active selector set from its members; for any other
+   * set used by a known program the selector is evaluated against the endpoints and network
+   * sets owning the address. False for an unknown set.
    */
   ipSetContains(id: string, ip: Cidr): boolean {
+    const svc = serviceOfSetId(id);
+    if (svc !== undefined) return anyContains(this.#services.addresses(svc.service), ip);
     const members = this.#ipSets.memberSet(id);
     if (members !== undefined) return anyContains([...members.keys()], ip);
     const sel = this.#knownSets.get(id)?.sel;
@@ -194,6 +206,16 @@ export class PolicyCalculator {
         if (labels !== undefined && sel.evaluate(labels)) return true;
       }
     return false;
+  }
+
+  /** A service's endpoint addresses (/32s, sorted): what a source `services` match allows. */
+  serviceAddresses(service: string): string[] {
+    return this.#services.addresses(service);
+  }
+
+  /** A service's (address, protocol, port) members: what a destination `services` match allows. */
+  servicePorts(service: string): ServicePortMember[] {
+    return this.#services.ipPorts(service);
   }
 
   /** Selector evaluations done by the IP set index so far. */

@@ -2,9 +2,12 @@
 // felix/calc/rule_scanner.go: a notSelector is folded into the positive selector when there
 // is one, "(pos) && (!(neg))" (it then only narrows known endpoints); without one it stays a
 // separate negated set, which also matches non-Calico addresses. Named ports are kept as
-// (name, protocol, selector) matches; numeric ports and nets stay literal.
+// (name, protocol, selector) matches; numeric ports and nets stay literal. A `services` match
+// is a service set: the service's addresses for a source, its (address, protocol, port)
+// members for a destination (rule_scanner's ServiceIncludePorts).
 
 import { parseSelector, type Selector } from '../../model/selector/index.js';
+import { serviceSetId } from './service-index.js';
 import { type ModelPort, type ModelRule, selectorOf } from './values.js';
 
 export interface NamedPortMatch {
@@ -23,8 +26,13 @@ export interface SideMatch {
   readonly notPorts: readonly ModelPort[];
   readonly namedPorts: readonly NamedPortMatch[];
   readonly notNamedPorts: readonly NamedPortMatch[];
-  /** Selector IP set ids the address must be in (at most one). */
+  /** Selector or source-service set ids the address must be in (at most one). */
   readonly ipSets: readonly string[];
+  /**
+   * Destination-service set ids (serviceSetId(svc, true)) that (address, protocol, port) must
+   * be in; absent when the rule has no destination service.
+   */
+  readonly ipPortSets?: readonly string[];
   /** Selector IP set ids the address must not be in. */
   readonly notIpSets: readonly string[];
 }
@@ -44,8 +52,6 @@ export interface ParsedRule
   > {
   readonly src: SideMatch;
   readonly dst: SideMatch;
-  /** Service matches (srcService/dstService) are not evaluated here; such a rule never matches. */
-  readonly unsupported?: 'service';
 }
 
 const ALL = parseSelector('all()');
@@ -90,7 +96,13 @@ function side(rule: ModelRule, which: 'src' | 'dst', used: Map<string, Selector>
     notIpSets.push(neg.uniqueId());
     used.set(neg.uniqueId(), neg);
   }
+  // The converter allows no selector beside a service, so a source service is the only set.
+  const service = r[`${which}Service`] as string | undefined;
+  const svcNs = (r[`${which}ServiceNamespace`] as string | undefined) ?? '';
+  const svc = service === undefined ? undefined : `${svcNs}/${service}`;
+  if (svc !== undefined && which === 'src') ipSets.push(serviceSetId(svc, false));
   return {
+    ...(svc !== undefined && which === 'dst' && { ipPortSets: [serviceSetId(svc, true)] }),
     nets: (r[`${which}Nets`] as string[] | undefined) ?? [],
     notNets: (r[`not${S}Nets`] as string[] | undefined) ?? [],
     ports: numeric,
@@ -117,7 +129,6 @@ export function scanRule(rule: ModelRule, used: Map<string, Selector>): ParsedRu
     if (rule[k] !== undefined) out[k] = rule[k];
   out['src'] = side(rule, 'src', used);
   out['dst'] = side(rule, 'dst', used);
-  if (rule.srcService !== undefined || rule.dstService !== undefined) out['unsupported'] = 'service';
   return out as unknown as ParsedRule;
 }
 

@@ -33,6 +33,9 @@ export interface ModelRule {
   readonly notDstPorts?: readonly ModelPort[];
   readonly srcService?: string;
   readonly dstService?: string;
+  /** The service's namespace (a namespaced policy's own when the rule names none). */
+  readonly srcServiceNamespace?: string;
+  readonly dstServiceNamespace?: string;
   readonly httpMatch?: JsonValue;
 }
 
@@ -184,7 +187,8 @@ export function parseRule(raw: JsonValue): ModelRule {
     const ports = portList(o, `${side}Ports`);
     if (ports !== undefined && ports.length > 0) r[`${side}Ports`] = ports;
   }
-  for (const k of ['srcService', 'dstService']) if (o[k] != null) r[k] = str(o, k);
+  for (const k of ['srcService', 'dstService', 'srcServiceNamespace', 'dstServiceNamespace'])
+    if (o[k] != null) r[k] = str(o, k);
   if (o['httpMatch'] != null) r['httpMatch'] = o['httpMatch'];
   return r as unknown as ModelRule;
 }

@@ -6,6 +6,8 @@ import type { NamedPortMatch } from '../calc/index.js';
 export interface NamedPortMember {
   readonly net: string;
   readonly port: number;
+  /** Set for service sets, whose members mix protocols; a named-port set's is in its key. */
+  readonly protocol?: 'tcp' | 'udp' | 'sctp';
 }
 
 export const namedPortKey = (n: NamedPortMatch): string => `${n.protocol}/${n.name}/${n.selector}`;

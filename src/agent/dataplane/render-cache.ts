@@ -76,7 +76,7 @@ export const PURE: object = Object.freeze({});
 
 /** Named-port set members (fresh objects in every snapshot) compared by value. */
 export const sameNamedPortMember = (a: NamedPortMember, b: NamedPortMember): boolean =>
-  a.net === b.net && a.port === b.port;
+  a.net === b.net && a.port === b.port && a.protocol === b.protocol;
 
 /** Element-wise equality by strict equality. */
 export const sameValue = <T>(a: T, b: T): boolean => a === b;

@@ -9,6 +9,7 @@ import {
   type HostPolicyConfig,
   type PolicyCalculator,
   type RuleProgram,
+  serviceOfSetId,
   type TierPlan,
 } from '../../calc/index.js';
 import { selectorOf } from '../../calc/values.js';
@@ -96,6 +97,7 @@ export function snapshotOf(calc: PolicyCalculator): DataplaneSnapshot {
   const ipSets = new Map<string, readonly string[]>();
   for (const id of calc.ipSetIds()) ipSets.set(id, calc.ipSetMembers(id));
   const namedPortSets = namedPortSetsOf(calc, { policies, profiles });
+  addServiceSets(calc, [...policies.values(), ...profiles.values()], ipSets, namedPortSets);
   return { plans, policies, profiles, ipSets, namedPortSets, hostConfig: calc.hostConfig };
 }
 
@@ -133,13 +135,39 @@ export function namedPortSetsOf(
   return out;
 }
 
-/** IPv4 members of a named-port set as `addr,proto:port` (a /32 as the bare address), sorted. */
+/**
+ * The service sets the rules use: a source service's addresses join the selector sets, a
+ * destination service's (address, protocol, port) members the named-port sets.
+ */
+function addServiceSets(
+  calc: PolicyCalculator,
+  programs: readonly RuleProgram[],
+  ipSets: Map<string, readonly string[]>,
+  ipPortSets: Map<string, NamedPortMember[]>,
+): void {
+  for (const prog of programs)
+    for (const rule of [...prog.inbound, ...prog.outbound]) {
+      for (const id of rule.src.ipSets) {
+        const svc = serviceOfSetId(id);
+        if (svc !== undefined && !ipSets.has(id)) ipSets.set(id, calc.serviceAddresses(svc.service));
+      }
+      for (const id of rule.dst.ipPortSets ?? []) {
+        const svc = serviceOfSetId(id);
+        if (svc !== undefined && !ipPortSets.has(id)) ipPortSets.set(id, calc.servicePorts(svc.service));
+      }
+    }
+}
+
+/**
+ * IPv4 members of a named-port or service set as `addr,proto:port` (a /32 as the bare
+ * address), sorted. A named-port set's protocol is the first part of its id.
+ */
 export function namedPortMembers(id: string, members: readonly NamedPortMember[]): string[] {
-  const proto = id.slice(0, id.indexOf('/'));
+  const keyProto = id.slice(0, id.indexOf('/'));
   const out = new Set<string>();
   for (const m of members) {
     if (m.net.includes(':')) continue;
-    out.add(`${m.net.endsWith('/32') ? m.net.slice(0, -3) : m.net},${proto}:${m.port}`);
+    out.add(`${m.net.endsWith('/32') ? m.net.slice(0, -3) : m.net},${m.protocol ?? keyProto}:${m.port}`);
   }
   return [...out].sort();
 }

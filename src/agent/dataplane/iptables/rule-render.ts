@@ -116,6 +116,9 @@ function side(m: SideMatch, which: 'src' | 'dst', proto: string | undefined, ctx
     out.any.push([...chunks.map((c) => `-p ${proto} -m multiport ${portFlag} ${c}`), ...named]);
   for (const c of portChunks(m.notPorts)) out.base.push(`-m multiport ! ${portFlag} ${c}`);
   for (const n of m.notNamedPorts) out.base.push(`-m set ! --match-set ${npName(n)} ${dir}`);
+  // A destination service: (address, protocol, port) in the service's hash:ip,port set.
+  for (const id of m.ipPortSets ?? [])
+    out.base.push(`-m set --match-set ${(ctx.namedPortSetName ?? namedPortSetName)(id)} ${dir}`);
 }
 
 class Skip extends Error {}
@@ -130,7 +133,6 @@ export function renderRule(rule: ParsedRule, ctx: RuleContext): RenderedRule {
 }
 
 function render(rule: ParsedRule, ctx: RuleContext): string[] {
-  if (rule.unsupported !== undefined) throw new Skip(`${rule.unsupported} matches are not rendered`);
   if (rule.ipVersion === 6) throw new Skip('IPv6 rule (IPv4 table)');
   for (const s of [rule.src, rule.dst]) {
     // A rule whose nets are all of the other family is omitted (Felix), as is one whose

@@ -40,6 +40,8 @@ export interface SideFields {
   /** Indices into CompiledMaps.namedPortSets. */
   readonly namedPorts: readonly number[];
   readonly notNamedPorts: readonly number[];
+  /** Destination services: indices into CompiledMaps.namedPortSets, each must hold the flow. */
+  readonly ipPortSets: readonly number[];
 }
 
 export interface MatchFields {
@@ -99,10 +101,11 @@ export interface CompiledIpSet {
 }
 
 export interface CompiledNamedPortSet {
-  /** namedPortKey() of the match. */
+  /** namedPortKey() of the match, or a service set id. */
   readonly key: string;
-  readonly proto: number;
-  /** "cidr,port" entries, sorted. */
+  /** The protocol of every member; undefined when members carry their own (a service set). */
+  readonly proto: number | undefined;
+  /** "cidr,port" entries (with `proto` set) or "cidr,proto,port" entries, sorted. */
   readonly members: readonly string[];
   readonly prefixLens: PrefixLens;
 }
@@ -194,6 +197,25 @@ export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions
     return i;
   };
 
+  /** A destination-service set: members carry their protocol. */
+  const serviceOf = (id: string): number => {
+    let i = npIndex.get(id);
+    if (i === undefined) {
+      const members = new Set<string>();
+      for (const m of options.namedPortSets?.get(id) ?? []) {
+        const net = canonicalNet(m.net);
+        if (net !== undefined && m.protocol !== undefined)
+          members.add(`${net},${protocolNumber(m.protocol)},${m.port}`);
+      }
+      const sorted = [...members].sort();
+      i =
+        namedPortSets.push({ key: id, proto: undefined, members: sorted, prefixLens: prefixLensOf(sorted) }) -
+        1;
+      npIndex.set(id, i);
+    }
+    return i;
+  };
+
   const side = (m: SideMatch): SideFields => ({
     nets: nets(m.nets),
     notNets: nets(m.notNets),
@@ -203,10 +225,10 @@ export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions
     notPorts: m.notPorts.map(portRange),
     namedPorts: m.namedPorts.map(namedOf),
     notNamedPorts: m.notNamedPorts.map(namedOf),
+    ipPortSets: (m.ipPortSets ?? []).map(serviceOf),
   });
 
   const match = (r: ParsedRule): MatchFields | undefined => {
-    if (r.unsupported !== undefined) return undefined; // never matches: not compiled
     const src = side(r.src);
     const dst = side(r.dst);
     // Nets that were given but none parsed can never match.

@@ -80,8 +80,11 @@ function inSet(maps: CompiledMaps, index: number, ip: Cidr): boolean {
 
 function inNamedPortSet(maps: CompiledMaps, index: number, ip: Cidr, port: number, proto: number): boolean {
   const set = maps.namedPortSets[index];
-  if (set === undefined || set.proto !== proto) return false;
+  if (set === undefined) return false;
   const hash = hashOf(set.members);
+  if (set.proto === undefined)
+    return probeKeys(set.prefixLens, ip).some((k) => hash.has(`${k},${proto},${port}`));
+  if (set.proto !== proto) return false;
   return probeKeys(set.prefixLens, ip).some((k) => hash.has(`${k},${port}`));
 }
 
@@ -92,6 +95,8 @@ function sideMatches(maps: CompiledMaps, m: SideFields, ip: Cidr, port: number |
   if (m.notNets.length > 0 && inNets(m.notNets, ip)) return false;
   for (const s of m.sets) if (!inSet(maps, s, ip)) return false;
   for (const s of m.notSets) if (inSet(maps, s, ip)) return false;
+  for (const s of m.ipPortSets)
+    if (port === undefined || !inNamedPortSet(maps, s, ip, port, proto)) return false;
   if (m.ports.length + m.namedPorts.length > 0) {
     if (port === undefined) return false;
     if (

@@ -101,6 +101,9 @@ function side(m: SideMatch, which: 'src' | 'dst', proto: string | undefined, ctx
   else if (alts.length > 1) out.any.push(alts);
   if (m.notPorts.length > 0) out.base.push(`${field} != ${oneOrSet(m.notPorts.map(portText))}`);
   for (const n of m.notNamedPorts) out.base.push(`${key} != @${npName(n)}`);
+  // A destination service: (address, protocol, port) in the service's set.
+  for (const id of m.ipPortSets ?? [])
+    out.base.push(`${key} @${(ctx.namedPortSetName ?? namedPortSetName)(id)}`);
 }
 
 export function renderRule(rule: ParsedRule, ctx: RuleContext): RenderedRule {
@@ -113,7 +116,6 @@ export function renderRule(rule: ParsedRule, ctx: RuleContext): RenderedRule {
 }
 
 function render(rule: ParsedRule, ctx: RuleContext): string[] {
-  if (rule.unsupported !== undefined) throw new Skip(`${rule.unsupported} matches are not rendered`);
   if (rule.ipVersion === 6) throw new Skip('IPv6 rule (IPv4 table)');
   for (const s of [rule.src, rule.dst]) {
     if (s.nets.length > 0 && s.nets.every(isV6)) throw new Skip('IPv6 nets only');
