@@ -14,6 +14,7 @@ import { computeWireguard, type WireguardModel } from '../../calc/routing/wiregu
 import { type DesiredDevice, deviceMatches, parseDump, renderConf } from './conf.js';
 import { type DeviceKind, type DeviceMode, WireguardDevice } from './device.js';
 import { WireguardError } from './errors.js';
+import { HandshakeNudger, type HandshakeTimings } from './handshakes.js';
 import { KeyStore } from './keys.js';
 import { Netlink } from './netlink.js';
 import { execShim, type WireguardShim } from './shim.js';
@@ -36,14 +37,8 @@ export interface WireguardDataplaneOptions {
   readonly socketDir?: string;
   /** After rotateKey(), switch the device at the latest after this long. Default 5000. */
   readonly rotationTimeoutMs?: number;
-  /**
-   * Of the two ends of a new or re-keyed pair, the one with the higher public key starts its
-   * handshake this much later, and only if the other end's has not arrived (see #syncDevice).
-   * Default 200.
-   */
-  readonly handshakeStaggerMs?: number;
-  /** After the stagger, re-create a peer of that end still without a handshake. Default 500. */
-  readonly handshakeWatchdogMs?: number;
+  /** When the later end of a new or re-keyed pair nudges and re-checks (handshakes.ts). */
+  readonly handshakes?: HandshakeTimings;
   /** Re-fire onPublicKey at most this often while the datastore disagrees. Default 5000. */
   readonly republishIntervalMs?: number;
   /** Run every command in this network namespace (tests). Ignored when `shim` is given. */
@@ -100,9 +95,7 @@ export class WireguardDataplane {
   #applied: { table: number; proto: number } | undefined;
   #rotationDeadline = 0;
   #rotationTimer: NodeJS.Timeout | undefined;
-  readonly #staggerTimers = new Set<NodeJS.Timeout>();
-  /** Peers the handshake watchdog re-created (see #recreateStalled). */
-  readonly #recreated = new Set<string>();
+  readonly #handshakes: HandshakeNudger;
   #announced: { key: string | undefined; at: number } | undefined;
   #stopped = false;
   #lastResult: WireguardSyncResult | undefined;
@@ -124,6 +117,18 @@ export class WireguardDataplane {
       restartBackoffMs: { min: 200, max: 10_000 },
       onRestarted: () => this.#resync('wireguard-go restarted'),
     });
+    this.#handshakes = new HandshakeNudger(
+      {
+        shim: this.#shim,
+        log: this.#log,
+        serial: (fn) => this.#serial(fn),
+        resync: async () => {
+          if (this.#state !== undefined) await this.#sync(this.#state);
+        },
+        isStopped: () => this.#stopped,
+      },
+      opts.handshakes,
+    );
   }
 
   /** The public key to publish: the pending one during a rotation, else the active one. */
@@ -230,8 +235,7 @@ export class WireguardDataplane {
   stop(options: { cleanup?: boolean } = {}): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#rotationTimer);
-    for (const t of this.#staggerTimers) clearTimeout(t);
-    this.#staggerTimers.clear();
+    this.#handshakes.stop();
     return this.#serial(async () => {
       if (options.cleanup === true || this.#device.kind === 'userspace') await this.#teardown();
     });
@@ -371,118 +375,9 @@ export class WireguardDataplane {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    // Both ends of a pair see a new key in the same fan-out. If both started a handshake at
-    // once, the initiations would cross: each end answers the other's and then drops the answer
-    // to its own (WireGuard keeps one handshake per peer), and the pair waits for the 5 s
-    // retry. So per pair the end with the lower public key starts now; the other starts
-    // handshakeStaggerMs later, and only if nothing came from that peer meanwhile.
-    const keepalive = model.persistentKeepaliveSeconds;
-    await this.#nudge(
-      name,
-      fresh.filter((k) => publicKey < k),
-      keepalive,
-    );
-    const later = fresh.filter((k) => publicKey > k);
-    if (later.length > 0) this.#nudgeLater(name, later, keepalive);
+    // Start the handshakes now rather than on the next packet, staggered per pair.
+    await this.#handshakes.afterChange(name, publicKey, fresh, model.persistentKeepaliveSeconds);
     return true;
-  }
-
-  /**
-   * Nudges the peers in `keys` after the stagger unless their rx counter moved by then, and
-   * later re-creates those still without a handshake (#recreateStalled).
-   */
-  #nudgeLater(name: string, keys: readonly string[], keepalive: number): void {
-    const rxOf = async () => new Map((await this.#peerDump(name)).map((p) => [p.publicKey, p.rxBytes]));
-    // Counted from now: data still arriving on a session from before the change is no answer.
-    const baseline = this.#peerDump(name);
-    baseline.catch(() => undefined);
-    // A peer re-created by the watchdog gets no second watchdog: an unreachable node must not
-    // make us re-create its peer forever.
-    const watched = keys.filter((k) => !this.#recreated.delete(k));
-    this.#later(this.#opts.handshakeStaggerMs ?? 200, async () => {
-      const [peers, after] = await Promise.all([baseline, rxOf()]);
-      const before = new Map(peers.map((p) => [p.publicKey, p]));
-      await this.#nudge(
-        name,
-        keys.filter((k) => after.has(k) && after.get(k) === (before.get(k)?.rxBytes ?? 0)),
-        keepalive,
-      );
-      if (watched.length > 0)
-        this.#later(this.#opts.handshakeWatchdogMs ?? 500, () =>
-          this.#recreateStalled(name, watched, before),
-        );
-    });
-  }
-
-  /**
-   * Initiations can still cross (traffic starts one at the very moment the other end's nudge
-   * is in flight): each end answers the other's and drops the answer to its own, and the pair
-   * has no session until WireGuard retries after 5 s. The later end of the pair re-creates a
-   * peer that has no handshake since the change: a new peer has no retry rate limit, and the
-   * other end cannot initiate again within those 5 s, so the two cannot cross again.
-   */
-  async #recreateStalled(
-    name: string,
-    keys: readonly string[],
-    atChange: ReadonlyMap<string, { readonly latestHandshake?: number }>,
-  ): Promise<void> {
-    const state = this.#state;
-    if (state === undefined || this.#stopped) return;
-    // `wg show` gives whole seconds: a new handshake in the same second as the last one looks
-    // like none, and costs one needless re-creation (a handshake), never a 5 s stall.
-    const stalled = (await this.#peerDump(name))
-      .filter(
-        (p) => keys.includes(p.publicKey) && p.latestHandshake === atChange.get(p.publicKey)?.latestHandshake,
-      )
-      .map((p) => p.publicKey);
-    if (stalled.length === 0) return;
-    this.#log.info({ peers: stalled }, 'no WireGuard handshake after a key change; re-creating the peers');
-    for (const k of stalled) this.#recreated.add(k);
-    await this.#shim.run('wg', ['set', name, ...stalled.flatMap((k) => ['peer', k, 'remove'])]);
-    await this.#sync(state);
-  }
-
-  async #peerDump(name: string): Promise<ReturnType<typeof parseDump>['peers']> {
-    return parseDump((await this.#shim.run('wg', ['show', name, 'dump'])).stdout).peers;
-  }
-
-  /** Runs `fn` after `ms`, between syncs; dropped when the dataplane stops. */
-  #later(ms: number, fn: () => Promise<void>): void {
-    const timer = setTimeout(() => {
-      this.#staggerTimers.delete(timer);
-      if (this.#stopped) return;
-      void this.#serial(fn).catch((err: Error) =>
-        this.#log.warn({ err: err.message }, 'could not trigger WireGuard handshakes'),
-      );
-    }, ms);
-    timer.unref();
-    this.#staggerTimers.add(timer);
-  }
-
-  /**
-   * Makes the device start a handshake with `keys` now instead of on the next packet.
-   * During a rotation the side that applies the new key first sends an initiation the other
-   * side cannot answer yet, and WireGuard retries only after REKEY_TIMEOUT (5 s); an
-   * initiation from the side that applies second succeeds, so both sides nudge on apply
-   * (staggered per pair, see #syncDevice). Turning persistent keepalive on sends a keepalive
-   * at once (kernel and wireguard-go), which needs a session; we turn it back to the
-   * configured value right after.
-   */
-  async #nudge(name: string, keys: readonly string[], keepalive: number): Promise<void> {
-    if (keys.length === 0) return;
-    const set = (value: string) => [
-      'set',
-      name,
-      ...keys.flatMap((k) => ['peer', k, 'persistent-keepalive', value]),
-    ];
-    try {
-      if (keepalive > 0) await this.#shim.run('wg', set('off'));
-      await this.#shim.run('wg', set(keepalive > 0 ? String(keepalive) : '1'));
-      if (keepalive === 0) await this.#shim.run('wg', set('off'));
-    } catch (err) {
-      // The peers are configured; only the early handshake is lost.
-      this.#log.warn({ err: (err as Error).message }, 'could not trigger WireGuard handshakes');
-    }
   }
 
   /** Removes the rule, our routes and the device (in that order: traffic leaves the table first). */
