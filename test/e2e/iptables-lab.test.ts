@@ -19,20 +19,17 @@ import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { keyKind } from '../../src/model/keys.js';
 import type { KV } from '../../src/model/types.js';
+import {
+  apiServiceSlice,
+  namedPortsPolicy,
+  orGroupsPolicy,
+  serviceDenyPolicy,
+} from './harness/extra-policies.js';
 import { describeE2E, preflight } from './harness/preflight.js';
 import { IDENTITIES, labObjects, podObject } from './harness/seed-lab.js';
 import { Lab } from './harness/topology.js';
 
 const reason = await preflight(['ip', 'iptables', 'iptables-restore', 'iptables-save', 'ipset']);
-
-/** A security-tier GlobalNetworkPolicy (order 5) on frontend's egress. */
-const frontendEgress = (name: string, egress: unknown[]): KubeObject =>
-  ({
-    apiVersion: 'projectcalico.org/v3',
-    kind: 'GlobalNetworkPolicy',
-    metadata: { name },
-    spec: { tier: 'security', order: 5, selector: 'app == "frontend"', types: ['Egress'], egress },
-  }) as unknown as KubeObject;
 
 describeE2E('e2e iptables: the seed lab enforced by rendered chains (2 nodes × 3 pods)', reason, () => {
   let lab: Lab;
@@ -167,19 +164,7 @@ describeE2E('e2e iptables: the seed lab enforced by rendered chains (2 nodes × 
   it('OR groups (several nets, >15 port slots, negated nets) behave as explain() says', async () => {
     // 16 ports (two multiport matches), two nets (one of them api-2) minus a notNet: the
     // scratch-mark encoding. 80 sits in the second port chunk.
-    const ports = Array.from({ length: 16 }, (_, i) => 65 + i);
-    const extra = frontendEgress('security.or-groups', [
-      {
-        action: 'Deny',
-        protocol: 'TCP',
-        destination: {
-          nets: [`${pod('api-2').ip}/32`, `${pod('db').ip}/32`, '192.0.2.0/24'],
-          notNets: [`${pod('db').ip}/32`, '192.0.2.7/32'],
-          ports,
-        },
-      },
-      { action: 'Pass' },
-    ]);
+    const extra = orGroupsPolicy(pod('api-2').ip, pod('db').ip);
     const setPolicy = (o: KubeObject, del: boolean) => {
       const kvs = convertObject(o).map((kv) => (del ? { key: kv.key, value: null } : kv));
       for (const c of calcs.values()) c.apply(kvs);
@@ -209,15 +194,7 @@ describeE2E('e2e iptables: the seed lab enforced by rendered chains (2 nodes × 
   it('named ports (hash:ip,port sets, OR numeric ports) decide as explain() says', async () => {
     // Deny frontend -> api's `http` (or 8081); allow frontend -> db's `http` at egress (db's
     // ingress policy still denies it). Only named ports match the pods' port 80.
-    const extra = frontendEgress('security.named-ports', [
-      {
-        action: 'Deny',
-        protocol: 'TCP',
-        destination: { selector: 'app == "api"', ports: ['http', 8081] },
-      },
-      { action: 'Allow', protocol: 'TCP', destination: { selector: 'app == "db"', ports: ['http'] } },
-      { action: 'Pass' },
-    ]);
+    const extra = namedPortsPolicy();
     const setPolicy = (o: KubeObject, del: boolean) => {
       const kvs = convertObject(o).map((kv) => (del ? { key: kv.key, value: null } : kv));
       for (const c of calcs.values()) c.apply(kvs);
@@ -259,19 +236,8 @@ describeE2E('e2e iptables: the seed lab enforced by rendered chains (2 nodes × 
   it('service matches (the service EndpointSlices as hash:ip,port / hash:net sets) decide as explain() says', async () => {
     // Deny frontend -> the `backend/api` service. Its slice lists api-2 (port 80) only at
     // first: api's pod is not an endpoint, and 8080 is not a service port.
-    const svcPolicy = frontendEgress('security.deny-api-service', [
-      { action: 'Deny', destination: { services: { name: 'api', namespace: 'backend' } } },
-      { action: 'Pass' },
-    ]);
-    const slice = (addresses: string[]) =>
-      ({
-        apiVersion: 'discovery.k8s.io/v1',
-        kind: 'EndpointSlice',
-        metadata: { name: 'api-x1', namespace: 'backend', labels: { 'kubernetes.io/service-name': 'api' } },
-        addressType: 'IPv4',
-        endpoints: addresses.map((a) => ({ addresses: [a] })),
-        ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
-      }) as unknown as KubeObject;
+    const svcPolicy = serviceDenyPolicy();
+    const slice = apiServiceSlice;
     const set = (objs: KubeObject[], del = false) => {
       const kvs = objs
         .flatMap((o) => convertObject(o))

@@ -22,6 +22,12 @@ import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { keyKind } from '../../src/model/keys.js';
 import type { KV } from '../../src/model/types.js';
+import {
+  apiServiceSlice,
+  namedPortsPolicy,
+  orGroupsPolicy,
+  serviceDenyPolicy,
+} from './harness/extra-policies.js';
 import { describeE2E, preflight } from './harness/preflight.js';
 import { IDENTITIES, labObjects, podObject } from './harness/seed-lab.js';
 import { Lab } from './harness/topology.js';
@@ -176,30 +182,7 @@ describeE2E(
 
     it('lists (several nets, many ports, negated nets) behave as explain() says', async () => {
       // 16 ports, two nets (one of them api-2) minus a notNet: anonymous sets in one rule.
-      const ports = Array.from({ length: 16 }, (_, i) => 65 + i);
-      const extra: KubeObject = {
-        apiVersion: 'projectcalico.org/v3',
-        kind: 'GlobalNetworkPolicy',
-        metadata: { name: 'security.or-groups' },
-        spec: {
-          tier: 'security',
-          order: 5,
-          selector: 'app == "frontend"',
-          types: ['Egress'],
-          egress: [
-            {
-              action: 'Deny',
-              protocol: 'TCP',
-              destination: {
-                nets: [`${pod('api-2').ip}/32`, `${pod('db').ip}/32`, '192.0.2.0/24'],
-                notNets: [`${pod('db').ip}/32`, '192.0.2.7/32'],
-                ports,
-              },
-            },
-            { action: 'Pass' },
-          ],
-        },
-      } as unknown as KubeObject;
+      const extra = orGroupsPolicy(pod('api-2').ip, pod('db').ip);
       const setPolicy = (o: KubeObject, del: boolean) => {
         const kvs = convertObject(o).map((kv) => (del ? { key: kv.key, value: null } : kv));
         for (const c of calcs.values()) c.apply(kvs);
@@ -229,26 +212,7 @@ describeE2E(
     it('named ports (hash:ip,port sets, OR numeric ports) decide as explain() says', async () => {
       // Deny frontend -> api's `http` (or 8081); allow frontend -> db's `http`, which the
       // application tier would deny. Only named ports match the pods' port 80.
-      const extra: KubeObject = {
-        apiVersion: 'projectcalico.org/v3',
-        kind: 'GlobalNetworkPolicy',
-        metadata: { name: 'security.named-ports' },
-        spec: {
-          tier: 'security',
-          order: 5,
-          selector: 'app == "frontend"',
-          types: ['Egress'],
-          egress: [
-            {
-              action: 'Deny',
-              protocol: 'TCP',
-              destination: { selector: 'app == "api"', ports: ['http', 8081] },
-            },
-            { action: 'Allow', protocol: 'TCP', destination: { selector: 'app == "db"', ports: ['http'] } },
-            { action: 'Pass' },
-          ],
-        },
-      } as unknown as KubeObject;
+      const extra = namedPortsPolicy();
       const setPolicy = (o: KubeObject, del: boolean) => {
         const kvs = convertObject(o).map((kv) => (del ? { key: kv.key, value: null } : kv));
         for (const c of calcs.values()) c.apply(kvs);
@@ -286,6 +250,29 @@ describeE2E(
       }
       expect(await check('frontend', 'api', 80)).toBe('allow');
       expect(await check('frontend', 'db', 80)).toBe('deny');
+    });
+
+    it('service matches (addr . proto . port and address sets from the EndpointSlices) decide as explain() says', async () => {
+      const set = (objs: KubeObject[], del = false) => {
+        const kvs = objs
+          .flatMap((o) => convertObject(o))
+          .map((kv) => (del ? { key: kv.key, value: null } : kv));
+        for (const c of calcs.values()) c.apply(kvs);
+      };
+      set([serviceDenyPolicy(), apiServiceSlice([pod('api-2').ip])]);
+      try {
+        await applyAll();
+        expect(await check('frontend', 'api-2', 80)).toBe('deny'); // an endpoint, on the service port
+        expect(await check('frontend-2', 'api-2', 80)).toBe('deny'); // same node, node1
+        expect(await check('frontend', 'api', 80)).toBe('allow'); // not an endpoint of the service
+        set([apiServiceSlice([pod('api-2').ip, pod('api').ip])]);
+        await applyAll();
+        expect(await check('frontend', 'api', 80)).toBe('deny'); // the slice gained api's pod
+      } finally {
+        set([serviceDenyPolicy(), apiServiceSlice([])], true);
+        await applyAll();
+      }
+      expect(await check('frontend', 'api-2', 80)).toBe('allow');
     });
 
     it('every rule encoding the unit tests show, and every golden file, passes `nft -c`', async () => {
