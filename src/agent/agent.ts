@@ -45,6 +45,11 @@ export class PolicyAgent {
     client.on('status', (s) => this.loop.setInSync(s === 'in-sync'));
   }
 
+  /** The part's name in logs and metrics: `policy/<dataplane>`. */
+  get name(): string {
+    return this.loop.name;
+  }
+
   get stats(): AgentStats {
     return this.loop.stats;
   }

@@ -22,7 +22,10 @@ import { SyncClient } from '../client/sync-client.js';
 import { type AgentConfig, agentSchema } from '../config/agent-config.js';
 import { ConfigError } from '../config/errors.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
+import { parseHostPort } from '../model/address.js';
 import type { Logger } from '../model/logger.js';
+import { type AgentHealthSources, agentHealth } from '../observability/agent-health.js';
+import { startHealthServer } from '../observability/health.js';
 import { createLogger } from '../observability/logging.js';
 import { ReportKind } from '../protocol/reports.js';
 
@@ -50,6 +53,17 @@ export function agentCommand(): Command {
     const routing = await createRouting(cfg, felix, client, log);
     if (!policy && !routing)
       throw new ConfigError('nothing to do: --dataplane none, --bgp off, --routes off and --wireguard off');
+    const health = await startAgentHealth(cfg, {
+      parts: () => ({
+        ...(policy && { [policy.name]: policy.stats }),
+        ...routing?.agent.stats(),
+      }),
+      streams: () => ({
+        ...((policy || routing?.usesFelix) && { felix: felix.status }),
+        ...(routing?.bgp && { bgp: routing.bgp.status }),
+      }),
+    });
+    if (health) log.info({ address: health }, 'health and metrics listening');
     policy?.start();
     // One felix connection serves both parts; start() twice would be harmless but pointless.
     if (routing) policy ? routing.startBgpOnly() : routing.agent.start();
@@ -91,8 +105,22 @@ function createPolicyDataplane(cfg: AgentConfig, log: Logger): PolicyDataplane |
   }
 }
 
+/** /livez, /readyz and /metrics on --health-listen; returns the bound address. */
+async function startAgentHealth(cfg: AgentConfig, src: AgentHealthSources): Promise<string | undefined> {
+  if (cfg.healthListen === 'off') return undefined;
+  const { host, port } = parseHostPort(cfg.healthListen);
+  const srv = await startHealthServer(host, port, agentHealth(src));
+  srv.unref();
+  const a = srv.address();
+  return a !== null && typeof a === 'object' ? `${a.address}:${a.port}` : String(a);
+}
+
 interface Routing {
   agent: RoutingAgent;
+  /** The bgp stream, when BIRD is driven. */
+  bgp: SyncClient | undefined;
+  /** Whether routing parts follow the felix stream (routes, WireGuard). */
+  usesFelix: boolean;
   startBgpOnly(): void;
 }
 
@@ -173,7 +201,12 @@ async function createRouting(
     ...(bgpClient && { bgp: { client: bgpClient, parts: bgpParts } }),
     ...(felixParts.length > 0 && { felix: { client: felix, parts: felixParts } }),
   });
-  return { agent, startBgpOnly: () => bgpClient?.start() };
+  return {
+    agent,
+    bgp: bgpClient,
+    usesFelix: felixParts.length > 0,
+    startBgpOnly: () => bgpClient?.start(),
+  };
 }
 
 /**

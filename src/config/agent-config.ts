@@ -63,6 +63,10 @@ export const agentSchema = z.object({
     .max(65535)
     .default(1500)
     .describe('uplink MTU (WireGuard MTU auto = this - 60)'),
+  healthListen: z
+    .string()
+    .default('127.0.0.1:9099')
+    .describe('HTTP address for /livez, /readyz and /metrics (Felix uses 9099); "off" disables it'),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('log level'),
 });
 

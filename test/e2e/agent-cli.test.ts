@@ -327,6 +327,17 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
       ].join('\n'),
     );
   };
+  /** GET /readyz and /metrics of `base` from inside the namespace `ns`. */
+  const scrapeHealth = async (ns: string, base: string) => {
+    const probe = `
+      const base = process.argv[1];
+      const ready = await fetch(base + '/readyz');
+      const metrics = await (await fetch(base + '/metrics')).text();
+      process.stdout.write(JSON.stringify({ status: ready.status, ready: await ready.text(), metrics }));
+    `;
+    const r = await inNetns(ns, process.execPath, ['--input-type=module', '-e', probe, base]);
+    return JSON.parse(r.stdout) as { status: number; ready: string; metrics: string };
+  };
   /** Every node Established with every other, and `n`'s WireGuard with a peer per other node. */
   const backInMesh = (n: LabNode, proc: TabbyProcess) =>
     until(
@@ -389,21 +400,7 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
   }, 30_000);
 
   it('serve runs inside the fabric namespace: the file datastore is in sync, health and metrics answer from a node', async () => {
-    const probe = `
-      const base = process.argv[1];
-      const ready = await fetch(base + '/readyz');
-      const metrics = await (await fetch(base + '/metrics')).text();
-      process.stdout.write(JSON.stringify({ status: ready.status, ready: await ready.text(), metrics }));
-    `;
-    const scrape = async () => {
-      const r = await inNetns(lab.nodes[0]!.ns, process.execPath, [
-        '--input-type=module',
-        '-e',
-        probe,
-        `http://${FABRIC_GATEWAY}:${HEALTH_PORT}`,
-      ]);
-      return JSON.parse(r.stdout) as { status: number; ready: string; metrics: string };
-    };
+    const scrape = () => scrapeHealth(lab.nodes[0]!.ns, `http://${FABRIC_GATEWAY}:${HEALTH_PORT}`);
     // Every agent holds one felix and one bgp connection once it streams.
     const streaming = (metrics: string, syncer: string) =>
       Number(
@@ -505,6 +502,32 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
     expect(await other.connect(srv, ALLOWED_PORT, { timeoutMs: 1000 })).toBe('timeout');
     // The unpoliced direction: the server pod has no egress policy (namespace profile allows).
     expect(await podOf('server').connect(other.ip, OTHER_PORT)).toBe('connected');
+  });
+
+  it("each agent's health port (127.0.0.1:9099 in its node): ready once every part applied, metrics per part and stream", async () => {
+    for (const n of lab.nodes) {
+      const h = await until(
+        `${n.name} agent ready`,
+        async () => {
+          const r = await scrapeHealth(n.ns, 'http://127.0.0.1:9099');
+          return r.status === 200 ? r : undefined;
+        },
+        async () => JSON.stringify(await scrapeHealth(n.ns, 'http://127.0.0.1:9099')),
+      );
+      const ready = JSON.parse(h.ready) as {
+        streams: Record<string, string>;
+        parts: Record<string, { applies: number; failures: number }>;
+      };
+      expect(ready.streams).toEqual({ felix: 'in-sync', bgp: 'in-sync' });
+      expect(Object.keys(ready.parts).sort()).toEqual(['bird', 'policy/iptables', 'routes', 'wireguard']);
+      const count = (name: string, labels: string) =>
+        Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'm').exec(h.metrics)?.[1]);
+      for (const part of Object.keys(ready.parts)) {
+        expect(count('tabby_agent_applies_total', `part="${part}"`), part).toBeGreaterThan(0);
+        expect(count('tabby_agent_apply_failing', `part="${part}"`), part).toBe(0);
+      }
+      expect(count('tabby_agent_stream_in_sync', 'syncer="bgp"')).toBe(1);
+    }
   });
 
   it('WireGuard: enabled in the FelixConfiguration manifest, keys go through the server, the pod connection crosses the tunnel', async () => {
