@@ -308,6 +308,9 @@ describeE2E('e2e routing: BIRD 2 and WireGuard driven by per-node agents, with r
       return st?.enabled === true && st.peers.length === 3;
     });
     timings['wireguardMeshUp'] = performance.now() - t0;
+    // Counters are compared below: first let the staggered handshake nudges and checks finish.
+    const handshakesIdle = () => Promise.all(agents.map((a) => a.wg.handshakesIdle()));
+    await handshakesIdle();
     for (const a of agents) {
       const node = h.emu.get(ref('v1', 'Node', a.node.name));
       expect(node?.metadata.annotations?.['projectcalico.org/WireguardPublicKey']).toBe(a.wg.publicKey());
@@ -333,6 +336,7 @@ describeE2E('e2e routing: BIRD 2 and WireGuard driven by per-node agents, with r
       if (a === n1) return st?.enabled !== true;
       return st !== undefined && st.peers.every((p) => p.endpoint?.startsWith(`${n1!.node.ip}:`) !== true);
     });
+    await handshakesIdle();
     const st0 = await n0!.wg.status();
     const txTotal = st0.peers.reduce((s, p) => s + p.txBytes, 0);
     // Calico's behaviour: a peer without a key is reached in plaintext (throw route), so the pod

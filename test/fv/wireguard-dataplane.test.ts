@@ -304,8 +304,9 @@ describeE2E('WireGuard dataplane with wireguard-go in namespaces', reason, () =>
   });
 
   it('sends a borrowed address to the borrower, not to the block’s owner (WireGuard LPM)', async () => {
-    // Past the staggered handshake nudges of the first sync, which would move the counters.
-    await sleep(400);
+    // Past the staggered handshake nudges and checks of the first sync: a nudge moves the
+    // counters, a re-created peer starts them again.
+    await Promise.all([...lab.dps.values()].map((d) => d.handshakesIdle()));
     const bBefore = await peerCounters('a', 'b');
     const cBefore = await peerCounters('a', 'c');
     expect(await until('a→c borrowed address', () => ping1('a', BORROWED))).toBe(true);

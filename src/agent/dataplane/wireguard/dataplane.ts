@@ -131,6 +131,14 @@ export class WireguardDataplane {
     );
   }
 
+  /**
+   * Resolves once no staggered handshake nudge or re-creation check is pending: until then a
+   * peer may still be re-created, which resets its counters (tests compare counters).
+   */
+  handshakesIdle(): Promise<void> {
+    return this.#handshakes.idle();
+  }
+
   /** The public key to publish: the pending one during a rotation, else the active one. */
   publicKey(): string | undefined {
     return this.#keys.pending?.publicKey ?? this.#keys.active?.publicKey;

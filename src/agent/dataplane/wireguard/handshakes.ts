@@ -39,6 +39,8 @@ export class HandshakeNudger {
   readonly #staggerMs: number;
   readonly #watchdogMs: number;
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Delayed tasks running now. */
+  #running = 0;
   /** Peers the watchdog re-created: they get no second watchdog. */
   readonly #recreated = new Set<string>();
 
@@ -65,6 +67,11 @@ export class HandshakeNudger {
     );
     const later = fresh.filter((k) => ownKey > k);
     if (later.length > 0) this.#nudgeLater(name, later, keepalive);
+  }
+
+  /** Resolves once no delayed nudge or check is pending or running. */
+  async idle(): Promise<void> {
+    while (this.#timers.size > 0 || this.#running > 0) await new Promise((r) => setTimeout(r, 20));
   }
 
   /** Drops pending nudges and checks. */
@@ -143,11 +150,13 @@ export class HandshakeNudger {
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       if (this.#host.isStopped()) return;
+      this.#running++;
       this.#host
         .serial(fn)
         .catch((err: Error) =>
           this.#host.log.warn({ err: err.message }, 'could not trigger WireGuard handshakes'),
-        );
+        )
+        .finally(() => this.#running--);
     }, ms);
     timer.unref();
     this.#timers.add(timer);
