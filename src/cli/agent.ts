@@ -108,8 +108,17 @@ function createPolicyDataplane(cfg: AgentConfig, log: Logger): PolicyDataplane |
 /** /livez, /readyz and /metrics on --health-listen; returns the bound address. */
 async function startAgentHealth(cfg: AgentConfig, src: AgentHealthSources): Promise<string | undefined> {
   if (cfg.healthListen === 'off') return undefined;
-  const { host, port } = parseHostPort(cfg.healthListen);
-  const srv = await startHealthServer(host, port, agentHealth(src));
+  const bad = (why: string) =>
+    new ConfigError(`--health-listen (TABBY_HEALTH_LISTEN): ${why}; choose another HOST:PORT, or "off"`);
+  let addr: { host: string; port: number };
+  try {
+    addr = parseHostPort(cfg.healthListen);
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+  const srv = await startHealthServer(addr.host, addr.port, agentHealth(src)).catch((err: Error) => {
+    throw bad(`cannot listen on ${cfg.healthListen}: ${err.message}`);
+  });
   srv.unref();
   const a = srv.address();
   return a !== null && typeof a === 'object' ? `${a.address}:${a.port}` : String(a);

@@ -76,6 +76,28 @@ describe('tabby serve + tabby sync (real processes)', () => {
     expect(r.stderr).toContain('--max-connections (TABBY_MAX_CONNECTIONS)');
   });
 
+  it('agent: a bad or busy --health-listen is a configuration error naming the flag (exit 2)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tabby-agent-health-'));
+    const busy = (await import('node:net')).createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const { port } = busy.address() as { port: number };
+    try {
+      const base = ['agent', '--node', 'n1', '--server', '127.0.0.1:1', '--dry-run', dir];
+      for (const [addr, why] of [
+        ['nonsense', 'bad address'],
+        [`127.0.0.1:${port}`, 'EADDRINUSE'],
+      ] as const) {
+        const r = await run([...base, '--health-listen', addr]);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toContain('--health-listen (TABBY_HEALTH_LISTEN)');
+        expect(r.stderr).toContain(why);
+      }
+    } finally {
+      busy.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('kubernetes (emulator process), sim and sim-api datastores serve the same state', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tabby-cli-'));
     const kubeconfig = join(dir, 'kubeconfig');
