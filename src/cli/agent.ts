@@ -24,6 +24,7 @@ import { ConfigError } from '../config/errors.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { parseHostPort } from '../model/address.js';
 import type { Logger } from '../model/logger.js';
+import { registerBirdMetrics, registerWireguardMetrics } from '../observability/agent-daemon-metrics.js';
 import { type AgentHealthSources, agentHealth } from '../observability/agent-health.js';
 import { startHealthServer } from '../observability/health.js';
 import { createLogger } from '../observability/logging.js';
@@ -53,7 +54,7 @@ export function agentCommand(): Command {
     const routing = await createRouting(cfg, felix, client, log);
     if (!policy && !routing)
       throw new ConfigError('nothing to do: --dataplane none, --bgp off, --routes off and --wireguard off');
-    const health = await startAgentHealth(cfg, {
+    const health = await startAgentHealth(cfg, routing, {
       parts: () => ({
         ...(policy && { [policy.name]: policy.stats }),
         ...routing?.agent.stats(),
@@ -106,7 +107,11 @@ function createPolicyDataplane(cfg: AgentConfig, log: Logger): PolicyDataplane |
 }
 
 /** /livez, /readyz and /metrics on --health-listen; returns the bound address. */
-async function startAgentHealth(cfg: AgentConfig, src: AgentHealthSources): Promise<string | undefined> {
+async function startAgentHealth(
+  cfg: AgentConfig,
+  routing: Routing | undefined,
+  src: AgentHealthSources,
+): Promise<string | undefined> {
   if (cfg.healthListen === 'off') return undefined;
   const bad = (why: string) =>
     new ConfigError(`--health-listen (TABBY_HEALTH_LISTEN): ${why}; choose another HOST:PORT, or "off"`);
@@ -116,7 +121,11 @@ async function startAgentHealth(cfg: AgentConfig, src: AgentHealthSources): Prom
   } catch (err) {
     throw bad((err as Error).message);
   }
-  const srv = await startHealthServer(addr.host, addr.port, agentHealth(src)).catch((err: Error) => {
+  const health = agentHealth(src);
+  if (routing?.bgp) registerBirdMetrics(health.registry, cfg.birdSocket);
+  const wg = routing?.wireguard;
+  if (wg) registerWireguardMetrics(health.registry, () => wg.status());
+  const srv = await startHealthServer(addr.host, addr.port, health).catch((err: Error) => {
     throw bad(`cannot listen on ${cfg.healthListen}: ${err.message}`);
   });
   srv.unref();
@@ -130,6 +139,7 @@ interface Routing {
   bgp: SyncClient | undefined;
   /** Whether routing parts follow the felix stream (routes, WireGuard). */
   usesFelix: boolean;
+  wireguard: WireguardDataplane | undefined;
   startBgpOnly(): void;
 }
 
@@ -154,6 +164,7 @@ async function createRouting(
     const routes = new RouteDataplane(cfg.node, cfg.routes, { table }, log.child({ part: 'routes' }));
     felixParts.push({ name: 'routes', sync: (s) => routes.sync(s) });
   }
+  let wireguard: WireguardDataplane | undefined;
   if (cfg.wireguard !== 'off') {
     const wg = new WireguardDataplane({
       nodeName: cfg.node,
@@ -172,6 +183,7 @@ async function createRouting(
       );
     });
     felixParts.push({ name: 'wireguard', sync: (s) => wg.sync(s), stop: () => wg.stop() });
+    wireguard = wg;
   }
   const bgpParts: RoutingPart[] = [];
   let bgpClient: SyncClient | undefined;
@@ -214,6 +226,7 @@ async function createRouting(
     agent,
     bgp: bgpClient,
     usesFelix: felixParts.length > 0,
+    wireguard,
     startBgpOnly: () => bgpClient?.start(),
   };
 }

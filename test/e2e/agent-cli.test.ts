@@ -338,6 +338,9 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
     const r = await inNetns(ns, process.execPath, ['--input-type=module', '-e', probe, base]);
     return JSON.parse(r.stdout) as { status: number; ready: string; metrics: string };
   };
+  /** The value of one series in a Prometheus text exposition (labels as written, '' for none). */
+  const metricValue = (text: string, name: string, labels: string) =>
+    Number(new RegExp(`^${name}${labels === '' ? '' : `\\{${labels}\\}`} (\\S+)$`, 'm').exec(text)?.[1]);
   /** Every node Established with every other, and `n`'s WireGuard with a peer per other node. */
   const backInMesh = (n: LabNode, proc: TabbyProcess) =>
     until(
@@ -520,13 +523,19 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
       };
       expect(ready.streams).toEqual({ felix: 'in-sync', bgp: 'in-sync' });
       expect(Object.keys(ready.parts).sort()).toEqual(['bird', 'policy/iptables', 'routes', 'wireguard']);
-      const count = (name: string, labels: string) =>
-        Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'm').exec(h.metrics)?.[1]);
+      const count = (name: string, labels: string) => metricValue(h.metrics, name, labels);
       for (const part of Object.keys(ready.parts)) {
         expect(count('tabby_agent_applies_total', `part="${part}"`), part).toBeGreaterThan(0);
         expect(count('tabby_agent_apply_failing', `part="${part}"`), part).toBe(0);
       }
       expect(count('tabby_agent_stream_in_sync', 'syncer="bgp"')).toBe(1);
+      // BIRD, read at scrape time: the mesh to the two other nodes.
+      expect(count('tabby_agent_bird_up', '')).toBe(1);
+      const bgpLines = h.metrics.split('\n').filter((l) => l.startsWith('tabby_agent_bgp_sessions'));
+      expect(
+        count('tabby_agent_bgp_sessions', 'type="node-to-node mesh",state="Established"'),
+        bgpLines.join('\n'),
+      ).toBe(lab.nodes.length - 1);
     }
   });
 
@@ -578,6 +587,11 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
     const before = await txTo();
     await expectTunnelConnect(n0, n1);
     expect(await txTo()).toBeGreaterThan(before);
+    // node0's agent reports its peers' handshakes (no per-peer series: one per node would not scale).
+    await until('node0 reports 2 WireGuard peers with a recent handshake', async () => {
+      const m = (await scrapeHealth(n0.ns, 'http://127.0.0.1:9099')).metrics;
+      return metricValue(m, 'tabby_agent_wireguard_peers', 'handshake="recent"') === 2 ? true : undefined;
+    });
     // The policy still holds across the tunnel.
     expect(await podOf('client').connect(podOf('server').ip, OTHER_PORT, { timeoutMs: 1000 })).toBe(
       'timeout',
