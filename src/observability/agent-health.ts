@@ -22,9 +22,27 @@ export interface AgentHealthSources {
 export function agentHealth(src: AgentHealthSources): HealthSources {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tabby_agent_' });
+  const part = (name: string, help: string) => ({ name, help, labelNames: ['part'], registers: [registry] });
+  // The first per-part metric's collect() refreshes them all (collects start in registration
+  // order, and these are synchronous).
+  const applies = new Counter({
+    ...part('tabby_agent_applies_total', 'Successful dataplane applies, by part'),
+    collect: () => refresh(),
+  });
+  const failures = new Counter(
+    part('tabby_agent_apply_failures_total', 'Failed dataplane applies (the last good state stays), by part'),
+  );
+  const lastSeconds = new Gauge(
+    part('tabby_agent_last_apply_seconds', 'Duration of the last successful apply, by part'),
+  );
+  const generation = new Gauge(
+    part('tabby_agent_applied_generation', 'Stream generation the part last applied (-1: none yet)'),
+  );
+  const failing = new Gauge(
+    part('tabby_agent_apply_failing', '1 while the last apply attempt of the part failed'),
+  );
   // Counters follow the loops' own counts: each scrape adds what happened since the last one.
-  const seen = new Map<string, { applies: number; failures: number }>();
-  // Registered first: its collect() refreshes the per-part metrics that are written after it.
+  const seen = new Map<string, ApplyStats>();
   new Gauge({
     name: 'tabby_agent_stream_in_sync',
     help: '1 when the stream from the Tabby server is in sync with the datastore, by syncer',
@@ -33,49 +51,19 @@ export function agentHealth(src: AgentHealthSources): HealthSources {
     collect() {
       for (const [syncer, status] of Object.entries(src.streams()))
         this.set({ syncer }, status === 'in-sync' ? 1 : 0);
-      for (const [part, s] of Object.entries(src.parts())) {
-        const last = seen.get(part) ?? { applies: 0, failures: 0 };
-        if (s.applies > last.applies) applies.inc({ part }, s.applies - last.applies);
-        else applies.inc({ part }, 0);
-        if (s.failures > last.failures) failures.inc({ part }, s.failures - last.failures);
-        else failures.inc({ part }, 0);
-        seen.set(part, { applies: s.applies, failures: s.failures });
-        lastSeconds.set({ part }, s.lastApplyMs / 1000);
-        generation.set({ part }, s.appliedGeneration);
-        failing.set({ part }, s.lastError === undefined ? 0 : 1);
-      }
     },
   });
-  const applies = new Counter({
-    name: 'tabby_agent_applies_total',
-    help: 'Successful dataplane applies, by part',
-    labelNames: ['part'],
-    registers: [registry],
-  });
-  const failures = new Counter({
-    name: 'tabby_agent_apply_failures_total',
-    help: 'Failed dataplane applies (the last good state stays), by part',
-    labelNames: ['part'],
-    registers: [registry],
-  });
-  const lastSeconds = new Gauge({
-    name: 'tabby_agent_last_apply_seconds',
-    help: 'Duration of the last successful apply, by part',
-    labelNames: ['part'],
-    registers: [registry],
-  });
-  const generation = new Gauge({
-    name: 'tabby_agent_applied_generation',
-    help: 'Stream generation the part last applied (-1: none yet)',
-    labelNames: ['part'],
-    registers: [registry],
-  });
-  const failing = new Gauge({
-    name: 'tabby_agent_apply_failing',
-    help: '1 while the last apply attempt of the part failed',
-    labelNames: ['part'],
-    registers: [registry],
-  });
+  const refresh = () => {
+    for (const [name, s] of Object.entries(src.parts())) {
+      const last = seen.get(name);
+      applies.inc({ part: name }, s.applies - (last?.applies ?? 0));
+      failures.inc({ part: name }, s.failures - (last?.failures ?? 0));
+      seen.set(name, { ...s });
+      lastSeconds.set({ part: name }, s.lastApplyMs / 1000);
+      generation.set({ part: name }, s.appliedGeneration);
+      failing.set({ part: name }, s.lastError === undefined ? 0 : 1);
+    }
+  };
   return {
     registry,
     ready: () => {

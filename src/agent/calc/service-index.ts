@@ -5,6 +5,7 @@
 // As in Felix, every listed address counts, ready or not, and a port without a number adds
 // nothing. IPv4 only, like the dataplanes.
 
+import { keyKind } from '../../model/keys.js';
 import type { JsonValue } from '../../model/types.js';
 import { addTo } from './label-index.js';
 
@@ -37,7 +38,6 @@ interface Slice {
   readonly ports: readonly { readonly protocol: ServiceProtocol; readonly port: number }[];
 }
 
-const SLICE_KEY = /^\/calico\/resources\/v3\/projectcalico\.org\/kubernetesendpointslices\/([^/]+)\/([^/]+)$/;
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 export class ServiceIndex {
@@ -49,9 +49,9 @@ export class ServiceIndex {
    * changed (none for any other key). A value that does not parse counts as a deletion.
    */
   take(key: string, value: JsonValue | null): string[] {
-    const m = SLICE_KEY.exec(key);
-    if (m === null) return [];
-    const namespace = decodeURIComponent(m[1]!);
+    if (keyKind(key) !== 'endpointSlice') return [];
+    // Keys.endpointSlice: …/kubernetesendpointslices/<namespace>/<name>, URI-escaped.
+    const namespace = decodeURIComponent(key.split('/').at(-2) ?? '');
     const old = this.#slices.get(key);
     const slice = value === null ? undefined : parseSlice(namespace, value);
     const touched = new Set<string>();

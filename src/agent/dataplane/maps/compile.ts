@@ -175,46 +175,33 @@ export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions
   };
   const npIndex = new Map<string, number>();
   const namedPortSets: CompiledNamedPortSet[] = [];
-  const namedOf = (n: NamedPortMatch): number => {
-    const key = namedPortKey(n);
+  /** Interns one ip,port set: `entry` turns a member into its key, or undefined to skip it. */
+  const portSetOf = (
+    key: string,
+    proto: number | undefined,
+    entry: (net: string, m: NamedPortMember) => string | undefined,
+  ): number => {
     let i = npIndex.get(key);
     if (i === undefined) {
       const members = new Set<string>();
       for (const m of options.namedPortSets?.get(key) ?? []) {
         const net = canonicalNet(m.net);
-        if (net !== undefined) members.add(`${net},${m.port}`);
+        const e = net === undefined ? undefined : entry(net, m);
+        if (e !== undefined) members.add(e);
       }
       const sorted = [...members].sort();
-      i =
-        namedPortSets.push({
-          key,
-          proto: protocolNumber(n.protocol),
-          members: sorted,
-          prefixLens: prefixLensOf(sorted),
-        }) - 1;
+      i = namedPortSets.push({ key, proto, members: sorted, prefixLens: prefixLensOf(sorted) }) - 1;
       npIndex.set(key, i);
     }
     return i;
   };
-
+  const namedOf = (n: NamedPortMatch): number =>
+    portSetOf(namedPortKey(n), protocolNumber(n.protocol), (net, m) => `${net},${m.port}`);
   /** A destination-service set: members carry their protocol. */
-  const serviceOf = (id: string): number => {
-    let i = npIndex.get(id);
-    if (i === undefined) {
-      const members = new Set<string>();
-      for (const m of options.namedPortSets?.get(id) ?? []) {
-        const net = canonicalNet(m.net);
-        if (net !== undefined && m.protocol !== undefined)
-          members.add(`${net},${protocolNumber(m.protocol)},${m.port}`);
-      }
-      const sorted = [...members].sort();
-      i =
-        namedPortSets.push({ key: id, proto: undefined, members: sorted, prefixLens: prefixLensOf(sorted) }) -
-        1;
-      npIndex.set(id, i);
-    }
-    return i;
-  };
+  const serviceOf = (id: string): number =>
+    portSetOf(id, undefined, (net, m) =>
+      m.protocol === undefined ? undefined : `${net},${protocolNumber(m.protocol)},${m.port}`,
+    );
 
   const side = (m: SideMatch): SideFields => ({
     nets: nets(m.nets),
