@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the namespace/daemon tests drive (iproute2, iptables,
-# nftables, ipset, bird2, wireguard-tools, wireguard-go), when running as root and they are
-# missing. Without root it only says what is missing; the tests that need them say so too.
+# nftables, ipset, bird2, wireguard-tools, wireguard-go), and kubectl for rendering deploy/
+# (test/unit/deploy.test.ts), when running as root and they are missing. Without root it only
+# says what is missing; the tests that need them say so too.
 set -euo pipefail
 pkgs=(iproute2 iptables ipset nftables bird2 wireguard-tools wireguard-go netcat-openbsd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# Any kubectl will do (`kubectl kustomize` only); Debian's is in kubernetes-client. Checked by
+# command, not package: a kubectl from another package must not be replaced (they conflict).
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

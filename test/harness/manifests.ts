@@ -24,10 +24,12 @@ export async function render(overlay: string): Promise<KubeObject[]> {
   const { stdout } = await promisify(execFile)('kubectl', ['kustomize', resolve(REPO, 'deploy', overlay)], {
     maxBuffer: 16 << 20,
   });
-  return parseAllDocuments(stdout).map((d) => {
+  const docs = parseAllDocuments(stdout).map((d) => {
     if (d.errors.length > 0) throw new Error(`${overlay}: ${d.errors[0]!.message}`);
-    return d.toJS() as KubeObject;
+    return d.toJS() as KubeObject | null;
   });
+  // kustomize v2 (Debian's kubectl 1.20) leaves `{}` where a `$patch: delete` removed an object.
+  return docs.filter((o): o is KubeObject => o !== null && Object.keys(o).length > 0);
 }
 
 /** The model package module of an apiVersion/kind: kubernetes-models/apps/v1/Deployment. */
