@@ -12,12 +12,17 @@ export interface TabbyOptions {
    * so the child's pid is tabby's own and signals reach it directly.
    */
   netns?: string;
+  /** Run this built entry point (dist/cli/main.js) with plain node instead of the sources. */
+  entry?: string;
+  cwd?: string;
 }
 
 export function tabby(args: string[], opts: TabbyOptions = {}): ChildProcess {
-  const argv = [process.execPath, '--import', 'tsx', MAIN, ...args];
+  const argv = opts.entry
+    ? [process.execPath, opts.entry, ...args]
+    : [process.execPath, '--import', 'tsx', MAIN, ...args];
   const [file, ...rest] = opts.netns === undefined ? argv : ['ip', 'netns', 'exec', opts.netns, ...argv];
-  return spawn(file!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(file!, rest, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd });
 }
 
 export async function run(
@@ -41,8 +46,11 @@ export async function run(
 }
 
 /** Starts `tabby serve` on ephemeral ports and resolves with its addresses once it listens. */
-export async function serve(args: string[]): Promise<{ proc: ChildProcess; sync: string; health: string }> {
-  const proc = tabby(['serve', '--listen', '127.0.0.1:0', '--health-listen', '127.0.0.1:0', ...args]);
+export async function serve(
+  args: string[],
+  opts: TabbyOptions = {},
+): Promise<{ proc: ChildProcess; sync: string; health: string }> {
+  const proc = tabby(['serve', '--listen', '127.0.0.1:0', '--health-listen', '127.0.0.1:0', ...args], opts);
   let stderr = '';
   proc.stderr!.on('data', (d) => {
     stderr += d;
