@@ -11,6 +11,7 @@ import { ipamCommand } from './ipam.js';
 import { lintCommand } from './lint.js';
 import { nodeCommand } from './node-status.js';
 import { serveCommand } from './serve.js';
+import { sizingCommand } from './sizing.js';
 import { syncCommand } from './sync.js';
 
 const program = new Command('tabby')
@@ -24,6 +25,7 @@ program.addCommand(explainCommand());
 program.addCommand(lintCommand());
 program.addCommand(nodeCommand());
 program.addCommand(ipamCommand());
+program.addCommand(sizingCommand());
 program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}) }));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
