@@ -66,7 +66,7 @@ export function createMetrics(parts: {
   );
   perCache(
     'tabby_values_rejected_total',
-    'Values too large for one frame, sent as deletions',
+    'Values too large for one frame or that cannot be encoded, sent as deletions',
     (c) => c.stats.valuesRejected,
     'counter',
   );
