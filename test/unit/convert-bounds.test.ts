@@ -1,6 +1,7 @@
 // Objects the API server would refuse, or that no encoder survives, are rejected by
 // convertObject by name before any converter walks them: values nested deeper than
-// MAX_VALUE_DEPTH or larger than MAX_VALUE_BYTES.
+// MAX_VALUE_DEPTH or larger than MAX_VALUE_BYTES, and labels/annotations that are not
+// Kubernetes string maps with valid keys and values.
 import { describe, expect, it } from 'vitest';
 import { ConversionError, convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
@@ -109,5 +110,74 @@ describe('value depth and size bounds at conversion', () => {
       Keys.bgpPeer('good'),
       Keys.workloadEndpoint('node-1', 'prod', 'web-0'),
     ]);
+  });
+});
+
+describe('labels and annotations are Kubernetes string maps', () => {
+  it('non-string label values are rejected on every kind that carries labels', () => {
+    const kinds: KubeObject[] = [
+      pod({ replicas: 5 }),
+      {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: 'n1', labels: { replicas: 5 } },
+      } as unknown as KubeObject,
+      {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: 'ns', labels: { replicas: 5 } },
+      } as unknown as KubeObject,
+      bgpPeer({}, { labels: { replicas: 5 } }),
+      {
+        apiVersion: crd,
+        kind: 'GlobalNetworkSet',
+        metadata: { name: 'gns', labels: { replicas: 5 } },
+        spec: { nets: ['10.0.0.0/8'] },
+      } as unknown as KubeObject,
+    ];
+    for (const obj of kinds)
+      expect(rejection(obj).reason).toBe('metadata.labels.replicas: expected a string, got 5');
+    expect(rejection(pod({ nested: { nested: true } })).reason).toBe(
+      'metadata.labels.nested: expected a string, got {"nested":true}',
+    );
+    expect(rejection(pod({ ok: null })).reason).toBe('metadata.labels.ok: expected a string, got null');
+    expect(rejection(pod(['a'])).reason).toBe('metadata.labels: expected an object, got ["a"]');
+  });
+
+  it('label keys and values follow Kubernetes syntax and length limits', () => {
+    const ok = {
+      app: 'web',
+      'app.kubernetes.io/name': 'web_1.v-2',
+      empty: '',
+      [`${'a'.repeat(63)}`]: 'v'.repeat(63),
+      [`${'d'.repeat(60)}.${'e'.repeat(60)}.example.com/x`]: 'y',
+    };
+    expect(convertObject(pod(ok))).toHaveLength(1);
+    const bad: Array<[Record<string, string>, string]> = [
+      [{ app: 'v'.repeat(64) }, '(at most 63 characters'],
+      [{ app: 'has space' }, 'metadata.labels.app: invalid label value'],
+      [{ app: '-leading' }, 'metadata.labels.app: invalid label value'],
+      [{ 'bad key': 'v' }, 'metadata.labels: invalid key "bad key"'],
+      [{ [`${'a'.repeat(64)}`]: 'v' }, 'metadata.labels: invalid key'],
+      [{ 'a/b/c': 'v' }, 'metadata.labels: invalid key "a/b/c"'],
+      [{ 'UPPER.example.com/x': 'v' }, 'metadata.labels: invalid key "UPPER.example.com/x"'],
+      [{ '/x': 'v' }, 'metadata.labels: invalid key "/x"'],
+      [{ '': 'v' }, 'metadata.labels: invalid key ""'],
+    ];
+    for (const [labels, reason] of bad) expect(rejection(pod(labels)).reason).toContain(reason);
+  });
+
+  it('annotations must be strings under valid keys, at most 256 KiB in all', () => {
+    expect(rejection(pod({ app: 'web' }, { n: 1 })).reason).toBe(
+      'metadata.annotations.n: expected a string, got 1',
+    );
+    expect(rejection(pod({ app: 'web' }, { 'bad key': 'v' })).reason).toContain(
+      'metadata.annotations: invalid key',
+    );
+    // Values are free text; keys are checked in lower case, as Kubernetes does.
+    expect(convertObject(pod({ app: 'web' }, { 'Example.com/Note': 'any text: {"x": 1}' }))).toHaveLength(1);
+    expect(rejection(pod({ app: 'web' }, { big: 'x'.repeat(256 << 10) })).reason).toBe(
+      'metadata.annotations: larger than 262144 bytes in all',
+    );
   });
 });

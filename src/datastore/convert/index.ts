@@ -3,7 +3,8 @@
 // object always gives the same KVs, and a bad object throws a ConversionError naming it.
 // Every object is bounded in depth and size (model/value-bounds.ts) before a converter walks
 // it, and every value it yields again after, so nothing downstream (state hash, MessagePack,
-// agents) ever sees a value nested deeper than MAX_VALUE_DEPTH.
+// agents) ever sees a value nested deeper than MAX_VALUE_DEPTH. Labels and annotations are
+// checked as the API server checks them (metadata.ts) for every kind.
 
 import type { KV } from '../../model/types.js';
 import { VALUE_LIMITS, valueBoundsProblem } from '../../model/value-bounds.js';
@@ -16,6 +17,7 @@ import { convertHostEndpoint } from './host-endpoint.js';
 import { convertIpPool, convertIpReservation } from './ip-pool.js';
 import { convertBlockAffinity, convertIpamBlock } from './ipam.js';
 import { convertKubernetesNetworkPolicy } from './knp.js';
+import { checkMetadata } from './metadata.js';
 import { convertGlobalNetworkSet, convertNetworkSet } from './network-set.js';
 import { convertCalicoNode, convertNode } from './node.js';
 import { convertPod } from './pod.js';
@@ -81,6 +83,7 @@ export function convertObject(obj: KubeObject): KV[] {
     throw new ConversionError(ref, `unsupported resource type ${String(obj.apiVersion)} ${String(obj.kind)}`);
   let kvs: KV[];
   try {
+    checkMetadata(meta);
     kvs = convert(obj);
   } catch (err) {
     if (err instanceof Invalid) throw new ConversionError(ref, err.reason, { cause: err.cause ?? err });
