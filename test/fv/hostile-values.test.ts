@@ -8,7 +8,7 @@
 // recursively and would refuse them otherwise (kube-apiserver accepts up to 10,000 levels).
 // The server under test runs with node's default stack, as in production.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,7 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SyncClient } from '../../src/client/sync-client.js';
 import { Keys } from '../../src/model/keys.js';
 import { MAX_VALUE_DEPTH } from '../../src/model/value-bounds.js';
-import { serve } from '../harness/cli.js';
+import { run, serve } from '../harness/cli.js';
 import { waitFor } from '../harness/stack.js';
 
 // 3,000 levels pass a recursive converter and the state hash but not MessagePack (the
@@ -133,5 +133,31 @@ describe('hostile values from the datastore', () => {
     await waitFor(() => late.status === 'in-sync', 60_000, 'late agent in-sync');
     expect(late.state.get(Keys.bgpPeer('good-2')) !== undefined).toBe(true);
     expect(late.state.get(Keys.bgpPeer('deep-2')) !== undefined).toBe(false);
+  });
+
+  it('manifests nested 2,000 deep: a named error per file, and file-datastore serve and lint survive', async () => {
+    // The YAML composer recursed into them until a second one aborted the process (exit 134).
+    dir = await mkdtemp(join(tmpdir(), 'tabby-hostile-'));
+    await writeFile(join(dir, 'deep-1.json'), peerJson('deep-1', deepJson(2_000)));
+    await writeFile(join(dir, 'deep-2.json'), peerJson('deep-2', deepJson(2_000)));
+    await writeFile(join(dir, 'deep-3.yaml'), `items:\n${'- '.repeat(2_000)}x\n`);
+    await writeFile(join(dir, 'good.json'), peerJson('good'));
+
+    const lint = await run(['lint', '-f', dir]);
+    expect(lint.code, lint.stderr).toBe(1);
+    for (const f of ['deep-1.json', 'deep-2.json', 'deep-3.yaml'])
+      expect(lint.stdout).toMatch(new RegExp(`${f} does not load: nested more than \\d+ levels deep`));
+
+    const served = await serve(['--datastore', 'file', '--path', dir]);
+    procs.push(served.proc);
+    const bgp = new SyncClient({ addresses: [served.sync], syncer: 'bgp', hostname: 'agent-0' });
+    clients.push(bgp);
+    bgp.start();
+    const alive = () => served.proc.exitCode === null && served.proc.signalCode === null;
+    await waitFor(() => bgp.status === 'in-sync' || !alive(), 60_000, 'bgp in-sync');
+    expect(alive()).toBe(true);
+    expect(bgp.state.get(Keys.bgpPeer('good'))).toBeDefined();
+    const metrics = await (await fetch(`http://${served.health}/metrics`)).text();
+    expect(metrics).toMatch(/^tabby_datastore_manifest_errors 3$/m);
   });
 });
