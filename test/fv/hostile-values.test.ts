@@ -4,8 +4,8 @@
 // a FelixConfiguration field — present at start and created while serving. They are
 // rejected by name and counted; every other object still reaches agents.
 //
-// The emulator runs as its own process with a larger stack: it clones stored objects
-// recursively and would refuse them otherwise (kube-apiserver accepts up to 10,000 levels).
+// The emulator runs as its own process with a larger stack, so that its recursive clones of
+// stored objects hold up to kube-apiserver's own limit (10,000 levels).
 // The server under test runs with node's default stack, as in production.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
