@@ -34,12 +34,12 @@ export function createMetrics(parts: {
       labelNames: ['syncer'],
       registers: [registry],
       collect(this: Gauge | Counter) {
+        // A counter is rebuilt from the caches' totals on each scrape: reset once, before the
+        // loop (inside it, each cache's reset would erase the series of the one before).
+        if (this instanceof Counter) this.reset();
         for (const c of caches) {
           if (this instanceof Gauge) this.set({ syncer: c.syncer }, read(c));
-          else {
-            this.reset();
-            this.inc({ syncer: c.syncer }, read(c));
-          }
+          else this.inc({ syncer: c.syncer }, read(c));
         }
       },
     });
@@ -66,7 +66,7 @@ export function createMetrics(parts: {
   );
   perCache(
     'tabby_values_rejected_total',
-    'Values too large for one frame, sent as deletions',
+    'Values too large for one frame or that cannot be encoded, sent as deletions',
     (c) => c.stats.valuesRejected,
     'counter',
   );

@@ -63,7 +63,10 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
   readonly stats = {
     updatesIn: 0,
     updatesSkipped: 0,
-    /** Values too large for one frame, replaced by a deletion (as Typha's validation filter does). */
+    /**
+     * Values too large for one frame or that cannot be hashed or encoded, replaced by a
+     * deletion (as Typha's validation filter does).
+     */
     valuesRejected: 0,
     snapshotsBuilt: 0,
     snapshotsReused: 0,
@@ -123,25 +126,28 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
         changes.set(key, encodeKV(key, null));
         continue;
       }
-      const digest = entryDigest(key, value);
-      if (old?.digest.equals(digest)) {
-        this.stats.updatesSkipped++;
+      let digest: Buffer;
+      let encoded: Buffer;
+      try {
+        // Both walk the value recursively and throw on what they cannot represent (a stack
+        // overflow from nesting, NaN in the hash, a bigint). Caught per value: flush() runs in
+        // the batch timer, where a throw would end the process.
+        digest = entryDigest(key, value);
+        if (old?.digest.equals(digest)) {
+          this.stats.updatesSkipped++;
+          continue;
+        }
+        encoded = encodeKV(key, value);
+      } catch (err) {
+        this.reject(key, changes, 'value cannot be hashed or encoded', { err: (err as Error).message });
         continue;
       }
-      const encoded = encodeKV(key, value);
       if (encoded.length > this.opts.maxFrameBodyBytes) {
-        // No frame may exceed the limit clients were promised, so the value cannot be sent;
-        // a deletion is the honest signal ("this object is not valid") rather than stale data.
-        this.stats.valuesRejected++;
-        this.log.error(
-          { syncer: this.syncer, key, bytes: encoded.length, limit: this.opts.maxFrameBodyBytes },
-          'value too large for one frame: treated as deleted',
-        );
-        if (old) {
-          this.state.delete(key);
-          this.hash.subtract(old.digest);
-          changes.set(key, encodeKV(key, null));
-        }
+        // No frame may exceed the limit clients were promised.
+        this.reject(key, changes, 'value too large for one frame', {
+          bytes: encoded.length,
+          limit: this.opts.maxFrameBodyBytes,
+        });
         continue;
       }
       if (old) this.hash.subtract(old.digest);
@@ -158,6 +164,20 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
     this.historyBytes += gen.bytes;
     this.evict();
     this.emit('advance', gen);
+  }
+
+  /**
+   * A value that cannot be sent is treated as deleted: the honest signal ("this object is not
+   * valid") rather than stale data, as Typha's validation filter does.
+   */
+  private reject(key: string, changes: Map<string, Buffer>, msg: string, why: object): void {
+    this.stats.valuesRejected++;
+    this.log.error({ syncer: this.syncer, key, ...why }, `${msg}: treated as deleted`);
+    const old = this.state.get(key);
+    if (old === undefined) return;
+    this.state.delete(key);
+    this.hash.subtract(old.digest);
+    changes.set(key, encodeKV(key, null));
   }
 
   private scheduleFlush(): void {

@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { silentLogger } from '../../src/model/logger.js';
 import { hashState } from '../../src/model/state-hash.js';
 import type { JsonValue, KV } from '../../src/model/types.js';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
 import { type Delta, type Message, MsgType } from '../../src/protocol/messages.js';
 import { type CacheOptions, SnapshotCache } from '../../src/snapcache/cache.js';
+import { nested } from './hostile-values.js';
 
 const BASE: CacheOptions = {
   syncer: 'felix',
@@ -88,6 +90,49 @@ describe('batching', () => {
     expect(c.stats.valuesRejected).toBe(2);
     expect(c.keyCount).toBe(0);
     expect(deltas(c.catchUp(1, 'none')!.frames)[0]!.kvs).toEqual([kv('big', null)]);
+  });
+
+  // Conversion bounds values (model/value-bounds.ts); the cache must survive one that slips
+  // through anyway: values injected here directly, as a converter bug would produce them.
+  const unencodable: Array<[string, unknown]> = [
+    ['nested beyond MessagePack', nested(3_000)], // msgpackr overflows the stack, the hash does not
+    ['nested beyond both', nested(50_000)],
+    ['NaN', { x: Number.NaN }], // MessagePack has it, the canonical-JSON hash refuses it
+    ['bigint', { x: 10n }],
+  ];
+
+  it('a value it cannot hash or encode is sent as a deletion, counted and logged by key', () => {
+    const errors: Array<Record<string, unknown>> = [];
+    const log = { ...silentLogger, error: (o: object | string) => errors.push(o as Record<string, unknown>) };
+    const c = cache({ log });
+    c.apply([kv('ok', 1), ...unencodable.map(([name]) => kv(name, 'valid for now'))]);
+    c.flush();
+    const before = c.headGeneration;
+    c.apply([
+      kv('ok', 2),
+      ...unencodable.map(([name, v]) => kv(name, v as JsonValue)),
+      kv('new', nested(3_000) as JsonValue),
+    ]);
+    expect(() => c.flush()).not.toThrow();
+    expect(c.stats.valuesRejected).toBe(unencodable.length + 1);
+    expect([...c.entries()].map(([k]) => k)).toEqual([kv('ok', 0).key]);
+    expect(c.stateHash).toBe(hashState([[kv('ok', 0).key, 2]]));
+    const [d] = deltas(c.catchUp(before, 'none')!.frames);
+    expect(d!.kvs).toEqual([kv('ok', 2), ...unencodable.map(([name]) => kv(name, null))]);
+    expect(d!.hash).toBe(c.stateHash);
+    expect(errors.map((e) => e['key'])).toEqual([
+      ...unencodable.map(([name]) => kv(name, 0).key),
+      kv('new', 0).key,
+    ]);
+  });
+
+  it('an unencodable value arriving between flushes does not take the batch timer down', () => {
+    vi.useFakeTimers();
+    const c = cache();
+    c.apply([kv('ok', 1), kv('deep', nested(3_000) as JsonValue)]);
+    expect(() => vi.advanceTimersByTime(10)).not.toThrow();
+    expect(c.headGeneration).toBe(1);
+    expect([...c.entries()].map(([k]) => k)).toEqual([kv('ok', 0).key]);
   });
 });
 

@@ -1,8 +1,13 @@
 // Kubernetes and Calico objects to the KV model, as Calico's Kubernetes datastore plus its
 // syncer update processors produce it for Felix and confd. convertObject() is pure: the same
 // object always gives the same KVs, and a bad object throws a ConversionError naming it.
+// Every object is bounded in depth and size (model/value-bounds.ts) before a converter walks
+// it, and every value it yields again after, so nothing downstream (state hash, MessagePack,
+// agents) ever sees a value nested deeper than MAX_VALUE_DEPTH. Labels and annotations are
+// checked as the API server checks them (metadata.ts) for every kind.
 
 import type { KV } from '../../model/types.js';
+import { VALUE_LIMITS, valueBoundsProblem } from '../../model/value-bounds.js';
 import type { KubeObject } from '../kube/object.js';
 import { CALICO_V3_API, resourceTypeOf } from '../kube/resources.js';
 import { convertBgpConfiguration, convertBgpPeer } from './bgp.js';
@@ -12,6 +17,7 @@ import { convertHostEndpoint } from './host-endpoint.js';
 import { convertIpPool, convertIpReservation } from './ip-pool.js';
 import { convertBlockAffinity, convertIpamBlock } from './ipam.js';
 import { convertKubernetesNetworkPolicy } from './knp.js';
+import { checkMetadata } from './metadata.js';
 import { convertGlobalNetworkSet, convertNetworkSet } from './network-set.js';
 import { convertCalicoNode, convertNode } from './node.js';
 import { convertPod } from './pod.js';
@@ -69,13 +75,26 @@ export function convertObject(obj: KubeObject): KV[] {
   };
   if (typeof meta?.name !== 'string' || meta.name === '')
     throw new ConversionError(ref, 'metadata.name: required');
+  // Before anything else reads it: converters, and the messages that quote bad fields, recurse.
+  const tooBig = valueBoundsProblem(obj);
+  if (tooBig !== undefined) throw new ConversionError(ref, tooBig);
   const convert = converterFor(obj);
   if (convert === undefined)
     throw new ConversionError(ref, `unsupported resource type ${String(obj.apiVersion)} ${String(obj.kind)}`);
+  let kvs: KV[];
   try {
-    return convert(obj);
+    checkMetadata(meta);
+    kvs = convert(obj);
   } catch (err) {
     if (err instanceof Invalid) throw new ConversionError(ref, err.reason, { cause: err.cause ?? err });
     throw err;
   }
+  // Values must also be plain JSON: the state hash and MessagePack must see the same data.
+  for (const kv of kvs) {
+    const problem = valueBoundsProblem(kv.value, PLAIN_VALUE_LIMITS);
+    if (problem !== undefined) throw new ConversionError(ref, `value of ${kv.key}: ${problem}`);
+  }
+  return kvs;
 }
+
+const PLAIN_VALUE_LIMITS = { ...VALUE_LIMITS, plainJson: true };

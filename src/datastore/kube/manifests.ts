@@ -5,6 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from './object.js';
+import { yamlNestingProblem } from './yaml-nesting.js';
 
 export interface ManifestError {
   source: string;
@@ -22,6 +23,12 @@ const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 
 export function parseManifests(text: string, source: string): Manifests {
   const out: Manifests = { objects: [], errors: [] };
+  // Before the recursive composer sees it: too deep a text can end the process (see there).
+  const tooDeep = yamlNestingProblem(text);
+  if (tooDeep !== undefined) {
+    out.errors.push({ source, message: tooDeep });
+    return out;
+  }
   const docs = parseAllDocuments(text);
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((doc, i) => {
