@@ -25,6 +25,14 @@ import { ApiEmulator } from '../emulator/emulator.js';
 import type { Logger } from '../model/logger.js';
 
 const CHURN_TICK_MS = 100;
+/**
+ * The emulator's event history (its watch cache) shares this process, so it counts against
+ * the replica's memory: every pod churned rewrites a whole IPAMBlock (~25 KB as objects), and
+ * the emulator's 5-minute default held ~100 MB at 20 changes/s. Like kube-apiserver's watch
+ * cache (75 s fresh), 75 s is plenty: a watch resumes from the bookmark sent as it ends, and a
+ * watcher further behind gets 410 and relists, diffed.
+ */
+const EMULATOR_HISTORY_MS = 75_000;
 
 export class EmulatedSimDatastore implements DatastoreSource, NodeReportRecorder {
   readonly name = 'sim-api';
@@ -45,7 +53,10 @@ export class EmulatedSimDatastore implements DatastoreSource, NodeReportRecorder
     private readonly watchTimeoutSeconds: number,
     private readonly log: Logger,
   ) {
-    this.emulator = new ApiEmulator({ log: log.child({ component: 'emulator' }) });
+    this.emulator = new ApiEmulator({
+      log: log.child({ component: 'emulator' }),
+      historyMaxAgeMs: EMULATOR_HISTORY_MS,
+    });
   }
 
   async start(sink: DatastoreSink): Promise<void> {

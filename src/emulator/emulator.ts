@@ -141,7 +141,7 @@ export class ApiEmulator {
   }
 
   stats(): StatsSnapshot {
-    return this.counters.snapshot(this.store.rv, this.store.count());
+    return this.counters.snapshot(this.store.rv, this.store.count(), this.store.historyEvents());
   }
 
   /** Drops all event history: a watch or paged list from any earlier resourceVersion gets 410. */

@@ -26,7 +26,8 @@ export interface HistoryLimits {
 }
 
 export class EventHistory {
-  private events: StoreEvent[] = [];
+  /** Slots before `head` are trimmed (cleared, so the objects they held can be collected). */
+  private events: Array<StoreEvent | undefined> = [];
   private head = 0;
   /** Every event with rv > floorRv is retained. */
   floorRv: number;
@@ -54,7 +55,7 @@ export class EventHistory {
       const oldest = this.events[this.head]!;
       if (this.size <= maxEvents && (maxAgeMs <= 0 || oldest.atMs >= nowMs - maxAgeMs)) break;
       this.floorRv = oldest.rv;
-      this.head++;
+      this.events[this.head++] = undefined;
     }
     if (this.head > 1024 && this.head * 2 > this.events.length) {
       this.events = this.events.slice(this.head);
@@ -83,7 +84,7 @@ export class EventHistory {
 
   /** The retained events after `rv`, oldest first; the caller has checked rv >= floorRv. */
   since(rv: number): StoreEvent[] {
-    return this.events.slice(this.firstAfter(rv));
+    return this.events.slice(this.firstAfter(rv)) as StoreEvent[];
   }
 
   /** The rv of the last event at or before `rv`, or floorRv when none is retained: names the state at `rv`. */

@@ -24,6 +24,8 @@ export interface ResourceCounters {
 export interface StatsSnapshot {
   resourceVersion: string;
   objects: number;
+  /** Events held in the per-type histories (the watch-cache window), all types. */
+  historyEvents: number;
   total: ResourceCounters;
   byResource: Record<string, ResourceCounters>;
   /** verb → HTTP status code → count. Verbs: get list watch create update patch delete discovery emulator. */
@@ -109,7 +111,7 @@ export class EmulatorStats {
     this.of(r).watchesDropped++;
   }
 
-  snapshot(resourceVersion: number, objects: number): StatsSnapshot {
+  snapshot(resourceVersion: number, objects: number, historyEvents: number): StatsSnapshot {
     const total = zero();
     const byResource: Record<string, ResourceCounters> = {};
     for (const [k, c] of [...this.byResource].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -119,6 +121,6 @@ export class EmulatorStats {
     total.bytesServed += this.otherBytes;
     const requests: Record<string, Record<string, number>> = {};
     for (const [verb, m] of this.requests) requests[verb] = Object.fromEntries(m);
-    return { resourceVersion: String(resourceVersion), objects, total, byResource, requests };
+    return { resourceVersion: String(resourceVersion), objects, historyEvents, total, byResource, requests };
   }
 }

@@ -64,6 +64,17 @@ export class ObjectStore {
     return n;
   }
 
+  /** Events retained for resuming watches, all types (after dropping those past the age limit). */
+  historyEvents(): number {
+    const now = this.now();
+    let n = 0;
+    for (const s of this.types.values()) {
+      s.history.trim(now);
+      n += s.history.size;
+    }
+    return n;
+  }
+
   get(r: ResourceType, namespace: string | undefined, name: string): KubeObject | undefined {
     return this.state(r).objects.get(keyOf(r, namespace, name));
   }

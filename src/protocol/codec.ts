@@ -59,9 +59,17 @@ export function encodeBody(
   return frame(type, body);
 }
 
-/** The MessagePack bytes of the pair [key, value]: one entry of a `kvs` array. */
+/**
+ * The MessagePack bytes of the pair [key, value]: one entry of a `kvs` array, in a buffer of
+ * its own. msgpackr returns a view into a shared slab (8 KiB, and after a large value up to
+ * 4x that value's size); the cache keeps entries for as long as a key lives, and one kept view
+ * pins its whole slab, so memory grew with churn far beyond the bytes the cache counts.
+ */
 export function encodeKV(key: string, value: JsonValue): Buffer {
-  return packr.pack([key, value]);
+  const packed = packr.pack([key, value]);
+  const own = Buffer.allocUnsafeSlow(packed.length); // unpooled: exactly its own bytes
+  packed.copy(own);
+  return own;
 }
 
 export function arrayHeader(n: number): Buffer {

@@ -160,6 +160,10 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
     this.pendingStatus = undefined;
     if (changes.size === 0 && status === head.status) return;
     const gen = new Generation(head.generation + 1, this.opts.now(), status, this.hash.hex(), changes);
+    // Catch-ups always end at the head, so frames built for the old head are dead from here:
+    // dropped now rather than kept, uncounted, for the whole window.
+    head.releaseFrames();
+    this.merged.clear();
     this.history.push(gen);
     this.historyBytes += gen.bytes;
     this.evict();
@@ -219,6 +223,10 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
   }
   get retainedGenerations(): number {
     return this.history.length;
+  }
+  /** Encoded delta frames held for catch-ups to the head (its own and merged ones). */
+  get cachedFrameBytes(): number {
+    return this.head.framesBytes + this.merged.calculatedSize;
   }
 
   statusFrame(): Buffer {

@@ -1,6 +1,6 @@
 // One immutable step of a syncer's stream: the changes of one batch (pre-encoded, one
 // entry per key), the status and state hash after it. Frames for it are encoded on first
-// use per compression and then shared by every client.
+// use per compression and then shared by every client, until a newer generation is the head.
 
 import type { SyncStatus } from '../model/types.js';
 import { encodeMessage } from '../protocol/codec.js';
@@ -33,6 +33,21 @@ export class Generation {
       this.encoded.set(opts.compression, f);
     }
     return f;
+  }
+
+  /** Bytes of the delta frames held (not counted in `bytes`: they live only while this is the head). */
+  get framesBytes(): number {
+    let n = 0;
+    for (const f of this.encoded.values()) n += f.bytes;
+    return n;
+  }
+
+  /**
+   * Forgets the delta frames once a newer generation is the head: from then on only merged
+   * catch-ups (from:head) are asked for, so keeping them would double the window's memory.
+   */
+  releaseFrames(): void {
+    this.encoded.clear();
   }
 
   statusFrame(): Buffer {

@@ -193,6 +193,32 @@ describe('catch-up and compaction', () => {
     expect(c.canResume(1)).toBe(true);
   });
 
+  it('holds catch-up frames for the current head only, not for the whole window', () => {
+    const c = cache({ maxHistoryBytes: 64 << 20, maxHistoryAgeMs: 3_600_000 });
+    const heads = [];
+    for (let g = 0; g < 100; g++) {
+      c.apply([kv(`k${g % 7}`, `${g}-${'p'.repeat(200)}`)]);
+      c.flush();
+      heads.push(c.head);
+      // What fan-out asks for: the head's own delta, and merged ones for clients further behind.
+      for (const from of [c.headGeneration - 1, c.headGeneration - 3])
+        for (const compression of ['none', 'deflate'] as const) c.catchUp(Math.max(0, from), compression);
+    }
+    expect(c.retainedGenerations).toBe(101);
+    for (const old of heads.slice(0, -1)) expect(old.framesBytes).toBe(0);
+    const now = ['none', 'deflate'].flatMap((compression) =>
+      [c.headGeneration - 1, c.headGeneration - 3].map(
+        (from) => c.catchUp(from, compression as 'none')!.bytes,
+      ),
+    );
+    expect(c.cachedFrameBytes).toBe(now.reduce((a, b) => a + b, 0));
+    // Advancing releases them; the next catch-up is built for the new head.
+    c.apply([kv('z', 1)]);
+    c.flush();
+    expect(c.cachedFrameBytes).toBe(0);
+    expect(deltas(c.catchUp(c.headGeneration - 1, 'none')!.frames)[0]!.to).toBe(c.headGeneration);
+  });
+
   it('reports when the oldest missing generation was made (lag)', () => {
     const c = cache();
     c.apply([kv('a', 1)]);

@@ -282,6 +282,16 @@ describe('codec', () => {
     });
   });
 
+  it('an encoded KV owns exactly its bytes: keeping it pins no shared slab (caches keep them)', () => {
+    const big = encodeKV('/big', { blob: 'x'.repeat(40_000) }); // grows the encoder's slabs
+    const kept = Array.from({ length: 50 }, (_, i) => encodeKV(`/k${i}`, { i }));
+    for (const b of [big, ...kept]) {
+      expect(b.buffer.byteLength).toBe(b.length);
+      expect(b.byteOffset).toBe(0);
+    }
+    expect(packr.unpack(kept[7]!)).toEqual(['/k7', { i: 7 }]);
+  });
+
   it('bodyWithKVs splices to the same bytes (and value) as packing the whole map', () => {
     fc.assert(
       fc.property(
