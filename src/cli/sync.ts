@@ -2,18 +2,17 @@
 // `calicoctl get`-like output) and for tests that compare states by hash.
 
 import { Command } from 'commander';
-import { pino } from 'pino';
 import { SyncClient } from '../client/sync-client.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { syncSchema } from '../config/sync-config.js';
-import type { Logger } from '../model/logger.js';
+import { createLogger } from '../observability/logging.js';
 
 export function syncCommand(): Command {
   const cmd = new Command('sync').description('follow a Tabby server stream and show progress');
   addSchemaOptions(cmd, syncSchema.shape);
   cmd.action(async () => {
     const cfg = resolveConfig(cmd, syncSchema);
-    const log = pino({ level: cfg.logLevel }, pino.destination(2)) as Logger;
+    const log = createLogger(cfg.logLevel, 2);
     const client = new SyncClient({
       addresses: cfg.server.split(',').map((s) => s.trim()),
       syncer: cfg.syncer,
