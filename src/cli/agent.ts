@@ -29,6 +29,7 @@ import { type AgentHealthSources, agentHealth } from '../observability/agent-hea
 import { startHealthServer } from '../observability/health.js';
 import { createLogger } from '../observability/logging.js';
 import { ReportKind } from '../protocol/reports.js';
+import { exitAfterFlush } from './exit.js';
 
 const AGENT = 'tabby-agent/0.1.0';
 
@@ -83,7 +84,7 @@ export function agentCommand(): Command {
       const results = await Promise.allSettled([policy?.stop(), routing?.agent.stop()]);
       const failed = results.filter((r) => r.status === 'rejected');
       for (const r of failed) log.error({ err: String(r.reason) }, 'stop failed');
-      process.exit(failed.length > 0 ? 1 : 0);
+      await exitAfterFlush(failed.length > 0 ? 1 : 0);
     };
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));

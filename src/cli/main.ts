@@ -2,10 +2,10 @@
 // The `tabby` command: one subcommand per composition root.
 
 import { Command } from 'commander';
-import { ConfigError } from '../config/errors.js';
 import { generateObjects } from '../datastore/sim/index.js';
 import { apiserverEmulatorCommand } from '../emulator/cli.js';
 import { agentCommand } from './agent.js';
+import { endQuietlyOnClosedStdout, exitOnFailure } from './exit.js';
 import { explainCommand } from './explain.js';
 import { ipamCommand } from './ipam.js';
 import { lintCommand } from './lint.js';
@@ -26,11 +26,11 @@ program.addCommand(nodeCommand());
 program.addCommand(ipamCommand());
 program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}) }));
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`tabby: ${err.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`tabby: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+/** Commander's errors are thrown to exitOnFailure rather than ending the process itself. */
+const throwCommanderErrors = (cmd: Command): void => {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) throwCommanderErrors(sub);
+};
+throwCommanderErrors(program);
+endQuietlyOnClosedStdout();
+program.parseAsync(process.argv).catch(exitOnFailure);

@@ -6,6 +6,7 @@ import { SyncClient } from '../client/sync-client.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { syncSchema } from '../config/sync-config.js';
 import { createLogger } from '../observability/logging.js';
+import { CommandFailed, exitAfterFlush, exitOnFailure } from './exit.js';
 
 export function syncCommand(): Command {
   const cmd = new Command('sync').description('follow a Tabby server stream and show progress');
@@ -26,10 +27,11 @@ export function syncCommand(): Command {
     });
 
     if (cfg.once) {
-      const timer = setTimeout(() => {
-        process.stderr.write(`tabby sync: not in sync after ${cfg.timeoutMs} ms (status ${client.status})\n`);
-        process.exit(1);
-      }, cfg.timeoutMs);
+      const timer = setTimeout(
+        () =>
+          exitOnFailure(new CommandFailed(`not in sync after ${cfg.timeoutMs} ms (status ${client.status})`)),
+        cfg.timeoutMs,
+      );
       client.on('status', (status) => {
         if (status !== 'in-sync') return;
         clearTimeout(timer);
@@ -52,7 +54,7 @@ export function syncCommand(): Command {
             `in sync: ${summary.keys} keys at generation ${summary.generation}, hash ${summary.hash}\n`,
           );
         stopping = true;
-        void client.stop().then(() => process.exit(0));
+        void client.stop().then(() => exitAfterFlush(0));
       });
       client.start();
       return;
@@ -75,7 +77,7 @@ export function syncCommand(): Command {
     }, 1_000);
     const stop = () => {
       stopping = true;
-      void client.stop().then(() => process.exit(0));
+      void client.stop().then(() => exitAfterFlush(0));
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
