@@ -30,6 +30,7 @@ import { startHealthServer } from '../observability/health.js';
 import { createLogger } from '../observability/logging.js';
 import { ReportKind } from '../protocol/reports.js';
 import { exitAfterFlush } from './exit.js';
+import { onStopRequest } from './stop-request.js';
 
 const AGENT = 'tabby-agent/0.1.0';
 
@@ -79,15 +80,14 @@ export function agentCommand(): Command {
       },
       'agent started',
     );
-    const stop = async (signal: string) => {
-      log.info({ signal }, 'agent stopping (the dataplane is left as it is)');
+    const stop = async (reason: string) => {
+      log.info({ reason }, 'agent stopping (the dataplane is left as it is)');
       const results = await Promise.allSettled([policy?.stop(), routing?.agent.stop()]);
       const failed = results.filter((r) => r.status === 'rejected');
       for (const r of failed) log.error({ err: String(r.reason) }, 'stop failed');
       await exitAfterFlush(failed.length > 0 ? 1 : 0);
     };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
+    onStopRequest((reason) => void stop(reason));
   });
   return cmd;
 }

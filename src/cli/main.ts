@@ -11,6 +11,7 @@ import { ipamCommand } from './ipam.js';
 import { lintCommand } from './lint.js';
 import { nodeCommand } from './node-status.js';
 import { serveCommand } from './serve.js';
+import { onStopRequest } from './stop-request.js';
 import { syncCommand } from './sync.js';
 
 const program = new Command('tabby')
@@ -24,7 +25,7 @@ program.addCommand(explainCommand());
 program.addCommand(lintCommand());
 program.addCommand(nodeCommand());
 program.addCommand(ipamCommand());
-program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}) }));
+program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}), onStopRequest }));
 
 /** Commander's errors are thrown to exitOnFailure rather than ending the process itself. */
 const throwCommanderErrors = (cmd: Command): void => {

@@ -29,6 +29,7 @@ import { SnapshotCache } from '../snapcache/cache.js';
 import { SyncerRouter } from '../snapcache/router.js';
 import { exitAfterFlush } from './exit.js';
 import { EmulatedSimDatastore } from './sim-api.js';
+import { onStopRequest } from './stop-request.js';
 
 export function serveCommand(): Command {
   const cmd = new Command('serve').description(
@@ -187,10 +188,10 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       : undefined;
 
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (reason: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, drainMs: cfg.shutdownDrainMs, connections: server.connectionCount }, 'shutting down');
+    log.info({ reason, drainMs: cfg.shutdownDrainMs, connections: server.connectionCount }, 'shutting down');
     summary?.stop();
     lint?.stop();
     await Promise.all(agents.map((a) => a.stop()));
@@ -201,6 +202,5 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     log.info('stopped');
     await exitAfterFlush(0);
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  onStopRequest((reason) => void shutdown(reason));
 }

@@ -7,6 +7,7 @@ import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { syncSchema } from '../config/sync-config.js';
 import { createLogger } from '../observability/logging.js';
 import { CommandFailed, exitAfterFlush, exitOnFailure } from './exit.js';
+import { onStopRequest } from './stop-request.js';
 
 export function syncCommand(): Command {
   const cmd = new Command('sync').description('follow a Tabby server stream and show progress');
@@ -79,8 +80,7 @@ export function syncCommand(): Command {
       stopping = true;
       void client.stop().then(() => exitAfterFlush(0));
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    onStopRequest(stop);
     client.start();
   });
   return cmd;

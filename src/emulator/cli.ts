@@ -18,7 +18,14 @@ export interface EmulatorCommandDeps {
   /** The simulated cluster's objects, for `--seed sim`. */
   seedObjects?: () => KubeObject[] | Promise<KubeObject[]>;
   createLogger?: (level: string) => Logger;
+  /** Calls `stop` when the process should stop (default: on SIGINT or SIGTERM). */
+  onStopRequest?: (stop: (reason: string) => void) => void;
 }
+
+const untilSignal = (stop: (reason: string) => void): void => {
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+};
 
 /** The command's settings (config/emulator-config.ts: flags, TABBY_* env vars, config file). */
 export type EmulatorCliOptions = EmulatorConfig;
@@ -33,10 +40,7 @@ export function apiserverEmulatorCommand(deps: EmulatorCommandDeps = {}): Comman
     const o = resolveConfig(cmd, emulatorSchema);
     const log = (deps.createLogger ?? createLogger)(o.logLevel);
     const emulator = await runApiserverEmulator(o, deps, log);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
+    await new Promise<void>((resolve) => (deps.onStopRequest ?? untilSignal)(() => resolve()));
     log.info({}, 'stopping apiserver emulator');
     await emulator.stop();
   });
