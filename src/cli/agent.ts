@@ -18,6 +18,7 @@ import { DryRunDataplane } from '../agent/dry-run.js';
 import { dryRunIptables, IptablesDataplane } from '../agent/iptables-dataplane.js';
 import { dryRunNftables, NftablesDataplane } from '../agent/nftables-dataplane.js';
 import { RoutingAgent, type RoutingPart } from '../agent/routing-agent.js';
+import { logStreamMilestones } from '../agent/stream-log.js';
 import { SyncClient } from '../client/sync-client.js';
 import { type AgentConfig, agentSchema } from '../config/agent-config.js';
 import { ConfigError } from '../config/errors.js';
@@ -54,6 +55,7 @@ export function agentCommand(): Command {
     const felix = client('felix');
     const policy = policyDataplane ? new PolicyAgent(cfg.node, felix, policyDataplane, log) : undefined;
     const routing = await createRouting(cfg, felix, client, log);
+    logStreamMilestones(cfg.node, routing?.bgp ? [felix, routing.bgp] : [felix], log);
     if (!policy && !routing)
       throw new ConfigError('nothing to do: --dataplane none, --bgp off, --routes off and --wireguard off');
     const health = await startAgentHealth(cfg, routing, {
