@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateObjects } from '../../src/datastore/sim/index.js';
-import { serve, tabby } from '../harness/cli.js';
+import { serve, simArgs, tabby } from '../harness/cli.js';
 
 const SIM = { seed: 1, nodes: 4, pods: 6 };
 const cleanup: Array<() => unknown> = [];
@@ -36,16 +36,7 @@ async function agentLogs(server: string, node: string): Promise<Rec[]> {
 
 describe('tabby agent logs', () => {
   it('in sync, first rules applied with counts; a warning only for an unknown node', async () => {
-    const srv = await serve([
-      '--sim-seed',
-      String(SIM.seed),
-      '--sim-nodes',
-      String(SIM.nodes),
-      '--sim-pods',
-      String(SIM.pods),
-      '--sim-churn-per-sec',
-      '0',
-    ]);
+    const srv = await serve(simArgs(SIM));
     cleanup.push(() => srv.proc.kill('SIGKILL'));
     const node = generateObjects(SIM).find((o) => o.kind === 'Node')!.metadata.name;
     const [known, unknown] = await Promise.all([

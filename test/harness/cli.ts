@@ -72,3 +72,15 @@ export async function serve(
   }); // keep draining stdout
   return { proc, sync, health, lines: kept };
 }
+
+/** `tabby serve` flags for a still simulated cluster of this shape (tests derive the same objects). */
+export const simArgs = (sim: { seed: number; nodes: number; pods: number }): string[] => [
+  '--sim-seed',
+  String(sim.seed),
+  '--sim-nodes',
+  String(sim.nodes),
+  '--sim-pods',
+  String(sim.pods),
+  '--sim-churn-per-sec',
+  '0',
+];
