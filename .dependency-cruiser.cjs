@@ -1,4 +1,4 @@
-/** Module boundaries of ../shared/STYLE.md, enforced in `npm run lint`. */
+/** Module boundaries (README: Development), enforced in `npm run lint`. */
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },

@@ -35,6 +35,11 @@ export class PolicyAgent {
       () => client.generation,
       log,
       coalesceMs,
+      () => ({
+        endpoints: this.calc.plans().size,
+        policies: this.calc.model.policies.size,
+        ipSets: this.calc.ipSetIds().length,
+      }),
     );
     client.on('updates', (kvs) => {
       const u = this.calc.apply(kvs);

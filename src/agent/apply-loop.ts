@@ -38,6 +38,8 @@ export class ApplyLoop {
     private readonly generation: () => number,
     private readonly log: Logger,
     private readonly coalesceMs = 50,
+    /** What the part programmed, counted (logged with its first successful apply). */
+    private readonly counts: () => Record<string, number> = () => ({}),
   ) {}
 
   /** The desired state changed. */
@@ -83,7 +85,11 @@ export class ApplyLoop {
         this.stats.appliedGeneration = generation;
         this.stats.lastError = undefined;
         this.backoff.reset();
-        this.log.debug({ part: this.name, ms: this.stats.lastApplyMs, generation }, 'in step');
+        const ms = Math.round(this.stats.lastApplyMs);
+        // The first apply is the moment the node is programmed at all: worth an info line.
+        if (this.stats.applies === 1)
+          this.log.info({ part: this.name, generation, ms, ...this.counts() }, 'first rules applied');
+        else this.log.debug({ part: this.name, ms, generation }, 'in step');
       },
       (err: Error) => {
         this.stats.failures++;

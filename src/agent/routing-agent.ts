@@ -51,6 +51,12 @@ export class RoutingAgent {
             () => s.client.generation,
             o.log.child({ part: p.name }),
             o.coalesceMs,
+            () => ({
+              nodes: state.nodes.size,
+              pools: state.pools.size,
+              blocks: state.blocks.size,
+              bgpPeers: state.bgpPeers.size,
+            }),
           ),
       );
       s.client.on('updates', (kvs) => {

@@ -18,6 +18,7 @@ import { DryRunDataplane } from '../agent/dry-run.js';
 import { dryRunIptables, IptablesDataplane } from '../agent/iptables-dataplane.js';
 import { dryRunNftables, NftablesDataplane } from '../agent/nftables-dataplane.js';
 import { RoutingAgent, type RoutingPart } from '../agent/routing-agent.js';
+import { logStreamMilestones } from '../agent/stream-log.js';
 import { SyncClient } from '../client/sync-client.js';
 import { type AgentConfig, agentSchema } from '../config/agent-config.js';
 import { ConfigError } from '../config/errors.js';
@@ -29,6 +30,8 @@ import { type AgentHealthSources, agentHealth } from '../observability/agent-hea
 import { startHealthServer } from '../observability/health.js';
 import { createLogger } from '../observability/logging.js';
 import { ReportKind } from '../protocol/reports.js';
+import { exitAfterFlush } from './exit.js';
+import { onStopRequest } from './stop-request.js';
 
 const AGENT = 'tabby-agent/0.1.0';
 
@@ -52,6 +55,7 @@ export function agentCommand(): Command {
     const felix = client('felix');
     const policy = policyDataplane ? new PolicyAgent(cfg.node, felix, policyDataplane, log) : undefined;
     const routing = await createRouting(cfg, felix, client, log);
+    logStreamMilestones(cfg.node, routing?.bgp ? [felix, routing.bgp] : [felix], log);
     if (!policy && !routing)
       throw new ConfigError('nothing to do: --dataplane none, --bgp off, --routes off and --wireguard off');
     const health = await startAgentHealth(cfg, routing, {
@@ -78,15 +82,14 @@ export function agentCommand(): Command {
       },
       'agent started',
     );
-    const stop = async (signal: string) => {
-      log.info({ signal }, 'agent stopping (the dataplane is left as it is)');
+    const stop = async (reason: string) => {
+      log.info({ reason }, 'agent stopping (the dataplane is left as it is)');
       const results = await Promise.allSettled([policy?.stop(), routing?.agent.stop()]);
       const failed = results.filter((r) => r.status === 'rejected');
       for (const r of failed) log.error({ err: String(r.reason) }, 'stop failed');
-      process.exit(failed.length > 0 ? 1 : 0);
+      await exitAfterFlush(failed.length > 0 ? 1 : 0);
     };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
+    onStopRequest((reason) => void stop(reason));
   });
   return cmd;
 }

@@ -13,12 +13,14 @@ import { evaluateAcross, mapsOf } from '../agent/dataplane/maps/index.js';
 import { SyncClient } from '../client/sync-client.js';
 import { ConfigError } from '../config/errors.js';
 import { type ExplainConfig, explainSchema } from '../config/explain-config.js';
+import { requireDirectory } from '../config/paths.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { convertObject } from '../datastore/convert/index.js';
 import { FileDatastore } from '../datastore/file/file-datastore.js';
 import { keyKind } from '../model/keys.js';
 import { silentLogger } from '../model/logger.js';
 import type { JsonValue, KV } from '../model/types.js';
+import { CommandFailed } from './exit.js';
 
 export function explainCommand(): Command {
   const cmd = new Command('explain').description(
@@ -29,6 +31,7 @@ export function explainCommand(): Command {
     const cfg = resolveConfig(cmd, explainSchema);
     if (!cfg.server === !cfg.path)
       throw new ConfigError('give exactly one of --server HOST:PORT or --path DIR');
+    if (cfg.path) await requireDirectory('path', cfg.path);
     const state = cfg.path ? await readFiles(cfg.path) : await readServer(cfg.server!, cfg.timeoutMs);
     // No node of its own: explain computes plans on demand for whichever endpoints a flow involves.
     const src = resolveEndpoint(state, cfg.from, 'from');
@@ -74,7 +77,10 @@ async function readServer(server: string, timeoutMs: number): Promise<Map<string
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`not in sync with ${server} after ${timeoutMs} ms`)),
+        () =>
+          reject(
+            new CommandFailed(`not in sync with ${server} after ${timeoutMs} ms (status ${client.status})`),
+          ),
         timeoutMs,
       );
       client.on('status', (s) => {

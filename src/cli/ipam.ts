@@ -11,6 +11,7 @@ import { ipamShowSchema } from '../config/ipam-config.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { silentLogger } from '../model/logger.js';
 import type { KV } from '../model/types.js';
+import { CommandFailed } from './exit.js';
 
 export function ipamCommand(): Command {
   const ipam = new Command('ipam').description('IP address management: pools, blocks, borrowed addresses');
@@ -18,15 +19,7 @@ export function ipamCommand(): Command {
   addSchemaOptions(show, ipamShowSchema.shape);
   show.action(async () => {
     const cfg = resolveConfig(show, ipamShowSchema);
-    let kvs: KV[];
-    try {
-      kvs = await readFelixState(cfg.server, cfg.timeoutMs);
-    } catch (err) {
-      // An unreachable server is an operator's everyday error: one line, no stack.
-      process.stderr.write(`tabby ipam show: ${(err as Error).message}\n`);
-      process.exitCode = 1;
-      return;
-    }
+    const kvs = await readFelixState(cfg.server, cfg.timeoutMs);
     const state = new RoutingState();
     state.apply(kvs);
     const report = ipamReport(state);
@@ -55,7 +48,10 @@ async function readFelixState(server: string, timeoutMs: number): Promise<KV[]> 
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`not in sync with ${server} after ${timeoutMs} ms (status ${client.status})`)),
+        () =>
+          reject(
+            new CommandFailed(`not in sync with ${server} after ${timeoutMs} ms (status ${client.status})`),
+          ),
         timeoutMs,
       );
       client.on('status', (s) => {

@@ -3,10 +3,10 @@
 // lint rules over the resulting KV model. Exit code 1 when any finding is an error.
 
 import { stat } from 'node:fs/promises';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { type LintConfig, lintScalarSchema, lintSchema } from '../config/lint-config.js';
-import { addSchemaOptions, envName, resolveConfig } from '../config/schema-options.js';
+import { addListOption, addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { ConversionError, convertObject } from '../datastore/convert/index.js';
 import { listManifestFiles, readManifestFile } from '../datastore/kube/manifests.js';
 import { type KubeObject, objectId } from '../datastore/kube/object.js';
@@ -22,29 +22,12 @@ import {
 } from '../lint/index.js';
 import type { KV } from '../model/types.js';
 
-/** Repeatable flag; commas also separate values (handy in env vars). */
-const collect = (value: string, previous: string[] | undefined): string[] => [
-  ...(previous ?? []),
-  ...value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== ''),
-];
-
 export function lintCommand(): Command {
   const cmd = new Command('lint').description(
     'check Kubernetes/Calico manifests for mistakes the data proves (BGP ASNs, IP pools, mesh size, tiers)',
   );
-  cmd.addOption(
-    new Option('-f, --file <path>', lintSchema.shape.file.description ?? '')
-      .argParser(collect)
-      .env(envName('file')),
-  );
-  cmd.addOption(
-    new Option('--service-cidr <cidr>', lintSchema.shape.serviceCidr.description ?? '')
-      .argParser(collect)
-      .env(envName('serviceCidr')),
-  );
+  addListOption(cmd, '-f, --file <path>', 'file', lintSchema.shape.file);
+  addListOption(cmd, '--service-cidr <cidr>', 'serviceCidr', lintSchema.shape.serviceCidr);
   addSchemaOptions(cmd, lintScalarSchema.shape);
   cmd.action(async () => {
     const cfg = resolveConfig(cmd, lintSchema);

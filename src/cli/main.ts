@@ -2,16 +2,17 @@
 // The `tabby` command: one subcommand per composition root.
 
 import { Command } from 'commander';
-import { ConfigError } from '../config/errors.js';
 import { generateObjects } from '../datastore/sim/index.js';
 import { apiserverEmulatorCommand } from '../emulator/cli.js';
 import { agentCommand } from './agent.js';
+import { endQuietlyOnClosedStdout, exitOnFailure } from './exit.js';
 import { explainCommand } from './explain.js';
 import { ipamCommand } from './ipam.js';
 import { lintCommand } from './lint.js';
 import { nodeCommand } from './node-status.js';
 import { serveCommand } from './serve.js';
 import { sizingCommand } from './sizing.js';
+import { onStopRequest } from './stop-request.js';
 import { syncCommand } from './sync.js';
 
 const program = new Command('tabby')
@@ -26,13 +27,13 @@ program.addCommand(lintCommand());
 program.addCommand(nodeCommand());
 program.addCommand(ipamCommand());
 program.addCommand(sizingCommand());
-program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}) }));
+program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}), onStopRequest }));
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`tabby: ${err.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`tabby: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+/** Commander's errors are thrown to exitOnFailure rather than ending the process itself. */
+const throwCommanderErrors = (cmd: Command): void => {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) throwCommanderErrors(sub);
+};
+throwCommanderErrors(program);
+endQuietlyOnClosedStdout();
+program.parseAsync(process.argv).catch(exitOnFailure);

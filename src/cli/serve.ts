@@ -6,7 +6,8 @@ import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Command } from 'commander';
 import { SyncClient } from '../client/sync-client.js';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError, listenError } from '../config/errors.js';
+import { requireDirectory, requireFile } from '../config/paths.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { checkServeConfig, type ServeConfig, serveSchema } from '../config/serve-config.js';
 import { convertObject } from '../datastore/convert/index.js';
@@ -26,7 +27,9 @@ import { startSummary } from '../observability/summary.js';
 import { FRAME_OVERHEAD_BYTES, SyncServer } from '../server/server.js';
 import { SnapshotCache } from '../snapcache/cache.js';
 import { SyncerRouter } from '../snapcache/router.js';
+import { exitAfterFlush } from './exit.js';
 import { EmulatedSimDatastore } from './sim-api.js';
+import { onStopRequest } from './stop-request.js';
 
 export function serveCommand(): Command {
   const cmd = new Command('serve').description(
@@ -37,6 +40,8 @@ export function serveCommand(): Command {
     const cfg = resolveConfig(cmd, serveSchema);
     const problems = checkServeConfig(cfg);
     if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    if (cfg.path !== undefined) await requireDirectory('path', cfg.path);
+    if (cfg.kubeconfig !== undefined) await requireFile('kubeconfig', cfg.kubeconfig);
     const log = createLogger(cfg.logLevel);
     await runServe(cfg, log);
   });
@@ -132,7 +137,9 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     { sink: source },
   );
   const listen = parseHostPort(cfg.listen);
-  const bound = await server.listen(listen.host, listen.port);
+  const bound = await server.listen(listen.host, listen.port).catch((err: unknown) => {
+    throw listenError('listen', cfg.listen, err);
+  });
   log.info({ address: `${bound.host}:${bound.port}` }, 'sync server listening');
 
   const registry = createMetrics({ caches, server, router, datastore: source });
@@ -146,6 +153,8 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       const detail = Object.fromEntries(caches.map((c) => [c.syncer, c.status]));
       return { ok: caches.every((c) => c.status === 'in-sync'), detail };
     },
+  }).catch((err: unknown) => {
+    throw listenError('healthListen', cfg.healthListen, err);
   });
   const healthBound = health.address();
   const healthPort =
@@ -179,10 +188,10 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       : undefined;
 
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (reason: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, drainMs: cfg.shutdownDrainMs, connections: server.connectionCount }, 'shutting down');
+    log.info({ reason, drainMs: cfg.shutdownDrainMs, connections: server.connectionCount }, 'shutting down');
     summary?.stop();
     lint?.stop();
     await Promise.all(agents.map((a) => a.stop()));
@@ -191,8 +200,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     for (const c of caches) c.close();
     health.close();
     log.info('stopped');
-    process.exit(0);
+    await exitAfterFlush(0);
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  onStopRequest((reason) => void shutdown(reason));
 }

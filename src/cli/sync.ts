@@ -2,18 +2,19 @@
 // `calicoctl get`-like output) and for tests that compare states by hash.
 
 import { Command } from 'commander';
-import { pino } from 'pino';
 import { SyncClient } from '../client/sync-client.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { syncSchema } from '../config/sync-config.js';
-import type { Logger } from '../model/logger.js';
+import { createLogger } from '../observability/logging.js';
+import { CommandFailed, exitAfterFlush, exitOnFailure } from './exit.js';
+import { onStopRequest } from './stop-request.js';
 
 export function syncCommand(): Command {
   const cmd = new Command('sync').description('follow a Tabby server stream and show progress');
   addSchemaOptions(cmd, syncSchema.shape);
   cmd.action(async () => {
     const cfg = resolveConfig(cmd, syncSchema);
-    const log = pino({ level: cfg.logLevel }, pino.destination(2)) as Logger;
+    const log = createLogger(cfg.logLevel, 2);
     const client = new SyncClient({
       addresses: cfg.server.split(',').map((s) => s.trim()),
       syncer: cfg.syncer,
@@ -27,10 +28,11 @@ export function syncCommand(): Command {
     });
 
     if (cfg.once) {
-      const timer = setTimeout(() => {
-        process.stderr.write(`tabby sync: not in sync after ${cfg.timeoutMs} ms (status ${client.status})\n`);
-        process.exit(1);
-      }, cfg.timeoutMs);
+      const timer = setTimeout(
+        () =>
+          exitOnFailure(new CommandFailed(`not in sync after ${cfg.timeoutMs} ms (status ${client.status})`)),
+        cfg.timeoutMs,
+      );
       client.on('status', (status) => {
         if (status !== 'in-sync') return;
         clearTimeout(timer);
@@ -53,7 +55,7 @@ export function syncCommand(): Command {
             `in sync: ${summary.keys} keys at generation ${summary.generation}, hash ${summary.hash}\n`,
           );
         stopping = true;
-        void client.stop().then(() => process.exit(0));
+        void client.stop().then(() => exitAfterFlush(0));
       });
       client.start();
       return;
@@ -76,10 +78,9 @@ export function syncCommand(): Command {
     }, 1_000);
     const stop = () => {
       stopping = true;
-      void client.stop().then(() => process.exit(0));
+      void client.stop().then(() => exitAfterFlush(0));
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    onStopRequest(stop);
     client.start();
   });
   return cmd;

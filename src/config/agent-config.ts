@@ -2,12 +2,12 @@
 // (BIRD for BGP, kernel routes from IPAM, WireGuard), each of which can be turned off.
 
 import { z } from 'zod';
+import { serverAddresses } from './fields.js';
 
 const hostPath = (what: string, def: string) => z.string().min(1).default(def).describe(what);
 
 export const agentSchema = z.object({
-  server: z
-    .string()
+  server: serverAddresses
     .default('127.0.0.1:5473')
     .describe('Tabby servers HOST:PORT[,HOST:PORT...] (random start, round robin)'),
   node: z.string().min(1).describe("this node's name (as in the Node resource)"),

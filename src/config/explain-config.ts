@@ -1,9 +1,10 @@
 // Settings of `tabby explain`: which state to read and which flow to judge.
 
 import { z } from 'zod';
+import { serverAddresses } from './fields.js';
 
 export const explainSchema = z.object({
-  server: z.string().optional().describe('read the state from a Tabby server (HOST:PORT) ...'),
+  server: serverAddresses.optional().describe('read the state from a Tabby server (HOST:PORT) ...'),
   path: z.string().optional().describe('... or from a directory of Kubernetes/Calico manifests'),
   from: z.string().describe('source: <namespace>/<pod> or an IP'),
   to: z.string().describe('destination: <namespace>/<pod>:<port>/<protocol> or <ip>:<port>/<protocol>'),

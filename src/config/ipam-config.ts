@@ -1,9 +1,10 @@
 // Settings of `tabby ipam show`: which server to read the IPAM state from and what to print.
 
 import { z } from 'zod';
+import { serverAddresses } from './fields.js';
 
 export const ipamShowSchema = z.object({
-  server: z.string().default('127.0.0.1:5473').describe('Tabby server HOST:PORT (comma-separated list)'),
+  server: serverAddresses.default('127.0.0.1:5473').describe('Tabby server HOST:PORT (comma-separated list)'),
   showBlocks: z.boolean().default(false).describe('also list every IPAM block (affine node, in use / size)'),
   showBorrowed: z
     .boolean()

@@ -7,9 +7,7 @@ import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
-
-const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-export const envName = (key: string): string => `TABBY_${kebab(key).replaceAll('-', '_').toUpperCase()}`;
+import { envName, kebab, settingName } from './setting-names.js';
 
 type Shape = Record<string, z.ZodType>;
 
@@ -34,6 +32,23 @@ export function addSchemaOptions(cmd: Command, shape: Shape): Command {
   return cmd;
 }
 
+/** Repeatable flag; commas also separate values (handy in env vars). */
+const collect = (value: string, previous: string[] | undefined): string[] => [
+  ...(previous ?? []),
+  ...value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== ''),
+];
+
+/**
+ * Adds a repeatable option (`flags`, e.g. "-f, --file <path>") for the array field `key` of a
+ * schema, with its env var (comma-separated values) and description.
+ */
+export function addListOption(cmd: Command, flags: string, key: string, field: z.ZodType): Command {
+  return cmd.addOption(new Option(flags, field.description ?? '').argParser(collect).env(envName(key)));
+}
+
 /**
  * Resolves the settings: command line beats environment beats config file beats defaults.
  * Returns a validated, frozen object; bad values throw ConfigError naming the setting.
@@ -53,7 +68,9 @@ export function resolveConfig<S extends z.ZodObject<Shape>>(cmd: Command, schema
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => {
       const key = String(i.path[0] ?? '');
-      return `--${kebab(key)} (${envName(key)}): ${i.message}`;
+      // zod's "expected string, received undefined" says less than "required".
+      const unset = merged[key] === undefined && i.code === 'invalid_type';
+      return `${settingName(key)}: ${unset ? 'required, not set' : i.message}`;
     });
     throw new ConfigError(`invalid configuration:\n  ${issues.join('\n  ')}`);
   }

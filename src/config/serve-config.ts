@@ -2,8 +2,8 @@
 // Typha's where it has one (ping 10 s, pong 60 s, handshake 10 s, fall-behind 300 s).
 
 import { z } from 'zod';
+import { listenAddress as hostPort } from './fields.js';
 
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$/, 'want HOST:PORT');
 const ms = z.coerce.number().int().nonnegative();
 const pos = z.coerce.number().int().positive();
 

@@ -1,10 +1,10 @@
 // Settings of `tabby sync`, the operator's client: follow a server's stream and report.
 
 import { z } from 'zod';
+import { serverAddresses } from './fields.js';
 
 export const syncSchema = z.object({
-  server: z
-    .string()
+  server: serverAddresses
     .default('127.0.0.1:5473')
     .describe('server address HOST:PORT (comma-separated list: random start, then round robin)'),
   syncer: z.enum(['felix', 'bgp']).default('felix').describe('syncer type to follow'),

@@ -2,84 +2,49 @@
 // writing a kubeconfig for it and seeding it from manifest directories or from the simulated
 // cluster (whose object generator the composition root injects as `seedObjects`).
 
-import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError } from '../config/errors.js';
+import { Command } from 'commander';
+import { type EmulatorConfig, emulatorScalarSchema, emulatorSchema } from '../config/emulator-config.js';
+import { ConfigError, listenError, settingError } from '../config/errors.js';
+import { requireDirectory } from '../config/paths.js';
+import { addListOption, addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import type { KubeObject } from '../datastore/kube/object.js';
 import { parseHostPort } from '../model/address.js';
 import type { Logger } from '../model/logger.js';
 import { createLogger } from '../observability/logging.js';
 import { ApiEmulator } from './emulator.js';
 import type { LoadResult } from './load.js';
-import { DEFAULT_EMULATOR_OPTIONS } from './options.js';
 
 export interface EmulatorCommandDeps {
   /** The simulated cluster's objects, for `--seed sim`. */
   seedObjects?: () => KubeObject[] | Promise<KubeObject[]>;
   createLogger?: (level: string) => Logger;
+  /** Calls `stop` when the process should stop (default: on SIGINT or SIGTERM). */
+  onStopRequest?: (stop: (reason: string) => void) => void;
 }
 
-export interface EmulatorCliOptions {
-  listen: string;
-  writeKubeconfig?: string;
-  load: string[];
-  seed?: string;
-  token?: string;
-  bookmarkIntervalMs: number;
-  historyMaxEvents: number;
-  historyMaxAgeMs: number;
-  minRequestTimeoutS: number;
-  logLevel: string;
-}
-
-const integer = (v: string): number => {
-  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('not a non-negative integer');
-  return Number(v);
+const untilSignal = (stop: (reason: string) => void): void => {
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
 };
 
+/** The command's settings (config/emulator-config.ts: flags, TABBY_* env vars, config file). */
+export type EmulatorCliOptions = EmulatorConfig;
+
 export function apiserverEmulatorCommand(deps: EmulatorCommandDeps = {}): Command {
-  const d = DEFAULT_EMULATOR_OPTIONS;
-  const cmd = new Command('apiserver-emulator')
-    .description('serve an in-memory emulation of the Kubernetes List/Watch API (for tests and demos)')
-    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:0')
-    .option('--write-kubeconfig <file>', 'write a kubeconfig for the emulator to this file')
-    .option(
-      '--load <dir>',
-      'load manifests (*.yaml, *.yml, *.json) from a directory (repeatable)',
-      collect,
-      [],
-    )
-    .option('--seed <source>', 'seed objects from a generator: "sim" (the simulated cluster)')
-    .option('--token <token>', 'require this bearer token on API requests')
-    .option('--bookmark-interval-ms <ms>', 'watch bookmark interval', integer, d.bookmarkIntervalMs)
-    .option('--history-max-events <n>', 'events kept per resource type', integer, d.historyMaxEvents)
-    .option(
-      '--history-max-age-ms <ms>',
-      'events older than this are compacted (0: by count only)',
-      integer,
-      d.historyMaxAgeMs,
-    )
-    .option(
-      '--min-request-timeout-s <s>',
-      'watches without timeoutSeconds end after [s, 2s)',
-      integer,
-      d.minRequestTimeoutMs / 1000,
-    )
-    .option('--log-level <level>', 'log level', 'info');
-  cmd.action(async (o: EmulatorCliOptions) => {
+  const cmd = new Command('apiserver-emulator').description(
+    'serve an in-memory emulation of the Kubernetes List/Watch API (for tests and demos)',
+  );
+  addSchemaOptions(cmd, emulatorScalarSchema.shape);
+  addListOption(cmd, '--load <dir>', 'load', emulatorSchema.shape.load);
+  cmd.action(async () => {
+    const o = resolveConfig(cmd, emulatorSchema);
     const log = (deps.createLogger ?? createLogger)(o.logLevel);
     const emulator = await runApiserverEmulator(o, deps, log);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
+    await new Promise<void>((resolve) => (deps.onStopRequest ?? untilSignal)(() => resolve()));
     log.info({}, 'stopping apiserver emulator');
     await emulator.stop();
   });
   return cmd;
-}
-
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
 }
 
 function report(log: Logger, what: string, r: LoadResult): void {
@@ -119,10 +84,19 @@ export async function runApiserverEmulator(
   }
   if (o.seed === 'sim' && deps.seedObjects)
     report(log, 'seed sim', emulator.loadObjects(await deps.seedObjects()));
-  for (const dir of o.load) report(log, `load ${dir}`, await emulator.loadDirectory(dir));
-  const url = await emulator.start(listen);
+  for (const dir of o.load) {
+    await requireDirectory('load', dir);
+    report(log, `load ${dir}`, await emulator.loadDirectory(dir));
+  }
+  const url = await emulator.start(listen).catch((err: unknown) => {
+    throw listenError('listen', o.listen, err);
+  });
   if (o.writeKubeconfig) {
-    await emulator.writeKubeconfig(o.writeKubeconfig);
+    const path = o.writeKubeconfig;
+    await emulator.writeKubeconfig(path).catch(async (err: NodeJS.ErrnoException) => {
+      await emulator.stop();
+      throw settingError('writeKubeconfig', `cannot write ${path}: ${err.code ?? err.message}`, err);
+    });
     log.info({ path: o.writeKubeconfig, server: url }, 'kubeconfig written');
   }
   return emulator;

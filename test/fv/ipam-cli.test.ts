@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlockUsage, BorrowedUsage, PoolUsage } from '../../src/agent/calc/routing/ipam-report.js';
 import { buildCluster } from '../../src/datastore/sim/index.js';
-import { run, serve } from '../harness/cli.js';
+import { run, serve, simArgs } from '../harness/cli.js';
 
 const SIM = { seed: 1, nodes: 20, pods: 1500 };
 const blocks = buildCluster(SIM).ipam.blocks();
@@ -25,16 +25,7 @@ const borrowedInSim = blocks.flatMap((b) =>
 describe('tabby ipam show (real server on the sim)', () => {
   let server: Awaited<ReturnType<typeof serve>>;
   beforeAll(async () => {
-    server = await serve([
-      '--sim-seed',
-      String(SIM.seed),
-      '--sim-nodes',
-      String(SIM.nodes),
-      '--sim-pods',
-      String(SIM.pods),
-      '--sim-churn-per-sec',
-      '0',
-    ]);
+    server = await serve(simArgs(SIM));
   }, 30_000);
   afterAll(() => {
     if (server?.proc.exitCode === null) server.proc.kill('SIGKILL');

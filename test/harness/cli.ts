@@ -45,11 +45,14 @@ export async function run(
   return { code, stdout, stderr };
 }
 
-/** Starts `tabby serve` on ephemeral ports and resolves with its addresses once it listens. */
+/**
+ * Starts `tabby serve` on ephemeral ports and resolves with its addresses once it listens;
+ * with keepLines, `lines` collects every stdout line, before and after that.
+ */
 export async function serve(
   args: string[],
-  opts: TabbyOptions = {},
-): Promise<{ proc: ChildProcess; sync: string; health: string }> {
+  opts: TabbyOptions & { keepLines?: boolean } = {},
+): Promise<{ proc: ChildProcess; sync: string; health: string; lines: string[] }> {
   const proc = tabby(['serve', '--listen', '127.0.0.1:0', '--health-listen', '127.0.0.1:0', ...args], opts);
   let stderr = '';
   proc.stderr!.on('data', (d) => {
@@ -58,8 +61,10 @@ export async function serve(
   const lines = createInterface({ input: proc.stdout! });
   let sync = '';
   let health = '';
+  const kept: string[] = [];
   const deadline = setTimeout(() => proc.kill('SIGKILL'), 20_000);
   for await (const line of lines) {
+    if (opts.keepLines) kept.push(line);
     const rec = JSON.parse(line) as { msg?: string; address?: string };
     if (rec.msg === 'sync server listening') sync = rec.address!;
     if (rec.msg === 'health and metrics listening') health = rec.address!;
@@ -67,6 +72,20 @@ export async function serve(
   }
   clearTimeout(deadline);
   if (!sync || !health) throw new Error(`tabby serve did not start: ${stderr}`);
-  lines.on('line', () => {}); // keep draining stdout
-  return { proc, sync, health };
+  lines.on('line', (line) => {
+    if (opts.keepLines) kept.push(line);
+  }); // keep draining stdout
+  return { proc, sync, health, lines: kept };
 }
+
+/** `tabby serve` flags for a still simulated cluster of this shape (tests derive the same objects). */
+export const simArgs = (sim: { seed: number; nodes: number; pods: number }): string[] => [
+  '--sim-seed',
+  String(sim.seed),
+  '--sim-nodes',
+  String(sim.nodes),
+  '--sim-pods',
+  String(sim.pods),
+  '--sim-churn-per-sec',
+  '0',
+];

@@ -8,8 +8,8 @@ import { dirname, join, posix } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { agentSchema } from '../../src/config/agent-config.js';
-import { envName } from '../../src/config/schema-options.js';
 import { serveSchema } from '../../src/config/serve-config.js';
+import { envName } from '../../src/config/setting-names.js';
 import { RESOURCE_TYPES, type ResourceType } from '../../src/datastore/kube/resources.js';
 import { type KubeObject, one, render, validate } from '../harness/manifests.js';
 

@@ -1,0 +1,29 @@
+// Field types shared by several commands' schemas, so that every address setting is checked
+// the same way at startup (a bad port is a configuration error naming the setting, not a
+// RangeError later from whatever first parses it).
+
+import { z } from 'zod';
+import { parseHostPort } from '../model/address.js';
+
+const isHostPort = (s: string): boolean => {
+  try {
+    parseHostPort(s);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** A listen address HOST:PORT ("[::1]:5473" for IPv6; port 0: any free port). */
+export const listenAddress = z.string().refine(isHostPort, 'want HOST:PORT with a port from 0 to 65535');
+
+/** One or more server addresses HOST:PORT, comma-separated; each needs a host and a port > 0. */
+export const serverAddresses = z.string().refine(
+  (s) =>
+    s.split(',').every((a) => {
+      if (!isHostPort(a)) return false;
+      const { port } = parseHostPort(a);
+      return port > 0 && !/^:/.test(a.trim());
+    }),
+  'want HOST:PORT[,HOST:PORT...] with ports from 1 to 65535',
+);
