@@ -35,9 +35,10 @@ function namedPaths(doc: string, text: string): Array<{ path: string; resolved: 
       if (TOP.test(path) && !/[*<>{}…]|\.\.\.|NAME|<|\$/.test(path))
         out.push({ path, resolved: join(ROOT, path) });
     }
+  // `-f -` is standard input; `#` starts a shell comment.
   for (const [, arg] of text.matchAll(/(?:^|\s)(?:-f|--path|--load)\s+([^\s[\]`]+)/gm))
-    // `-f -` is standard input; `#` starts a shell comment.
-    if (!/[A-Z$<]/.test(arg!) && arg !== '-' && !arg!.startsWith('#')) out.push({ path: arg!, resolved: join(ROOT, arg!) });
+    if (!/[A-Z$<]/.test(arg!) && arg !== '-' && !arg!.startsWith('#'))
+      out.push({ path: arg!, resolved: join(ROOT, arg!) });
   return out;
 }
 
