@@ -34,6 +34,16 @@ export const serveSchema = z.object({
   pingIntervalMs: pos.default(10_000).describe('server PING interval'),
   pongTimeoutMs: pos.default(60_000).describe('drop a client silent for this long'),
   writeTimeoutMs: pos.default(120_000).describe('drop a client whose socket does not drain for this long'),
+  maxQueuedBytes: pos
+    .min(1 << 20)
+    .default(64 << 20)
+    .describe(
+      'drop a client whose socket holds more unsent bytes than this (write-queue-full); must exceed the largest snapshot',
+    ),
+  clientPingBurst: pos
+    .default(10)
+    .describe('PINGs a client may send at once; beyond its rate: too-many-pings'),
+  clientPingRefillMs: pos.default(1_000).describe('a client earns one more PING per this many ms'),
   maxFallBehindMs: pos.default(300_000).describe('drop a client whose oldest missing update is this old'),
   newClientGraceMs: ms.default(300_000).describe('fall-behind grace after a snapshot'),
   shutdownDrainMs: ms.default(60_000).describe('on SIGTERM, spread disconnects over this long'),

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { SyncerType, SyncStatus } from '../model/types.js';
 import type { Compression } from '../protocol/messages.js';
 import type { SyncStream } from './sync-stream.js';
+import type { TokenBucket } from './token-bucket.js';
 
 export const ConnState = { Handshake: 0, Streaming: 1, Closing: 2 } as const;
 export type ConnState = (typeof ConnState)[keyof typeof ConnState];
@@ -29,6 +30,8 @@ export class Connection {
   blockedSinceMs = 0;
   closingSinceMs = 0;
   bytesOut = 0;
+  /** The client's PING allowance, made at its first PING. */
+  pings: TokenBucket | undefined;
 
   constructor(
     readonly id: number,

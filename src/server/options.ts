@@ -10,6 +10,19 @@ export interface ServerOptions {
   pongTimeoutMs: number;
   /** A client whose socket has not drained for this long is dropped. */
   writeTimeoutMs: number;
+  /**
+   * Bytes written to a connection's socket and not yet taken by the kernel
+   * (socket.writableLength) above which it is dropped (write-queue-full). Must exceed the
+   * largest snapshot: a snapshot is written at once (its frames are the cache's, shared).
+   */
+  maxQueuedBytes: number;
+  /** PINGs a client may send at once (each is answered)... */
+  clientPingBurst: number;
+  /**
+   * ...and one more per this many ms or per half pingIntervalMs, whichever is shorter
+   * (clients ping at the interval SERVER_HELLO gives them); beyond that: too-many-pings.
+   */
+  clientPingRefillMs: number;
   /** A client whose oldest missing generation is older than this is dropped... */
   maxFallBehindMs: number;
   /** ...unless it started a snapshot less than this long ago. */
@@ -40,6 +53,9 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'serverId'> = {
   pingIntervalMs: 10_000,
   pongTimeoutMs: 60_000,
   writeTimeoutMs: 120_000,
+  maxQueuedBytes: 64 << 20,
+  clientPingBurst: 10,
+  clientPingRefillMs: 1_000,
   maxFallBehindMs: 300_000,
   newClientGraceMs: 300_000,
   compressions: ['deflate'],

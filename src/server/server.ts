@@ -6,6 +6,7 @@
 
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../model/logger.js';
+import { RateLimitedLog } from '../model/rate-limited-log.js';
 import type { SyncerType } from '../model/types.js';
 import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
@@ -18,9 +19,27 @@ import type { ServerOptions } from './options.js';
 import { type NodeReportSink, NodeReports, type ReportOptions } from './reports.js';
 import { ServerStats } from './stats.js';
 import type { SyncStream } from './sync-stream.js';
+import { TokenBucket } from './token-bucket.js';
 
 export { DEFAULT_SERVER_OPTIONS, FRAME_OVERHEAD_BYTES, type ServerOptions } from './options.js';
 export type { NodeReportSink, ReportOptions } from './reports.js';
+
+/** The peer broke the rules: worth a warning. Our own bug: an error. The rest is routine. */
+function closeLogLevel(code: CloseCode): 'info' | 'warn' | 'error' {
+  switch (code) {
+    case CloseCode.InternalError:
+      return 'error';
+    case CloseCode.FrameTooLarge:
+    case CloseCode.MalformedFrame:
+    case CloseCode.UnknownMessage:
+    case CloseCode.UnexpectedMessage:
+    case CloseCode.TooManyPings:
+    case CloseCode.WriteQueueFull:
+      return 'warn';
+    default:
+      return 'info';
+  }
+}
 
 export class SyncServer {
   private readonly streams: ReadonlyMap<SyncerType, SyncStream>;
@@ -38,6 +57,10 @@ export class SyncServer {
   readonly stats = new ServerStats();
   /** Accepts REPORTs when a sink is wired; undefined: SERVER_HELLO lists no report kinds. */
   private readonly reports: NodeReports | undefined;
+  /** Clients may ping at twice our rate (the reference client pings at ours), or faster if configured. */
+  private readonly clientPingRefillMs: number;
+  /** Connection ends, refusals and other peer-triggered lines: a few per reason and window. */
+  private readonly limitedLog: RateLimitedLog;
 
   constructor(
     streams: readonly SyncStream[],
@@ -48,6 +71,8 @@ export class SyncServer {
     if (opts.pongTimeoutMs <= opts.pingIntervalMs)
       throw new RangeError('pongTimeoutMs must be longer than pingIntervalMs');
     this.streams = new Map(streams.map((s) => [s.syncer, s]));
+    this.limitedLog = new RateLimitedLog(log);
+    this.clientPingRefillMs = Math.min(opts.clientPingRefillMs, opts.pingIntervalMs / 2);
     if (reporting)
       this.reports = new NodeReports(
         reporting.sink,
@@ -122,15 +147,17 @@ export class SyncServer {
       conn.lastRxMs = Date.now();
       this.stats.bytesIn += data.length;
       try {
-        for (const msg of decoder.push(data)) this.onMessage(conn, msg);
+        for (const msg of decoder.push(data)) {
+          this.onMessage(conn, msg);
+          // onMessage may have closed it (narrowing does not see that).
+          if ((conn.state as ConnState) === ConnState.Closing) break;
+        }
       } catch (err) {
         if (err instanceof ProtocolError) {
           this.stats.protocolErrors.inc(err.closeCode);
-          this.log.warn({ ...conn.describe(), code: err.closeCode, err: err.message }, 'protocol error');
           this.close(conn, err.closeCode, err.message);
         } else {
-          this.log.error({ ...conn.describe(), err }, 'internal error handling a message');
-          this.close(conn, CloseCode.InternalError, 'internal error');
+          this.close(conn, CloseCode.InternalError, 'internal error', undefined, { err });
         }
       }
     });
@@ -150,7 +177,7 @@ export class SyncServer {
     }
     switch (msg.type) {
       case MsgType.Ping:
-        conn.write([encodeMessage({ type: MsgType.Pong, body: { ts: msg.body.ts } })], Date.now());
+        this.onPing(conn, msg.body.ts);
         return;
       case MsgType.Pong:
         return; // liveness is any received byte
@@ -182,6 +209,38 @@ export class SyncServer {
     }
   }
 
+  /**
+   * A client's PING is answered unless its socket is not draining (the PONG would only
+   * queue: a client that does not read cannot use it), and a client that pings beyond its
+   * allowance is dropped: each answer costs a write, and no well-behaved client needs more.
+   */
+  private onPing(conn: Connection, ts: number): void {
+    const now = Date.now();
+    conn.pings ??= new TokenBucket(this.opts.clientPingBurst, this.clientPingRefillMs, now);
+    if (!conn.pings.take(now)) {
+      this.close(conn, CloseCode.TooManyPings, `more than ${this.opts.clientPingBurst} PINGs in a burst`);
+      return;
+    }
+    if (conn.socket.writableNeedDrain) return;
+    this.send(conn, [encodeMessage({ type: MsgType.Pong, body: { ts } })], now);
+  }
+
+  /**
+   * Every write to a client goes through here: the bytes its socket holds that the kernel
+   * has not taken are capped, whatever wrote them.
+   */
+  private send(conn: Connection, frames: readonly Buffer[], now: number): boolean {
+    conn.write(frames, now);
+    const queued = conn.socket.writableLength;
+    if (queued <= this.opts.maxQueuedBytes) return true;
+    this.close(
+      conn,
+      CloseCode.WriteQueueFull,
+      `${queued} bytes queued for the socket, above the limit of ${this.opts.maxQueuedBytes}`,
+    );
+    return false;
+  }
+
   private handshake(conn: Connection, hello: Hello): void {
     const { version, compression, stream } = negotiate(hello, this.streams, this.opts);
     const now = Date.now();
@@ -209,7 +268,7 @@ export class SyncServer {
         ...(this.reports ? { reports: [...this.reports.kinds] } : {}),
       },
     });
-    conn.write([serverHello], now);
+    if (!this.send(conn, [serverHello], now)) return;
     this.stats.handshakes.inc(`${hello.syncer}:${resumed ? 'resumed' : 'snapshot'}`);
     this.log.debug({ ...conn.describe(), agent: hello.agent, resumed, compression }, 'client connected');
     if (resumed) {
@@ -224,7 +283,13 @@ export class SyncServer {
   private sendSnapshot(conn: Connection, now: number): void {
     const stream = conn.stream!;
     const snap = stream.snapshot(conn.compression);
-    conn.write(snap.frames, now);
+    if (snap.bytes > this.opts.maxQueuedBytes)
+      this.limitedLog.error(
+        'snapshot-over-queue-limit',
+        { syncer: stream.syncer, bytes: snap.bytes, maxQueuedBytes: this.opts.maxQueuedBytes },
+        'a snapshot is larger than the per-connection queue limit: clients that cannot take it at once are dropped; raise --max-queued-bytes',
+      );
+    if (!this.send(conn, snap.frames, now)) return;
     conn.generation = snap.generation;
     conn.sentStatus = undefined;
     conn.snapshotAtMs = now;
@@ -249,12 +314,12 @@ export class SyncServer {
         this.sendSnapshot(conn, now);
         return;
       }
-      conn.write(frames.frames, now);
       this.stats.deltaBytes += frames.bytes;
+      if (!this.send(conn, frames.frames, now)) return;
       conn.generation = stream.headGeneration;
     }
     if (conn.sentStatus !== stream.status) {
-      conn.write([stream.statusFrame()], now);
+      if (!this.send(conn, [stream.statusFrame()], now)) return;
       conn.sentStatus = stream.status;
     }
   }
@@ -293,6 +358,7 @@ export class SyncServer {
   private tick(): void {
     const now = Date.now();
     const o = this.opts;
+    this.limitedLog.flush();
     let ping: Buffer | undefined;
     for (const conn of this.conns) {
       if (conn.state === ConnState.Closing) {
@@ -327,20 +393,27 @@ export class SyncServer {
       }
       if (now - conn.lastPingMs >= o.pingIntervalMs && !conn.blocked) {
         ping ??= encodeMessage({ type: MsgType.Ping, body: { ts: now } });
-        conn.write([ping], now);
         conn.lastPingMs = now;
+        this.send(conn, [ping], now);
       }
     }
   }
 
-  /** Ends a connection with a reason: GOODBYE when the socket can take it, then FIN. */
-  close(conn: Connection, code: CloseCode, message: string, retryAfterMs?: number): void {
+  /**
+   * Ends a connection with a reason: GOODBYE when the socket can take it, then FIN. One log
+   * line per close, rate-limited per code: a flood of bad connections costs a few lines.
+   */
+  close(conn: Connection, code: CloseCode, message: string, retryAfterMs?: number, detail?: object): void {
     if (conn.state === ConnState.Closing) return;
     conn.state = ConnState.Closing;
     conn.closingSinceMs = Date.now();
     this.countClose(conn, code);
-    this.log.info({ ...conn.describe(), code, reason: message }, 'closing connection');
-    if (code === CloseCode.WriteTimeout || conn.blocked) {
+    this.limitedLog[closeLogLevel(code)](
+      code,
+      { ...conn.describe(), ...detail, code, reason: message },
+      'closing connection',
+    );
+    if (code === CloseCode.WriteTimeout || conn.blocked || conn.socket.writableNeedDrain) {
       conn.socket.destroy(); // it cannot take a GOODBYE: anything more would just buffer
       return;
     }
