@@ -113,6 +113,8 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     {
       serverId: cfg.serverId ?? hostname(),
       maxConnections: cfg.maxConnections,
+      maxPendingHandshakes: cfg.maxPendingHandshakes,
+      minHandshakeGraceMs: 1_000,
       handshakeTimeoutMs: cfg.handshakeTimeoutMs,
       pingIntervalMs: cfg.pingIntervalMs,
       pongTimeoutMs: cfg.pongTimeoutMs,

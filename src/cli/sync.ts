@@ -22,13 +22,17 @@ export function syncCommand(): Command {
       ...(cfg.hostname ? { hostname: cfg.hostname } : {}),
     });
     let stopping = false;
+    let lastReason: string | undefined;
     client.on('disconnected', ({ reason, address }) => {
+      lastReason = reason;
       if (!stopping) process.stderr.write(`disconnected from ${address}: ${reason}\n`);
     });
 
     if (cfg.once) {
       const timer = setTimeout(() => {
-        process.stderr.write(`tabby sync: not in sync after ${cfg.timeoutMs} ms (status ${client.status})\n`);
+        // Never connected: why (e.g. refused) says more than the status it never received.
+        const why = client.connected || lastReason === undefined ? `status ${client.status}` : lastReason;
+        process.stderr.write(`tabby sync: not in sync after ${cfg.timeoutMs} ms (${why})\n`);
         process.exit(1);
       }, cfg.timeoutMs);
       client.on('status', (status) => {

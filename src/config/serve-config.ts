@@ -29,7 +29,14 @@ export const serveSchema = z.object({
   healthListen: hostPort.default('0.0.0.0:9098').describe('HTTP address for /livez, /readyz and /metrics'),
   serverId: z.string().optional().describe('name reported to clients (default: host name)'),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('log level'),
-  maxConnections: pos.default(10_000).describe('connections beyond this are refused with a reason'),
+  maxConnections: pos
+    .default(10_000)
+    .describe('connections past HELLO beyond this are refused with a reason and a retry hint'),
+  maxPendingHandshakes: pos
+    .default(1_000)
+    .describe(
+      'connections still waiting for HELLO, counted apart; when full the longest-waiting one (after 1 s) gives way',
+    ),
   handshakeTimeoutMs: pos.default(10_000).describe('a client must send HELLO within this'),
   pingIntervalMs: pos.default(10_000).describe('server PING interval'),
   pongTimeoutMs: pos.default(60_000).describe('drop a client silent for this long'),

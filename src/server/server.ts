@@ -15,7 +15,7 @@ import { type Hello, type Message, MsgType } from '../protocol/messages.js';
 import { isNodeName } from '../protocol/reports.js';
 import { Connection, ConnState } from './connection.js';
 import { negotiate } from './negotiate.js';
-import type { ServerOptions } from './options.js';
+import { MAX_PRE_HELLO_FRAME_BYTES, type ServerOptions } from './options.js';
 import { type NodeReportSink, NodeReports, type ReportOptions } from './reports.js';
 import { ServerStats } from './stats.js';
 import type { SyncStream } from './sync-stream.js';
@@ -45,6 +45,8 @@ export class SyncServer {
   private readonly streams: ReadonlyMap<SyncerType, SyncStream>;
   private readonly conns = new Set<Connection>();
   private readonly ready = new Set<Connection>();
+  /** Connections waiting for HELLO, oldest first (a Set keeps insertion order). */
+  private readonly pending = new Set<Connection>();
   private fanoutAll = false;
   /** The fan-out pass in progress (see runFanout). */
   private pass: Connection[] = [];
@@ -122,25 +124,22 @@ export class SyncServer {
     socket.setNoDelay(true);
     socket.on('error', (err) => this.onSocketGone(conn, `socket error: ${err.message}`));
     socket.on('close', () => this.onSocketGone(conn, 'peer closed'));
-    if (this.draining || this.conns.size >= this.opts.maxConnections) {
-      const code = this.draining ? CloseCode.Shutdown : CloseCode.TooManyConnections;
-      this.stats.refused++;
-      conn.state = ConnState.Closing;
-      conn.closingSinceMs = now;
-      this.conns.add(conn);
-      this.sendGoodbye(
-        conn,
-        code,
-        'server is not taking connections',
-        1_000 + Math.floor(Math.random() * 4_000),
-      );
-      this.countClose(conn, code);
+    const refusal = this.admission(now); // judged before the newcomer counts
+    this.conns.add(conn);
+    if (refusal) {
+      this.refuse(conn, refusal.code, refusal.why);
       return;
     }
-    this.conns.add(conn);
+    this.pending.add(conn);
+    const limits = this.opts.maxInboundFrameBytes;
     const decoder = new FrameDecoder({
-      maxFrameBytes: this.opts.maxInboundFrameBytes,
-      maxMessageBytes: this.opts.maxInboundFrameBytes,
+      // Read per frame header: until HELLO is handled, a stranger gets a small limit.
+      get maxFrameBytes() {
+        return conn.state === ConnState.Handshake ? MAX_PRE_HELLO_FRAME_BYTES : limits;
+      },
+      get maxMessageBytes() {
+        return conn.state === ConnState.Handshake ? MAX_PRE_HELLO_FRAME_BYTES : limits;
+      },
     });
     socket.on('data', (data: Buffer) => {
       if (conn.state === ConnState.Closing) return;
@@ -166,6 +165,43 @@ export class SyncServer {
       this.ready.add(conn);
       this.scheduleFanout();
     });
+  }
+
+  /**
+   * Whether a new connection gets a handshake slot (undefined) or why not. Connections past
+   * HELLO count against maxConnections; those still waiting for HELLO have their own budget,
+   * so idle sockets cannot lock agents out: when it is full, the one waiting longest gives
+   * way (if it has had its minimum grace), else the newcomer is refused with a retry hint.
+   */
+  private admission(now: number): { code: CloseCode; why: string } | undefined {
+    const o = this.opts;
+    if (this.draining) return { code: CloseCode.Shutdown, why: 'server is shutting down' };
+    if (this.establishedCount() >= o.maxConnections)
+      return { code: CloseCode.TooManyConnections, why: `at the limit of ${o.maxConnections} connections` };
+    if (this.pending.size < o.maxPendingHandshakes) return undefined;
+    const oldest = this.pending.values().next().value!;
+    if (now - oldest.openedAtMs < o.minHandshakeGraceMs)
+      return {
+        code: CloseCode.TooManyConnections,
+        why: `${this.pending.size} connections are waiting for their HELLO`,
+      };
+    this.close(
+      oldest,
+      CloseCode.HandshakeTimeout,
+      `no HELLO after ${now - oldest.openedAtMs} ms, and ${this.pending.size} connections wait for HELLO`,
+    );
+    return undefined;
+  }
+
+  /** Closes a connection the server will not serve now, with a jittered retry hint. */
+  private refuse(conn: Connection, code: CloseCode, why: string): void {
+    this.stats.refused++;
+    this.close(conn, code, why, 1_000 + Math.floor(Math.random() * 4_000));
+  }
+
+  /** Connections past the handshake slot (streaming, or closing after it). */
+  private establishedCount(): number {
+    return this.conns.size - this.pending.size;
   }
 
   private onMessage(conn: Connection, msg: Message): void {
@@ -244,6 +280,16 @@ export class SyncServer {
   private handshake(conn: Connection, hello: Hello): void {
     const { version, compression, stream } = negotiate(hello, this.streams, this.opts);
     const now = Date.now();
+    this.pending.delete(conn);
+    // Others may have completed their HELLO since this one was admitted.
+    if (this.establishedCount() > this.opts.maxConnections) {
+      this.refuse(
+        conn,
+        CloseCode.TooManyConnections,
+        `at the limit of ${this.opts.maxConnections} connections`,
+      );
+      return;
+    }
     conn.syncer = hello.syncer;
     conn.stream = stream;
     conn.compression = compression;
@@ -407,6 +453,7 @@ export class SyncServer {
     if (conn.state === ConnState.Closing) return;
     conn.state = ConnState.Closing;
     conn.closingSinceMs = Date.now();
+    this.pending.delete(conn);
     this.countClose(conn, code);
     this.limitedLog[closeLogLevel(code)](
       code,
@@ -432,6 +479,7 @@ export class SyncServer {
   private onSocketGone(conn: Connection, why: string): void {
     if (!this.conns.delete(conn)) return;
     this.ready.delete(conn);
+    this.pending.delete(conn);
     if (conn.state !== ConnState.Closing) {
       this.countClose(conn, 'peer-closed');
       this.log.debug({ ...conn.describe(), why }, 'connection lost');

@@ -3,7 +3,7 @@
 // queue cap. Assertions are on the server's own accounting (the socket's queued bytes and
 // close reasons), never on process memory or timing.
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SyncClient } from '../../src/client/sync-client.js';
 import { Keys } from '../../src/model/keys.js';
 import type { KV } from '../../src/model/types.js';
@@ -12,15 +12,10 @@ import { MsgType } from '../../src/protocol/messages.js';
 import type { Connection } from '../../src/server/connection.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import { RawClient } from '../harness/raw-client.js';
-import { type Stack, startStack, waitFor } from '../harness/stack.js';
+import { perTestStack, startStack, waitFor } from '../harness/stack.js';
 
-let stack: Stack | undefined;
-const cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0)) await f();
-  await stack?.stop();
-  stack = undefined;
-});
+const t = perTestStack();
+const { cleanup } = t;
 
 const ping = encodeMessage({ type: MsgType.Ping, body: { ts: 1 } });
 
@@ -33,10 +28,10 @@ function bigState(mib: number, fill: 'random' | 'zeros' = 'random'): KV[] {
 }
 
 async function start(server: Partial<ServerOptions>, state: KV[] = []): Promise<SyncClient> {
-  stack = await startStack({ server: { pingIntervalMs: 200, pongTimeoutMs: 30_000, ...server } });
-  stack.router.onUpdates([{ key: Keys.tier('security'), value: { order: 100 } }, ...state]);
-  stack.router.onStatus('in-sync');
-  const good = new SyncClient({ addresses: [stack.address], syncer: 'felix', hostname: 'good' });
+  t.stack = await startStack({ server: { pingIntervalMs: 200, pongTimeoutMs: 30_000, ...server } });
+  t.stack.router.onUpdates([{ key: Keys.tier('security'), value: { order: 100 } }, ...state]);
+  t.stack.router.onStatus('in-sync');
+  const good = new SyncClient({ addresses: [t.stack.address], syncer: 'felix', hostname: 'good' });
   cleanup.push(() => good.stop());
   good.start();
   await waitFor(() => good.status === 'in-sync', 20_000, 'healthy client in sync');
@@ -44,21 +39,21 @@ async function start(server: Partial<ServerOptions>, state: KV[] = []): Promise<
 }
 
 async function stillServed(good: SyncClient, name: string): Promise<void> {
-  stack!.router.onUpdates([{ key: Keys.tier(name), value: { order: 7 } }]);
+  t.stack!.router.onUpdates([{ key: Keys.tier(name), value: { order: 7 } }]);
   await waitFor(() => good.state.get(Keys.tier(name)) !== undefined, 10_000, `update ${name}`);
   expect(good.connected).toBe(true);
 }
 
 const serverSide = (hostname: string): Connection | undefined =>
-  [...stack!.server.connections()].find((c) => c.hostname === hostname);
+  [...t.stack!.server.connections()].find((c) => c.hostname === hostname);
 
 const closedWith = (code: string) =>
-  [...stack!.server.stats.closes.entries()].some(([k, n]) => k.endsWith(`:${code}`) && n > 0);
+  [...t.stack!.server.stats.closes.entries()].some(([k, n]) => k.endsWith(`:${code}`) && n > 0);
 
 describe('a client cannot make the server hold unbounded memory', () => {
   it('a PING flood is closed with too-many-pings; other clients still get deltas', async () => {
     const good = await start({ clientPingBurst: 10, clientPingRefillMs: 1_000 });
-    const raw = await RawClient.open(stack!.address);
+    const raw = await RawClient.open(t.stack!.address);
     cleanup.push(() => raw.destroy());
     raw.hello({ hostname: 'flood' });
     await waitFor(() => raw.messages.some((m) => m.type === MsgType.ServerHello), 5_000, 'SERVER_HELLO');
@@ -75,17 +70,17 @@ describe('a client cannot make the server hold unbounded memory', () => {
       { compressions: [], clientPingBurst: 1e9, writeTimeoutMs: 3_000, maxQueuedBytes: 256 << 20 },
       bigState(12),
     );
-    const raw = await RawClient.open(stack!.address);
+    const raw = await RawClient.open(t.stack!.address);
     cleanup.push(() => raw.destroy());
     raw.socket.pause(); // never reads
     raw.hello({ hostname: 'mute', compressions: [] });
     await waitFor(() => serverSide('mute')?.blocked === true, 10_000, 'blocked');
     const conn = serverSide('mute')!;
     const queued = conn.socket.writableLength;
-    const bytesIn = stack!.server.stats.bytesIn;
+    const bytesIn = t.stack!.server.stats.bytesIn;
     const flood = Buffer.concat(Array.from({ length: 20_000 }, () => ping));
     raw.socket.write(flood);
-    await waitFor(() => stack!.server.stats.bytesIn >= bytesIn + flood.length, 10_000, 'flood received');
+    await waitFor(() => t.stack!.server.stats.bytesIn >= bytesIn + flood.length, 10_000, 'flood received');
     // 20,000 PINGs received while blocked: not one PONG queued.
     expect(conn.socket.writableLength - queued).toBeLessThan(1_024);
     // It keeps sending (liveness stays fresh), yet the write deadline ends it.
@@ -98,7 +93,7 @@ describe('a client cannot make the server hold unbounded memory', () => {
   it('output beyond maxQueuedBytes closes the connection with write-queue-full', async () => {
     // The snapshot deflates to almost nothing for the healthy client; raw it is 12 MiB.
     const good = await start({ maxQueuedBytes: 1 << 20 }, bigState(12, 'zeros'));
-    const raw = await RawClient.open(stack!.address);
+    const raw = await RawClient.open(t.stack!.address);
     cleanup.push(() => raw.destroy());
     raw.socket.pause();
     raw.hello({ hostname: 'hoarder', compressions: [] });

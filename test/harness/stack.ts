@@ -1,4 +1,5 @@
 // A real server on loopback fed by in-memory caches, for fv tests.
+import { afterEach } from 'vitest';
 
 import { silentLogger } from '../../src/model/logger.js';
 import type { KV, SyncerType } from '../../src/model/types.js';
@@ -80,4 +81,15 @@ export function applyAll(state: Map<string, unknown>, kvs: readonly KV[]): void 
     if (value === null) state.delete(key);
     else state.set(key, value);
   }
+}
+
+/** A stack slot and cleanups, torn down after each test of the file that calls this at top level. */
+export function perTestStack(): { stack: Stack | undefined; cleanup: Array<() => unknown> } {
+  const t: { stack: Stack | undefined; cleanup: Array<() => unknown> } = { stack: undefined, cleanup: [] };
+  afterEach(async () => {
+    for (const f of t.cleanup.splice(0)) await f();
+    await t.stack?.stop();
+    t.stack = undefined;
+  });
+  return t;
 }
