@@ -259,6 +259,12 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         this.connected = true;
         this.startPinger(socket, h.pingIntervalMs);
         for (const frame of this.reports.connected(h.reports)) socket.write(frame);
+        const unaccepted = this.reports.unaccepted();
+        if (unaccepted.length > 0)
+          this.log.warn(
+            { address, kinds: unaccepted },
+            'the server does not accept reports of these kinds on this connection: they are not recorded',
+          );
         this.log.info({ address, serverId: h.serverId, resumed: h.resumed }, 'connected');
         this.emit('connected', { serverId: h.serverId, address, resumed: h.resumed });
         return;

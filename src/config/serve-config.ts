@@ -71,6 +71,12 @@ export const serveSchema = z.object({
   simPods: z.coerce.number().int().min(3).default(1_500).describe('sim: pods (at least 3)'),
   simChurnPerSec: z.coerce.number().nonnegative().default(20).describe('sim: updates per second'),
   agents: z.coerce.number().int().nonnegative().default(0).describe('in-process demo agents to run'),
+  insecureAcceptUnauthenticatedReports: z
+    .boolean()
+    .default(false)
+    .describe(
+      "accept agents' REPORTs (WireGuard public keys) on connections without an authenticated identity, trusting the hostname they claim: any client that can connect can then set any node's key",
+    ),
   lint: z
     .boolean()
     .default(true)

@@ -11,6 +11,14 @@ import type { TokenBucket } from './token-bucket.js';
 export const ConnState = { Handshake: 0, Streaming: 1, Closing: 2 } as const;
 export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 
+/**
+ * Who the peer is, as proven by the transport (e.g. a TLS client certificate naming its
+ * node); undefined on plain TCP, where HELLO's hostname is only a claim.
+ */
+export interface ConnectionIdentity {
+  node: string;
+}
+
 export class Connection {
   state: ConnState = ConnState.Handshake;
   syncer: SyncerType | undefined;
@@ -37,6 +45,7 @@ export class Connection {
     readonly id: number,
     readonly socket: Socket,
     readonly openedAtMs: number,
+    readonly identity: ConnectionIdentity | undefined = undefined,
   ) {
     this.lastRxMs = openedAtMs;
     this.lastPingMs = openedAtMs;

@@ -13,16 +13,17 @@ import { FrameDecoder } from '../protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { type Hello, type Message, MsgType } from '../protocol/messages.js';
 import { isNodeName } from '../protocol/reports.js';
-import { Connection, ConnState } from './connection.js';
+import { Connection, type ConnectionIdentity, ConnState } from './connection.js';
 import { negotiate } from './negotiate.js';
 import { MAX_PRE_HELLO_FRAME_BYTES, type ServerOptions } from './options.js';
-import { type NodeReportSink, NodeReports, type ReportOptions } from './reports.js';
+import { type NodeReportSink, NodeReports, type ReportOptions, type ReportPolicy } from './reports.js';
 import { ServerStats } from './stats.js';
 import type { SyncStream } from './sync-stream.js';
 import { TokenBucket } from './token-bucket.js';
 
+export type { ConnectionIdentity } from './connection.js';
 export { DEFAULT_SERVER_OPTIONS, FRAME_OVERHEAD_BYTES, type ServerOptions } from './options.js';
-export type { NodeReportSink, ReportOptions } from './reports.js';
+export type { NodeReportSink, ReportOptions, ReportPolicy } from './reports.js';
 
 /** The peer broke the rules: worth a warning. Our own bug: an error. The rest is routine. */
 function closeLogLevel(code: CloseCode): 'info' | 'warn' | 'error' {
@@ -68,7 +69,7 @@ export class SyncServer {
     streams: readonly SyncStream[],
     private readonly opts: ServerOptions,
     private readonly log: Logger,
-    reporting?: { sink: NodeReportSink; options?: ReportOptions },
+    reporting?: { sink: NodeReportSink; policy: ReportPolicy; options?: ReportOptions },
   ) {
     if (opts.pongTimeoutMs <= opts.pingIntervalMs)
       throw new RangeError('pongTimeoutMs must be longer than pingIntervalMs');
@@ -80,6 +81,7 @@ export class SyncServer {
         reporting.sink,
         this.stats.reports,
         log.child({ component: 'reports' }),
+        reporting.policy,
         reporting.options,
       );
     for (const s of streams) {
@@ -116,11 +118,14 @@ export class SyncServer {
     return { host: addr.address, port: addr.port };
   }
 
-  /** Takes over an accepted socket (plain TCP here; a TLS listener hands over its sockets too). */
-  attach(socket: Socket): void {
+  /**
+   * Takes over an accepted socket (plain TCP here; a TLS listener hands over its sockets too,
+   * with the identity its client certificate proves).
+   */
+  attach(socket: Socket, identity?: ConnectionIdentity): void {
     const now = Date.now();
     this.stats.accepted++;
-    const conn = new Connection(this.nextId++, socket, now);
+    const conn = new Connection(this.nextId++, socket, now, identity);
     socket.setNoDelay(true);
     socket.on('error', (err) => this.onSocketGone(conn, `socket error: ${err.message}`));
     socket.on('close', () => this.onSocketGone(conn, 'peer closed'));
@@ -311,7 +316,8 @@ export class SyncServer {
         resumed,
         pingIntervalMs: this.opts.pingIntervalMs,
         pongTimeoutMs: this.opts.pongTimeoutMs,
-        ...(this.reports ? { reports: [...this.reports.kinds] } : {}),
+        // Only a connection that may report is told it can (§15.1).
+        ...(this.reports?.acceptsFrom(conn) ? { reports: [...this.reports.kinds] } : {}),
       },
     });
     if (!this.send(conn, [serverHello], now)) return;
@@ -405,6 +411,7 @@ export class SyncServer {
     const now = Date.now();
     const o = this.opts;
     this.limitedLog.flush();
+    this.reports?.flushLog();
     let ping: Buffer | undefined;
     for (const conn of this.conns) {
       if (conn.state === ConnState.Closing) {

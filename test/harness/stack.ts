@@ -36,8 +36,10 @@ export async function startStack(
     cache?: Partial<CacheOptions>;
     server?: Partial<ServerOptions>;
     port?: number;
-    /** Accept agents' REPORTs and record them here (e.g. the datastore). */
+    /** Accept agents' REPORTs and record them here (e.g. the datastore)... */
     reportSink?: NodeReportSink;
+    /** ...also from unauthenticated connections (all of them on plain TCP), trusting HELLO's hostname. */
+    insecureAcceptUnauthenticatedReports?: boolean;
   } = {},
 ): Promise<Stack> {
   const caches = new Map<SyncerType, SnapshotCache>(
@@ -51,7 +53,12 @@ export async function startStack(
     [...caches.values()],
     { ...DEFAULT_SERVER_OPTIONS, serverId: 'test', tickMs: 100, ...opts.server },
     silentLogger,
-    opts.reportSink ? { sink: opts.reportSink } : undefined,
+    opts.reportSink
+      ? {
+          sink: opts.reportSink,
+          policy: { insecureAcceptUnauthenticated: opts.insecureAcceptUnauthenticatedReports ?? false },
+        }
+      : undefined,
   );
   const { port } = await server.listen('127.0.0.1', opts.port ?? 0);
   return {
