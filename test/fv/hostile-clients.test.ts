@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SyncClient } from '../../src/client/sync-client.js';
 import { Keys } from '../../src/model/keys.js';
+import type { Logger } from '../../src/model/logger.js';
 import type { KV } from '../../src/model/types.js';
 import { encodeMessage } from '../../src/protocol/codec.js';
 import { MsgType } from '../../src/protocol/messages.js';
@@ -99,5 +100,28 @@ describe('a client cannot make the server hold unbounded memory', () => {
     raw.hello({ hostname: 'hoarder', compressions: [] });
     await waitFor(() => closedWith('write-queue-full'), 10_000, 'write-queue-full');
     await stillServed(good, 'after-hoarder');
+  });
+});
+
+describe('rejected connections do not flood the log', () => {
+  it('100 garbage connections: a few lines per close reason, every close counted', async () => {
+    const lines: Array<{ msg?: string; code?: string }> = [];
+    const log: Logger = {
+      debug() {},
+      info: (o, msg) => lines.push({ ...(o as object), msg }),
+      warn: (o, msg) => lines.push({ ...(o as object), msg }),
+      error: (o, msg) => lines.push({ ...(o as object), msg }),
+      child: () => log,
+    };
+    t.stack = await startStack({ log });
+    const socks = await Promise.all(Array.from({ length: 100 }, () => RawClient.open(t.stack!.address)));
+    t.cleanup.push(() => {
+      for (const s of socks) s.destroy();
+    });
+    for (const s of socks) s.socket.write(Buffer.from([0, 0, 0, 1, 7]));
+    await waitFor(() => socks.every((s) => s.closed), 10_000, 'all closed');
+    expect(t.stack.server.stats.closes.get('none:malformed-frame')).toBe(100);
+    const about = lines.filter((l) => l.code === 'malformed-frame' || l.msg?.includes('malformed'));
+    expect(about.length).toBeLessThanOrEqual(5);
   });
 });

@@ -1,7 +1,7 @@
 // A real server on loopback fed by in-memory caches, for fv tests.
 import { afterEach } from 'vitest';
 
-import { silentLogger } from '../../src/model/logger.js';
+import { type Logger, silentLogger } from '../../src/model/logger.js';
 import type { KV, SyncerType } from '../../src/model/types.js';
 import {
   DEFAULT_SERVER_OPTIONS,
@@ -38,6 +38,7 @@ export async function startStack(
     port?: number;
     /** Accept agents' REPORTs and record them here (e.g. the datastore)... */
     reportSink?: NodeReportSink;
+    log?: Logger;
     /** ...also from unauthenticated connections (all of them on plain TCP), trusting HELLO's hostname. */
     insecureAcceptUnauthenticatedReports?: boolean;
   } = {},
@@ -52,7 +53,7 @@ export async function startStack(
   const server = new SyncServer(
     [...caches.values()],
     { ...DEFAULT_SERVER_OPTIONS, serverId: 'test', tickMs: 100, ...opts.server },
-    silentLogger,
+    opts.log ?? silentLogger,
     opts.reportSink
       ? {
           sink: opts.reportSink,
