@@ -94,7 +94,7 @@ function flood(s: Socket, until: number): void {
 }
 
 /** A well-behaved client's PING → PONG time (ms), or NaN if none within 60 s. */
-async function roundTrip(s: Socket, decoder: FrameDecoder, pongs: Array<() => void>): Promise<number> {
+async function roundTrip(s: Socket, pongs: Array<() => void>): Promise<number> {
   const t0 = performance.now();
   const got = new Promise<void>((r) => pongs.push(r));
   s.write(encodeMessage({ type: MsgType.Ping, body: { ts: Date.now() } }));
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
   const metricsMs: number[] = [];
   const rttMs: number[] = [];
   while (!stop && Date.now() < until) {
-    const [m, r] = await Promise.all([timed(`http://${health}/metrics`), roundTrip(good, decoder, pongs)]);
+    const [m, r] = await Promise.all([timed(`http://${health}/metrics`), roundTrip(good, pongs)]);
     metricsMs.push(m);
     rttMs.push(r);
     await sleep(Math.max(0, 1_000 - m));
