@@ -79,6 +79,8 @@ export class BenchServer {
         ...DEFAULT_SERVER_OPTIONS,
         serverId: 'bench',
         maxConnections: opts.maxConnections,
+        // A storm of lean clients connects at once: give every one a handshake slot.
+        maxPendingHandshakes: opts.maxConnections,
         listenBacklog: opts.listenBacklog,
       },
       log,

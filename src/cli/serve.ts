@@ -94,6 +94,23 @@ function lintTap(cfg: ServeConfig, router: SyncerRouter, log: Logger): LintTap {
   }
 }
 
+/** Who may set a node's WireGuard key is a security decision: say it at start, loudly when unsafe. */
+function logReportPolicy(cfg: ServeConfig, log: Logger): void {
+  if (cfg.insecureAcceptUnauthenticatedReports)
+    log.warn(
+      { insecureAcceptUnauthenticatedReports: true },
+      'INSECURE: REPORTs are accepted from unauthenticated connections, trusting the hostname each ' +
+        "client claims: any client that can reach the sync port can set any node's WireGuard public key " +
+        'and redirect its encrypted traffic. Use only on a trusted network.',
+    );
+  else
+    log.info(
+      { insecureAcceptUnauthenticatedReports: false },
+      "REPORTs are refused on unauthenticated connections (all of them on plain TCP): agents' WireGuard " +
+        'keys are not recorded; --insecure-accept-unauthenticated-reports (TABBY_INSECURE_ACCEPT_UNAUTHENTICATED_REPORTS) accepts them',
+    );
+}
+
 export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   log.info({ config: cfg }, 'starting tabby serve');
   const caches = SYNCER_TYPES.map(
@@ -118,10 +135,15 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     {
       serverId: cfg.serverId ?? hostname(),
       maxConnections: cfg.maxConnections,
+      maxPendingHandshakes: cfg.maxPendingHandshakes,
+      minHandshakeGraceMs: 1_000,
       handshakeTimeoutMs: cfg.handshakeTimeoutMs,
       pingIntervalMs: cfg.pingIntervalMs,
       pongTimeoutMs: cfg.pongTimeoutMs,
       writeTimeoutMs: cfg.writeTimeoutMs,
+      maxQueuedBytes: cfg.maxQueuedBytes,
+      clientPingBurst: cfg.clientPingBurst,
+      clientPingRefillMs: cfg.clientPingRefillMs,
       maxFallBehindMs: cfg.maxFallBehindMs,
       newClientGraceMs: cfg.newClientGraceMs,
       compressions: cfg.compression === 'deflate' ? ['deflate'] : [],
@@ -134,8 +156,9 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     },
     log.child({ component: 'server' }),
     // Agents' REPORTs (WireGuard public keys) are recorded by the datastore on their Node.
-    { sink: source },
+    { sink: source, policy: { insecureAcceptUnauthenticated: cfg.insecureAcceptUnauthenticatedReports } },
   );
+  logReportPolicy(cfg, log);
   const listen = parseHostPort(cfg.listen);
   const bound = await server.listen(listen.host, listen.port).catch((err: unknown) => {
     throw listenError('listen', cfg.listen, err);

@@ -23,16 +23,18 @@ export function syncCommand(): Command {
       ...(cfg.hostname ? { hostname: cfg.hostname } : {}),
     });
     let stopping = false;
+    let lastReason: string | undefined;
     client.on('disconnected', ({ reason, address }) => {
+      lastReason = reason;
       if (!stopping) process.stderr.write(`disconnected from ${address}: ${reason}\n`);
     });
 
     if (cfg.once) {
-      const timer = setTimeout(
-        () =>
-          exitOnFailure(new CommandFailed(`not in sync after ${cfg.timeoutMs} ms (status ${client.status})`)),
-        cfg.timeoutMs,
-      );
+      const timer = setTimeout(() => {
+        // Never connected: why (e.g. refused) says more than the status it never received.
+        const why = client.connected || lastReason === undefined ? `status ${client.status}` : lastReason;
+        exitOnFailure(new CommandFailed(`not in sync after ${cfg.timeoutMs} ms (${why})`));
+      }, cfg.timeoutMs);
       client.on('status', (status) => {
         if (status !== 'in-sync') return;
         clearTimeout(timer);

@@ -37,6 +37,11 @@ export class ClientReports {
     return out;
   }
 
+  /** Kinds holding a value that the current connection's server does not accept. */
+  unaccepted(): string[] {
+    return [...this.latest.keys()].filter((k) => !this.accepted.has(k));
+  }
+
   disconnected(): void {
     this.accepted = new Set();
   }

@@ -14,7 +14,13 @@ import type { JsonValue, KV, SyncerType, SyncStatus } from '../model/types.js';
 import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
-import { type Message, MsgType, PROTOCOL_VERSIONS, type StreamPosition } from '../protocol/messages.js';
+import {
+  type Goodbye,
+  type Message,
+  MsgType,
+  PROTOCOL_VERSIONS,
+  type StreamPosition,
+} from '../protocol/messages.js';
 import { ClientReports } from './reports.js';
 import { ClientState } from './state.js';
 
@@ -43,12 +49,20 @@ export interface SyncClientEvents {
   updates: [kvs: KV[], generation: number];
   status: [status: SyncStatus];
   connected: [info: { serverId: string; address: string; resumed: boolean }];
-  disconnected: [info: { reason: string; address: string }];
+  /** `code`: the server's GOODBYE code, if it sent one; `retryInMs`: when the next attempt is due. */
+  disconnected: [info: { reason: string; address: string; code?: string; retryInMs?: number }];
   /** Fires after a SNAPSHOT_END or a final DELTA frame was applied. */
   generation: [generation: number];
 }
 
 const MAX_MESSAGE_BYTES = 64 << 20;
+
+/** What an operator reads when the server closed with a reason: a refusal says so, and when to expect the retry. */
+function goodbyeReason(bye: Goodbye, retryInMs: number | undefined): string {
+  const retry = retryInMs === undefined ? '' : `, retry in ${Math.ceil(retryInMs / 1000)} s`;
+  if (bye.code === CloseCode.TooManyConnections) return `refused: too many connections${retry}`;
+  return `${bye.code}${bye.message ? `: ${bye.message}` : ''}${retry}`;
+}
 
 export class SyncClient extends EventEmitter<SyncClientEvents> {
   readonly state: ClientState;
@@ -69,6 +83,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private lastRxMs = 0;
   private readTimeoutMs = 60_000;
   private retryAfterMs = 0;
+  /** The current connection's GOODBYE from the server, if any. */
+  private goodbye: Goodbye | undefined;
   /** Generation announced by SNAPSHOT_BEGIN, checked at SNAPSHOT_END. */
   private snapshotGeneration = -1;
   /** Changes of a DELTA run (frames with more=true), reported together at its last frame. */
@@ -160,6 +176,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       maxMessageBytes: MAX_MESSAGE_BYTES,
     });
     let reason = 'connection closed';
+    this.goodbye = undefined;
     socket.once('connect', () => {
       socket.setTimeout(0);
       this.lastRxMs = Date.now();
@@ -215,8 +232,11 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       const wasConnected = this.connected;
       this.connected = false;
       this.reports.disconnected();
-      if (wasConnected || reason !== 'connection closed') this.emit('disconnected', { reason, address });
-      this.scheduleReconnect();
+      const retryInMs = this.scheduleReconnect();
+      const bye = this.goodbye;
+      if (bye) reason = goodbyeReason(bye, retryInMs);
+      if (wasConnected || reason !== 'connection closed')
+        this.emit('disconnected', { reason, address, ...(bye && { code: bye.code }), retryInMs });
     });
   }
 
@@ -239,6 +259,12 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         this.connected = true;
         this.startPinger(socket, h.pingIntervalMs);
         for (const frame of this.reports.connected(h.reports)) socket.write(frame);
+        const unaccepted = this.reports.unaccepted();
+        if (unaccepted.length > 0)
+          this.log.warn(
+            { address, kinds: unaccepted },
+            'the server does not accept reports of these kinds on this connection: they are not recorded',
+          );
         this.log.info({ address, serverId: h.serverId, resumed: h.resumed }, 'connected');
         this.emit('connected', { serverId: h.serverId, address, resumed: h.resumed });
         return;
@@ -307,6 +333,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       case MsgType.Pong:
         return;
       case MsgType.Goodbye:
+        this.goodbye = msg.body;
         this.retryAfterMs = msg.body.retryAfterMs ?? 0;
         this.log.info({ address, code: msg.body.code, message: msg.body.message }, 'server said goodbye');
         socket.destroy();
@@ -371,10 +398,12 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     this.watchdog = this.pinger = this.ackTimer = undefined;
   }
 
-  private scheduleReconnect(): void {
-    if (this.stopped) return;
+  /** Returns the delay before the next attempt (undefined: stopped). */
+  private scheduleReconnect(): number | undefined {
+    if (this.stopped) return undefined;
     const delay = Math.max(this.backoff.next(), this.retryAfterMs);
     this.retryAfterMs = 0;
     this.reconnectTimer = setTimeout(() => this.dial(), delay);
+    return delay;
   }
 }

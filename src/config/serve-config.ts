@@ -29,11 +29,28 @@ export const serveSchema = z.object({
   healthListen: hostPort.default('0.0.0.0:9098').describe('HTTP address for /livez, /readyz and /metrics'),
   serverId: z.string().optional().describe('name reported to clients (default: host name)'),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('log level'),
-  maxConnections: pos.default(10_000).describe('connections beyond this are refused with a reason'),
+  maxConnections: pos
+    .default(10_000)
+    .describe('connections past HELLO beyond this are refused with a reason and a retry hint'),
+  maxPendingHandshakes: pos
+    .default(1_000)
+    .describe(
+      'connections still waiting for HELLO, counted apart; when full the longest-waiting one (after 1 s) gives way',
+    ),
   handshakeTimeoutMs: pos.default(10_000).describe('a client must send HELLO within this'),
   pingIntervalMs: pos.default(10_000).describe('server PING interval'),
   pongTimeoutMs: pos.default(60_000).describe('drop a client silent for this long'),
   writeTimeoutMs: pos.default(120_000).describe('drop a client whose socket does not drain for this long'),
+  maxQueuedBytes: pos
+    .min(1 << 20)
+    .default(64 << 20)
+    .describe(
+      'drop a client whose socket holds more unsent bytes than this (write-queue-full); must exceed the largest snapshot',
+    ),
+  clientPingBurst: pos
+    .default(10)
+    .describe('PINGs a client may send at once; beyond its rate: too-many-pings'),
+  clientPingRefillMs: pos.default(1_000).describe('a client earns one more PING per this many ms'),
   maxFallBehindMs: pos.default(300_000).describe('drop a client whose oldest missing update is this old'),
   newClientGraceMs: ms.default(300_000).describe('fall-behind grace after a snapshot'),
   shutdownDrainMs: ms.default(60_000).describe('on SIGTERM, spread disconnects over this long'),
@@ -54,6 +71,12 @@ export const serveSchema = z.object({
   simPods: z.coerce.number().int().min(3).default(1_500).describe('sim: pods (at least 3)'),
   simChurnPerSec: z.coerce.number().nonnegative().default(20).describe('sim: updates per second'),
   agents: z.coerce.number().int().nonnegative().default(0).describe('in-process demo agents to run'),
+  insecureAcceptUnauthenticatedReports: z
+    .boolean()
+    .default(false)
+    .describe(
+      "accept agents' REPORTs (WireGuard public keys) on connections without an authenticated identity, trusting the hostname they claim: any client that can connect can then set any node's key",
+    ),
   lint: z
     .boolean()
     .default(true)

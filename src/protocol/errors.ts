@@ -15,6 +15,8 @@ export const CloseCode = {
   HandshakeTimeout: 'handshake-timeout',
   PingTimeout: 'ping-timeout',
   WriteTimeout: 'write-timeout',
+  WriteQueueFull: 'write-queue-full',
+  TooManyPings: 'too-many-pings',
   FellBehind: 'fell-behind',
   // Server policy.
   TooManyConnections: 'too-many-connections',

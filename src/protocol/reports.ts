@@ -22,6 +22,8 @@ export const ReportRefusal = {
   WrongNode: 'wrong-node',
   InvalidNode: 'invalid-node',
   RateLimited: 'rate-limited',
+  /** The connection has no authenticated identity and the server does not trust HELLO's hostname. */
+  Unauthenticated: 'unauthenticated',
 } as const;
 export type ReportRefusal = (typeof ReportRefusal)[keyof typeof ReportRefusal];
 

@@ -6,9 +6,18 @@ import type { Socket } from 'node:net';
 import type { SyncerType, SyncStatus } from '../model/types.js';
 import type { Compression } from '../protocol/messages.js';
 import type { SyncStream } from './sync-stream.js';
+import type { TokenBucket } from './token-bucket.js';
 
 export const ConnState = { Handshake: 0, Streaming: 1, Closing: 2 } as const;
 export type ConnState = (typeof ConnState)[keyof typeof ConnState];
+
+/**
+ * Who the peer is, as proven by the transport (e.g. a TLS client certificate naming its
+ * node); undefined on plain TCP, where HELLO's hostname is only a claim.
+ */
+export interface ConnectionIdentity {
+  node: string;
+}
 
 export class Connection {
   state: ConnState = ConnState.Handshake;
@@ -29,11 +38,14 @@ export class Connection {
   blockedSinceMs = 0;
   closingSinceMs = 0;
   bytesOut = 0;
+  /** The client's PING allowance, made at its first PING. */
+  pings: TokenBucket | undefined;
 
   constructor(
     readonly id: number,
     readonly socket: Socket,
     readonly openedAtMs: number,
+    readonly identity: ConnectionIdentity | undefined = undefined,
   ) {
     this.lastRxMs = openedAtMs;
     this.lastPingMs = openedAtMs;

@@ -4,12 +4,33 @@ import type { Compression } from '../protocol/messages.js';
 
 export interface ServerOptions {
   serverId: string;
+  /** Connections past HELLO; more are refused (too-many-connections). */
   maxConnections: number;
+  /**
+   * Connections that have not sent HELLO yet, counted apart so that idle sockets cannot lock
+   * out agents. When full, the one waiting longest makes room if it has had
+   * minHandshakeGraceMs; otherwise the newcomer is refused.
+   */
+  maxPendingHandshakes: number;
+  minHandshakeGraceMs: number;
   handshakeTimeoutMs: number;
   pingIntervalMs: number;
   pongTimeoutMs: number;
   /** A client whose socket has not drained for this long is dropped. */
   writeTimeoutMs: number;
+  /**
+   * Bytes written to a connection's socket and not yet taken by the kernel
+   * (socket.writableLength) above which it is dropped (write-queue-full). Must exceed the
+   * largest snapshot: a snapshot is written at once (its frames are the cache's, shared).
+   */
+  maxQueuedBytes: number;
+  /** PINGs a client may send at once (each is answered)... */
+  clientPingBurst: number;
+  /**
+   * ...and one more per this many ms or per half pingIntervalMs, whichever is shorter
+   * (clients ping at the interval SERVER_HELLO gives them); beyond that: too-many-pings.
+   */
+  clientPingRefillMs: number;
   /** A client whose oldest missing generation is older than this is dropped... */
   maxFallBehindMs: number;
   /** ...unless it started a snapshot less than this long ago. */
@@ -31,15 +52,25 @@ export interface ServerOptions {
 
 /** Room for a frame's header fields and worst-case deflate expansion above its body limit. */
 export const FRAME_OVERHEAD_BYTES = 4096;
+/**
+ * Largest frame accepted before HELLO has been handled (proto/PROTOCOL.md §8.1): a HELLO is
+ * a few hundred bytes, and a connection nobody knows yet should not make us buffer 1 MiB.
+ */
+export const MAX_PRE_HELLO_FRAME_BYTES = 16 << 10;
 /** What a client accepts when its HELLO says nothing (proto/PROTOCOL.md §18). */
 export const DEFAULT_CLIENT_MAX_FRAME_BYTES = 16 << 20;
 
 export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'serverId'> = {
   maxConnections: 10_000,
+  maxPendingHandshakes: 1_000,
+  minHandshakeGraceMs: 1_000,
   handshakeTimeoutMs: 10_000,
   pingIntervalMs: 10_000,
   pongTimeoutMs: 60_000,
   writeTimeoutMs: 120_000,
+  maxQueuedBytes: 64 << 20,
+  clientPingBurst: 10,
+  clientPingRefillMs: 1_000,
   maxFallBehindMs: 300_000,
   newClientGraceMs: 300_000,
   compressions: ['deflate'],

@@ -1,10 +1,12 @@
 // Agent → server REPORTs (proto/PROTOCOL.md §15): checks who may report what, limits the
 // rate per connection, and hands accepted values to a sink the composition root wires (a
-// datastore). Per node only the latest value matters: a newer report aborts the write in
+// datastore). Only a connection with an authenticated identity may report, about its own
+// node, unless the operator opted in to trusting HELLO's hostname. Per node only the latest value matters: a newer report aborts the write in
 // flight, and the sink is never called twice at once for one node. Nothing here blocks the
 // connection loop; failures are logged and counted, never a reason to drop a client.
 
 import type { Logger } from '../model/logger.js';
+import { RateLimitedLog } from '../model/rate-limited-log.js';
 import type { Report } from '../protocol/messages.js';
 import {
   isReportKind,
@@ -13,7 +15,9 @@ import {
   ReportKind,
   ReportRefusal,
 } from '../protocol/reports.js';
+import type { ConnectionIdentity } from './connection.js';
 import type { CounterMap } from './stats.js';
+import { TokenBucket } from './token-bucket.js';
 
 /**
  * Where accepted reports go: the datastore records them on the Node (Kubernetes: an
@@ -39,18 +43,23 @@ export interface ReportOptions {
 /** A well-behaved agent sends one report per kind per connection, and one per key change. */
 export const DEFAULT_REPORT_OPTIONS: ReportOptions = { burst: 8, refillMs: 10_000 };
 
+/** Who may report. */
+export interface ReportPolicy {
+  /**
+   * Accept REPORTs from connections without an authenticated identity, trusting HELLO's
+   * hostname: then any client that can connect can set any node's WireGuard key.
+   */
+  insecureAcceptUnauthenticated: boolean;
+}
+
 /** The little a report needs to know about its connection. */
 export interface Reporter {
+  /** Proven by the transport (TLS client certificate); undefined on plain TCP. */
+  readonly identity: ConnectionIdentity | undefined;
   /** HELLO's hostname when it is a valid node name; reports are about this node only. */
   readonly node: string | undefined;
   readonly hostname: string;
   describe(): Record<string, unknown>;
-}
-
-interface Bucket {
-  tokens: number;
-  atMs: number;
-  warnedRateLimit: boolean;
 }
 interface NodeWork {
   /** The value being written, and how to abort it. */
@@ -61,8 +70,10 @@ interface NodeWork {
 export class NodeReports {
   /** Kinds announced in SERVER_HELLO: those this sink can record. */
   readonly kinds: readonly string[] = [ReportKind.WireguardPublicKey];
-  private readonly buckets = new WeakMap<Reporter, Bucket>();
+  private readonly buckets = new WeakMap<Reporter, TokenBucket>();
   private readonly work = new Map<string, NodeWork>();
+  /** Refusals are a peer's doing: a few lines per refusal reason and window. */
+  private readonly refusalLog: RateLimitedLog;
   private closed = false;
 
   constructor(
@@ -70,9 +81,16 @@ export class NodeReports {
     /** "kind:result" → count (tabby_reports_total). */
     private readonly counts: CounterMap,
     private readonly log: Logger,
+    private readonly policy: ReportPolicy,
     private readonly opts: ReportOptions = DEFAULT_REPORT_OPTIONS,
   ) {
     if (opts.burst < 1 || opts.refillMs <= 0) throw new RangeError('invalid report rate limit');
+    this.refusalLog = new RateLimitedLog(log);
+  }
+
+  /** Whether this connection may report at all (SERVER_HELLO lists the kinds only then). */
+  acceptsFrom(from: Reporter): boolean {
+    return from.identity !== undefined || this.policy.insecureAcceptUnauthenticated;
   }
 
   /** Nodes with a write in flight or queued (tests, shutdown). */
@@ -84,13 +102,16 @@ export class NodeReports {
   onReport(from: Reporter, report: Report, now = Date.now()): void {
     const kind = isReportKind(report.kind) ? report.kind : 'other';
     try {
+      if (!this.acceptsFrom(from))
+        throw new ReportError(
+          ReportRefusal.Unauthenticated,
+          'REPORT on a connection without an authenticated identity: its HELLO hostname is only a claim',
+        );
       if (!this.takeToken(from, now))
         throw new ReportError(ReportRefusal.RateLimited, `more than ${this.opts.burst} reports in a burst`);
       if (!isReportKind(report.kind) || !this.kinds.includes(report.kind))
         throw new ReportError(ReportRefusal.UnsupportedKind, `report kind "${report.kind}" is not accepted`);
-      const node = from.node;
-      if (node === undefined)
-        throw new ReportError(ReportRefusal.InvalidNode, 'HELLO hostname is not a valid node name');
+      const node = this.nodeOf(from);
       if (report.node !== undefined && report.node !== node)
         throw new ReportError(
           ReportRefusal.WrongNode,
@@ -101,17 +122,32 @@ export class NodeReports {
     } catch (err) {
       if (!(err instanceof ReportError)) throw err;
       this.counts.inc(`${kind}:${err.refusal}`);
-      const b = this.buckets.get(from);
-      if (err.refusal === ReportRefusal.RateLimited) {
-        // One line per connection: a client stuck in a loop must not flood the log.
-        if (b === undefined || b.warnedRateLimit) return;
-        b.warnedRateLimit = true;
-      }
-      this.log.warn(
+      this.refusalLog.warn(
+        err.refusal,
         { ...from.describe(), kind: report.kind, refusal: err.refusal, err: err.message },
         'report refused',
       );
     }
+  }
+
+  /** The node a connection reports about: its proven identity, else (opted in) HELLO's claim. */
+  private nodeOf(from: Reporter): string {
+    if (from.identity !== undefined) {
+      if (from.hostname !== from.identity.node)
+        throw new ReportError(
+          ReportRefusal.WrongNode,
+          `HELLO hostname "${from.hostname}" is not the authenticated node "${from.identity.node}"`,
+        );
+      return from.identity.node;
+    }
+    if (from.node === undefined)
+      throw new ReportError(ReportRefusal.InvalidNode, 'HELLO hostname is not a valid node name');
+    return from.node;
+  }
+
+  /** Writes the counts of refusal lines suppressed in windows that have ended (the server's tick). */
+  flushLog(): void {
+    this.refusalLog.flush();
   }
 
   /** Aborts every write in flight (server shutdown). */
@@ -126,18 +162,10 @@ export class NodeReports {
   private takeToken(from: Reporter, now: number): boolean {
     let b = this.buckets.get(from);
     if (b === undefined) {
-      b = { tokens: this.opts.burst, atMs: now, warnedRateLimit: false };
+      b = new TokenBucket(this.opts.burst, this.opts.refillMs, now);
       this.buckets.set(from, b);
     }
-    const refill = Math.floor((now - b.atMs) / this.opts.refillMs);
-    if (refill > 0) {
-      b.tokens = Math.min(this.opts.burst, b.tokens + refill);
-      b.atMs += refill * this.opts.refillMs;
-    }
-    if (b.tokens === this.opts.burst) b.atMs = now;
-    if (b.tokens === 0) return false;
-    b.tokens--;
-    return true;
+    return b.take(now);
   }
 
   private submit(node: string, publicKey: string | null): void {

@@ -6,26 +6,48 @@
 
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../model/logger.js';
+import { RateLimitedLog } from '../model/rate-limited-log.js';
 import type { SyncerType } from '../model/types.js';
 import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { type Hello, type Message, MsgType } from '../protocol/messages.js';
 import { isNodeName } from '../protocol/reports.js';
-import { Connection, ConnState } from './connection.js';
+import { Connection, type ConnectionIdentity, ConnState } from './connection.js';
 import { negotiate } from './negotiate.js';
-import type { ServerOptions } from './options.js';
-import { type NodeReportSink, NodeReports, type ReportOptions } from './reports.js';
+import { MAX_PRE_HELLO_FRAME_BYTES, type ServerOptions } from './options.js';
+import { type NodeReportSink, NodeReports, type ReportOptions, type ReportPolicy } from './reports.js';
 import { ServerStats } from './stats.js';
 import type { SyncStream } from './sync-stream.js';
+import { TokenBucket } from './token-bucket.js';
 
+export type { ConnectionIdentity } from './connection.js';
 export { DEFAULT_SERVER_OPTIONS, FRAME_OVERHEAD_BYTES, type ServerOptions } from './options.js';
-export type { NodeReportSink, ReportOptions } from './reports.js';
+export type { NodeReportSink, ReportOptions, ReportPolicy } from './reports.js';
+
+/** The peer broke the rules: worth a warning. Our own bug: an error. The rest is routine. */
+function closeLogLevel(code: CloseCode): 'info' | 'warn' | 'error' {
+  switch (code) {
+    case CloseCode.InternalError:
+      return 'error';
+    case CloseCode.FrameTooLarge:
+    case CloseCode.MalformedFrame:
+    case CloseCode.UnknownMessage:
+    case CloseCode.UnexpectedMessage:
+    case CloseCode.TooManyPings:
+    case CloseCode.WriteQueueFull:
+      return 'warn';
+    default:
+      return 'info';
+  }
+}
 
 export class SyncServer {
   private readonly streams: ReadonlyMap<SyncerType, SyncStream>;
   private readonly conns = new Set<Connection>();
   private readonly ready = new Set<Connection>();
+  /** Connections waiting for HELLO, oldest first (a Set keeps insertion order). */
+  private readonly pending = new Set<Connection>();
   private fanoutAll = false;
   /** The fan-out pass in progress (see runFanout). */
   private pass: Connection[] = [];
@@ -38,21 +60,28 @@ export class SyncServer {
   readonly stats = new ServerStats();
   /** Accepts REPORTs when a sink is wired; undefined: SERVER_HELLO lists no report kinds. */
   private readonly reports: NodeReports | undefined;
+  /** Clients may ping at twice our rate (the reference client pings at ours), or faster if configured. */
+  private readonly clientPingRefillMs: number;
+  /** Connection ends, refusals and other peer-triggered lines: a few per reason and window. */
+  private readonly limitedLog: RateLimitedLog;
 
   constructor(
     streams: readonly SyncStream[],
     private readonly opts: ServerOptions,
     private readonly log: Logger,
-    reporting?: { sink: NodeReportSink; options?: ReportOptions },
+    reporting?: { sink: NodeReportSink; policy: ReportPolicy; options?: ReportOptions },
   ) {
     if (opts.pongTimeoutMs <= opts.pingIntervalMs)
       throw new RangeError('pongTimeoutMs must be longer than pingIntervalMs');
     this.streams = new Map(streams.map((s) => [s.syncer, s]));
+    this.limitedLog = new RateLimitedLog(log);
+    this.clientPingRefillMs = Math.min(opts.clientPingRefillMs, opts.pingIntervalMs / 2);
     if (reporting)
       this.reports = new NodeReports(
         reporting.sink,
         this.stats.reports,
         log.child({ component: 'reports' }),
+        reporting.policy,
         reporting.options,
       );
     for (const s of streams) {
@@ -89,48 +118,50 @@ export class SyncServer {
     return { host: addr.address, port: addr.port };
   }
 
-  /** Takes over an accepted socket (plain TCP here; a TLS listener hands over its sockets too). */
-  attach(socket: Socket): void {
+  /**
+   * Takes over an accepted socket (plain TCP here; a TLS listener hands over its sockets too,
+   * with the identity its client certificate proves).
+   */
+  attach(socket: Socket, identity?: ConnectionIdentity): void {
     const now = Date.now();
     this.stats.accepted++;
-    const conn = new Connection(this.nextId++, socket, now);
+    const conn = new Connection(this.nextId++, socket, now, identity);
     socket.setNoDelay(true);
     socket.on('error', (err) => this.onSocketGone(conn, `socket error: ${err.message}`));
     socket.on('close', () => this.onSocketGone(conn, 'peer closed'));
-    if (this.draining || this.conns.size >= this.opts.maxConnections) {
-      const code = this.draining ? CloseCode.Shutdown : CloseCode.TooManyConnections;
-      this.stats.refused++;
-      conn.state = ConnState.Closing;
-      conn.closingSinceMs = now;
-      this.conns.add(conn);
-      this.sendGoodbye(
-        conn,
-        code,
-        'server is not taking connections',
-        1_000 + Math.floor(Math.random() * 4_000),
-      );
-      this.countClose(conn, code);
+    const refusal = this.admission(now); // judged before the newcomer counts
+    this.conns.add(conn);
+    if (refusal) {
+      this.refuse(conn, refusal.code, refusal.why);
       return;
     }
-    this.conns.add(conn);
+    this.pending.add(conn);
+    const limits = this.opts.maxInboundFrameBytes;
     const decoder = new FrameDecoder({
-      maxFrameBytes: this.opts.maxInboundFrameBytes,
-      maxMessageBytes: this.opts.maxInboundFrameBytes,
+      // Read per frame header: until HELLO is handled, a stranger gets a small limit.
+      get maxFrameBytes() {
+        return conn.state === ConnState.Handshake ? MAX_PRE_HELLO_FRAME_BYTES : limits;
+      },
+      get maxMessageBytes() {
+        return conn.state === ConnState.Handshake ? MAX_PRE_HELLO_FRAME_BYTES : limits;
+      },
     });
     socket.on('data', (data: Buffer) => {
       if (conn.state === ConnState.Closing) return;
       conn.lastRxMs = Date.now();
       this.stats.bytesIn += data.length;
       try {
-        for (const msg of decoder.push(data)) this.onMessage(conn, msg);
+        for (const msg of decoder.push(data)) {
+          this.onMessage(conn, msg);
+          // onMessage may have closed it (narrowing does not see that).
+          if ((conn.state as ConnState) === ConnState.Closing) break;
+        }
       } catch (err) {
         if (err instanceof ProtocolError) {
           this.stats.protocolErrors.inc(err.closeCode);
-          this.log.warn({ ...conn.describe(), code: err.closeCode, err: err.message }, 'protocol error');
           this.close(conn, err.closeCode, err.message);
         } else {
-          this.log.error({ ...conn.describe(), err }, 'internal error handling a message');
-          this.close(conn, CloseCode.InternalError, 'internal error');
+          this.close(conn, CloseCode.InternalError, 'internal error', undefined, { err });
         }
       }
     });
@@ -139,6 +170,43 @@ export class SyncServer {
       this.ready.add(conn);
       this.scheduleFanout();
     });
+  }
+
+  /**
+   * Whether a new connection gets a handshake slot (undefined) or why not. Connections past
+   * HELLO count against maxConnections; those still waiting for HELLO have their own budget,
+   * so idle sockets cannot lock agents out: when it is full, the one waiting longest gives
+   * way (if it has had its minimum grace), else the newcomer is refused with a retry hint.
+   */
+  private admission(now: number): { code: CloseCode; why: string } | undefined {
+    const o = this.opts;
+    if (this.draining) return { code: CloseCode.Shutdown, why: 'server is shutting down' };
+    if (this.establishedCount() >= o.maxConnections)
+      return { code: CloseCode.TooManyConnections, why: `at the limit of ${o.maxConnections} connections` };
+    if (this.pending.size < o.maxPendingHandshakes) return undefined;
+    const oldest = this.pending.values().next().value!;
+    if (now - oldest.openedAtMs < o.minHandshakeGraceMs)
+      return {
+        code: CloseCode.TooManyConnections,
+        why: `${this.pending.size} connections are waiting for their HELLO`,
+      };
+    this.close(
+      oldest,
+      CloseCode.HandshakeTimeout,
+      `no HELLO after ${now - oldest.openedAtMs} ms, and ${this.pending.size} connections wait for HELLO`,
+    );
+    return undefined;
+  }
+
+  /** Closes a connection the server will not serve now, with a jittered retry hint. */
+  private refuse(conn: Connection, code: CloseCode, why: string): void {
+    this.stats.refused++;
+    this.close(conn, code, why, 1_000 + Math.floor(Math.random() * 4_000));
+  }
+
+  /** Connections past the handshake slot (streaming, or closing after it). */
+  private establishedCount(): number {
+    return this.conns.size - this.pending.size;
   }
 
   private onMessage(conn: Connection, msg: Message): void {
@@ -150,7 +218,7 @@ export class SyncServer {
     }
     switch (msg.type) {
       case MsgType.Ping:
-        conn.write([encodeMessage({ type: MsgType.Pong, body: { ts: msg.body.ts } })], Date.now());
+        this.onPing(conn, msg.body.ts);
         return;
       case MsgType.Pong:
         return; // liveness is any received byte
@@ -182,9 +250,51 @@ export class SyncServer {
     }
   }
 
+  /**
+   * A client's PING is answered unless its socket is not draining (the PONG would only
+   * queue: a client that does not read cannot use it), and a client that pings beyond its
+   * allowance is dropped: each answer costs a write, and no well-behaved client needs more.
+   */
+  private onPing(conn: Connection, ts: number): void {
+    const now = Date.now();
+    conn.pings ??= new TokenBucket(this.opts.clientPingBurst, this.clientPingRefillMs, now);
+    if (!conn.pings.take(now)) {
+      this.close(conn, CloseCode.TooManyPings, `more than ${this.opts.clientPingBurst} PINGs in a burst`);
+      return;
+    }
+    if (conn.socket.writableNeedDrain) return;
+    this.send(conn, [encodeMessage({ type: MsgType.Pong, body: { ts } })], now);
+  }
+
+  /**
+   * Every write to a client goes through here: the bytes its socket holds that the kernel
+   * has not taken are capped, whatever wrote them.
+   */
+  private send(conn: Connection, frames: readonly Buffer[], now: number): boolean {
+    conn.write(frames, now);
+    const queued = conn.socket.writableLength;
+    if (queued <= this.opts.maxQueuedBytes) return true;
+    this.close(
+      conn,
+      CloseCode.WriteQueueFull,
+      `${queued} bytes queued for the socket, above the limit of ${this.opts.maxQueuedBytes}`,
+    );
+    return false;
+  }
+
   private handshake(conn: Connection, hello: Hello): void {
     const { version, compression, stream } = negotiate(hello, this.streams, this.opts);
     const now = Date.now();
+    this.pending.delete(conn);
+    // Others may have completed their HELLO since this one was admitted.
+    if (this.establishedCount() > this.opts.maxConnections) {
+      this.refuse(
+        conn,
+        CloseCode.TooManyConnections,
+        `at the limit of ${this.opts.maxConnections} connections`,
+      );
+      return;
+    }
     conn.syncer = hello.syncer;
     conn.stream = stream;
     conn.compression = compression;
@@ -206,10 +316,11 @@ export class SyncServer {
         resumed,
         pingIntervalMs: this.opts.pingIntervalMs,
         pongTimeoutMs: this.opts.pongTimeoutMs,
-        ...(this.reports ? { reports: [...this.reports.kinds] } : {}),
+        // Only a connection that may report is told it can (§15.1).
+        ...(this.reports?.acceptsFrom(conn) ? { reports: [...this.reports.kinds] } : {}),
       },
     });
-    conn.write([serverHello], now);
+    if (!this.send(conn, [serverHello], now)) return;
     this.stats.handshakes.inc(`${hello.syncer}:${resumed ? 'resumed' : 'snapshot'}`);
     this.log.debug({ ...conn.describe(), agent: hello.agent, resumed, compression }, 'client connected');
     if (resumed) {
@@ -224,7 +335,13 @@ export class SyncServer {
   private sendSnapshot(conn: Connection, now: number): void {
     const stream = conn.stream!;
     const snap = stream.snapshot(conn.compression);
-    conn.write(snap.frames, now);
+    if (snap.bytes > this.opts.maxQueuedBytes)
+      this.limitedLog.error(
+        'snapshot-over-queue-limit',
+        { syncer: stream.syncer, bytes: snap.bytes, maxQueuedBytes: this.opts.maxQueuedBytes },
+        'a snapshot is larger than the per-connection queue limit: clients that cannot take it at once are dropped; raise --max-queued-bytes',
+      );
+    if (!this.send(conn, snap.frames, now)) return;
     conn.generation = snap.generation;
     conn.sentStatus = undefined;
     conn.snapshotAtMs = now;
@@ -249,12 +366,12 @@ export class SyncServer {
         this.sendSnapshot(conn, now);
         return;
       }
-      conn.write(frames.frames, now);
       this.stats.deltaBytes += frames.bytes;
+      if (!this.send(conn, frames.frames, now)) return;
       conn.generation = stream.headGeneration;
     }
     if (conn.sentStatus !== stream.status) {
-      conn.write([stream.statusFrame()], now);
+      if (!this.send(conn, [stream.statusFrame()], now)) return;
       conn.sentStatus = stream.status;
     }
   }
@@ -293,6 +410,8 @@ export class SyncServer {
   private tick(): void {
     const now = Date.now();
     const o = this.opts;
+    this.limitedLog.flush();
+    this.reports?.flushLog();
     let ping: Buffer | undefined;
     for (const conn of this.conns) {
       if (conn.state === ConnState.Closing) {
@@ -327,20 +446,28 @@ export class SyncServer {
       }
       if (now - conn.lastPingMs >= o.pingIntervalMs && !conn.blocked) {
         ping ??= encodeMessage({ type: MsgType.Ping, body: { ts: now } });
-        conn.write([ping], now);
         conn.lastPingMs = now;
+        this.send(conn, [ping], now);
       }
     }
   }
 
-  /** Ends a connection with a reason: GOODBYE when the socket can take it, then FIN. */
-  close(conn: Connection, code: CloseCode, message: string, retryAfterMs?: number): void {
+  /**
+   * Ends a connection with a reason: GOODBYE when the socket can take it, then FIN. One log
+   * line per close, rate-limited per code: a flood of bad connections costs a few lines.
+   */
+  close(conn: Connection, code: CloseCode, message: string, retryAfterMs?: number, detail?: object): void {
     if (conn.state === ConnState.Closing) return;
     conn.state = ConnState.Closing;
     conn.closingSinceMs = Date.now();
+    this.pending.delete(conn);
     this.countClose(conn, code);
-    this.log.info({ ...conn.describe(), code, reason: message }, 'closing connection');
-    if (code === CloseCode.WriteTimeout || conn.blocked) {
+    this.limitedLog[closeLogLevel(code)](
+      code,
+      { ...conn.describe(), ...detail, code, reason: message },
+      'closing connection',
+    );
+    if (code === CloseCode.WriteTimeout || conn.blocked || conn.socket.writableNeedDrain) {
       conn.socket.destroy(); // it cannot take a GOODBYE: anything more would just buffer
       return;
     }
@@ -359,6 +486,7 @@ export class SyncServer {
   private onSocketGone(conn: Connection, why: string): void {
     if (!this.conns.delete(conn)) return;
     this.ready.delete(conn);
+    this.pending.delete(conn);
     if (conn.state !== ConnState.Closing) {
       this.countClose(conn, 'peer-closed');
       this.log.debug({ ...conn.describe(), why }, 'connection lost');

@@ -380,6 +380,8 @@ describeE2E('e2e tabby agent: the real CLI composition on namespace nodes, with 
       'file',
       '--path',
       manifests,
+      // The agents report their WireGuard keys over plain TCP: trust HELLO's hostname.
+      '--insecure-accept-unauthenticated-reports',
     ]);
     await server.waitForLog((r) => r.msg === 'datastore started');
     timings['serverStarted'] = performance.now() - t0;

@@ -47,7 +47,8 @@ describe('REPORT wireguard-public-key, file datastore overlay', () => {
       caches,
       { ...DEFAULT_SERVER_OPTIONS, serverId: 'test', tickMs: 100 },
       silentLogger,
-      { sink: ds },
+      // Plain TCP: these tests trust HELLO's hostname on purpose.
+      { sink: ds, policy: { insecureAcceptUnauthenticated: true } },
     );
     const { port } = await server.listen('127.0.0.1', 0);
     await ds.start(new SyncerRouter(caches));

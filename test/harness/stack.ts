@@ -1,6 +1,7 @@
 // A real server on loopback fed by in-memory caches, for fv tests.
+import { afterEach } from 'vitest';
 
-import { silentLogger } from '../../src/model/logger.js';
+import { type Logger, silentLogger } from '../../src/model/logger.js';
 import type { KV, SyncerType } from '../../src/model/types.js';
 import {
   DEFAULT_SERVER_OPTIONS,
@@ -35,8 +36,11 @@ export async function startStack(
     cache?: Partial<CacheOptions>;
     server?: Partial<ServerOptions>;
     port?: number;
-    /** Accept agents' REPORTs and record them here (e.g. the datastore). */
+    /** Accept agents' REPORTs and record them here (e.g. the datastore)... */
     reportSink?: NodeReportSink;
+    log?: Logger;
+    /** ...also from unauthenticated connections (all of them on plain TCP), trusting HELLO's hostname. */
+    insecureAcceptUnauthenticatedReports?: boolean;
   } = {},
 ): Promise<Stack> {
   const caches = new Map<SyncerType, SnapshotCache>(
@@ -49,8 +53,13 @@ export async function startStack(
   const server = new SyncServer(
     [...caches.values()],
     { ...DEFAULT_SERVER_OPTIONS, serverId: 'test', tickMs: 100, ...opts.server },
-    silentLogger,
-    opts.reportSink ? { sink: opts.reportSink } : undefined,
+    opts.log ?? silentLogger,
+    opts.reportSink
+      ? {
+          sink: opts.reportSink,
+          policy: { insecureAcceptUnauthenticated: opts.insecureAcceptUnauthenticatedReports ?? false },
+        }
+      : undefined,
   );
   const { port } = await server.listen('127.0.0.1', opts.port ?? 0);
   return {
@@ -80,4 +89,15 @@ export function applyAll(state: Map<string, unknown>, kvs: readonly KV[]): void 
     if (value === null) state.delete(key);
     else state.set(key, value);
   }
+}
+
+/** A stack slot and cleanups, torn down after each test of the file that calls this at top level. */
+export function perTestStack(): { stack: Stack | undefined; cleanup: Array<() => unknown> } {
+  const t: { stack: Stack | undefined; cleanup: Array<() => unknown> } = { stack: undefined, cleanup: [] };
+  afterEach(async () => {
+    for (const f of t.cleanup.splice(0)) await f();
+    await t.stack?.stop();
+    t.stack = undefined;
+  });
+  return t;
 }

@@ -99,18 +99,21 @@ class GatedSink implements NodeReportSink {
     });
   }
 }
-const reporter = (node: string | undefined): Reporter => ({
+const reporter = (node: string | undefined, identity?: { node: string }): Reporter => ({
+  identity,
   node,
   hostname: node ?? 'Bad_Name',
   describe: () => ({ hostname: node }),
 });
+/** Plain TCP as these cases have it: HELLO's hostname trusted on purpose. */
+const TRUST_HELLO = { insecureAcceptUnauthenticated: true };
 const flush = () => new Promise((r) => setTimeout(r, 0));
 
 describe('NodeReports (server)', () => {
   it('latest value wins: a newer report aborts the write in flight; the same value is coalesced', async () => {
     const sink = new GatedSink();
     const counts = new CounterMap();
-    const reports = new NodeReports(sink, counts, silentLogger);
+    const reports = new NodeReports(sink, counts, silentLogger, TRUST_HELLO);
     const from = reporter('node-a');
     const [k1, k2, k3] = [newKey(), newKey(), newKey()];
     reports.onReport(from, { kind: KIND, data: { publicKey: k1 } });
@@ -136,7 +139,7 @@ describe('NodeReports (server)', () => {
   it('refuses other nodes, bad node names, unknown kinds and bursts, per connection', () => {
     const sink = new GatedSink();
     const counts = new CounterMap();
-    const reports = new NodeReports(sink, counts, silentLogger, { burst: 3, refillMs: 1_000 });
+    const reports = new NodeReports(sink, counts, silentLogger, TRUST_HELLO, { burst: 3, refillMs: 1_000 });
     const a = reporter('node-a');
     reports.onReport(a, { kind: KIND, node: 'node-b', data: { publicKey: newKey() } }, 0);
     reports.onReport(reporter(undefined), { kind: KIND, data: { publicKey: newKey() } }, 0);
@@ -153,6 +156,27 @@ describe('NodeReports (server)', () => {
     // Another connection has its own bucket.
     reports.onReport(reporter('node-c'), { kind: KIND, data: { publicKey: null } }, 20);
     expect(counts.get(`${KIND}:rate-limited`)).toBe(1);
+  });
+
+  it('by default only an authenticated connection may report, and only about its own node', async () => {
+    const sink = new GatedSink();
+    const counts = new CounterMap();
+    const reports = new NodeReports(sink, counts, silentLogger, { insecureAcceptUnauthenticated: false });
+    // Plain TCP: HELLO says node-a, nothing proves it.
+    const claims = reporter('node-a');
+    expect(reports.acceptsFrom(claims)).toBe(false);
+    reports.onReport(claims, { kind: KIND, data: { publicKey: newKey() } });
+    expect(counts.get(`${KIND}:unauthenticated`)).toBe(1);
+    // A certificate for node-b, HELLO claiming node-a: refused.
+    reports.onReport(reporter('node-a', { node: 'node-b' }), { kind: KIND, data: { publicKey: newKey() } });
+    expect(counts.get(`${KIND}:wrong-node`)).toBe(1);
+    // Proven node-b, about node-b: recorded for node-b.
+    const proven = reporter('node-b', { node: 'node-b' });
+    expect(reports.acceptsFrom(proven)).toBe(true);
+    const key = newKey();
+    reports.onReport(proven, { kind: KIND, node: 'node-b', data: { publicKey: key } });
+    await flush();
+    expect(sink.calls.map((c) => [c.node, c.key])).toEqual([['node-b', key]]);
   });
 });
 
