@@ -14,7 +14,13 @@ import type { JsonValue, KV, SyncerType, SyncStatus } from '../model/types.js';
 import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
-import { type Message, MsgType, PROTOCOL_VERSIONS, type StreamPosition } from '../protocol/messages.js';
+import {
+  Compression,
+  type Message,
+  MsgType,
+  PROTOCOL_VERSIONS,
+  type StreamPosition,
+} from '../protocol/messages.js';
 import { ClientReports } from './reports.js';
 import { ClientState } from './state.js';
 
@@ -189,7 +195,12 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.lastRxMs = Date.now();
       this.bytesReceived += data.length;
       try {
-        for (const msg of decoder.push(data)) this.onMessage(socket, msg, address);
+        decoder.feed(data, (msg) => {
+          this.onMessage(socket, msg, address);
+          // DEFLATE frames only after a SERVER_HELLO that chose deflate (§8.3), never before.
+          if (msg.type === MsgType.ServerHello)
+            decoder.deflate = msg.body.compression === Compression.Deflate;
+        });
       } catch (err) {
         const code = err instanceof ProtocolError ? err.closeCode : CloseCode.MalformedFrame;
         reason = `${code}: ${(err as Error).message}`;

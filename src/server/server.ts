@@ -10,7 +10,7 @@ import type { SyncerType } from '../model/types.js';
 import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
-import { type Hello, type Message, MsgType } from '../protocol/messages.js';
+import { Compression, type Hello, type Message, MsgType } from '../protocol/messages.js';
 import { isNodeName } from '../protocol/reports.js';
 import { Connection, ConnState } from './connection.js';
 import { negotiate } from './negotiate.js';
@@ -122,7 +122,11 @@ export class SyncServer {
       conn.lastRxMs = Date.now();
       this.stats.bytesIn += data.length;
       try {
-        for (const msg of decoder.push(data)) this.onMessage(conn, msg);
+        decoder.feed(data, (msg) => {
+          this.onMessage(conn, msg);
+          // A client may compress only once deflate was negotiated (§8.3), HELLO never.
+          decoder.deflate = conn.state === ConnState.Streaming && conn.compression === Compression.Deflate;
+        });
       } catch (err) {
         if (err instanceof ProtocolError) {
           this.stats.protocolErrors.inc(err.closeCode);

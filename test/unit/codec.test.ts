@@ -23,7 +23,7 @@ import { FrameDecoder } from '../../src/protocol/decoder.js';
 import { type Message, MsgType } from '../../src/protocol/messages.js';
 import { encodeCase, GOLDEN_CASES, plainBody } from '../golden/gen-frames.js';
 
-const LIMITS = { maxFrameBytes: 64 << 20, maxMessageBytes: 64 << 20 };
+const LIMITS = { maxFrameBytes: 64 << 20, maxMessageBytes: 64 << 20, deflate: true };
 const decodeOne = (bytes: Buffer): Message => {
   const out = new FrameDecoder(LIMITS).push(bytes);
   expect(out).toHaveLength(1);

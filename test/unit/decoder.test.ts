@@ -6,17 +6,17 @@ import { deflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FLAG_DEFLATE, frame, packr } from '../../src/protocol/codec.js';
-import { FrameDecoder } from '../../src/protocol/decoder.js';
+import { type DecoderLimits, FrameDecoder } from '../../src/protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../../src/protocol/errors.js';
 import { type Message, MsgType } from '../../src/protocol/messages.js';
 import { encodeCase, GOLDEN_CASES } from '../golden/gen-frames.js';
 
-const LIMITS = { maxFrameBytes: 1 << 20, maxMessageBytes: 4 << 20 };
+const LIMITS = { maxFrameBytes: 1 << 20, maxMessageBytes: 4 << 20, deflate: true };
 const messages = GOLDEN_CASES.map((c) => c.message);
 const stream = Buffer.concat(GOLDEN_CASES.map(encodeCase));
 
 /** The close code of the ProtocolError that pushing these chunks throws. */
-function closeCodeOf(chunks: Buffer[], limits = LIMITS): CloseCode {
+function closeCodeOf(chunks: Buffer[], limits: DecoderLimits = LIMITS): CloseCode {
   const d = new FrameDecoder(limits);
   try {
     for (const c of chunks) d.push(c);
@@ -159,6 +159,25 @@ describe('FrameDecoder rejects', () => {
       CloseCode.MalformedFrame,
     );
     expect(closeCodeOf([frame(MsgType.Ping, Buffer.alloc(0), FLAG_DEFLATE)])).toBe(CloseCode.MalformedFrame);
+  });
+
+  it('a DEFLATE frame unless deflate was negotiated, from the next frame on', () => {
+    const plain = raw(MsgType.Ping, { ts: 1 });
+    const packed = frame(MsgType.Ping, deflateSync(packr.pack({ ts: 2 })), FLAG_DEFLATE);
+    const strict = { maxFrameBytes: LIMITS.maxFrameBytes, maxMessageBytes: LIMITS.maxMessageBytes };
+    expect(closeCodeOf([packed], strict)).toBe(CloseCode.MalformedFrame);
+    // Switched on by the handler of the frame before, within the same read.
+    const d = new FrameDecoder(strict);
+    const seen: Message[] = [];
+    d.feed(Buffer.concat([plain, packed]), (m) => {
+      seen.push(m);
+      d.deflate = true;
+    });
+    expect(seen.map((m) => m.body)).toEqual([{ ts: 1 }, { ts: 2 }]);
+    d.deflate = false;
+    expect(() => d.push(packed)).toThrowError(
+      expect.objectContaining({ closeCode: CloseCode.MalformedFrame }),
+    );
   });
 
   it('a zlib bomb that inflates beyond maxMessageBytes', () => {
