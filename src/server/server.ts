@@ -123,6 +123,7 @@ export class SyncServer {
       this.stats.bytesIn += data.length;
       try {
         decoder.feed(data, (msg) => {
+          if (conn.state === ConnState.Closing) return; // e.g. frames after the client's GOODBYE
           this.onMessage(conn, msg);
           // A client may compress only once deflate was negotiated (§8.3), HELLO never.
           decoder.deflate = conn.state === ConnState.Streaming && conn.compression === Compression.Deflate;
@@ -146,6 +147,15 @@ export class SyncServer {
   }
 
   private onMessage(conn: Connection, msg: Message): void {
+    if (msg.type === MsgType.Goodbye) {
+      // Accepted in every state, before HELLO too (§7.2); never answered (§16).
+      this.log.info({ ...conn.describe(), code: msg.body.code }, 'client said goodbye');
+      this.countClose(conn, `client:${msg.body.code}`);
+      conn.state = ConnState.Closing;
+      conn.closingSinceMs = Date.now();
+      conn.socket.end();
+      return;
+    }
     if (conn.state === ConnState.Handshake) {
       if (msg.type !== MsgType.Hello)
         throw new ProtocolError(CloseCode.UnexpectedMessage, 'the first message must be HELLO');
@@ -170,13 +180,6 @@ export class SyncServer {
             'ignoring REPORT: no report kinds accepted',
           );
         }
-        return;
-      case MsgType.Goodbye:
-        this.log.info({ ...conn.describe(), code: msg.body.code }, 'client said goodbye');
-        this.countClose(conn, `client:${msg.body.code}`);
-        conn.state = ConnState.Closing;
-        conn.closingSinceMs = Date.now();
-        conn.socket.end();
         return;
       default:
         throw new ProtocolError(
