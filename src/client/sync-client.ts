@@ -23,6 +23,7 @@ import {
 } from '../protocol/messages.js';
 import { ClientReports } from './reports.js';
 import { ClientState } from './state.js';
+import { StreamGuard } from './stream-guard.js';
 
 export interface SyncClientOptions {
   /** host:port list; the first try is a random one, then round robin. */
@@ -75,8 +76,6 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private lastRxMs = 0;
   private readTimeoutMs = 60_000;
   private retryAfterMs = 0;
-  /** Generation announced by SNAPSHOT_BEGIN, checked at SNAPSHOT_END. */
-  private snapshotGeneration = -1;
   /** Changes of a DELTA run (frames with more=true), reported together at its last frame. */
   private runChanges: KV[] = [];
   /** Bytes received over the life of the client (tests assert resume costs little). */
@@ -166,25 +165,23 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       maxMessageBytes: MAX_MESSAGE_BYTES,
     });
     let reason = 'connection closed';
+    let guard: StreamGuard | undefined;
     socket.once('connect', () => {
       socket.setTimeout(0);
       this.lastRxMs = Date.now();
       this.readTimeoutMs = this.o.readTimeoutMs ?? this.o.connectTimeoutMs;
       const resume = this.o.resume && !this.state.staging ? this.position : undefined;
-      socket.write(
-        encodeMessage({
-          type: MsgType.Hello,
-          body: {
-            versions: [...PROTOCOL_VERSIONS],
-            syncer: this.o.syncer,
-            hostname: this.o.hostname,
-            agent: this.o.agent,
-            compressions: [...this.o.compressions],
-            maxFrameBytes: this.o.maxFrameBytes,
-            ...(resume ? { resume } : {}),
-          },
-        }),
-      );
+      const hello = {
+        versions: [...PROTOCOL_VERSIONS],
+        syncer: this.o.syncer,
+        hostname: this.o.hostname,
+        agent: this.o.agent,
+        compressions: [...this.o.compressions],
+        maxFrameBytes: this.o.maxFrameBytes,
+        ...(resume ? { resume } : {}),
+      };
+      guard = new StreamGuard(hello);
+      socket.write(encodeMessage({ type: MsgType.Hello, body: hello }));
       this.startWatchdog(socket);
     });
     socket.on('timeout', () => {
@@ -196,6 +193,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.bytesReceived += data.length;
       try {
         decoder.feed(data, (msg) => {
+          guard!.check(msg, this.generation);
           this.onMessage(socket, msg, address);
           // DEFLATE frames only after a SERVER_HELLO that chose deflate (§8.3), never before.
           if (msg.type === MsgType.ServerHello)
@@ -205,7 +203,9 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         const code = err instanceof ProtocolError ? err.closeCode : CloseCode.MalformedFrame;
         reason = `${code}: ${(err as Error).message}`;
         this.log.warn({ address, code, err: (err as Error).message }, 'dropping server connection');
-        if (code === CloseCode.HashMismatch) this.position = undefined;
+        // After either, the position is not to be trusted: reconnect without resume.
+        if (code === CloseCode.HashMismatch || code === CloseCode.InconsistentStream)
+          this.position = undefined;
         socket.end(encodeMessage({ type: MsgType.Goodbye, body: { code, message: (err as Error).message } }));
         socket.destroy();
       }
@@ -231,19 +231,11 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     });
   }
 
+  /** Acts on a server frame that the connection's StreamGuard has already checked. */
   private onMessage(socket: Socket, msg: Message, address: string): void {
     switch (msg.type) {
       case MsgType.ServerHello: {
         const h = msg.body;
-        if (!(PROTOCOL_VERSIONS as readonly number[]).includes(h.version))
-          throw new ProtocolError(CloseCode.UnsupportedVersion, `server chose version ${h.version}`);
-        if (h.compression !== 'none' && !this.o.compressions.includes(h.compression))
-          throw new ProtocolError(
-            CloseCode.NoCommonCompression,
-            `server chose ${h.compression}, not offered`,
-          );
-        if (h.syncer !== this.o.syncer)
-          throw new ProtocolError(CloseCode.UnexpectedMessage, `server answered for syncer ${h.syncer}`);
         this.serverId = h.serverId;
         this.epoch = h.epoch;
         this.readTimeoutMs = this.o.readTimeoutMs ?? h.pongTimeoutMs;
@@ -255,24 +247,13 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         return;
       }
       case MsgType.SnapshotBegin:
-        this.epoch = msg.body.epoch;
-        this.snapshotGeneration = msg.body.generation;
         this.runChanges = [];
         this.state.beginSnapshot();
         return;
       case MsgType.SnapshotChunk:
-        if (!this.state.staging)
-          throw new ProtocolError(CloseCode.UnexpectedMessage, 'SNAPSHOT_CHUNK outside a snapshot');
         this.state.stage(msg.body.kvs);
         return;
       case MsgType.SnapshotEnd: {
-        if (!this.state.staging)
-          throw new ProtocolError(CloseCode.UnexpectedMessage, 'SNAPSHOT_END outside a snapshot');
-        if (msg.body.generation !== this.snapshotGeneration)
-          throw new ProtocolError(
-            CloseCode.MalformedFrame,
-            `SNAPSHOT_END for generation ${msg.body.generation}, BEGIN said ${this.snapshotGeneration}`,
-          );
         const changes = this.state.commitSnapshot();
         if (changes.length > 0) this.emit('updates', changes, msg.body.generation);
         this.checkHash(msg.body.hash, msg.body.generation);
@@ -282,13 +263,6 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         return;
       }
       case MsgType.Delta: {
-        if (this.state.staging || this.generation < 0)
-          throw new ProtocolError(CloseCode.UnexpectedMessage, 'DELTA before a complete snapshot');
-        if (msg.body.to <= this.generation)
-          throw new ProtocolError(
-            CloseCode.MalformedFrame,
-            `DELTA to generation ${msg.body.to}, client already at ${this.generation}`,
-          );
         const changes = this.state.applyDelta(msg.body.kvs);
         if (msg.body.more) {
           for (const c of changes) this.runChanges.push(c);

@@ -22,6 +22,8 @@ export const CloseCode = {
   Rebalance: 'rebalance',
   // Client side.
   HashMismatch: 'hash-mismatch',
+  /** A well-formed server frame contradicts the stream so far (PROTOCOL.md §16.1). */
+  InconsistentStream: 'inconsistent-stream',
   ClientClosing: 'client-closing',
   // Either side: a bug on the sender of this code, not the peer's fault.
   InternalError: 'internal-error',
