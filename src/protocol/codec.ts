@@ -6,7 +6,9 @@
 import { deflateSync } from 'node:zlib';
 import { type Options, Packr } from 'msgpackr';
 import type { JsonValue } from '../model/types.js';
+import { EncodeError } from './errors.js';
 import type { Message, MsgType } from './messages.js';
+import { MAX_BODY_DEPTH, profileViolation } from './profile.js';
 
 export const HEADER_BYTES = 6;
 export const FLAG_DEFLATE = 0x01;
@@ -59,9 +61,17 @@ export function encodeBody(
   return frame(type, body);
 }
 
-/** The MessagePack bytes of the pair [key, value]: one entry of a `kvs` array. */
+/**
+ * The MessagePack bytes of the pair [key, value]: one entry of a `kvs` array. Throws
+ * EncodeError for what every receiver would refuse (§4.1): e.g. a string with a lone
+ * surrogate (msgpackr writes it as invalid UTF-8), NaN, or nesting beyond the body's bound.
+ */
 export function encodeKV(key: string, value: JsonValue): Buffer {
-  return packr.pack([key, value]);
+  const bytes = packr.pack([key, value]);
+  // The pair sits at level 3 of a body (body map, `kvs`), so it may nest two levels less.
+  const violation = profileViolation(bytes, MAX_BODY_DEPTH - 2);
+  if (violation !== undefined) throw new EncodeError(`${key}: ${violation}`);
+  return bytes;
 }
 
 export function arrayHeader(n: number): Buffer {

@@ -47,3 +47,10 @@ export class ProtocolError extends TabbyError {
     this.closeCode = closeCode;
   }
 }
+
+/** A value to be sent breaks the wire's MessagePack profile (PROTOCOL.md §4.1); nothing was sent. */
+export class EncodeError extends TabbyError {
+  constructor(message: string) {
+    super('TABBY_ERR_ENCODE', message);
+  }
+}

@@ -12,8 +12,6 @@ import { isUtf8 } from 'node:buffer';
  * msgpackr's recursive decoder overflows the stack somewhere above 4,000 on default stacks.
  */
 export const MAX_BODY_DEPTH = 100;
-/** Levels above a KV's value in a body: the body map, `kvs`, the [key, value] pair. */
-export const KV_VALUE_DEPTH_OFFSET = 3;
 
 const SAFE_HI = 0x1fffff; // high 32 bits of 2^53 − 1
 
