@@ -4,7 +4,7 @@
 // maxMessageBytes. Every body passes the MessagePack profile check (profile.ts) before it
 // is decoded, so what reaches parseBody is plain JSON data of bounded depth.
 
-import { inflateSync } from 'node:zlib';
+import { inflateSync, type ZlibOptions } from 'node:zlib';
 import { FLAG_DEFLATE, HEADER_BYTES, KNOWN_FLAGS, packr } from './codec.js';
 import { CloseCode, ProtocolError } from './errors.js';
 import { type Message, msgName, parseBody } from './messages.js';
@@ -91,8 +91,15 @@ export class FrameDecoder {
           CloseCode.MalformedFrame,
           `${msgName(type)}: DEFLATE flag set but deflate was not negotiated`,
         );
+      let consumed: number;
       try {
-        body = inflateSync(body, { maxOutputLength: this.limits.maxMessageBytes });
+        // `info` also returns the engine, whose bytesWritten is the compressed bytes it read.
+        const out = inflateSync(body, {
+          maxOutputLength: this.limits.maxMessageBytes,
+          info: true,
+        } as ZlibOptions) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+        consumed = out.engine.bytesWritten;
+        body = out.buffer;
       } catch (err) {
         const tooBig = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
         throw new ProtocolError(
@@ -101,6 +108,8 @@ export class FrameDecoder {
           { cause: err },
         );
       }
+      if (consumed !== raw.length - HEADER_BYTES)
+        throw new ProtocolError(CloseCode.MalformedFrame, `${msgName(type)}: bytes after the zlib stream`);
     } else if (body.length > this.limits.maxMessageBytes) {
       throw new ProtocolError(CloseCode.FrameTooLarge, `${msgName(type)}: body exceeds the message limit`);
     }

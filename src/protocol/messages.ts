@@ -144,6 +144,13 @@ function uint(type: number, o: Obj, f: string): number {
     throw bad(type, `field "${f}" must be a non-negative integer`);
   return v;
 }
+const HASH = /^[0-9a-f]{64}$/;
+/** A state hash (§17): 64 lowercase hex characters. */
+function stateHash(type: number, o: Obj, f: string): string {
+  const v = str(type, o, f);
+  if (!HASH.test(v)) throw bad(type, `field "${f}" must be 64 lowercase hex characters`);
+  return v;
+}
 function bool(type: number, o: Obj, f: string): boolean {
   const v = o[f];
   if (typeof v !== 'boolean') throw bad(type, `field "${f}" must be a boolean`);
@@ -233,10 +240,10 @@ export function parseBody(type: number, body: unknown): Message {
     case MsgType.SnapshotChunk:
       return { type, body: { kvs: kvs(type, o, false) } };
     case MsgType.SnapshotEnd:
-      return { type, body: { generation: uint(type, o, 'generation'), hash: str(type, o, 'hash') } };
+      return { type, body: { generation: uint(type, o, 'generation'), hash: stateHash(type, o, 'hash') } };
     case MsgType.Delta: {
       const d: Delta = { to: uint(type, o, 'to'), kvs: kvs(type, o, true), more: bool(type, o, 'more') };
-      if (o['hash'] != null) d.hash = str(type, o, 'hash');
+      if (o['hash'] != null) d.hash = stateHash(type, o, 'hash');
       return { type, body: d };
     }
     case MsgType.Status: {

@@ -205,6 +205,9 @@ describe('FrameDecoder rejects', () => {
     expect(closeCodeOf([frame(MsgType.Ping, body)])).toBe(CloseCode.MalformedFrame);
     const two = Buffer.concat([packr.pack({ ts: 1 }), packr.pack({ ts: 2 })]);
     expect(closeCodeOf([frame(MsgType.Ping, deflateSync(two), FLAG_DEFLATE)])).toBe(CloseCode.MalformedFrame);
+    // …and after the zlib stream (§3.1).
+    const trailing = Buffer.concat([deflateSync(packr.pack({ ts: 1 })), Buffer.from([0])]);
+    expect(closeCodeOf([frame(MsgType.Ping, trailing, FLAG_DEFLATE)])).toBe(CloseCode.MalformedFrame);
   });
 
   it('a body that is not a map', () => {
@@ -251,6 +254,9 @@ describe('FrameDecoder rejects', () => {
       [MsgType.ServerHello, { ...serverHello, pongTimeoutMs: undefined }],
       [MsgType.SnapshotBegin, { epoch: 'e', generation: 1, keys: 1 }],
       [MsgType.SnapshotEnd, { generation: 1, hash: 0 }],
+      [MsgType.SnapshotEnd, { generation: 1, hash: 'F'.repeat(64) }],
+      [MsgType.SnapshotEnd, { generation: 1, hash: 'f'.repeat(63) }],
+      [MsgType.Delta, { to: 1, kvs: [], more: false, hash: 'broken' }],
       [MsgType.Delta, { to: 1, kvs: [], more: 0 }],
       [MsgType.Delta, { to: 1, kvs: {}, more: false }],
       [MsgType.Delta, { to: 1, kvs: [['k']], more: false }],
