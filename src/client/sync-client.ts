@@ -193,6 +193,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.bytesReceived += data.length;
       try {
         decoder.feed(data, (msg) => {
+          if (socket.destroyed) return; // frames after the server's GOODBYE in the same read
           guard!.check(msg, this.generation);
           this.onMessage(socket, msg, address);
           // DEFLATE frames only after a SERVER_HELLO that chose deflate (§8.3), never before.
@@ -200,7 +201,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
             decoder.deflate = msg.body.compression === Compression.Deflate;
         });
       } catch (err) {
-        const code = err instanceof ProtocolError ? err.closeCode : CloseCode.MalformedFrame;
+        // Anything but a ProtocolError is our own fault (a bug, a throwing listener), not the server's.
+        const code = err instanceof ProtocolError ? err.closeCode : CloseCode.InternalError;
         reason = `${code}: ${(err as Error).message}`;
         this.log.warn({ address, code, err: (err as Error).message }, 'dropping server connection');
         // After either, the position is not to be trusted: reconnect without resume.

@@ -317,3 +317,15 @@ describe('client: frames out of place (§7.2) are unexpected-message, compressio
     expect(await goodbyeIn(sessions, 1)).toBe('unexpected-message');
   });
 });
+
+describe('client: its own failures are not blamed on the server', () => {
+  it('a consumer listener that throws closes with internal-error, not malformed-frame', async () => {
+    const { address, sessions } = await scripted([(s) => send(s, ...base)]);
+    const c = newClient(address);
+    c.on('updates', () => {
+      throw new Error('consumer bug');
+    });
+    c.start();
+    expect(await goodbyeIn(sessions, 0)).toBe('internal-error');
+  });
+});
