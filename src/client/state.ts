@@ -5,6 +5,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { entryDigest, StateHash } from '../model/state-hash.js';
 import type { JsonValue, KV } from '../model/types.js';
+import { CloseCode, ProtocolError } from '../protocol/errors.js';
 
 export class ClientState {
   private live = new Map<string, JsonValue>();
@@ -37,9 +38,15 @@ export class ClientState {
     this.staged = new Map();
   }
 
+  /** Adds a chunk's KVs to the staged snapshot; a key already staged is a server's error. */
   stage(kvs: readonly KV[]): void {
-    if (!this.staged) throw new Error('snapshot chunk outside a snapshot');
-    for (const { key, value } of kvs) this.staged.set(key, value);
+    const staged = this.staged;
+    if (!staged) throw new Error('snapshot chunk outside a snapshot');
+    for (const { key, value } of kvs) {
+      if (staged.has(key))
+        throw new ProtocolError(CloseCode.InconsistentStream, `key ${key} appears twice in the snapshot`);
+      staged.set(key, value);
+    }
   }
 
   discardSnapshot(): void {

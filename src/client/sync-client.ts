@@ -15,6 +15,7 @@ import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import {
+  Compression,
   type Goodbye,
   type Message,
   MsgType,
@@ -23,6 +24,7 @@ import {
 } from '../protocol/messages.js';
 import { ClientReports } from './reports.js';
 import { ClientState } from './state.js';
+import { StreamGuard } from './stream-guard.js';
 
 export interface SyncClientOptions {
   /** host:port list; the first try is a random one, then round robin. */
@@ -85,8 +87,6 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private retryAfterMs = 0;
   /** The current connection's GOODBYE from the server, if any. */
   private goodbye: Goodbye | undefined;
-  /** Generation announced by SNAPSHOT_BEGIN, checked at SNAPSHOT_END. */
-  private snapshotGeneration = -1;
   /** Changes of a DELTA run (frames with more=true), reported together at its last frame. */
   private runChanges: KV[] = [];
   /** Bytes received over the life of the client (tests assert resume costs little). */
@@ -177,25 +177,23 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     });
     let reason = 'connection closed';
     this.goodbye = undefined;
+    let guard: StreamGuard | undefined;
     socket.once('connect', () => {
       socket.setTimeout(0);
       this.lastRxMs = Date.now();
       this.readTimeoutMs = this.o.readTimeoutMs ?? this.o.connectTimeoutMs;
       const resume = this.o.resume && !this.state.staging ? this.position : undefined;
-      socket.write(
-        encodeMessage({
-          type: MsgType.Hello,
-          body: {
-            versions: [...PROTOCOL_VERSIONS],
-            syncer: this.o.syncer,
-            hostname: this.o.hostname,
-            agent: this.o.agent,
-            compressions: [...this.o.compressions],
-            maxFrameBytes: this.o.maxFrameBytes,
-            ...(resume ? { resume } : {}),
-          },
-        }),
-      );
+      const hello = {
+        versions: [...PROTOCOL_VERSIONS],
+        syncer: this.o.syncer,
+        hostname: this.o.hostname,
+        agent: this.o.agent,
+        compressions: [...this.o.compressions],
+        maxFrameBytes: this.o.maxFrameBytes,
+        ...(resume ? { resume } : {}),
+      };
+      guard = new StreamGuard(hello);
+      socket.write(encodeMessage({ type: MsgType.Hello, body: hello }));
       this.startWatchdog(socket);
     });
     socket.on('timeout', () => {
@@ -206,12 +204,22 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.lastRxMs = Date.now();
       this.bytesReceived += data.length;
       try {
-        for (const msg of decoder.push(data)) this.onMessage(socket, msg, address);
+        decoder.feed(data, (msg) => {
+          if (socket.destroyed) return; // frames after the server's GOODBYE in the same read
+          guard!.check(msg, this.generation);
+          this.onMessage(socket, msg, address);
+          // DEFLATE frames only after a SERVER_HELLO that chose deflate (§8.3), never before.
+          if (msg.type === MsgType.ServerHello)
+            decoder.deflate = msg.body.compression === Compression.Deflate;
+        });
       } catch (err) {
-        const code = err instanceof ProtocolError ? err.closeCode : CloseCode.MalformedFrame;
+        // Anything but a ProtocolError is our own fault (a bug, a throwing listener), not the server's.
+        const code = err instanceof ProtocolError ? err.closeCode : CloseCode.InternalError;
         reason = `${code}: ${(err as Error).message}`;
         this.log.warn({ address, code, err: (err as Error).message }, 'dropping server connection');
-        if (code === CloseCode.HashMismatch) this.position = undefined;
+        // After either, the position is not to be trusted: reconnect without resume.
+        if (code === CloseCode.HashMismatch || code === CloseCode.InconsistentStream)
+          this.position = undefined;
         socket.end(encodeMessage({ type: MsgType.Goodbye, body: { code, message: (err as Error).message } }));
         socket.destroy();
       }
@@ -240,19 +248,11 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     });
   }
 
+  /** Acts on a server frame that the connection's StreamGuard has already checked. */
   private onMessage(socket: Socket, msg: Message, address: string): void {
     switch (msg.type) {
       case MsgType.ServerHello: {
         const h = msg.body;
-        if (!(PROTOCOL_VERSIONS as readonly number[]).includes(h.version))
-          throw new ProtocolError(CloseCode.UnsupportedVersion, `server chose version ${h.version}`);
-        if (h.compression !== 'none' && !this.o.compressions.includes(h.compression))
-          throw new ProtocolError(
-            CloseCode.NoCommonCompression,
-            `server chose ${h.compression}, not offered`,
-          );
-        if (h.syncer !== this.o.syncer)
-          throw new ProtocolError(CloseCode.UnexpectedMessage, `server answered for syncer ${h.syncer}`);
         this.serverId = h.serverId;
         this.epoch = h.epoch;
         this.readTimeoutMs = this.o.readTimeoutMs ?? h.pongTimeoutMs;
@@ -270,24 +270,13 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         return;
       }
       case MsgType.SnapshotBegin:
-        this.epoch = msg.body.epoch;
-        this.snapshotGeneration = msg.body.generation;
         this.runChanges = [];
         this.state.beginSnapshot();
         return;
       case MsgType.SnapshotChunk:
-        if (!this.state.staging)
-          throw new ProtocolError(CloseCode.UnexpectedMessage, 'SNAPSHOT_CHUNK outside a snapshot');
         this.state.stage(msg.body.kvs);
         return;
       case MsgType.SnapshotEnd: {
-        if (!this.state.staging)
-          throw new ProtocolError(CloseCode.UnexpectedMessage, 'SNAPSHOT_END outside a snapshot');
-        if (msg.body.generation !== this.snapshotGeneration)
-          throw new ProtocolError(
-            CloseCode.MalformedFrame,
-            `SNAPSHOT_END for generation ${msg.body.generation}, BEGIN said ${this.snapshotGeneration}`,
-          );
         const changes = this.state.commitSnapshot();
         if (changes.length > 0) this.emit('updates', changes, msg.body.generation);
         this.checkHash(msg.body.hash, msg.body.generation);
@@ -297,13 +286,6 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         return;
       }
       case MsgType.Delta: {
-        if (this.state.staging || this.generation < 0)
-          throw new ProtocolError(CloseCode.UnexpectedMessage, 'DELTA before a complete snapshot');
-        if (msg.body.to <= this.generation)
-          throw new ProtocolError(
-            CloseCode.MalformedFrame,
-            `DELTA to generation ${msg.body.to}, client already at ${this.generation}`,
-          );
         const changes = this.state.applyDelta(msg.body.kvs);
         if (msg.body.more) {
           for (const c of changes) this.runChanges.push(c);

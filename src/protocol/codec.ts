@@ -6,7 +6,9 @@
 import { deflateSync } from 'node:zlib';
 import { type Options, Packr } from 'msgpackr';
 import type { JsonValue } from '../model/types.js';
+import { EncodeError } from './errors.js';
 import type { Message, MsgType } from './messages.js';
+import { MAX_BODY_DEPTH, profileViolation } from './profile.js';
 
 export const HEADER_BYTES = 6;
 export const FLAG_DEFLATE = 0x01;
@@ -64,9 +66,14 @@ export function encodeBody(
  * its own. msgpackr returns a view into a shared slab (8 KiB, and after a large value up to
  * 4x that value's size); the cache keeps entries for as long as a key lives, and one kept view
  * pins its whole slab, so memory grew with churn far beyond the bytes the cache counts.
+ * Throws EncodeError for what every receiver would refuse (§4.1): e.g. a string with a lone
+ * surrogate (msgpackr writes it as invalid UTF-8), NaN, or nesting beyond the body's bound.
  */
 export function encodeKV(key: string, value: JsonValue): Buffer {
   const packed = packr.pack([key, value]);
+  // The pair sits at level 3 of a body (body map, `kvs`), so it may nest two levels less.
+  const violation = profileViolation(packed, MAX_BODY_DEPTH - 2);
+  if (violation !== undefined) throw new EncodeError(`${key}: ${violation}`);
   const own = Buffer.allocUnsafeSlow(packed.length); // unpooled: exactly its own bytes
   packed.copy(own);
   return own;

@@ -1,18 +1,22 @@
 // Incremental frame decoder: bytes in (any split), messages out. Size limits are checked
 // from the header, before the body is buffered, and again on inflation, so a peer can
 // never make us hold more than maxFrameBytes (+ one read) or inflate more than
-// maxMessageBytes.
+// maxMessageBytes. Every body passes the MessagePack profile check (profile.ts) before it
+// is decoded, so what reaches parseBody is plain JSON data of bounded depth.
 
-import { inflateSync } from 'node:zlib';
+import { inflateSync, type ZlibOptions } from 'node:zlib';
 import { FLAG_DEFLATE, HEADER_BYTES, KNOWN_FLAGS, packr } from './codec.js';
 import { CloseCode, ProtocolError } from './errors.js';
 import { type Message, msgName, parseBody } from './messages.js';
+import { profileViolation } from './profile.js';
 
 export interface DecoderLimits {
   /** Largest accepted value of the length field (type + flags + body), bytes. */
   maxFrameBytes: number;
   /** Largest accepted MessagePack body after inflation, bytes. */
   maxMessageBytes: number;
+  /** Accept frames with the DEFLATE flag (default false); see FrameDecoder.deflate. */
+  deflate?: boolean;
 }
 
 export class FrameDecoder {
@@ -21,14 +25,32 @@ export class FrameDecoder {
   private need = -1; // length field of the frame being read, -1 while reading a header
   /** Bytes of the frames decoded so far (compressed size, as on the wire). */
   bytesDecoded = 0;
+  /**
+   * Whether a DEFLATE frame is acceptable: only once `deflate` was negotiated (§8.3). Owners
+   * switch it from their message handler, so it applies from the next frame on.
+   */
+  deflate: boolean;
 
-  constructor(private readonly limits: DecoderLimits) {}
+  constructor(private readonly limits: DecoderLimits) {
+    this.deflate = limits.deflate ?? false;
+  }
 
   /** Feeds bytes; returns the complete messages. Throws ProtocolError on bad input. */
   push(data: Buffer): Message[] {
+    const out: Message[] = [];
+    this.feed(data, (m) => out.push(m));
+    return out;
+  }
+
+  /**
+   * Feeds bytes and hands each complete message to `onMessage` before the next frame is
+   * decoded, so what a message changes (e.g. `deflate`) holds for the frames after it even
+   * within one read. Throws ProtocolError on bad input, or what onMessage throws; the bytes
+   * after that frame stay buffered.
+   */
+  feed(data: Buffer, onMessage: (msg: Message) => void): void {
     this.chunks.push(data);
     this.buffered += data.length;
-    const out: Message[] = [];
     for (;;) {
       if (this.need < 0) {
         if (this.buffered < 4) break;
@@ -45,9 +67,8 @@ export class FrameDecoder {
       const raw = this.take(4 + this.need);
       this.need = -1;
       this.bytesDecoded += raw.length;
-      out.push(this.decodeFrame(raw));
+      onMessage(this.decodeFrame(raw));
     }
-    return out;
   }
 
   /** Bytes held for an incomplete frame. */
@@ -65,8 +86,20 @@ export class FrameDecoder {
       );
     let body = raw.subarray(HEADER_BYTES);
     if (flags & FLAG_DEFLATE) {
+      if (!this.deflate)
+        throw new ProtocolError(
+          CloseCode.MalformedFrame,
+          `${msgName(type)}: DEFLATE flag set but deflate was not negotiated`,
+        );
+      let consumed: number;
       try {
-        body = inflateSync(body, { maxOutputLength: this.limits.maxMessageBytes });
+        // `info` also returns the engine, whose bytesWritten is the compressed bytes it read.
+        const out = inflateSync(body, {
+          maxOutputLength: this.limits.maxMessageBytes,
+          info: true,
+        } as ZlibOptions) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+        consumed = out.engine.bytesWritten;
+        body = out.buffer;
       } catch (err) {
         const tooBig = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
         throw new ProtocolError(
@@ -75,13 +108,19 @@ export class FrameDecoder {
           { cause: err },
         );
       }
+      if (consumed !== raw.length - HEADER_BYTES)
+        throw new ProtocolError(CloseCode.MalformedFrame, `${msgName(type)}: bytes after the zlib stream`);
     } else if (body.length > this.limits.maxMessageBytes) {
       throw new ProtocolError(CloseCode.FrameTooLarge, `${msgName(type)}: body exceeds the message limit`);
     }
+    const violation = profileViolation(body);
+    if (violation !== undefined)
+      throw new ProtocolError(CloseCode.MalformedFrame, `${msgName(type)}: ${violation}`);
     let decoded: unknown;
     try {
       decoded = packr.unpack(body);
     } catch (err) {
+      // The profile check passed, so this is msgpackr disagreeing with it: still the peer's bytes.
       throw new ProtocolError(
         CloseCode.MalformedFrame,
         `${msgName(type)}: body is not one MessagePack value`,

@@ -24,6 +24,8 @@ export const CloseCode = {
   Rebalance: 'rebalance',
   // Client side.
   HashMismatch: 'hash-mismatch',
+  /** A well-formed server frame contradicts the stream so far (PROTOCOL.md §16.1). */
+  InconsistentStream: 'inconsistent-stream',
   ClientClosing: 'client-closing',
   // Either side: a bug on the sender of this code, not the peer's fault.
   InternalError: 'internal-error',
@@ -45,5 +47,12 @@ export class ProtocolError extends TabbyError {
   constructor(closeCode: CloseCode, message: string, options?: { cause?: unknown }) {
     super(`TABBY_ERR_PROTOCOL_${closeCode.toUpperCase().replaceAll('-', '_')}`, message, options);
     this.closeCode = closeCode;
+  }
+}
+
+/** A value to be sent breaks the wire's MessagePack profile (PROTOCOL.md §4.1); nothing was sent. */
+export class EncodeError extends TabbyError {
+  constructor(message: string) {
+    super('TABBY_ERR_ENCODE', message);
   }
 }

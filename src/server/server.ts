@@ -11,7 +11,7 @@ import type { SyncerType } from '../model/types.js';
 import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
-import { type Hello, type Message, MsgType } from '../protocol/messages.js';
+import { Compression, type Hello, type Message, MsgType } from '../protocol/messages.js';
 import { isNodeName } from '../protocol/reports.js';
 import { Connection, type ConnectionIdentity, ConnState } from './connection.js';
 import { negotiate } from './negotiate.js';
@@ -151,11 +151,12 @@ export class SyncServer {
       conn.lastRxMs = Date.now();
       this.stats.bytesIn += data.length;
       try {
-        for (const msg of decoder.push(data)) {
+        decoder.feed(data, (msg) => {
+          if (conn.state === ConnState.Closing) return; // e.g. frames after the client's GOODBYE
           this.onMessage(conn, msg);
-          // onMessage may have closed it (narrowing does not see that).
-          if ((conn.state as ConnState) === ConnState.Closing) break;
-        }
+          // A client may compress only once deflate was negotiated (§8.3), HELLO never.
+          decoder.deflate = conn.state === ConnState.Streaming && conn.compression === Compression.Deflate;
+        });
       } catch (err) {
         if (err instanceof ProtocolError) {
           this.stats.protocolErrors.inc(err.closeCode);
@@ -210,6 +211,15 @@ export class SyncServer {
   }
 
   private onMessage(conn: Connection, msg: Message): void {
+    if (msg.type === MsgType.Goodbye) {
+      // Accepted in every state, before HELLO too (§7.2); never answered (§16).
+      this.log.info({ ...conn.describe(), code: msg.body.code }, 'client said goodbye');
+      this.countClose(conn, `client:${msg.body.code}`);
+      conn.state = ConnState.Closing;
+      conn.closingSinceMs = Date.now();
+      conn.socket.end();
+      return;
+    }
     if (conn.state === ConnState.Handshake) {
       if (msg.type !== MsgType.Hello)
         throw new ProtocolError(CloseCode.UnexpectedMessage, 'the first message must be HELLO');
@@ -234,13 +244,6 @@ export class SyncServer {
             'ignoring REPORT: no report kinds accepted',
           );
         }
-        return;
-      case MsgType.Goodbye:
-        this.log.info({ ...conn.describe(), code: msg.body.code }, 'client said goodbye');
-        this.countClose(conn, `client:${msg.body.code}`);
-        conn.state = ConnState.Closing;
-        conn.closingSinceMs = Date.now();
-        conn.socket.end();
         return;
       default:
         throw new ProtocolError(

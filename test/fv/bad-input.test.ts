@@ -3,7 +3,7 @@ import { SyncClient } from '../../src/client/sync-client.js';
 import { Keys } from '../../src/model/keys.js';
 import { encodeMessage, frame } from '../../src/protocol/codec.js';
 import { MsgType } from '../../src/protocol/messages.js';
-import { RawClient } from '../harness/raw-client.js';
+import { compressedPing, deepReport, RawClient } from '../harness/raw-client.js';
 import { type Stack, startStack, waitFor } from '../harness/stack.js';
 
 let stack: Stack | undefined;
@@ -52,6 +52,22 @@ describe('bad input gets a reason and disturbs nobody else', () => {
       'malformed-frame',
     ],
     ['never says hello', () => {}, 'handshake-timeout'],
+    [
+      'REPORT data nested 10,000 levels deep (§4.1 allows 100)',
+      (r) => {
+        r.hello();
+        r.socket.write(deepReport(10_000));
+      },
+      'malformed-frame',
+    ],
+    [
+      'a DEFLATE frame after compression "none" was negotiated',
+      (r) => {
+        r.hello({ compressions: [] });
+        r.socket.write(compressedPing(1));
+      },
+      'malformed-frame',
+    ],
     [
       'accepts frames smaller than the server sends',
       (r) => r.hello({ maxFrameBytes: 1024 }),

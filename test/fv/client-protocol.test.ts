@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SyncClient } from '../../src/client/sync-client.js';
 import { hashState } from '../../src/model/state-hash.js';
 import type { KV } from '../../src/model/types.js';
-import { encodeMessage } from '../../src/protocol/codec.js';
+import { encodeMessage, FLAG_DEFLATE } from '../../src/protocol/codec.js';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
 import { type Hello, type Message, MsgType } from '../../src/protocol/messages.js';
 import { waitFor } from '../harness/stack.js';
@@ -46,6 +46,14 @@ async function scripted(
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
   const addr = server.address() as { port: number };
   return { address: `127.0.0.1:${addr.port}`, sessions };
+}
+
+/** The code of the GOODBYE the client sent in session i, once it has. */
+async function goodbyeIn(sessions: Session[], i: number): Promise<unknown> {
+  const bye = () => sessions[i]?.received.find((m) => m.type === MsgType.Goodbye);
+  await waitFor(() => bye() !== undefined, 5_000, `goodbye in session ${i}`);
+  const m = bye()!;
+  return m.type === MsgType.Goodbye ? m.body.code : undefined;
 }
 
 const send = (s: Session, ...msgs: Message[]) => {
@@ -137,16 +145,8 @@ describe('client checks', () => {
     const { address, sessions } = await scripted([
       (s) => send(s, serverHello('e1'), { type: MsgType.Delta, body: { to: 1, kvs: [], more: false } }),
     ]);
-    const c = newClient(address);
-    c.start();
-    await waitFor(
-      () => sessions[0]?.received.some((m) => m.type === MsgType.Goodbye) ?? false,
-      5_000,
-      'goodbye',
-    );
-    expect(sessions[0]!.received.find((m) => m.type === MsgType.Goodbye)?.body).toMatchObject({
-      code: 'unexpected-message',
-    });
+    newClient(address).start();
+    expect(await goodbyeIn(sessions, 0)).toBe('unexpected-message');
   });
 
   it('a DELTA run (more=true) reaches the consumer once, at its last frame', async () => {
@@ -179,5 +179,153 @@ describe('client checks', () => {
       [1, 1],
       [3, 2],
     ]);
+  });
+});
+
+// ---- stream invariants (PROTOCOL.md §16.1) and the receive table (§7.2) --------------------
+
+const begin = (epoch: string, generation: number, keys: number, chunks: number): Message => ({
+  type: MsgType.SnapshotBegin,
+  body: { epoch, generation, keys, chunks },
+});
+const chunk = (...keys: string[]): Message => ({
+  type: MsgType.SnapshotChunk,
+  body: { kvs: keys.map((key) => ({ key, value: 1 })) },
+});
+const end = (generation: number, keys: string[]): Message => ({
+  type: MsgType.SnapshotEnd,
+  body: { generation, hash: hashState(keys.map((k) => [k, 1])) },
+});
+const delta = (to: number, more: boolean, hash?: string): Message => ({
+  type: MsgType.Delta,
+  body: { to, kvs: [], more, ...(hash === undefined ? {} : { hash }) },
+});
+const status = (generation: number): Message => ({
+  type: MsgType.Status,
+  body: { status: 'in-sync', generation },
+});
+const resumedHello = (epoch: string): Message => {
+  const h = serverHello(epoch);
+  return { ...h, body: { ...h.body, resumed: true } } as Message;
+};
+/** A fresh client at generation 5 of epoch e1 (one key, "a"). */
+const base = [serverHello('e1'), ...snapshot('e1', 5, [{ key: 'a', value: 1 }])];
+const H = hashState([['a', 1]]);
+
+/** The close code the client's GOODBYE gives for a first session of `frames`. */
+async function closeCodeFor(
+  frames: Array<Message | Buffer>,
+): Promise<{ code: unknown; resumedNext: boolean }> {
+  const { address, sessions } = await scripted([
+    (s) => {
+      for (const f of frames) s.socket.write(Buffer.isBuffer(f) ? f : encodeMessage(f));
+    },
+    (s) => send(s, serverHello('e9'), ...snapshot('e9', 1, [])),
+  ]);
+  newClient(address).start();
+  const code = await goodbyeIn(sessions, 0);
+  await waitFor(() => sessions.length === 2, 5_000, 'the client reconnects');
+  return { code, resumedNext: !!sessions[1]!.hello.resume };
+}
+
+describe('client: each broken stream invariant closes with inconsistent-stream, then reconnects without resume', () => {
+  const cases: Array<[string, Message[]]> = [
+    ['epoch change mid-stream (SNAPSHOT_BEGIN of another epoch)', [...base, begin('e2', 6, 0, 0)]],
+    [
+      'fewer keys than SNAPSHOT_BEGIN announced',
+      [serverHello('e1'), begin('e1', 5, 3, 1), chunk('a', 'b'), end(5, ['a', 'b'])],
+    ],
+    ['more keys than SNAPSHOT_BEGIN announced', [serverHello('e1'), begin('e1', 5, 1, 1), chunk('a', 'b')]],
+    ['a key twice in one snapshot', [serverHello('e1'), begin('e1', 5, 2, 2), chunk('a'), chunk('a')]],
+    [
+      'SNAPSHOT_END of another generation',
+      [serverHello('e1'), begin('e1', 5, 1, 1), chunk('a'), end(6, ['a'])],
+    ],
+    ['DELTA to the current generation', [...base, delta(5, false, H)]],
+    ['DELTA to an older generation', [...base, delta(3, false, H)]],
+    ['a hash on a DELTA frame with more=true', [...base, delta(6, true, H)]],
+    ['a DELTA of another `to` inside a run', [...base, delta(6, true), delta(7, false, H)]],
+    ['STATUS at a generation the client is not at', [...base, status(9)]],
+    ['SERVER_HELLO resumed although the client offered no position', [resumedHello('e1')]],
+  ];
+  for (const [name, frames] of cases) {
+    it(name, async () => {
+      expect(await closeCodeFor(frames)).toEqual({ code: 'inconsistent-stream', resumedNext: false });
+    });
+  }
+
+  it('SERVER_HELLO resumed on an epoch other than the one the client offered', async () => {
+    const { address, sessions } = await scripted([
+      (s) => {
+        send(s, ...base);
+        setTimeout(() => s.socket.destroy(), 50); // the client reconnects and offers (e1, 5)
+      },
+      (s) => send(s, resumedHello('e2')),
+      (s) => send(s, serverHello('e3'), ...snapshot('e3', 1, [])),
+    ]);
+    newClient(address).start();
+    expect(await goodbyeIn(sessions, 1)).toBe('inconsistent-stream');
+    await waitFor(() => sessions.length === 3, 5_000, 'third session');
+    expect(sessions[1]!.hello.resume).toEqual({ epoch: 'e1', generation: 5 });
+    expect(sessions[2]!.hello.resume).toBeUndefined();
+  });
+});
+
+describe('client: frames out of place (§7.2) are unexpected-message, compression is held to §8.3', () => {
+  const compressed = (m: Message) => {
+    const f = encodeMessage(m, { deflate: true });
+    expect(f[5]).toBe(FLAG_DEFLATE);
+    return f;
+  };
+  const cases: Array<[string, Array<Message | Buffer>, string]> = [
+    ['STATUS inside a snapshot', [serverHello('e1'), begin('e1', 5, 1, 1), status(5)], 'unexpected-message'],
+    ['STATUS inside a DELTA run', [...base, delta(6, true), status(5)], 'unexpected-message'],
+    [
+      'SNAPSHOT_BEGIN inside a DELTA run',
+      [...base, delta(6, true), begin('e1', 6, 0, 0)],
+      'unexpected-message',
+    ],
+    [
+      'SNAPSHOT_END before every chunk',
+      [serverHello('e1'), begin('e1', 5, 2, 2), chunk('a'), end(5, ['a'])],
+      'unexpected-message',
+    ],
+    ['a second SERVER_HELLO', [...base, serverHello('e1')], 'unexpected-message'],
+    ['PING before SERVER_HELLO', [{ type: MsgType.Ping, body: { ts: 1 } }], 'unexpected-message'],
+    [
+      'a DEFLATE frame after compression "none"',
+      [serverHello('e1'), compressed(begin('e1', 5, 0, 0))],
+      'malformed-frame',
+    ],
+    ['a compressed SERVER_HELLO', [compressed(serverHello('e1'))], 'malformed-frame'],
+  ];
+  for (const [name, frames, code] of cases) {
+    it(`${name} → ${code}`, async () => {
+      expect((await closeCodeFor(frames)).code).toBe(code);
+    });
+  }
+
+  it('a DELTA before the snapshot of a reconnect that was not resumed', async () => {
+    const { address, sessions } = await scripted([
+      (s) => {
+        send(s, ...base);
+        setTimeout(() => s.socket.destroy(), 50);
+      },
+      (s) => send(s, serverHello('e1'), delta(6, false, H)), // resumed=false: a snapshot must come first
+    ]);
+    newClient(address).start();
+    expect(await goodbyeIn(sessions, 1)).toBe('unexpected-message');
+  });
+});
+
+describe('client: its own failures are not blamed on the server', () => {
+  it('a consumer listener that throws closes with internal-error, not malformed-frame', async () => {
+    const { address, sessions } = await scripted([(s) => send(s, ...base)]);
+    const c = newClient(address);
+    c.on('updates', () => {
+      throw new Error('consumer bug');
+    });
+    c.start();
+    expect(await goodbyeIn(sessions, 0)).toBe('internal-error');
   });
 });

@@ -1,8 +1,9 @@
 // A hand-driven protocol peer for fv tests: send arbitrary bytes, collect decoded frames.
 
 import { connect, type Socket } from 'node:net';
+import { deflateSync } from 'node:zlib';
 import { parseHostPort } from '../../src/model/address.js';
-import { encodeMessage } from '../../src/protocol/codec.js';
+import { encodeMessage, FLAG_DEFLATE, frame, packr } from '../../src/protocol/codec.js';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
 import { type Goodbye, type Hello, type Message, MsgType } from '../../src/protocol/messages.js';
 
@@ -10,7 +11,12 @@ export class RawClient {
   readonly messages: Message[] = [];
   closed = false;
   bytesIn = 0;
-  private readonly decoder = new FrameDecoder({ maxFrameBytes: 64 << 20, maxMessageBytes: 256 << 20 });
+  // A test peer takes whatever the server sends; strictness is the client library's job.
+  private readonly decoder = new FrameDecoder({
+    maxFrameBytes: 64 << 20,
+    maxMessageBytes: 256 << 20,
+    deflate: true,
+  });
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (d: Buffer) => {
@@ -53,4 +59,17 @@ export class RawClient {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+/** A PING with the DEFLATE flag set, whatever was negotiated. */
+export const compressedPing = (ts: number): Buffer =>
+  frame(MsgType.Ping, deflateSync(packr.pack({ ts })), FLAG_DEFLATE);
+
+/** A REPORT whose data is `depth` maps, each the value of key "a" in the one around it. */
+export function deepReport(depth: number): Buffer {
+  const head = Buffer.from('82a46b696e64a16ba464617461', 'hex'); // {kind: "k", data: …
+  return frame(
+    MsgType.Report,
+    Buffer.concat([head, Buffer.from('81a161'.repeat(depth), 'hex'), Buffer.from([0xc0])]),
+  );
 }

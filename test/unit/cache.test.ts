@@ -33,7 +33,7 @@ afterEach(() => {
 
 const kv = (k: string, v: JsonValue): KV => ({ key: `/calico/v1/policy/tier/${k}`, value: v });
 function decode(frames: readonly Buffer[]): Message[] {
-  const d = new FrameDecoder({ maxFrameBytes: 64 << 20, maxMessageBytes: 64 << 20 });
+  const d = new FrameDecoder({ maxFrameBytes: 64 << 20, maxMessageBytes: 64 << 20, deflate: true });
   return frames.flatMap((f) => d.push(f));
 }
 function deltas(frames: readonly Buffer[]): Delta[] {

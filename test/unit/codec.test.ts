@@ -20,10 +20,11 @@ import {
   packr,
 } from '../../src/protocol/codec.js';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
+import { EncodeError } from '../../src/protocol/errors.js';
 import { type Message, MsgType } from '../../src/protocol/messages.js';
 import { encodeCase, GOLDEN_CASES, plainBody } from '../golden/gen-frames.js';
 
-const LIMITS = { maxFrameBytes: 64 << 20, maxMessageBytes: 64 << 20 };
+const LIMITS = { maxFrameBytes: 64 << 20, maxMessageBytes: 64 << 20, deflate: true };
 const decodeOne = (bytes: Buffer): Message => {
   const out = new FrameDecoder(LIMITS).push(bytes);
   expect(out).toHaveLength(1);
@@ -325,6 +326,27 @@ describe('codec', () => {
   it('encodeKV is the MessagePack array [key, value]', () => {
     expect(encodeKV('k', null).toString('hex')).toBe('92a16bc0');
     expect(encodeKV('k', { a: 1 }).toString('hex')).toBe('92a16b81a16101');
+  });
+
+  it('encodeKV refuses what every receiver would refuse (§4.1), so the server never sends it', () => {
+    const nest = (n: number): JsonValue => (n === 0 ? 'x' : { a: nest(n - 1) });
+    // The value at level 4 of a body (body map, kvs, pair) may nest 97 levels: 100 in all.
+    const decoded = decodeOne(
+      encodeMessage({
+        type: MsgType.Delta,
+        body: { to: 1, more: false, kvs: [{ key: 'k', value: nest(97) }] },
+      }),
+    );
+    expect(decoded.type === MsgType.Delta && decoded.body.kvs[0]!.value).toEqual(nest(97));
+    for (const [name, value] of [
+      ['nesting beyond the bound', nest(98)],
+      ['a lone surrogate (no UTF-8 for it)', { name: 'ab\ud800' }],
+      ['NaN', [Number.NaN]],
+      ['Infinity', { n: Number.POSITIVE_INFINITY }],
+    ] as const) {
+      expect(() => encodeKV('k', value as JsonValue), name).toThrowError(EncodeError);
+    }
+    expect(() => encodeKV('k\udc00', 1)).toThrowError(EncodeError);
   });
 
   it('lays out the frame header: u32 BE length of type+flags+body, type, flags', () => {

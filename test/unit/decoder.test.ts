@@ -6,17 +6,17 @@ import { deflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FLAG_DEFLATE, frame, packr } from '../../src/protocol/codec.js';
-import { FrameDecoder } from '../../src/protocol/decoder.js';
+import { type DecoderLimits, FrameDecoder } from '../../src/protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../../src/protocol/errors.js';
 import { type Message, MsgType } from '../../src/protocol/messages.js';
 import { encodeCase, GOLDEN_CASES } from '../golden/gen-frames.js';
 
-const LIMITS = { maxFrameBytes: 1 << 20, maxMessageBytes: 4 << 20 };
+const LIMITS = { maxFrameBytes: 1 << 20, maxMessageBytes: 4 << 20, deflate: true };
 const messages = GOLDEN_CASES.map((c) => c.message);
 const stream = Buffer.concat(GOLDEN_CASES.map(encodeCase));
 
 /** The close code of the ProtocolError that pushing these chunks throws. */
-function closeCodeOf(chunks: Buffer[], limits = LIMITS): CloseCode {
+function closeCodeOf(chunks: Buffer[], limits: DecoderLimits = LIMITS): CloseCode {
   const d = new FrameDecoder(limits);
   try {
     for (const c of chunks) d.push(c);
@@ -161,6 +161,25 @@ describe('FrameDecoder rejects', () => {
     expect(closeCodeOf([frame(MsgType.Ping, Buffer.alloc(0), FLAG_DEFLATE)])).toBe(CloseCode.MalformedFrame);
   });
 
+  it('a DEFLATE frame unless deflate was negotiated, from the next frame on', () => {
+    const plain = raw(MsgType.Ping, { ts: 1 });
+    const packed = frame(MsgType.Ping, deflateSync(packr.pack({ ts: 2 })), FLAG_DEFLATE);
+    const strict = { maxFrameBytes: LIMITS.maxFrameBytes, maxMessageBytes: LIMITS.maxMessageBytes };
+    expect(closeCodeOf([packed], strict)).toBe(CloseCode.MalformedFrame);
+    // Switched on by the handler of the frame before, within the same read.
+    const d = new FrameDecoder(strict);
+    const seen: Message[] = [];
+    d.feed(Buffer.concat([plain, packed]), (m) => {
+      seen.push(m);
+      d.deflate = true;
+    });
+    expect(seen.map((m) => m.body)).toEqual([{ ts: 1 }, { ts: 2 }]);
+    d.deflate = false;
+    expect(() => d.push(packed)).toThrowError(
+      expect.objectContaining({ closeCode: CloseCode.MalformedFrame }),
+    );
+  });
+
   it('a zlib bomb that inflates beyond maxMessageBytes', () => {
     const bomb = deflateSync(Buffer.alloc(LIMITS.maxMessageBytes + 1), { level: 9 });
     expect(bomb.length).toBeLessThan(LIMITS.maxFrameBytes / 100);
@@ -186,6 +205,9 @@ describe('FrameDecoder rejects', () => {
     expect(closeCodeOf([frame(MsgType.Ping, body)])).toBe(CloseCode.MalformedFrame);
     const two = Buffer.concat([packr.pack({ ts: 1 }), packr.pack({ ts: 2 })]);
     expect(closeCodeOf([frame(MsgType.Ping, deflateSync(two), FLAG_DEFLATE)])).toBe(CloseCode.MalformedFrame);
+    // …and after the zlib stream (§3.1).
+    const trailing = Buffer.concat([deflateSync(packr.pack({ ts: 1 })), Buffer.from([0])]);
+    expect(closeCodeOf([frame(MsgType.Ping, trailing, FLAG_DEFLATE)])).toBe(CloseCode.MalformedFrame);
   });
 
   it('a body that is not a map', () => {
@@ -232,6 +254,9 @@ describe('FrameDecoder rejects', () => {
       [MsgType.ServerHello, { ...serverHello, pongTimeoutMs: undefined }],
       [MsgType.SnapshotBegin, { epoch: 'e', generation: 1, keys: 1 }],
       [MsgType.SnapshotEnd, { generation: 1, hash: 0 }],
+      [MsgType.SnapshotEnd, { generation: 1, hash: 'F'.repeat(64) }],
+      [MsgType.SnapshotEnd, { generation: 1, hash: 'f'.repeat(63) }],
+      [MsgType.Delta, { to: 1, kvs: [], more: false, hash: 'broken' }],
       [MsgType.Delta, { to: 1, kvs: [], more: 0 }],
       [MsgType.Delta, { to: 1, kvs: {}, more: false }],
       [MsgType.Delta, { to: 1, kvs: [['k']], more: false }],

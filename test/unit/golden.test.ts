@@ -17,7 +17,7 @@ import {
   SNAPSHOT_HASH,
 } from '../golden/gen-frames.js';
 
-const LIMITS = { maxFrameBytes: 16 << 20, maxMessageBytes: 64 << 20 };
+const LIMITS = { maxFrameBytes: 16 << 20, maxMessageBytes: 64 << 20, deflate: true };
 const golden = (name: string): Buffer => readFileSync(join(GOLDEN_DIR, `${name}.bin`));
 
 describe('golden frames', () => {
