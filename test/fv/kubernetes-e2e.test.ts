@@ -62,7 +62,9 @@ describe('Kubernetes datastore end to end', () => {
     await waitFor(() => clients[0]!.status === 'in-sync', 10_000, 'first agent');
     await waitFor(() => h!.emu.stats().total.watchesOpen === RESOURCE_TYPES.length, 5_000, 'watches open');
     const watchesWithOne = h.emu.stats().total.watchesStarted;
-    const listsWithOne = h.emu.stats().total.lists;
+    // Lists of every type but the one the datastore's liveness probe reads (limit=1) now and then.
+    const lists = () => h!.emu.stats().total.lists - h!.emu.stats().byResource['namespaces']!.lists;
+    const listsWithOne = lists();
 
     connect(199);
     connect(20, 'bgp');
@@ -87,7 +89,7 @@ describe('Kubernetes datastore end to end', () => {
     for (const c of clients)
       expect(c.state.hashHex()).toBe(c.syncer === 'felix' ? felix.stateHash : bgp.stateHash);
     expect(h.emu.stats().total.watchesStarted).toBe(watchesWithOne);
-    expect(h.emu.stats().total.lists).toBe(listsWithOne);
+    expect(lists()).toBe(listsWithOne);
     expect(h.emu.stats().total.watchesOpen).toBe(RESOURCE_TYPES.length);
   });
 
