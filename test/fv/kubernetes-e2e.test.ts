@@ -19,8 +19,10 @@ let h: EmulatorHarness | undefined;
 let stack: Stack | undefined;
 let ds: KubernetesDatastore | undefined;
 const clients: SyncClient[] = [];
+const extra: Array<() => Promise<void>> = [];
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.stop()));
+  for (const stop of extra.splice(0)) await stop();
   await ds?.stop();
   await stack?.stop();
   await h?.stop();
@@ -131,5 +133,59 @@ describe('Kubernetes datastore end to end', () => {
     for (const c of clients) expect(c.state.hashHex()).toBe(felix.stateHash);
     expect(seen).toEqual(['resync', 'in-sync']);
     expect(deletions).toBe(0);
+  });
+
+  it('replaced API (restored store, resourceVersions back): agents end with exactly what a fresh replica builds', async () => {
+    h = await startEmulator();
+    h.emu.loadObjects(generateObjects(SIM));
+    stack = await startStack();
+    ds = new KubernetesDatastore({
+      kubeconfig: h.kc,
+      convert: convertObject,
+      log: silentLogger,
+      watcher: { backoff: { initialMs: 50, maxMs: 300, multiplier: 2, jitter: 0.2 } },
+      probe: { intervalMs: 200, timeoutMs: 1_000 },
+    });
+    await ds.start(stack.router);
+    connect(3);
+    await waitFor(() => clients.every((c) => c.status === 'in-sync'), 10_000, 'agents in sync');
+    const seen: string[] = [];
+    clients[0]!.on('status', (s) => seen.push(s));
+
+    // Another cluster's objects (same node names, other pods, IPs, policies) at lower resourceVersions.
+    await h.emu.stop();
+    const loaded = h.emu.replaceStore(generateObjects({ ...SIM, seed: 8 }));
+    expect(loaded.errors).toEqual([]);
+    await h.emu.start({ host: '127.0.0.1', port: h.emu.port });
+    await waitFor(() => ds!.health().api?.replacements === 1, 10_000, 'replacement noticed');
+
+    // A fresh replica of the new API is the reference.
+    const fresh = await startStack();
+    const freshDs = new KubernetesDatastore({ kubeconfig: h.kc, convert: convertObject, log: silentLogger });
+    extra.push(async () => {
+      await freshDs.stop();
+      await fresh.stop();
+    });
+    await freshDs.start(fresh.router);
+    const felix = stack.caches.get('felix')!;
+    const freshFelix = fresh.caches.get('felix')!;
+    await waitFor(
+      () => felix.status === 'in-sync' && freshFelix.status === 'in-sync',
+      10_000,
+      'both in sync',
+    );
+    for (const syncer of ['felix', 'bgp'] as const) {
+      stack.caches.get(syncer)!.flush();
+      fresh.caches.get(syncer)!.flush();
+      expect(stack.caches.get(syncer)!.stateHash, syncer).toBe(fresh.caches.get(syncer)!.stateHash);
+    }
+    await waitFor(
+      () => clients.every((c) => c.status === 'in-sync' && c.generation === felix.headGeneration),
+      10_000,
+      'agents at head',
+    );
+    for (const c of clients) expect(c.state.hashHex()).toBe(freshFelix.stateHash);
+    expect(seen).toContain('resync');
+    expect(seen.at(-1)).toBe('in-sync');
   });
 });
