@@ -39,6 +39,24 @@ function connect(n: number, syncer: 'felix' | 'bgp' = 'felix') {
   }
 }
 
+/** The emulator seeded with the simulated cluster, and a replica (datastore → caches → server) on it, retrying fast. */
+async function startReplica(probe?: { intervalMs: number; timeoutMs: number }) {
+  const api = await startEmulator();
+  h = api;
+  api.emu.loadObjects(generateObjects(SIM));
+  const replica = await startStack();
+  stack = replica;
+  ds = new KubernetesDatastore({
+    kubeconfig: api.kc,
+    convert: convertObject,
+    log: silentLogger,
+    watcher: { backoff: { initialMs: 50, maxMs: 300, multiplier: 2, jitter: 0.2 } },
+    ...(probe ? { probe } : {}),
+  });
+  await ds.start(replica.router);
+  return { h: api, stack: replica };
+}
+
 describe('Kubernetes datastore end to end', () => {
   it('serves exactly what the simulated cluster would, and the API sees one watch per type for 1 or 200 agents', async () => {
     h = await startEmulator();
@@ -96,16 +114,7 @@ describe('Kubernetes datastore end to end', () => {
   });
 
   it('API down: agents keep their state, status goes to resync and back to in-sync', async () => {
-    h = await startEmulator();
-    h.emu.loadObjects(generateObjects(SIM));
-    stack = await startStack();
-    ds = new KubernetesDatastore({
-      kubeconfig: h.kc,
-      convert: convertObject,
-      log: silentLogger,
-      watcher: { backoff: { initialMs: 50, maxMs: 300, multiplier: 2, jitter: 0.2 } },
-    });
-    await ds.start(stack.router);
+    ({ h, stack } = await startReplica());
     connect(5);
     await waitFor(() => clients.every((c) => c.status === 'in-sync'), 10_000, 'agents in sync');
     const sizes = clients.map((c) => c.state.size);
@@ -136,17 +145,7 @@ describe('Kubernetes datastore end to end', () => {
   });
 
   it('replaced API (restored store, resourceVersions back): agents end with exactly what a fresh replica builds', async () => {
-    h = await startEmulator();
-    h.emu.loadObjects(generateObjects(SIM));
-    stack = await startStack();
-    ds = new KubernetesDatastore({
-      kubeconfig: h.kc,
-      convert: convertObject,
-      log: silentLogger,
-      watcher: { backoff: { initialMs: 50, maxMs: 300, multiplier: 2, jitter: 0.2 } },
-      probe: { intervalMs: 200, timeoutMs: 1_000 },
-    });
-    await ds.start(stack.router);
+    ({ h, stack } = await startReplica({ intervalMs: 200, timeoutMs: 1_000 }));
     connect(3);
     await waitFor(() => clients.every((c) => c.status === 'in-sync'), 10_000, 'agents in sync');
     const seen: string[] = [];
