@@ -35,6 +35,8 @@ export interface ApiHealth {
   reason?: string;
   /** ISO time of the first unanswered probe. */
   notLiveSince?: string;
+  /** ISO time of the last answered probe. */
+  lastAnswerAt?: string;
   /** Times the store behind the API was found replaced and everything relisted. */
   replacements: number;
 }

@@ -294,6 +294,27 @@ describe('Kubernetes datastore over the emulator', () => {
     },
   );
 
+  it('replaced by another store whose revisions caught up with ours: told by the uid of kube-system', async () => {
+    const ns = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    const { emu, sink } = await start(0, (e) => {
+      e.create(ns('kube-system'));
+      for (let i = 0; i < 5; i++) e.create(pod(`old-${i}`, 'ns1'));
+    });
+    await waitFor(() => sink.state.size === 6, 5_000, 'the old state');
+    await waitFor(() => ds!.health().api?.lastAnswerAt !== undefined, 5_000, 'a probe has seen kube-system');
+    const held = Number(emu.resourceVersion);
+    // Another cluster at the same address, with more writes behind it than ours.
+    emu.replaceStore([ns('kube-system'), ...Array.from({ length: 10 }, (_, i) => pod(`new-${i}`, 'ns1'))]);
+    expect(Number(emu.resourceVersion)).toBeGreaterThan(held);
+    const want = expectedState(emu);
+    await waitFor(
+      () => sink.status === 'in-sync' && sorted(sink.state).join() === sorted(want).join(),
+      10_000,
+      'the new API state',
+    );
+    expect(ds!.health().api?.replacements).toBe(1);
+  });
+
   it('silent API (frozen, connections open): noticed within the probe bound, reported, the last state kept, recovers', async () => {
     const { emu, sink } = await start(30);
     const size = sink.state.size;

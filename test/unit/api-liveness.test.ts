@@ -1,7 +1,7 @@
 // The pieces that tell a replaced or silent Kubernetes API, without a network: the revision
 // rule, the shared probe, the relist that converts everything again, and how /readyz and the
 // console summary report a silent API.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { ObjectSink } from '../../src/datastore/kube/object-sink.js';
 import { RESOURCE_TYPES } from '../../src/datastore/kube/resources.js';
@@ -38,14 +38,21 @@ describe('revision rule', () => {
   });
 });
 
+const TARGET = { resource: RESOURCE_TYPES[0]!, fieldSelector: 'metadata.name=kube-system' };
+
 /** An API whose limit=1 lists the test answers one by one. */
 function fakeApi() {
-  const calls: Array<{ resolve: (p: ListPage) => void; reject: (e: Error) => void; timeoutMs?: number }> = [];
+  type Opts = { limit: number; timeoutMs?: number; fieldSelector?: string };
+  const calls: Array<{ resolve: (p: ListPage) => void; reject: (e: Error) => void; opts: Opts }> = [];
   const api = {
-    listPage: (_r: unknown, opts: { limit: number; timeoutMs?: number }) =>
-      new Promise<ListPage>((resolve, reject) => calls.push({ resolve, reject, timeoutMs: opts.timeoutMs })),
+    listPage: (_r: unknown, opts: Opts) =>
+      new Promise<ListPage>((resolve, reject) => calls.push({ resolve, reject, opts })),
   };
-  const page = (rv: string): ListPage => ({ items: [], resourceVersion: rv, continueToken: undefined });
+  const page = (rv: string, uid?: string): ListPage => ({
+    items: uid ? [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kube-system', uid } }] : [],
+    resourceVersion: rv,
+    continueToken: undefined,
+  });
   return { api, calls, page };
 }
 
@@ -56,7 +63,7 @@ describe('API probe', () => {
     const seen: ProbeResult[] = [];
     const probe = new ApiProbe(
       api,
-      RESOURCE_TYPES[0]!,
+      TARGET,
       { intervalMs: 10_000, timeoutMs: 2_500 },
       (r) => seen.push(r),
       () => now,
@@ -65,12 +72,16 @@ describe('API probe', () => {
     const a = probe.probe(900);
     const b = probe.probe(1_000);
     expect(calls).toHaveLength(1);
-    expect(calls[0]!.timeoutMs).toBe(2_500);
+    expect(calls[0]!.opts).toEqual({
+      limit: 1,
+      timeoutMs: 2_500,
+      fieldSelector: 'metadata.name=kube-system',
+    });
     now = 1_050;
     const c = probe.probe(1_040); // failed after the running probe started: it cannot vouch for that
     expect(calls).toHaveLength(2);
-    calls[0]!.resolve(page('10'));
-    expect(await a).toEqual({ ok: true, resourceVersion: '10', startedAt: 1_000 });
+    calls[0]!.resolve(page('10', 'uid-1'));
+    expect(await a).toEqual({ ok: true, resourceVersion: '10', identity: 'uid-1', startedAt: 1_000 });
     expect(await b).toBe(await a);
     calls[1]!.reject(new Error('list namespaces: did not answer within 2500 ms'));
     expect(await c).toMatchObject({ ok: false, error: 'list namespaces: did not answer within 2500 ms' });
@@ -84,7 +95,7 @@ describe('API probe', () => {
   it('the datastore hears a result before the callers awaiting it, and nothing after stop', async () => {
     const { api, calls, page } = fakeApi();
     const order: string[] = [];
-    const probe = new ApiProbe(api, RESOURCE_TYPES[0]!, { intervalMs: 10_000, timeoutMs: 1_000 }, () =>
+    const probe = new ApiProbe(api, TARGET, { intervalMs: 10_000, timeoutMs: 1_000 }, () =>
       order.push('datastore'),
     );
     probe.start();
@@ -99,14 +110,36 @@ describe('API probe', () => {
     expect(order).toEqual(['datastore', 'caller']);
   });
 
+  it('probes at start, then every interval; after a failed probe within a second, so an API back is seen at once', async () => {
+    vi.useFakeTimers();
+    try {
+      const { api, calls, page } = fakeApi();
+      const probe = new ApiProbe(api, TARGET, { intervalMs: 10_000, timeoutMs: 1_000 }, () => {});
+      probe.start();
+      expect(calls).toHaveLength(1);
+      calls[0]!.resolve(page('1', 'u'));
+      await vi.advanceTimersByTimeAsync(9_999);
+      expect(calls).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(calls).toHaveLength(2);
+      calls[1]!.reject(new Error('connect ECONNREFUSED'));
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(calls).toHaveLength(3);
+      calls[2]!.resolve(page('2', 'u'));
+      await vi.advanceTimersByTimeAsync(9_999);
+      expect(calls).toHaveLength(3);
+      probe.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('rejects a probe without a positive interval or timeout', () => {
     const { api } = fakeApi();
-    expect(() => new ApiProbe(api, RESOURCE_TYPES[0]!, { intervalMs: 0, timeoutMs: 1 }, () => {})).toThrow(
+    expect(() => new ApiProbe(api, TARGET, { intervalMs: 0, timeoutMs: 1 }, () => {})).toThrow(RangeError);
+    expect(() => new ApiProbe(api, TARGET, { intervalMs: 1, timeoutMs: Number.NaN }, () => {})).toThrow(
       RangeError,
     );
-    expect(
-      () => new ApiProbe(api, RESOURCE_TYPES[0]!, { intervalMs: 1, timeoutMs: Number.NaN }, () => {}),
-    ).toThrow(RangeError);
   });
 });
 

@@ -58,12 +58,13 @@ export class KubeApi {
   /** One page of a consistent list; `timeoutMs` bounds the whole call (default: the request timeout). */
   async listPage(
     r: ResourceType,
-    opts: { limit: number; continueToken?: string; timeoutMs?: number },
+    opts: { limit: number; continueToken?: string; timeoutMs?: number; fieldSelector?: string },
   ): Promise<ListPage> {
     const cluster = this.kc.getCurrentCluster();
     if (!cluster) throw new KubeApiError('kubeconfig has no current cluster', undefined, undefined);
     const url = new URL(cluster.server + collectionPath(r));
     url.searchParams.set('limit', String(opts.limit));
+    if (opts.fieldSelector) url.searchParams.set('fieldSelector', opts.fieldSelector);
     if (opts.continueToken) url.searchParams.set('continue', opts.continueToken);
     const init = await this.kc.applyToFetchOptions({});
     const controller = new AbortController();

@@ -21,7 +21,7 @@ import type { SyncStatus } from '../../model/types.js';
 import { type ObjectConverter, ObjectSink } from '../kube/object-sink.js';
 import { RESOURCE_TYPES, type ResourceType } from '../kube/resources.js';
 import type { DatastoreHealth, DatastoreSink, DatastoreSource, NodeReportRecorder } from '../source.js';
-import { ApiProbe, type ProbeOptions, type ProbeResult } from './api-probe.js';
+import { ApiProbe, type ProbeOptions, type ProbeResult, type ProbeTarget } from './api-probe.js';
 import { KubeApi, KubeApiError } from './kube-api.js';
 import { NodeKeyWriter } from './node-key-writer.js';
 import { ResourceWatcher, type WatcherOptions, type WatcherSupervisor } from './resource-watcher.js';
@@ -47,9 +47,16 @@ export const DEFAULT_WATCHER_OPTIONS: WatcherOptions = {
 /** A silent API is noticed within intervalMs + timeoutMs = 20 s. */
 export const DEFAULT_PROBE_OPTIONS: ProbeOptions = { intervalMs: 10_000, timeoutMs: 10_000 };
 
-/** The probe reads the smallest type that is always there (namespaces), else the first watched. */
-const probeTarget = (rs: readonly ResourceType[]): ResourceType =>
-  rs.find((r) => r.group === '' && r.kind === 'Namespace') ?? rs[0]!;
+/**
+ * The probe reads the kube-system namespace (it cannot be deleted, so its uid names the store;
+ * the RBAC already lists namespaces), else the first watched type.
+ */
+function probeTarget(rs: readonly ResourceType[]): ProbeTarget {
+  const namespaces = rs.find((r) => r.group === '' && r.kind === 'Namespace');
+  return namespaces
+    ? { resource: namespaces, fieldSelector: 'metadata.name=kube-system' }
+    : { resource: rs[0]! };
+}
 
 export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder {
   readonly name = 'kubernetes';
@@ -65,7 +72,10 @@ export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder 
   private live = true;
   private notLiveReason: string | undefined;
   private notLiveSince: number | undefined;
+  private lastAnswerAt: number | undefined;
   private replacements = 0;
+  /** The uid of the object the probe reads (kube-system), once seen. */
+  private identity: string | undefined;
   private log: Logger;
 
   constructor(private readonly opts: KubernetesDatastoreOptions) {
@@ -148,6 +158,9 @@ export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder 
         ...(this.notLiveSince !== undefined
           ? { notLiveSince: new Date(this.notLiveSince).toISOString() }
           : {}),
+        ...(this.lastAnswerAt !== undefined
+          ? { lastAnswerAt: new Date(this.lastAnswerAt).toISOString() }
+          : {}),
         replacements: this.replacements,
       },
     };
@@ -165,7 +178,7 @@ export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder 
 
   private async beforeResume(failedAt: number): Promise<void> {
     const r = await this.probe!.probe(failedAt);
-    if (!r.ok) throw new KubeApiError(`probe ${this.probe!.target}: ${r.error}`, undefined, undefined);
+    if (!r.ok) throw new KubeApiError(`probe ${this.probe!.what}: ${r.error}`, undefined, undefined);
   }
 
   private onProbe(r: ProbeResult): void {
@@ -174,7 +187,7 @@ export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder 
         this.live = false;
         this.notLiveSince = Date.now();
         this.log.warn(
-          { probe: this.probe?.target, err: r.error },
+          { probe: this.probe?.what, err: r.error },
           'the Kubernetes API does not answer: serving the last state',
         );
       }
@@ -182,7 +195,13 @@ export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder 
       this.updateStatus();
       return;
     }
-    if (this.watermark.isBehind(r.resourceVersion)) {
+    this.lastAnswerAt = Date.now();
+    const otherIdentity =
+      this.identity !== undefined && r.identity !== undefined && r.identity !== this.identity;
+    if (r.identity !== undefined) this.identity = r.identity;
+    if (otherIdentity) {
+      this.replaced(`kube-system has another uid (${r.identity}): another store`, r.resourceVersion);
+    } else if (this.watermark.isBehind(r.resourceVersion)) {
       this.replaced(`the probe answered at resourceVersion ${r.resourceVersion}`, r.resourceVersion);
     } else {
       this.watermark.note(r.resourceVersion);
@@ -191,10 +210,7 @@ export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder 
       this.live = true;
       this.notLiveReason = undefined;
       this.notLiveSince = undefined;
-      this.log.info(
-        { probe: this.probe?.target },
-        'the Kubernetes API answers again: re-watching every type',
-      );
+      this.log.info({ probe: this.probe?.what }, 'the Kubernetes API answers again: re-watching every type');
       // A silence may have left half-open watch streams that would stay silent for minutes.
       for (const w of this.watchers) w.rewatch();
     }
