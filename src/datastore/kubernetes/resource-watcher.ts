@@ -122,7 +122,9 @@ export class ResourceWatcher {
   rewatch(): void {
     if (this.state === 'stopped' || this.state === 'listing' || !this.synced) return;
     this.abandon();
-    void this.watch();
+    // A relist for a replaced store that failed is still owed.
+    if (this.resyncing) void this.list(true);
+    else void this.watch();
   }
 
   private abandon(): void {
