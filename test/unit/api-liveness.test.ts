@@ -99,7 +99,7 @@ describe('API probe', () => {
       order.push('datastore'),
     );
     probe.start();
-    const p = probe.probe().then(() => order.push('caller'));
+    const p = probe.probe(0).then(() => order.push('caller')); // shares the probe start() began
     calls[0]!.resolve(page('5'));
     await p;
     expect(order).toEqual(['datastore', 'caller']);
