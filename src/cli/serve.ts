@@ -19,7 +19,7 @@ import { LintOptionsError } from '../lint/index.js';
 import { parseHostPort } from '../model/address.js';
 import type { Logger } from '../model/logger.js';
 import { SYNCER_TYPES } from '../model/types.js';
-import { startHealthServer } from '../observability/health.js';
+import { readiness, startHealthServer } from '../observability/health.js';
 import { LintTap } from '../observability/lint-tap.js';
 import { createLogger } from '../observability/logging.js';
 import { createMetrics } from '../observability/metrics.js';
@@ -172,10 +172,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   const healthAddr = parseHostPort(cfg.healthListen);
   const health = await startHealthServer(healthAddr.host, healthAddr.port, {
     registry,
-    ready: () => {
-      const detail = Object.fromEntries(caches.map((c) => [c.syncer, c.status]));
-      return { ok: caches.every((c) => c.status === 'in-sync'), detail };
-    },
+    ready: () => readiness(caches, source),
   }).catch((err: unknown) => {
     throw listenError('healthListen', cfg.healthListen, err);
   });
@@ -207,7 +204,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       : undefined;
   const summary =
     cfg.summaryIntervalMs > 0
-      ? startSummary(cfg.summaryIntervalMs, { caches, server, agents, extra })
+      ? startSummary(cfg.summaryIntervalMs, { caches, server, agents, extra, datastore: source })
       : undefined;
 
   let stopping = false;

@@ -26,6 +26,19 @@ export interface DatastoreHealth {
   resources?: readonly ResourceHealth[];
   /** Manifest documents that failed to load at the last reload (file datastore). */
   manifestErrors?: number;
+  /** Whether the datastore's API answers (Kubernetes: its probe), and why not. */
+  api?: ApiHealth;
+}
+
+export interface ApiHealth {
+  live: boolean;
+  reason?: string;
+  /** ISO time of the first unanswered probe. */
+  notLiveSince?: string;
+  /** ISO time of the last answered probe. */
+  lastAnswerAt?: string;
+  /** Times the store behind the API was found replaced and everything relisted. */
+  replacements: number;
 }
 
 export interface DatastoreSource {

@@ -1,10 +1,11 @@
 // ApiEmulator: an in-memory emulation of the kube-apiserver's List/Watch HTTP API for the
 // types Tabby watches, reachable through @kubernetes/client-node with the kubeconfig it
 // writes. Tests drive it through the same API or directly (create/update/patch/delete/get/
-// list), inject faults (compact, dropWatches, pause, stop/start) and read its counters.
+// list), inject faults (compact, dropWatches, pause, stop/start, freeze/resume, replaceStore)
+// and read its counters.
 
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { KubeObject } from '../datastore/kube/object.js';
 import { type ResourceType, resourceTypeOf } from '../datastore/kube/resources.js';
 import type { HandlerContext } from './handlers.js';
@@ -38,6 +39,11 @@ export class ApiEmulator {
   private readonly ctx: HttpContext;
   private server: Server | undefined;
   private address: { host: string; port: number } | undefined;
+  /** Open connections, those whose output is held while frozen, and requests waiting to be served. */
+  private readonly sockets = new Set<Socket>();
+  private readonly held = new Set<Socket>();
+  private waiting: Array<() => void> = [];
+  private frozen = false;
 
   constructor(options: Partial<EmulatorOptions> = {}) {
     this.opts = resolveEmulatorOptions(options);
@@ -75,6 +81,10 @@ export class ApiEmulator {
             o.log.error({ err }, 'emulator failed to restart after pause'),
           );
         },
+        freeze: (ms) => {
+          this.freeze();
+          setTimeout(() => this.resume(), ms).unref();
+        },
       },
     };
   }
@@ -84,7 +94,19 @@ export class ApiEmulator {
     if (this.server) return this.url;
     const host = listen.host ?? this.address?.host ?? '127.0.0.1';
     const port = listen.port ?? this.address?.port ?? 0;
-    const server = createServer(requestListener(this.ctx));
+    const serve = requestListener(this.ctx);
+    const server = createServer((req, res) => {
+      if (this.frozen) this.waiting.push(() => serve(req, res));
+      else serve(req, res);
+    });
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => {
+        this.sockets.delete(socket);
+        this.held.delete(socket);
+      });
+      if (this.frozen) this.hold(socket);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -118,6 +140,56 @@ export class ApiEmulator {
     await this.stop();
     await new Promise((resolve) => setTimeout(resolve, ms));
     await this.start();
+  }
+
+  /**
+   * The API process stops as under SIGSTOP: every connection stays open, no request is served
+   * and nothing is written to any connection (responses, watch events and bookmarks wait in
+   * memory) until resume(); new connections are accepted, as the kernel's backlog does.
+   */
+  freeze(): void {
+    if (this.frozen) return;
+    this.frozen = true;
+    for (const s of this.sockets) this.hold(s);
+    this.opts.log.info('emulator frozen');
+  }
+
+  /** Ends a freeze(): what was written meanwhile goes out, waiting requests are read. */
+  resume(): void {
+    if (!this.frozen) return;
+    this.frozen = false;
+    for (const s of this.held) s.uncork();
+    this.held.clear();
+    for (const serve of this.waiting.splice(0)) serve();
+    this.opts.log.info('emulator resumed');
+  }
+
+  get isFrozen(): boolean {
+    return this.frozen;
+  }
+
+  private hold(socket: Socket): void {
+    if (this.held.has(socket)) return;
+    this.held.add(socket);
+    socket.cork();
+    // A stopped process's idle keep-alive connections do not time out either.
+    socket.setTimeout(0);
+  }
+
+  /**
+   * The store behind the API is replaced by a fresh one holding `objects`: an etcd restored from
+   * an older snapshot, or a new cluster at the same address. resourceVersions start again at 1,
+   * so clients hold versions the new store has not reached. Open watches end cleanly, as the
+   * apiserver's cacher ends its watchers when its store is re-initialised (`cut`: their
+   * connections are cut instead).
+   */
+  replaceStore(objects: readonly unknown[] = [], opts: { cut?: boolean } = {}): LoadResult {
+    if (opts.cut) this.watches.dropAll();
+    else this.watches.endAll();
+    this.store.reset();
+    const result = loadObjects(this.store, objects);
+    this.opts.log.info({ objects: result.loaded, resourceVersion: this.store.rv }, 'emulator store replaced');
+    return result;
   }
 
   get url(): string {

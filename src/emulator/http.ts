@@ -25,6 +25,7 @@ export interface EmulatorHooks {
   compact(): void;
   dropWatches(): number;
   pause(ms: number): void;
+  freeze(ms: number): void;
 }
 
 export interface HttpContext extends HandlerContext {
@@ -149,7 +150,7 @@ async function hook(
     if (req.method !== 'GET') throw methodNotAllowed(undefined, 'stats');
     return reply(ctx.hooks.stats());
   }
-  if (!['compact', 'drop-watches', 'pause'].includes(name)) throw pathNotFound();
+  if (!['compact', 'drop-watches', 'pause', 'freeze'].includes(name)) throw pathNotFound();
   if (req.method !== 'POST') throw methodNotAllowed(undefined, name);
   switch (name) {
     case 'compact':
@@ -159,8 +160,12 @@ async function hook(
       return reply({ dropped: ctx.hooks.dropWatches() });
     default: {
       const ms = Number(query.get('ms') ?? '1000');
-      if (!Number.isFinite(ms) || ms < 0) throw badRequest(`bad pause duration: ${query.get('ms')}`);
-      // Answer first; the listener closes once this response is out.
+      if (!Number.isFinite(ms) || ms < 0) throw badRequest(`bad ${name} duration: ${query.get('ms')}`);
+      // Answer first; the listener closes (pause) or every connection stalls (freeze) once this response is out.
+      if (name === 'freeze') {
+        res.once('finish', () => ctx.hooks.freeze(ms));
+        return reply({ frozenMs: ms }, 202);
+      }
       res.once('finish', () => ctx.hooks.pause(ms));
       return reply({ pausedMs: ms }, 202);
     }

@@ -33,10 +33,22 @@ export class ObjectStore {
   private waiters: Array<{ rv: number; resolve: (ok: boolean) => void }> = [];
 
   constructor(
-    limits: HistoryLimits,
+    private readonly limits: HistoryLimits,
     private readonly now: () => number = Date.now,
   ) {
-    for (const r of RESOURCE_TYPES) this.types.set(r, new TypeState(new EventHistory(limits, INITIAL_RV)));
+    this.reset();
+  }
+
+  /**
+   * Forgets every object and event; the resourceVersion starts again at 1 (an etcd restored from
+   * an old snapshot, or a new one). Watchers subscribed before stay on the old state and hear
+   * nothing more: the caller ends them.
+   */
+  reset(): void {
+    this.rvCounter = INITIAL_RV;
+    for (const r of RESOURCE_TYPES)
+      this.types.set(r, new TypeState(new EventHistory(this.limits, INITIAL_RV)));
+    this.snapshots.clear();
   }
 
   /** The current global resourceVersion. */

@@ -1,12 +1,34 @@
 // The HTTP side port: /livez (the process answers), /readyz (every syncer in sync with the
-// datastore, so clients would get a complete state) and /metrics.
+// datastore, so clients would get a complete state; when not, the detail says why) and /metrics.
 
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import type { DatastoreSource } from '../datastore/source.js';
+import type { SyncStatus } from '../model/types.js';
+
+export interface Readiness {
+  ok: boolean;
+  detail: Record<string, unknown>;
+}
+
+/**
+ * /readyz of a replica: ready when every syncer is in sync and the datastore's API answers.
+ * The detail gives each syncer's status and, while the API does not answer (a silent or
+ * unreachable API: the last state is being served), `datastore` with the reason and since when.
+ */
+export function readiness(
+  caches: readonly { syncer: string; status: SyncStatus }[],
+  datastore?: Pick<DatastoreSource, 'health'>,
+): Readiness {
+  const detail: Record<string, unknown> = Object.fromEntries(caches.map((c) => [c.syncer, c.status]));
+  const api = datastore?.health?.().api;
+  if (api && !api.live) detail['datastore'] = { live: false, reason: api.reason, since: api.notLiveSince };
+  return { ok: caches.every((c) => c.status === 'in-sync') && (api?.live ?? true), detail };
+}
 
 export interface HealthSources {
   registry: Registry;
-  ready: () => { ok: boolean; detail: Record<string, unknown> };
+  ready: () => Readiness;
 }
 
 export async function startHealthServer(host: string, port: number, src: HealthSources): Promise<Server> {

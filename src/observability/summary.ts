@@ -4,6 +4,7 @@
 // the head they are — an agent can be a generation behind for the instant of a fan-out.
 
 import type { SyncClient } from '../client/sync-client.js';
+import type { DatastoreSource } from '../datastore/source.js';
 import type { SyncServer } from '../server/server.js';
 import type { SnapshotCache } from '../snapcache/cache.js';
 
@@ -13,6 +14,8 @@ export interface SummaryParts {
   agents: readonly SyncClient[];
   /** Extra text, e.g. the API load an emulated datastore sees. */
   extra?: () => string;
+  /** Says when its API does not answer (the state shown is the last one). */
+  datastore?: Pick<DatastoreSource, 'health'>;
 }
 
 const kb = (n: number) =>
@@ -59,8 +62,13 @@ export function summaryLine(parts: SummaryParts, published: PublishedHashes) {
       ? ` | agents ${consistent}/${agents.length} hold a published state exactly, lag ≤ ${maxLag} gen`
       : '';
   const s = server.stats;
+  const api = parts.datastore?.health?.().api;
+  const apiPart =
+    api && !api.live
+      ? ` | datastore API NOT ANSWERING since ${api.notLiveSince ?? '?'}: ${api.reason ?? ''}`
+      : '';
   return (
-    `[tabby] ${new Date().toISOString().slice(11, 19)} ${syncers} | connections ${server.connectionCount}` +
+    `[tabby] ${new Date().toISOString().slice(11, 19)} ${syncers}${apiPart} | connections ${server.connectionCount}` +
     `${agentPart} | sent snapshots ${kb(s.snapshotBytes)}, deltas ${kb(s.deltaBytes)}` +
     (parts.extra ? ` | ${parts.extra()}` : '')
   );

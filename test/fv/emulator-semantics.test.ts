@@ -458,6 +458,62 @@ describe('hooks and auth', () => {
     expect((await call(e, 'GET', '/emulator/nope')).status).toBe(404);
   });
 
+  it('freeze: connections stay open and silent (no answer, no event, no bookmark) until resume', async () => {
+    const e = await emulator({ bookmarkIntervalMs: 50 });
+    const h = await startEmulator({ bookmarkIntervalMs: 50 });
+    cleanup.push(() => h.stop());
+    h.emu.create(pod('a'));
+    const w = await recordWatch(h.kc, '/api/v1/pods', { allowWatchBookmarks: true });
+    cleanup.push(() => w.abort());
+    await waitFor(() => w.events.some((ev) => ev.type === 'BOOKMARK'), 5_000, 'a bookmark');
+    h.emu.freeze();
+    const seen = w.events.length;
+    h.emu.create(pod('b'));
+    let answered = false;
+    const list = call(h.emu, 'GET', '/api/v1/pods').finally(() => {
+      answered = true;
+    });
+    // Ten bookmark intervals: a live emulator would have sent bookmarks and the event by now.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(answered).toBe(false);
+    expect(w.events.length).toBe(seen);
+    expect(w.ended()).toBe(false);
+    h.emu.resume();
+    expect(names(await list)).toEqual(['a', 'b']);
+    await waitFor(
+      () => w.events.some((ev) => ev.type === 'ADDED' && ev.object.metadata.name === 'b'),
+      5_000,
+      'b',
+    );
+    expect(w.ended()).toBe(false);
+
+    // The same over HTTP, for a running `tabby emulator`: it answers, then freezes for ms.
+    expect((await call(e, 'POST', '/emulator/freeze?ms=300')).status).toBe(202);
+    await waitFor(() => e.isFrozen, 2_000, 'frozen');
+    await waitFor(() => !e.isFrozen, 5_000, 'resumed');
+    expect((await call(e, 'GET', '/healthz')).status).toBe(200);
+  });
+
+  it('replaceStore: a fresh store whose resourceVersions start again, open watches ended', async () => {
+    const e = await emulator();
+    for (const n of ['a', 'b', 'c']) e.create(pod(n));
+    const h = await startEmulator();
+    cleanup.push(() => h.stop());
+    h.emu.create(pod('a'));
+    const w = await recordWatch(h.kc, '/api/v1/pods', {});
+    await waitFor(() => h.emu.stats().total.watchesOpen === 1, 5_000, 'watch open');
+    h.emu.replaceStore([]);
+    expect(await w.done).toBeNull(); // ended cleanly, as the cacher ends its watchers
+
+    const loaded = e.replaceStore([pod('x'), pod('a', 'default', { restored: 'yes' })]);
+    expect(loaded).toEqual({ loaded: 2, errors: [] });
+    expect(e.resourceVersion).toBe('3');
+    const list = await call(e, 'GET', '/api/v1/pods');
+    expect(list.json.metadata.resourceVersion).toBe('3');
+    expect(names(list)).toEqual(['a', 'x']);
+    expect(list.json.items[0].metadata).toMatchObject({ resourceVersion: '3', labels: { restored: 'yes' } });
+  });
+
   it('requires the bearer token when one is set; the written kubeconfig carries it', async () => {
     const h = await startEmulator({ token: 'sekret' });
     cleanup.push(() => h.stop());

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { objectId } from '../../src/datastore/kube/object.js';
-import { RESOURCE_TYPES } from '../../src/datastore/kube/resources.js';
+import { apiVersionOf, RESOURCE_TYPES } from '../../src/datastore/kube/resources.js';
 import { KubernetesDatastore } from '../../src/datastore/kubernetes/kubernetes-datastore.js';
 import type { DatastoreSink } from '../../src/datastore/source.js';
 import { silentLogger } from '../../src/model/logger.js';
@@ -50,15 +50,25 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function start(podCount: number) {
+const ipPool = (name: string, cidr: string): KubeObject => ({
+  apiVersion: 'crd.projectcalico.org/v1',
+  kind: 'IPPool',
+  metadata: { name },
+  spec: { cidr },
+});
+
+/** The liveness probe of the tests: a silent API is noticed within 200 + 500 ms (plus load). */
+const TEST_PROBE = { intervalMs: 200, timeoutMs: 500 };
+
+async function start(
+  podCount: number,
+  seed: (emu: EmulatorHarness['emu']) => void = () => {},
+  probe = TEST_PROBE,
+) {
   h = await startEmulator({ bookmarkIntervalMs: 200 });
   for (let i = 0; i < podCount; i++) h.emu.create(pod(`p${i}`, `ns${i % 3}`, { app: `a${i % 5}` }));
-  h.emu.create({
-    apiVersion: 'crd.projectcalico.org/v1',
-    kind: 'IPPool',
-    metadata: { name: 'default-pool' },
-    spec: { cidr: '10.244.0.0/16' },
-  });
+  if (podCount > 0) h.emu.create(ipPool('default-pool', '10.244.0.0/16'));
+  seed(h.emu);
   const sink = new RecordingSink();
   ds = new KubernetesDatastore({
     kubeconfig: h.kc,
@@ -69,11 +79,23 @@ async function start(podCount: number) {
       minWatchTimeoutSeconds: 60,
       backoff: { initialMs: 50, maxMs: 400, multiplier: 2, jitter: 0.2 },
     },
+    probe,
   });
   await ds.start(sink);
   await waitFor(() => sink.status === 'in-sync', 10_000, 'in-sync');
   return { emu: h.emu, sink };
 }
+
+/** What the datastore should hold for the emulator's current objects: every type, converted. */
+function expectedState(emu: EmulatorHarness['emu']): Map<string, unknown> {
+  const want = new Map<string, unknown>();
+  for (const r of RESOURCE_TYPES)
+    for (const obj of emu.list(apiVersionOf(r), r.kind))
+      for (const kv of testConvert(obj)) want.set(kv.key, kv.value);
+  return want;
+}
+
+const sorted = (m: Map<string, unknown>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 describe('Kubernetes datastore over the emulator', () => {
   it('initial sync: one paged list and one watch per resource type, then in-sync', async () => {
@@ -125,13 +147,16 @@ describe('Kubernetes datastore over the emulator', () => {
 
   it('a dropped watch resumes from its resourceVersion: nothing missed, no relist', async () => {
     const { emu, sink } = await start(20);
-    const listsBefore = emu.stats().total.lists;
+    const podLists = () => emu.stats().byResource['pods']!.lists;
+    const podListsBefore = podLists();
     await waitFor(() => emu.stats().total.watchesOpen === RESOURCE_TYPES.length, 5_000, 'watches open');
     expect(emu.dropWatches()).toBe(RESOURCE_TYPES.length);
     emu.create(pod('during-gap', 'ns1'));
     await waitFor(() => sink.state.has(podKey('during-gap', 'ns1')), 5_000, 'event from the gap');
     await waitFor(() => sink.status === 'in-sync', 5_000, 'in-sync again');
-    expect(emu.stats().total.lists).toBe(listsBefore);
+    // The API answered the probe with a revision at or beyond ours: the same store, so no type relists.
+    expect(podLists()).toBe(podListsBefore);
+    for (const r of ds!.health().resources ?? []) expect(r.stats['lists'], r.resource).toBe(1);
     expect(emu.stats().total.watchesStarted).toBe(2 * RESOURCE_TYPES.length);
   });
 
@@ -195,5 +220,120 @@ describe('Kubernetes datastore over the emulator', () => {
     await waitFor(() => sink.state.has(podKey('after-compact', 'ns1')), 5_000, 'event after re-watch');
     expect(Number(emu.resourceVersion)).toBeGreaterThan(head);
     for (const r of states()) expect(r.stats['relistsAfterExpiry'], r.resource).toBe(0);
+  });
+
+  // Issue 9 item 3: an API whose store was replaced (an etcd restore: resourceVersions go back)
+  // must be noticed and relisted, so the datastore holds exactly the new API's objects.
+  it.each([
+    // The watches end cleanly and re-watch from versions the new store has not reached, where
+    // they wait silently: only the periodic probe can tell.
+    ['replaced under running watches', false, TEST_PROBE],
+    // Connections cut, then back: the probe before resuming tells (the periodic one is off for a minute).
+    ['restarted with a replaced store', true, { intervalMs: 60_000, timeoutMs: 500 }],
+  ])(
+    'replaced API, %s: relisted, diffed, exactly the new state, through resync',
+    async (_what, restart, probe) => {
+      const { emu, sink } = await start(
+        0,
+        (e) => {
+          e.create(pod('keep', 'ns1', { app: 'same' })); // rv 2
+          e.create(pod('changed', 'ns1', { app: 'old' })); // rv 3
+          e.create(pod('gone', 'ns1')); // rv 4
+          e.create(ipPool('default-pool', '10.244.0.0/16')); // rv 5
+          e.create(pod('churn', 'ns2')); // rv 6
+        },
+        probe,
+      );
+      for (let i = 0; i < 30; i++)
+        emu.patch(
+          { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'churn', namespace: 'ns2' } },
+          { metadata: { labels: { n: String(i) } } },
+        );
+      await waitFor(
+        () =>
+          (sink.state.get(podKey('churn', 'ns2')) as { labels: { n?: string } } | undefined)?.labels.n ===
+          '29',
+        5_000,
+        'churn applied',
+      );
+      const statusesBefore = sink.statuses.length;
+
+      // The new store: `changed` comes back at the very resourceVersion it had, with other labels.
+      const newObjects = [
+        pod('keep', 'ns1', { app: 'same' }), // rv 2
+        pod('changed', 'ns1', { app: 'new' }), // rv 3
+        pod('fresh', 'ns1'), // rv 4
+        ipPool('default-pool', '10.244.0.0/16'), // rv 5
+      ];
+      if (restart) {
+        await emu.stop();
+        emu.replaceStore(newObjects);
+        await emu.start({ host: '127.0.0.1', port: emu.port });
+      } else {
+        emu.replaceStore(newObjects);
+      }
+      expect(emu.get(pod('changed', 'ns1'))!.metadata.resourceVersion).toBe('3');
+
+      const want = expectedState(emu);
+      await waitFor(
+        () => sink.status === 'in-sync' && sorted(sink.state).join() === sorted(want).join(),
+        10_000,
+        'the new API state',
+      );
+      expect(sorted(sink.state)).toEqual(sorted(want));
+      expect(sink.state.get(podKey('changed', 'ns1'))).toEqual({ labels: { app: 'new' } });
+      expect(sink.state.has(podKey('gone', 'ns1'))).toBe(false);
+      expect(sink.state.has(podKey('churn', 'ns2'))).toBe(false);
+      expect(sink.statuses.slice(statusesBefore)).toContain('resync');
+      expect(sink.status).toBe('in-sync');
+      expect(ds!.health().api?.replacements).toBe(1);
+
+      // And the watches now follow the new store.
+      emu.create(pod('after', 'ns1'));
+      await waitFor(() => sink.state.has(podKey('after', 'ns1')), 5_000, 'an event of the new store');
+    },
+  );
+
+  it('replaced by another store whose revisions caught up with ours: told by the uid of kube-system', async () => {
+    const ns = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    const { emu, sink } = await start(0, (e) => {
+      e.create(ns('kube-system'));
+      for (let i = 0; i < 5; i++) e.create(pod(`old-${i}`, 'ns1'));
+    });
+    await waitFor(() => sink.state.size === 6, 5_000, 'the old state');
+    await waitFor(() => ds!.health().api?.lastAnswerAt !== undefined, 5_000, 'a probe has seen kube-system');
+    const held = Number(emu.resourceVersion);
+    // Another cluster at the same address, with more writes behind it than ours.
+    emu.replaceStore([ns('kube-system'), ...Array.from({ length: 10 }, (_, i) => pod(`new-${i}`, 'ns1'))]);
+    expect(Number(emu.resourceVersion)).toBeGreaterThan(held);
+    const want = expectedState(emu);
+    await waitFor(
+      () => sink.status === 'in-sync' && sorted(sink.state).join() === sorted(want).join(),
+      10_000,
+      'the new API state',
+    );
+    expect(ds!.health().api?.replacements).toBe(1);
+  });
+
+  it('silent API (frozen, connections open): noticed within the probe bound, reported, the last state kept, recovers', async () => {
+    const { emu, sink } = await start(30);
+    const size = sink.state.size;
+    expect(ds!.health().api).toMatchObject({ live: true });
+    emu.freeze();
+    emu.create(pod('while-frozen', 'ns1'));
+    // The bound is intervalMs + timeoutMs = 700 ms; the wait allows for a loaded machine.
+    await waitFor(() => sink.status === 'resync', 10_000, 'resync while frozen');
+    expect(ds!.health().api).toMatchObject({ live: false });
+    expect(ds!.health().api?.reason).toMatch(/did not answer within 500 ms/);
+    expect(sink.state.size).toBe(size); // the last state keeps being served
+
+    emu.resume();
+    await waitFor(
+      () => sink.status === 'in-sync' && sink.state.has(podKey('while-frozen', 'ns1')),
+      10_000,
+      'in-sync again',
+    );
+    expect(ds!.health().api).toMatchObject({ live: true });
+    expect(sink.statuses.slice(-2)).toEqual(['resync', 'in-sync']);
   });
 });

@@ -31,4 +31,23 @@ describe('console summary', () => {
     expect(line).toContain(`felix gen ${cache.headGeneration} keys 2`);
     cache.close();
   });
+
+  it('says when the datastore API does not answer (the state shown is the last one)', () => {
+    const cache = new SnapshotCache({ ...TEST_CACHE_OPTIONS, syncer: 'felix' });
+    const server = { stats: new ServerStats(), connectionCount: 0 } as unknown as SyncServer;
+    const api = {
+      live: false,
+      reason: 'probe timed out',
+      notLiveSince: '2025-01-01T00:00:00.000Z',
+      replacements: 0,
+    };
+    const datastore = { health: () => ({ conversionErrors: new Map(), api }) };
+    const parts = { caches: [cache], server, agents: [], datastore };
+    expect(summaryLine(parts, new PublishedHashes([cache]))).toContain(
+      'datastore API NOT ANSWERING since 2025-01-01T00:00:00.000Z: probe timed out',
+    );
+    api.live = true;
+    expect(summaryLine(parts, new PublishedHashes([cache]))).not.toContain('NOT ANSWERING');
+    cache.close();
+  });
 });

@@ -49,25 +49,31 @@ export class ObjectSink {
   /**
    * The complete current set of objects within `inScope` (e.g. one resource type after a
    * relist): known objects in scope that are missing are deleted, the others upserted.
-   * Unchanged objects produce unchanged KVs, which the cache drops.
+   * Unchanged objects produce unchanged KVs, which the cache drops. `reconvert` converts every
+   * object again even at a resourceVersion seen before: a replaced store (an etcd restore)
+   * reuses resourceVersions for other contents.
    */
-  replaceAll(objects: readonly KubeObject[], inScope: (id: string) => boolean): void {
+  replaceAll(
+    objects: readonly KubeObject[],
+    inScope: (id: string) => boolean,
+    opts: { reconvert?: boolean } = {},
+  ): void {
     const out: KV[] = [];
     const seen = new Set<string>();
     for (const obj of objects) {
       seen.add(objectId(obj));
-      this.upsert(obj, out);
+      this.upsert(obj, out, opts.reconvert === true);
     }
     for (const id of [...this.produced.keys()]) if (inScope(id) && !seen.has(id)) this.remove(id, out);
     if (out.length > 0) this.sink.onUpdates(out);
   }
 
-  private upsert(obj: KubeObject, out: KV[]): void {
+  private upsert(obj: KubeObject, out: KV[], reconvert = false): void {
     const id = objectId(obj);
     const rv = obj.metadata.resourceVersion;
     const before = this.produced.get(id);
-    // Same resourceVersion = same object: a relist re-converts only what changed.
-    if (rv !== undefined && before?.rv === rv) {
+    // Same resourceVersion = same object (within one store's history): a relist re-converts only what changed.
+    if (!reconvert && rv !== undefined && before?.rv === rv) {
       this.unchangedSkipped++;
       return;
     }

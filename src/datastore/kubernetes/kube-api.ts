@@ -55,15 +55,25 @@ export class KubeApi {
     return this.kc.getCurrentCluster()?.server ?? '(no cluster)';
   }
 
-  async listPage(r: ResourceType, opts: { limit: number; continueToken?: string }): Promise<ListPage> {
+  /** One page of a consistent list; `timeoutMs` bounds the whole call (default: the request timeout). */
+  async listPage(
+    r: ResourceType,
+    opts: { limit: number; continueToken?: string; timeoutMs?: number; fieldSelector?: string },
+  ): Promise<ListPage> {
     const cluster = this.kc.getCurrentCluster();
     if (!cluster) throw new KubeApiError('kubeconfig has no current cluster', undefined, undefined);
     const url = new URL(cluster.server + collectionPath(r));
     url.searchParams.set('limit', String(opts.limit));
+    if (opts.fieldSelector) url.searchParams.set('fieldSelector', opts.fieldSelector);
     if (opts.continueToken) url.searchParams.set('continue', opts.continueToken);
     const init = await this.kc.applyToFetchOptions({});
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.requestTimeoutMs);
+    const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
     let res: Awaited<ReturnType<typeof fetch>>;
     let text: string;
     try {
@@ -75,9 +85,8 @@ export class KubeApi {
       });
       text = await res.text();
     } catch (err) {
-      throw new KubeApiError(`list ${r.plural}: ${(err as Error).message}`, undefined, undefined, {
-        cause: err,
-      });
+      const why = timedOut ? `did not answer within ${timeoutMs} ms` : (err as Error).message;
+      throw new KubeApiError(`list ${r.plural}: ${why}`, undefined, undefined, { cause: err });
     } finally {
       clearTimeout(timer);
     }
