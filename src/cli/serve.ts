@@ -9,6 +9,7 @@ import { SyncClient } from '../client/sync-client.js';
 import { ConfigError } from '../config/errors.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { checkServeConfig, type ServeConfig, serveSchema } from '../config/serve-config.js';
+import { serverTlsOptions } from '../config/tls-config.js';
 import { convertObject } from '../datastore/convert/index.js';
 import { FileDatastore } from '../datastore/file/file-datastore.js';
 import { KubernetesDatastore } from '../datastore/kubernetes/kubernetes-datastore.js';
@@ -24,6 +25,7 @@ import { createLogger } from '../observability/logging.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startSummary } from '../observability/summary.js';
 import { FRAME_OVERHEAD_BYTES, SyncServer } from '../server/server.js';
+import { TlsConfigError, TlsMaterial } from '../server/tls.js';
 import { SnapshotCache } from '../snapcache/cache.js';
 import { SyncerRouter } from '../snapcache/router.js';
 import { EmulatedSimDatastore } from './sim-api.js';
@@ -89,6 +91,21 @@ function lintTap(cfg: ServeConfig, router: SyncerRouter, log: Logger): LintTap {
   }
 }
 
+function loadTls(cfg: ServeConfig): TlsMaterial | undefined {
+  const o = serverTlsOptions(cfg);
+  if (!o) return undefined;
+  try {
+    return new TlsMaterial(o);
+  } catch (err) {
+    if (err instanceof TlsConfigError) throw new ConfigError(`--tls-*: ${err.message}`);
+    throw err;
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === '::1' || host.startsWith('127.');
+}
+
 export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   log.info({ config: cfg }, 'starting tabby serve');
   const caches = SYNCER_TYPES.map(
@@ -132,8 +149,14 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     { sink: source },
   );
   const listen = parseHostPort(cfg.listen);
-  const bound = await server.listen(listen.host, listen.port);
-  log.info({ address: `${bound.host}:${bound.port}` }, 'sync server listening');
+  const tls = loadTls(cfg);
+  const bound = await server.listen(listen.host, listen.port, tls);
+  log.info({ address: `${bound.host}:${bound.port}`, tls: tls !== undefined }, 'sync server listening');
+  if (!tls && !isLoopback(bound.host))
+    log.warn(
+      { address: `${bound.host}:${bound.port}` },
+      'the sync port is plain TCP beyond loopback: anyone who reaches it can read the cluster state; set --tls-cert-file, --tls-key-file and --tls-client-ca-file',
+    );
 
   const registry = createMetrics({ caches, server, router, datastore: source });
   // The lint stage sees exactly what the caches see (a tee in front of the router).

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { SyncClient } from '../client/sync-client.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { syncSchema } from '../config/sync-config.js';
+import { clientTlsOptions } from '../config/tls-config.js';
 import type { Logger } from '../model/logger.js';
 
 export function syncCommand(): Command {
@@ -14,12 +15,14 @@ export function syncCommand(): Command {
   cmd.action(async () => {
     const cfg = resolveConfig(cmd, syncSchema);
     const log = pino({ level: cfg.logLevel }, pino.destination(2)) as Logger;
+    const tls = clientTlsOptions(cfg);
     const client = new SyncClient({
       addresses: cfg.server.split(',').map((s) => s.trim()),
       syncer: cfg.syncer,
       compressions: cfg.compression === 'deflate' ? ['deflate'] : [],
       log,
       ...(cfg.hostname ? { hostname: cfg.hostname } : {}),
+      ...(tls ? { tls } : {}),
     });
     let stopping = false;
     client.on('disconnected', ({ reason, address }) => {

@@ -1,6 +1,7 @@
 // Settings of `tabby explain`: which state to read and which flow to judge.
 
 import { z } from 'zod';
+import { clientTlsFields } from './tls-config.js';
 
 export const explainSchema = z.object({
   server: z.string().optional().describe('read the state from a Tabby server (HOST:PORT) ...'),
@@ -14,6 +15,7 @@ export const explainSchema = z.object({
     .positive()
     .default(30_000)
     .describe('give up reading the state after this long'),
+  ...clientTlsFields,
 });
 
 export type ExplainConfig = z.infer<typeof explainSchema>;

@@ -1,6 +1,7 @@
 // Settings of `tabby ipam show`: which server to read the IPAM state from and what to print.
 
 import { z } from 'zod';
+import { clientTlsFields } from './tls-config.js';
 
 export const ipamShowSchema = z.object({
   server: z.string().default('127.0.0.1:5473').describe('Tabby server HOST:PORT (comma-separated list)'),
@@ -16,6 +17,7 @@ export const ipamShowSchema = z.object({
     .positive()
     .default(30_000)
     .describe('give up reading the state after this long'),
+  ...clientTlsFields,
 });
 
 export type IpamShowConfig = z.infer<typeof ipamShowSchema>;

@@ -2,6 +2,7 @@
 // Typha's where it has one (ping 10 s, pong 60 s, handshake 10 s, fall-behind 300 s).
 
 import { z } from 'zod';
+import { serverTlsFields, serverTlsProblems } from './tls-config.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$/, 'want HOST:PORT');
 const ms = z.coerce.number().int().nonnegative();
@@ -66,6 +67,7 @@ export const serveSchema = z.object({
     ),
   lintMaxMeshNodes: pos.default(100).describe('lint: flag a node-to-node mesh with more BGP nodes than this'),
   summaryIntervalMs: ms.default(0).describe('print a console summary this often (0: off)'),
+  ...serverTlsFields,
 });
 
 export type ServeConfig = z.infer<typeof serveSchema>;
@@ -77,5 +79,8 @@ export function checkServeConfig(cfg: ServeConfig): string[] {
   if (cfg.datastore !== 'file' && cfg.path) problems.push('--path is only for --datastore file');
   if (cfg.datastore !== 'kubernetes' && cfg.kubeconfig)
     problems.push('--kubeconfig is only for --datastore kubernetes');
+  problems.push(...serverTlsProblems(cfg));
+  if (cfg.tlsCertFile && cfg.agents > 0)
+    problems.push('--agents runs plain-TCP demo agents: not with mutual TLS (--tls-cert-file)');
   return problems;
 }

@@ -1,6 +1,7 @@
 // Settings of `tabby sync`, the operator's client: follow a server's stream and report.
 
 import { z } from 'zod';
+import { clientTlsFields } from './tls-config.js';
 
 export const syncSchema = z.object({
   server: z
@@ -26,6 +27,7 @@ export const syncSchema = z.object({
     .enum(['debug', 'info', 'warn', 'error'])
     .default('warn')
     .describe('log level (logs go to stderr)'),
+  ...clientTlsFields,
 });
 
 export type SyncConfig = z.infer<typeof syncSchema>;

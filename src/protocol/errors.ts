@@ -17,6 +17,7 @@ export const CloseCode = {
   WriteTimeout: 'write-timeout',
   FellBehind: 'fell-behind',
   // Server policy.
+  Unauthenticated: 'unauthenticated',
   TooManyConnections: 'too-many-connections',
   Shutdown: 'shutdown',
   Rebalance: 'rebalance',

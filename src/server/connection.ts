@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import type { SyncerType, SyncStatus } from '../model/types.js';
 import type { Compression } from '../protocol/messages.js';
+import type { PeerIdentity } from './peer-identity.js';
 import type { SyncStream } from './sync-stream.js';
 
 export const ConnState = { Handshake: 0, Streaming: 1, Closing: 2 } as const;
@@ -34,6 +35,8 @@ export class Connection {
     readonly id: number,
     readonly socket: Socket,
     readonly openedAtMs: number,
+    /** From the client's TLS certificate; undefined on a plain-TCP connection. */
+    readonly identity?: PeerIdentity,
   ) {
     this.lastRxMs = openedAtMs;
     this.lastPingMs = openedAtMs;
@@ -62,6 +65,7 @@ export class Connection {
       remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`,
       syncer: this.syncer,
       hostname: this.hostname || undefined,
+      ...(this.identity ? { identity: this.identity.subject } : {}),
     };
   }
 }

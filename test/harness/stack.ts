@@ -8,6 +8,7 @@ import {
   type ServerOptions,
   SyncServer,
 } from '../../src/server/server.js';
+import type { TlsMaterial } from '../../src/server/tls.js';
 import { type CacheOptions, SnapshotCache } from '../../src/snapcache/cache.js';
 import { SyncerRouter } from '../../src/snapcache/router.js';
 
@@ -37,6 +38,8 @@ export async function startStack(
     port?: number;
     /** Accept agents' REPORTs and record them here (e.g. the datastore). */
     reportSink?: NodeReportSink;
+    /** Serve mutual TLS with this material. */
+    tls?: TlsMaterial;
   } = {},
 ): Promise<Stack> {
   const caches = new Map<SyncerType, SnapshotCache>(
@@ -52,7 +55,7 @@ export async function startStack(
     silentLogger,
     opts.reportSink ? { sink: opts.reportSink } : undefined,
   );
-  const { port } = await server.listen('127.0.0.1', opts.port ?? 0);
+  const { port } = await server.listen('127.0.0.1', opts.port ?? 0, opts.tls);
   return {
     caches,
     router,
