@@ -18,10 +18,10 @@ export const serverTlsFields = {
   tlsKeyFile: file("mutual TLS: the server's private key (PEM)"),
   tlsClientCaFile: file('mutual TLS: CA bundle that signs agent certificates (PEM); others are refused'),
   tlsAllowedClientCns: list(
-    "mutual TLS: admitted client certificate CNs, comma-separated; one '*' stands for a node name (e.g. system:node:*)",
+    'mutual TLS: admitted client certificate CNs, comma-separated; {node} stands for a node name (e.g. system:node:{node})',
   ),
   tlsAllowedClientUriSans: list(
-    "mutual TLS: admitted client URI SANs, comma-separated; one '*' stands for a node name (e.g. spiffe://cluster.local/node/*)",
+    'mutual TLS: admitted client URI SANs, comma-separated; {node} stands for a node name, {pod} for an agent pod in --tls-agent-namespace (e.g. spiffe://cluster.local/ns/tabby-system/pod/{pod})',
   ),
   tlsReloadIntervalMs: z.coerce
     .number()

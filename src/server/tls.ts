@@ -14,9 +14,9 @@ export interface ServerTlsOptions {
   keyFile: string;
   /** CA bundle that signs client certificates; clients without a certificate it verifies are refused. */
   clientCaFile: string;
-  /** Admitted client certificate CNs; `*` once per entry stands for a node name. */
+  /** Admitted client certificate CNs; `{node}` or `{pod}` (once) stand for the client's name. */
   allowedClientCns: readonly string[];
-  /** Admitted client URI SANs (SPIFFE IDs); `*` as above. */
+  /** Admitted client URI SANs (SPIFFE IDs); placeholders as above. */
   allowedClientUriSans: readonly string[];
   /** How often the files are checked for a new version. */
   reloadIntervalMs: number;

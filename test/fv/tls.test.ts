@@ -47,8 +47,8 @@ function material(reloadIntervalMs = 60_000): TlsMaterial {
     certFile: files['server.crt']!,
     keyFile: files['server.key']!,
     clientCaFile: files['ca.crt']!,
-    allowedClientCns: ['system:node:*'],
-    allowedClientUriSans: ['spiffe://test/node/*'],
+    allowedClientCns: ['system:node:{node}'],
+    allowedClientUriSans: ['spiffe://test/node/{node}', 'spiffe://test/ns/tabby/pod/{pod}'],
     reloadIntervalMs,
   });
 }
