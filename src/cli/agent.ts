@@ -23,6 +23,7 @@ import { SyncClient } from '../client/sync-client.js';
 import { type AgentConfig, agentSchema } from '../config/agent-config.js';
 import { ConfigError } from '../config/errors.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
+import { clientTlsOptions } from '../config/tls-config.js';
 import { parseHostPort } from '../model/address.js';
 import type { Logger } from '../model/logger.js';
 import { registerBirdMetrics, registerWireguardMetrics } from '../observability/agent-daemon-metrics.js';
@@ -43,6 +44,7 @@ export function agentCommand(): Command {
   cmd.action(async () => {
     const cfg = resolveConfig(cmd, agentSchema);
     const log = createLogger(cfg.logLevel).child({ node: cfg.node });
+    const tls = clientTlsOptions(cfg);
     const client = (syncer: 'felix' | 'bgp') =>
       new SyncClient({
         addresses: cfg.server.split(',').map((s) => s.trim()),
@@ -50,6 +52,7 @@ export function agentCommand(): Command {
         hostname: cfg.node,
         agent: AGENT,
         log: log.child({ syncer }),
+        ...(tls ? { tls } : {}),
       });
     const policyDataplane = createPolicyDataplane(cfg, log);
     const felix = client('felix');

@@ -11,10 +11,12 @@ import {
 } from '../agent/calc/index.js';
 import { evaluateAcross, mapsOf } from '../agent/dataplane/maps/index.js';
 import { SyncClient } from '../client/sync-client.js';
+import type { ClientTlsOptions } from '../client/tls.js';
 import { ConfigError } from '../config/errors.js';
 import { type ExplainConfig, explainSchema } from '../config/explain-config.js';
 import { requireDirectory } from '../config/paths.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
+import { clientTlsOptions } from '../config/tls-config.js';
 import { convertObject } from '../datastore/convert/index.js';
 import { FileDatastore } from '../datastore/file/file-datastore.js';
 import { keyKind } from '../model/keys.js';
@@ -32,7 +34,9 @@ export function explainCommand(): Command {
     if (!cfg.server === !cfg.path)
       throw new ConfigError('give exactly one of --server HOST:PORT or --path DIR');
     if (cfg.path) await requireDirectory('path', cfg.path);
-    const state = cfg.path ? await readFiles(cfg.path) : await readServer(cfg.server!, cfg.timeoutMs);
+    const state = cfg.path
+      ? await readFiles(cfg.path)
+      : await readServer(cfg.server!, cfg.timeoutMs, clientTlsOptions(cfg));
     // No node of its own: explain computes plans on demand for whichever endpoints a flow involves.
     const src = resolveEndpoint(state, cfg.from, 'from');
     const dst = parseDestination(state, cfg.to);
@@ -72,8 +76,17 @@ async function readFiles(path: string): Promise<Map<string, JsonValue>> {
   return state;
 }
 
-async function readServer(server: string, timeoutMs: number): Promise<Map<string, JsonValue>> {
-  const client = new SyncClient({ addresses: server.split(','), syncer: 'felix', log: silentLogger });
+async function readServer(
+  server: string,
+  timeoutMs: number,
+  tls: ClientTlsOptions | undefined,
+): Promise<Map<string, JsonValue>> {
+  const client = new SyncClient({
+    addresses: server.split(','),
+    syncer: 'felix',
+    log: silentLogger,
+    ...(tls ? { tls } : {}),
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(

@@ -7,8 +7,10 @@ import { ipamReport } from '../agent/calc/routing/ipam-report.js';
 import { renderIpamReport } from '../agent/calc/routing/ipam-report-text.js';
 import { RoutingState } from '../agent/calc/routing/state.js';
 import { SyncClient } from '../client/sync-client.js';
+import type { ClientTlsOptions } from '../client/tls.js';
 import { ipamShowSchema } from '../config/ipam-config.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
+import { clientTlsOptions } from '../config/tls-config.js';
 import { silentLogger } from '../model/logger.js';
 import type { KV } from '../model/types.js';
 import { CommandFailed } from './exit.js';
@@ -19,7 +21,7 @@ export function ipamCommand(): Command {
   addSchemaOptions(show, ipamShowSchema.shape);
   show.action(async () => {
     const cfg = resolveConfig(show, ipamShowSchema);
-    const kvs = await readFelixState(cfg.server, cfg.timeoutMs);
+    const kvs = await readFelixState(cfg.server, cfg.timeoutMs, clientTlsOptions(cfg));
     const state = new RoutingState();
     state.apply(kvs);
     const report = ipamReport(state);
@@ -39,11 +41,16 @@ export function ipamCommand(): Command {
 }
 
 /** Connects once, waits for in-sync, and returns that state's KVs. */
-async function readFelixState(server: string, timeoutMs: number): Promise<KV[]> {
+async function readFelixState(
+  server: string,
+  timeoutMs: number,
+  tls: ClientTlsOptions | undefined,
+): Promise<KV[]> {
   const client = new SyncClient({
     addresses: server.split(',').map((s) => s.trim()),
     syncer: 'felix',
     log: silentLogger,
+    ...(tls ? { tls } : {}),
   });
   try {
     await new Promise<void>((resolve, reject) => {

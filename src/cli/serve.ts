@@ -10,6 +10,7 @@ import { ConfigError, listenError } from '../config/errors.js';
 import { requireDirectory, requireFile } from '../config/paths.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { checkServeConfig, type ServeConfig, serveSchema } from '../config/serve-config.js';
+import { serverTlsOptions } from '../config/tls-config.js';
 import { convertObject } from '../datastore/convert/index.js';
 import { FileDatastore } from '../datastore/file/file-datastore.js';
 import { KubernetesDatastore } from '../datastore/kubernetes/kubernetes-datastore.js';
@@ -25,6 +26,7 @@ import { createLogger } from '../observability/logging.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startSummary } from '../observability/summary.js';
 import { FRAME_OVERHEAD_BYTES, SyncServer } from '../server/server.js';
+import { TlsConfigError, TlsMaterial } from '../server/tls.js';
 import { SnapshotCache } from '../snapcache/cache.js';
 import { SyncerRouter } from '../snapcache/router.js';
 import { exitAfterFlush } from './exit.js';
@@ -111,6 +113,21 @@ function logReportPolicy(cfg: ServeConfig, log: Logger): void {
     );
 }
 
+function loadTls(cfg: ServeConfig): TlsMaterial | undefined {
+  const o = serverTlsOptions(cfg);
+  if (!o) return undefined;
+  try {
+    return new TlsMaterial(o);
+  } catch (err) {
+    if (err instanceof TlsConfigError) throw new ConfigError(`--tls-*: ${err.message}`);
+    throw err;
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === '::1' || host.startsWith('127.');
+}
+
 export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   log.info({ config: cfg }, 'starting tabby serve');
   const caches = SYNCER_TYPES.map(
@@ -160,10 +177,16 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   );
   logReportPolicy(cfg, log);
   const listen = parseHostPort(cfg.listen);
-  const bound = await server.listen(listen.host, listen.port).catch((err: unknown) => {
+  const tls = loadTls(cfg);
+  const bound = await server.listen(listen.host, listen.port, tls).catch((err: unknown) => {
     throw listenError('listen', cfg.listen, err);
   });
-  log.info({ address: `${bound.host}:${bound.port}` }, 'sync server listening');
+  log.info({ address: `${bound.host}:${bound.port}`, tls: tls !== undefined }, 'sync server listening');
+  if (!tls && !isLoopback(bound.host))
+    log.warn(
+      { address: `${bound.host}:${bound.port}` },
+      'the sync port is plain TCP beyond loopback: anyone who reaches it can read the cluster state; set --tls-cert-file, --tls-key-file and --tls-client-ca-file',
+    );
 
   const registry = createMetrics({ caches, server, router, datastore: source });
   // The lint stage sees exactly what the caches see (a tee in front of the router).

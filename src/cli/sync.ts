@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { SyncClient } from '../client/sync-client.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { syncSchema } from '../config/sync-config.js';
+import { clientTlsOptions } from '../config/tls-config.js';
 import { createLogger } from '../observability/logging.js';
 import { CommandFailed, exitAfterFlush, exitOnFailure } from './exit.js';
 import { onStopRequest } from './stop-request.js';
@@ -15,12 +16,14 @@ export function syncCommand(): Command {
   cmd.action(async () => {
     const cfg = resolveConfig(cmd, syncSchema);
     const log = createLogger(cfg.logLevel, 2);
+    const tls = clientTlsOptions(cfg);
     const client = new SyncClient({
       addresses: cfg.server.split(',').map((s) => s.trim()),
       syncer: cfg.syncer,
       compressions: cfg.compression === 'deflate' ? ['deflate'] : [],
       log,
       ...(cfg.hostname ? { hostname: cfg.hostname } : {}),
+      ...(tls ? { tls } : {}),
     });
     let stopping = false;
     let lastReason: string | undefined;

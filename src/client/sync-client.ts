@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
+import { connect as tlsConnect } from 'node:tls';
 import { parseHostPort as parseAddress } from '../model/address.js';
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from '../model/backoff.js';
 import type { Logger } from '../model/logger.js';
@@ -25,6 +26,7 @@ import {
 import { ClientReports } from './reports.js';
 import { ClientState } from './state.js';
 import { StreamGuard } from './stream-guard.js';
+import { type ClientTlsOptions, tlsConnectOptions } from './tls.js';
 
 export interface SyncClientOptions {
   /** host:port list; the first try is a random one, then round robin. */
@@ -45,6 +47,8 @@ export interface SyncClientOptions {
   maxFrameBytes?: number;
   backoff?: BackoffOptions;
   log?: Logger;
+  /** Mutual TLS: present this certificate and verify the server's. Plain TCP when absent. */
+  tls?: ClientTlsOptions;
 }
 
 export interface SyncClientEvents {
@@ -69,7 +73,10 @@ function goodbyeReason(bye: Goodbye, retryInMs: number | undefined): string {
 export class SyncClient extends EventEmitter<SyncClientEvents> {
   readonly state: ClientState;
   private readonly reports: ClientReports;
-  private readonly o: Required<Omit<SyncClientOptions, 'readTimeoutMs' | 'log'>> & { readTimeoutMs?: number };
+  private readonly o: Required<Omit<SyncClientOptions, 'readTimeoutMs' | 'log' | 'tls'>> & {
+    readTimeoutMs?: number;
+    tls?: ClientTlsOptions;
+  };
   private readonly log: Logger;
   private readonly backoff: Backoff;
   private addrIndex: number;
@@ -169,7 +176,19 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     const address = this.o.addresses[this.addrIndex % this.o.addresses.length]!;
     this.addrIndex++;
     const { host, port } = parseAddress(address);
-    const socket = connect({ host, port, noDelay: true, timeout: this.o.connectTimeoutMs });
+    let socket: Socket;
+    try {
+      socket = this.o.tls
+        ? tlsConnect({ host, port, timeout: this.o.connectTimeoutMs, ...tlsConnectOptions(this.o.tls, host) })
+        : connect({ host, port, noDelay: true, timeout: this.o.connectTimeoutMs });
+    } catch (err) {
+      // Unreadable certificate files are retried with backoff: a mounted Secret may appear late.
+      this.log.warn({ address, err: (err as Error).message }, 'cannot dial');
+      this.emit('disconnected', { reason: (err as Error).message, address });
+      this.scheduleReconnect();
+      return;
+    }
+    socket.setNoDelay(true);
     this.socket = socket;
     const decoder = new FrameDecoder({
       maxFrameBytes: this.o.maxFrameBytes,
@@ -178,7 +197,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     let reason = 'connection closed';
     this.goodbye = undefined;
     let guard: StreamGuard | undefined;
-    socket.once('connect', () => {
+    // Over TLS the HELLO waits for the handshake (and the server's identity check).
+    socket.once(this.o.tls ? 'secureConnect' : 'connect', () => {
       socket.setTimeout(0);
       this.lastRxMs = Date.now();
       this.readTimeoutMs = this.o.readTimeoutMs ?? this.o.connectTimeoutMs;

@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { serverAddresses } from './fields.js';
+import { clientTlsFields } from './tls-config.js';
 
 const hostPath = (what: string, def: string) => z.string().min(1).default(def).describe(what);
 
@@ -68,6 +69,7 @@ export const agentSchema = z.object({
     .default('127.0.0.1:9099')
     .describe('HTTP address for /livez, /readyz and /metrics (Felix uses 9099); "off" disables it'),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('log level'),
+  ...clientTlsFields,
 });
 
 export type AgentConfig = z.infer<typeof agentSchema>;

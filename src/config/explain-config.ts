@@ -2,6 +2,7 @@
 
 import { z } from 'zod';
 import { serverAddresses } from './fields.js';
+import { clientTlsFields } from './tls-config.js';
 
 export const explainSchema = z.object({
   server: serverAddresses.optional().describe('read the state from a Tabby server (HOST:PORT) ...'),
@@ -15,6 +16,7 @@ export const explainSchema = z.object({
     .positive()
     .default(30_000)
     .describe('give up reading the state after this long'),
+  ...clientTlsFields,
 });
 
 export type ExplainConfig = z.infer<typeof explainSchema>;

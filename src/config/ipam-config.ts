@@ -2,6 +2,7 @@
 
 import { z } from 'zod';
 import { serverAddresses } from './fields.js';
+import { clientTlsFields } from './tls-config.js';
 
 export const ipamShowSchema = z.object({
   server: serverAddresses.default('127.0.0.1:5473').describe('Tabby server HOST:PORT (comma-separated list)'),
@@ -17,6 +18,7 @@ export const ipamShowSchema = z.object({
     .positive()
     .default(30_000)
     .describe('give up reading the state after this long'),
+  ...clientTlsFields,
 });
 
 export type IpamShowConfig = z.infer<typeof ipamShowSchema>;

@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { listenAddress as hostPort } from './fields.js';
+import { serverTlsFields, serverTlsProblems } from './tls-config.js';
 
 const ms = z.coerce.number().int().nonnegative();
 const pos = z.coerce.number().int().positive();
@@ -89,6 +90,7 @@ export const serveSchema = z.object({
     ),
   lintMaxMeshNodes: pos.default(100).describe('lint: flag a node-to-node mesh with more BGP nodes than this'),
   summaryIntervalMs: ms.default(0).describe('print a console summary this often (0: off)'),
+  ...serverTlsFields,
 });
 
 export type ServeConfig = z.infer<typeof serveSchema>;
@@ -100,5 +102,8 @@ export function checkServeConfig(cfg: ServeConfig): string[] {
   if (cfg.datastore !== 'file' && cfg.path) problems.push('--path is only for --datastore file');
   if (cfg.datastore !== 'kubernetes' && cfg.kubeconfig)
     problems.push('--kubeconfig is only for --datastore kubernetes');
+  problems.push(...serverTlsProblems(cfg));
+  if (cfg.tlsCertFile && cfg.agents > 0)
+    problems.push('--agents runs plain-TCP demo agents: not with mutual TLS (--tls-cert-file)');
   return problems;
 }

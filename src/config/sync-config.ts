@@ -2,6 +2,7 @@
 
 import { z } from 'zod';
 import { serverAddresses } from './fields.js';
+import { clientTlsFields } from './tls-config.js';
 
 export const syncSchema = z.object({
   server: serverAddresses
@@ -26,6 +27,7 @@ export const syncSchema = z.object({
     .enum(['debug', 'info', 'warn', 'error'])
     .default('warn')
     .describe('log level (logs go to stderr)'),
+  ...clientTlsFields,
 });
 
 export type SyncConfig = z.infer<typeof syncSchema>;

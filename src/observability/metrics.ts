@@ -168,6 +168,24 @@ export function createMetrics(parts: {
     ['kind', 'result'],
     () => server.stats.reports.entries(),
   );
+  labelled(
+    'tabby_tls_failures_total',
+    'TLS clients refused at the handshake, by reason (not-tls, expired, unknown-ca, not-allowed, ...)',
+    ['reason'],
+    () => server.stats.tlsFailures.entries(),
+  );
+  labelled('tabby_tls_reloads_total', 'Changed TLS files loaded (ok) or kept out (failed)', ['result'], () =>
+    server.stats.tlsReloads.entries(),
+  );
+  new Gauge({
+    name: 'tabby_tls_certificate_expiry_timestamp_seconds',
+    help: 'notAfter of the serving certificate (absent without TLS)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (server.stats.tlsCertNotAfterMs > 0) this.set(server.stats.tlsCertNotAfterMs / 1000);
+    },
+  });
 
   const datastore = parts.datastore;
   if (datastore?.health) {

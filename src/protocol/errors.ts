@@ -19,6 +19,7 @@ export const CloseCode = {
   TooManyPings: 'too-many-pings',
   FellBehind: 'fell-behind',
   // Server policy.
+  Unauthenticated: 'unauthenticated',
   TooManyConnections: 'too-many-connections',
   Shutdown: 'shutdown',
   Rebalance: 'rebalance',

@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import type { SyncerType, SyncStatus } from '../model/types.js';
 import type { Compression } from '../protocol/messages.js';
+import type { PeerIdentity } from './peer-identity.js';
 import type { SyncStream } from './sync-stream.js';
 import type { TokenBucket } from './token-bucket.js';
 
@@ -12,12 +13,10 @@ export const ConnState = { Handshake: 0, Streaming: 1, Closing: 2 } as const;
 export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 
 /**
- * Who the peer is, as proven by the transport (e.g. a TLS client certificate naming its
- * node); undefined on plain TCP, where HELLO's hostname is only a claim.
+ * Who the peer is, as proven by the transport (a TLS client certificate); undefined on plain
+ * TCP, where HELLO's hostname is only a claim.
  */
-export interface ConnectionIdentity {
-  node: string;
-}
+export type ConnectionIdentity = PeerIdentity;
 
 export class Connection {
   state: ConnState = ConnState.Handshake;
@@ -45,6 +44,7 @@ export class Connection {
     readonly id: number,
     readonly socket: Socket,
     readonly openedAtMs: number,
+    /** From the client's TLS certificate; undefined on a plain-TCP connection. */
     readonly identity: ConnectionIdentity | undefined = undefined,
   ) {
     this.lastRxMs = openedAtMs;
@@ -74,6 +74,7 @@ export class Connection {
       remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`,
       syncer: this.syncer,
       hostname: this.hostname || undefined,
+      ...(this.identity ? { identity: this.identity.subject } : {}),
     };
   }
 }

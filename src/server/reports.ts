@@ -90,7 +90,7 @@ export class NodeReports {
 
   /** Whether this connection may report at all (SERVER_HELLO lists the kinds only then). */
   acceptsFrom(from: Reporter): boolean {
-    return from.identity !== undefined || this.policy.insecureAcceptUnauthenticated;
+    return from.identity?.node !== undefined || this.policy.insecureAcceptUnauthenticated;
   }
 
   /** Nodes with a write in flight or queued (tests, shutdown). */
@@ -105,7 +105,9 @@ export class NodeReports {
       if (!this.acceptsFrom(from))
         throw new ReportError(
           ReportRefusal.Unauthenticated,
-          'REPORT on a connection without an authenticated identity: its HELLO hostname is only a claim',
+          from.identity
+            ? `REPORT on a connection authenticated as ${from.identity.subject}, which names no node: its HELLO hostname is only a claim`
+            : 'REPORT on a connection without an authenticated identity: its HELLO hostname is only a claim',
         );
       if (!this.takeToken(from, now))
         throw new ReportError(ReportRefusal.RateLimited, `more than ${this.opts.burst} reports in a burst`);
@@ -132,7 +134,7 @@ export class NodeReports {
 
   /** The node a connection reports about: its proven identity, else (opted in) HELLO's claim. */
   private nodeOf(from: Reporter): string {
-    if (from.identity !== undefined) {
+    if (from.identity?.node !== undefined) {
       if (from.hostname !== from.identity.node)
         throw new ReportError(
           ReportRefusal.WrongNode,

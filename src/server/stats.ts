@@ -30,4 +30,10 @@ export class ServerStats {
   readonly protocolErrors = new CounterMap();
   /** "kind:result" of REPORTs (recorded, superseded, coalesced, failed, or a refusal) */
   readonly reports = new CounterMap();
+  /** TLS handshakes or admissions that failed, by reason (tls.ts TlsFailure). */
+  readonly tlsFailures = new CounterMap();
+  /** "ok" | "failed" reloads of changed TLS files. */
+  readonly tlsReloads = new CounterMap();
+  /** The serving certificate's notAfter (ms since the epoch); 0 without TLS. */
+  tlsCertNotAfterMs = 0;
 }

@@ -9,6 +9,7 @@ import {
   type ServerOptions,
   SyncServer,
 } from '../../src/server/server.js';
+import type { TlsMaterial } from '../../src/server/tls.js';
 import { type CacheOptions, SnapshotCache } from '../../src/snapcache/cache.js';
 import { SyncerRouter } from '../../src/snapcache/router.js';
 
@@ -41,6 +42,8 @@ export async function startStack(
     log?: Logger;
     /** ...also from unauthenticated connections (all of them on plain TCP), trusting HELLO's hostname. */
     insecureAcceptUnauthenticatedReports?: boolean;
+    /** Serve mutual TLS with this material. */
+    tls?: TlsMaterial;
   } = {},
 ): Promise<Stack> {
   const caches = new Map<SyncerType, SnapshotCache>(
@@ -61,7 +64,7 @@ export async function startStack(
         }
       : undefined,
   );
-  const { port } = await server.listen('127.0.0.1', opts.port ?? 0);
+  const { port } = await server.listen('127.0.0.1', opts.port ?? 0, opts.tls);
   return {
     caches,
     router,

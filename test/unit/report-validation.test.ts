@@ -99,7 +99,7 @@ class GatedSink implements NodeReportSink {
     });
   }
 }
-const reporter = (node: string | undefined, identity?: { node: string }): Reporter => ({
+const reporter = (node: string | undefined, identity?: { subject: string; node: string }): Reporter => ({
   identity,
   node,
   hostname: node ?? 'Bad_Name',
@@ -168,10 +168,13 @@ describe('NodeReports (server)', () => {
     reports.onReport(claims, { kind: KIND, data: { publicKey: newKey() } });
     expect(counts.get(`${KIND}:unauthenticated`)).toBe(1);
     // A certificate for node-b, HELLO claiming node-a: refused.
-    reports.onReport(reporter('node-a', { node: 'node-b' }), { kind: KIND, data: { publicKey: newKey() } });
+    reports.onReport(reporter('node-a', { subject: 'CN=system:node:node-b', node: 'node-b' }), {
+      kind: KIND,
+      data: { publicKey: newKey() },
+    });
     expect(counts.get(`${KIND}:wrong-node`)).toBe(1);
     // Proven node-b, about node-b: recorded for node-b.
-    const proven = reporter('node-b', { node: 'node-b' });
+    const proven = reporter('node-b', { subject: 'CN=system:node:node-b', node: 'node-b' });
     expect(reports.acceptsFrom(proven)).toBe(true);
     const key = newKey();
     reports.onReport(proven, { kind: KIND, node: 'node-b', data: { publicKey: key } });
