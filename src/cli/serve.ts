@@ -10,9 +10,10 @@ import { ConfigError, listenError } from '../config/errors.js';
 import { requireDirectory, requireFile } from '../config/paths.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { checkServeConfig, type ServeConfig, serveSchema } from '../config/serve-config.js';
-import { serverTlsOptions } from '../config/tls-config.js';
+import { namesPods, serverTlsOptions } from '../config/tls-config.js';
 import { convertObject } from '../datastore/convert/index.js';
 import { FileDatastore } from '../datastore/file/file-datastore.js';
+import { PodPlacementIndex } from '../datastore/kube/pod-placement.js';
 import { KubernetesDatastore } from '../datastore/kubernetes/kubernetes-datastore.js';
 import { SimulatedCluster } from '../datastore/sim/simulated-cluster.js';
 import type { DatastoreSource, NodeReportRecorder } from '../datastore/source.js';
@@ -51,7 +52,11 @@ export function serveCommand(): Command {
 }
 
 /** Every datastore records agents' reports (Kubernetes: Node annotation; sim/file: in memory). */
-function createSource(cfg: ServeConfig, log: Logger): DatastoreSource & NodeReportRecorder {
+function createSource(
+  cfg: ServeConfig,
+  log: Logger,
+  podPlacement: PodPlacementIndex | undefined,
+): DatastoreSource & NodeReportRecorder {
   switch (cfg.datastore) {
     case 'sim':
       return new SimulatedCluster(
@@ -73,6 +78,7 @@ function createSource(cfg: ServeConfig, log: Logger): DatastoreSource & NodeRepo
         convert: convertObject,
         log,
         watcher: { minWatchTimeoutSeconds: cfg.watchTimeoutSeconds },
+        ...(podPlacement ? { podPlacement } : {}),
       });
     }
     case 'file':
@@ -146,7 +152,9 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       }),
   );
   const router = new SyncerRouter(caches);
-  const source = createSource(cfg, log.child({ component: 'datastore' }));
+  // Certificates that name an agent pod report for the node the API server bound it to.
+  const podPlacement = namesPods(cfg) ? new PodPlacementIndex(cfg.tlsAgentNamespace) : undefined;
+  const source = createSource(cfg, log.child({ component: 'datastore' }), podPlacement);
   const server = new SyncServer(
     caches,
     {
@@ -173,7 +181,13 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     },
     log.child({ component: 'server' }),
     // Agents' REPORTs (WireGuard public keys) are recorded by the datastore on their Node.
-    { sink: source, policy: { insecureAcceptUnauthenticated: cfg.insecureAcceptUnauthenticatedReports } },
+    {
+      sink: source,
+      policy: {
+        insecureAcceptUnauthenticated: cfg.insecureAcceptUnauthenticatedReports,
+        ...(podPlacement ? { nodeOfPod: (pod: string) => podPlacement.nodeOfPod(pod) } : {}),
+      },
+    },
   );
   logReportPolicy(cfg, log);
   const listen = parseHostPort(cfg.listen);

@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import { listenAddress as hostPort } from './fields.js';
-import { serverTlsFields, serverTlsProblems } from './tls-config.js';
+import { namesPods, serverTlsFields, serverTlsProblems } from './tls-config.js';
 
 const ms = z.coerce.number().int().nonnegative();
 const pos = z.coerce.number().int().positive();
@@ -103,6 +103,10 @@ export function checkServeConfig(cfg: ServeConfig): string[] {
   if (cfg.datastore !== 'kubernetes' && cfg.kubeconfig)
     problems.push('--kubeconfig is only for --datastore kubernetes');
   problems.push(...serverTlsProblems(cfg));
+  if (namesPods(cfg) && cfg.datastore !== 'kubernetes')
+    problems.push(
+      '{pod} in --tls-allowed-client-* needs --datastore kubernetes (pods are placed by the API server)',
+    );
   if (cfg.tlsCertFile && cfg.agents > 0)
     problems.push('--agents runs plain-TCP demo agents: not with mutual TLS (--tls-cert-file)');
   return problems;

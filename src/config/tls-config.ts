@@ -23,6 +23,13 @@ export const serverTlsFields = {
   tlsAllowedClientUriSans: list(
     'mutual TLS: admitted client URI SANs, comma-separated; {node} stands for a node name, {pod} for an agent pod in --tls-agent-namespace (e.g. spiffe://cluster.local/ns/tabby-system/pod/{pod})',
   ),
+  tlsAgentNamespace: z
+    .string()
+    .min(1)
+    .default('tabby-system')
+    .describe(
+      'mutual TLS: the namespace of the agent pods that {pod} identities name; the pod must be bound to the node it reports for (Kubernetes datastore)',
+    ),
   tlsReloadIntervalMs: z.coerce
     .number()
     .int()
@@ -65,6 +72,11 @@ export function serverTlsProblems(c: ServerTlsFields): string[] {
   if (given < 3)
     return ['mutual TLS needs all of --tls-cert-file, --tls-key-file and --tls-client-ca-file (TABBY_TLS_*)'];
   return [];
+}
+
+/** Whether an allow-list names agent pods: then the server must know where they run. */
+export function namesPods(c: ServerTlsFields): boolean {
+  return `${c.tlsAllowedClientCns},${c.tlsAllowedClientUriSans}`.includes('{pod}');
 }
 
 export function serverTlsOptions(c: ServerTlsFields): ServerTlsOptions | undefined {

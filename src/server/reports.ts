@@ -50,6 +50,11 @@ export interface ReportPolicy {
    * hostname: then any client that can connect can set any node's WireGuard key.
    */
   insecureAcceptUnauthenticated: boolean;
+  /**
+   * The node an agent pod runs on, from the datastore (TLS identities that name a pod, `{pod}`);
+   * undefined for a pod that is not a live agent pod. Absent: such identities cannot report.
+   */
+  nodeOfPod?: (pod: string) => string | undefined;
 }
 
 /** The little a report needs to know about its connection. */
@@ -90,7 +95,12 @@ export class NodeReports {
 
   /** Whether this connection may report at all (SERVER_HELLO lists the kinds only then). */
   acceptsFrom(from: Reporter): boolean {
-    return from.identity?.node !== undefined || this.policy.insecureAcceptUnauthenticated;
+    const id = from.identity;
+    return (
+      id?.node !== undefined ||
+      (id?.pod !== undefined && this.policy.nodeOfPod !== undefined) ||
+      this.policy.insecureAcceptUnauthenticated
+    );
   }
 
   /** Nodes with a write in flight or queued (tests, shutdown). */
@@ -134,13 +144,21 @@ export class NodeReports {
 
   /** The node a connection reports about: its proven identity, else (opted in) HELLO's claim. */
   private nodeOf(from: Reporter): string {
-    if (from.identity?.node !== undefined) {
-      if (from.hostname !== from.identity.node)
+    const id = from.identity;
+    const proven = id?.node ?? (id?.pod !== undefined ? this.policy.nodeOfPod?.(id.pod) : undefined);
+    if (id?.pod !== undefined && proven === undefined)
+      // Deleted, finished, or never an agent pod of this namespace: it speaks for no node.
+      throw new ReportError(
+        ReportRefusal.Unauthenticated,
+        `certificate names pod "${id.pod}", which is not a live agent pod`,
+      );
+    if (proven !== undefined) {
+      if (from.hostname !== proven)
         throw new ReportError(
           ReportRefusal.WrongNode,
-          `HELLO hostname "${from.hostname}" is not the authenticated node "${from.identity.node}"`,
+          `HELLO hostname "${from.hostname}" is not the authenticated node "${proven}" (${id!.subject})`,
         );
-      return from.identity.node;
+      return proven;
     }
     if (from.node === undefined)
       throw new ReportError(ReportRefusal.InvalidNode, 'HELLO hostname is not a valid node name');

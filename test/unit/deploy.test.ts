@@ -276,9 +276,14 @@ describe('overlays', () => {
     );
     const ds = one(objs, 'DaemonSet', 'tabby-agent');
     const attrs = podSpec(ds).volumes.find((v: J) => v.name === 'tls').csi.volumeAttributes;
-    // The Issuer it names exists in the overlay, and the CN is on the replicas' allow-list.
+    // The Issuer it names exists in the overlay, and the URI SAN it issues to an agent pod in
+    // the agents' namespace matches the replicas' {pod} allow-list entry.
     one(objs, attrs['csi.cert-manager.io/issuer-kind'], attrs['csi.cert-manager.io/issuer-name']);
-    expect(e.TABBY_TLS_ALLOWED_CLIENT_CNS.split(',')).toContain(attrs['csi.cert-manager.io/common-name']);
+    const issued = String(attrs['csi.cert-manager.io/uri-sans'])
+      .replace(/\$\{POD_NAMESPACE\}/g, (ds.metadata as J).namespace)
+      .replace(/\$\{POD_NAME\}/g, '{pod}');
+    expect(e.TABBY_TLS_ALLOWED_CLIENT_URI_SANS.split(',')).toContain(issued);
+    expect(e.TABBY_TLS_AGENT_NAMESPACE).toBe((ds.metadata as J).namespace);
     // csi-driver expands only these (cert-manager/csi-driver pkg/requestgen): no ${NODE_NAME}.
     const vars = Object.values(attrs).flatMap((v) =>
       [...String(v).matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]),

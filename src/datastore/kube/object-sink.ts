@@ -19,6 +19,11 @@ export interface ObjectEvent {
 /** Converts one object to its KVs; throws to reject it (the message names the problem). */
 export type ObjectConverter = (obj: KubeObject) => KV[];
 
+export interface ObjectObserver {
+  upsert(obj: KubeObject): void;
+  remove(id: string): void;
+}
+
 export class ObjectSink {
   /** objectId → keys it produced, and the resourceVersion they came from. */
   private readonly produced = new Map<string, { keys: string[]; rv: string | undefined }>();
@@ -31,6 +36,8 @@ export class ObjectSink {
     private readonly sink: DatastoreSink,
     private readonly convert: ObjectConverter,
     private readonly log: Logger,
+    /** Sees every raw object and removal (e.g. the agent-pod placement index). */
+    private readonly observer?: ObjectObserver,
   ) {}
 
   get objectCount(): number {
@@ -69,6 +76,7 @@ export class ObjectSink {
   }
 
   private upsert(obj: KubeObject, out: KV[], reconvert = false): void {
+    this.observer?.upsert(obj);
     const id = objectId(obj);
     const rv = obj.metadata.resourceVersion;
     const before = this.produced.get(id);
@@ -90,7 +98,7 @@ export class ObjectSink {
         { object: id, reason },
         'object failed conversion: ignored (its previous keys are deleted)',
       );
-      this.remove(id, out);
+      this.remove(id, out, false);
       return;
     }
     const now = kvs.map((kv) => kv.key);
@@ -103,7 +111,9 @@ export class ObjectSink {
     this.produced.set(id, { keys: now, rv });
   }
 
-  private remove(id: string, out: KV[]): void {
+  /** `gone`: the object no longer exists (not merely failed conversion). */
+  private remove(id: string, out: KV[], gone = true): void {
+    if (gone) this.observer?.remove(id);
     const entry = this.produced.get(id);
     if (!entry) return;
     this.produced.delete(id);

@@ -19,6 +19,7 @@ import { DEFAULT_BACKOFF } from '../../model/backoff.js';
 import type { Logger } from '../../model/logger.js';
 import type { SyncStatus } from '../../model/types.js';
 import { type ObjectConverter, ObjectSink } from '../kube/object-sink.js';
+import type { PodPlacementIndex } from '../kube/pod-placement.js';
 import { RESOURCE_TYPES, type ResourceType } from '../kube/resources.js';
 import type { DatastoreHealth, DatastoreSink, DatastoreSource, NodeReportRecorder } from '../source.js';
 import { ApiProbe, type ProbeOptions, type ProbeResult, type ProbeTarget } from './api-probe.js';
@@ -34,6 +35,8 @@ export interface KubernetesDatastoreOptions {
   resources?: readonly ResourceType[];
   watcher?: Partial<WatcherOptions>;
   probe?: Partial<ProbeOptions>;
+  /** Keep where agent pods run (mutual TLS identities that name a pod). */
+  podPlacement?: PodPlacementIndex;
 }
 
 const isNodes = (r: ResourceType): boolean => r.group === '' && r.kind === 'Node';
@@ -98,7 +101,7 @@ export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder 
     this.sink = sink;
     const log = this.opts.log.child({ datastore: 'kubernetes', server: this.api.server });
     this.log = log;
-    this.objects = new ObjectSink(sink, this.opts.convert, log);
+    this.objects = new ObjectSink(sink, this.opts.convert, log, this.opts.podPlacement);
     sink.onStatus('wait-for-datastore');
     const wopts = { ...DEFAULT_WATCHER_OPTIONS, ...this.opts.watcher };
     const objects = this.objects;
