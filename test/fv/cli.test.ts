@@ -125,7 +125,7 @@ describe('tabby serve + tabby sync (real processes)', () => {
     for (const syncer of ['felix', 'bgp']) {
       const runs = await Promise.all(
         [viaKube, viaSim, viaSimApi].map((server) =>
-          run(['sync', '--server', server.sync, '--syncer', syncer, '--once', '--json']),
+          run(['sync', '--server', server.sync, '--syncer', syncer, '--once', '--json'], 90_000),
         ),
       );
       const results = runs.map((r) => {
@@ -140,7 +140,9 @@ describe('tabby serve + tabby sync (real processes)', () => {
     const metrics = await (await fetch(`http://${viaKube.health}/metrics`)).text();
     expect(metrics).toMatch(/tabby_datastore_watch_state\{resource="pods",state="watching"\} 1/);
     await rm(dir, { recursive: true, force: true });
-  });
+    // Ten tsx processes (an emulator, three servers, six syncs) each compile the sources: about a
+    // minute on a quiet 2-core machine, more on a busy one.
+  }, 240_000);
 
   it('explain: verdicts of the seed lab from manifests, deciding rule per side', async () => {
     const lab = new URL('../fixtures/calc/lab.yaml', import.meta.url).pathname;
