@@ -33,10 +33,11 @@ function isCommunity(v: string): boolean {
   return parts.every((p) => /^\d+$/.test(p) && Number(p) <= max);
 }
 
+/** An entry without a CIDR (`- {}`) is ignored, as Calico does; a CIDR must parse. */
 function cidrList(spec: Fields, key: string): void {
   list(spec, key, 'spec').forEach((e, i) => {
     const cidr = optString(fields(e, `spec.${key}[${i}]`), 'cidr', `spec.${key}[${i}]`) ?? '';
-    if (parseCidr(cidr, true) === undefined)
+    if (cidr !== '' && parseCidr(cidr, true) === undefined)
       throw new Invalid(`spec.${key}[${i}].cidr: invalid CIDR ${show(cidr)}`);
   });
 }

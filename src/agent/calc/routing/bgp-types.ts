@@ -61,7 +61,10 @@ export interface PoolFilter {
 }
 
 export interface BgpExports {
-  /** Confirmed block affinities: blackholed locally and aggregated (more-specifics held back). */
+  /**
+   * Confirmed block affinities, aggregated (more-specifics held back); all but /32s are also
+   * blackholed locally (confd bird_aggr.cfg: a /32 block is its one address, not a summary).
+   */
   readonly blocks: readonly string[];
   /** Addresses of other nodes' blocks used by this node's workloads (exported via kernel learn). */
   readonly borrowed: readonly string[];

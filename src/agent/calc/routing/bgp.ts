@@ -160,7 +160,7 @@ function exportsFor(
   const program = str(global?.spec['programClusterRoutes']);
   const birdIpip = program === 'Enabled' || program === 'EnabledIPIPOnly';
   return {
-    blocks: state.confirmedBlocks(self.name).filter((c) => !c.includes(':') && !c.endsWith('/32')),
+    blocks: state.confirmedBlocks(self.name).filter((c) => !c.includes(':')),
     borrowed: [...new Set(borrowed)].sort(),
     ...serviceExports(global, self, self.routeReflectorClusterId !== undefined),
     pools: poolFilters(state.pools.values(), program, warnings),

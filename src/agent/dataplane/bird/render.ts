@@ -74,7 +74,8 @@ function debugLine(m: BgpModel, indent: string): string[] {
 
 function staticProtocol(m: BgpModel): string[] {
   const routes = [
-    ...m.exports.blocks.map((c) => `  route ${c} blackhole;`),
+    // A /32 block is aggregated but not blackholed (confd bird_aggr.cfg).
+    ...m.exports.blocks.filter((c) => !c.endsWith('/32')).map((c) => `  route ${c} blackhole;`),
     ...m.exports.serviceRoutes.map((c) => `  route ${c} blackhole;`),
     ...m.peers
       .filter((p) => p.reachableBy !== undefined)
