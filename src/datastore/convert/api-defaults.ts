@@ -7,6 +7,8 @@
 //     rules (SetDefaults_NetworkPolicy, pkg/apis/networking/v1/defaults.go).
 //   - Namespace: the label kubernetes.io/metadata.name = its name, on every namespace (the
 //     namespace strategy sets it since 1.21, GA in 1.22; namespaceSelectors use it).
+//   - Service of type NodePort or LoadBalancer without externalTrafficPolicy: Cluster
+//     (SetDefaults_Service, pkg/apis/core/v1/defaults.go).
 //   - A scalar label value written unquoted (`routeReflector: true`, `replicas: 5`) is the
 //     string calicoctl reads from it. Maps, lists and null stay as they are, so metadata.ts
 //     rejects the object by name.
@@ -36,6 +38,14 @@ function policyTypesDefault(spec: unknown): unknown {
   return { ...spec, policyTypes: types };
 }
 
+function trafficPolicyDefault(spec: unknown): unknown {
+  if (!isFields(spec) || (spec['type'] !== 'NodePort' && spec['type'] !== 'LoadBalancer')) return spec;
+  const etp = spec['externalTrafficPolicy'];
+  return etp === undefined || etp === null || etp === ''
+    ? { ...spec, externalTrafficPolicy: 'Cluster' }
+    : spec;
+}
+
 /** The object as an API server would hand it out (a shallow copy where anything changes). */
 export function withApiServerDefaults(obj: KubeObject): KubeObject {
   let meta = obj.metadata;
@@ -52,5 +62,6 @@ export function withApiServerDefaults(obj: KubeObject): KubeObject {
   let spec = obj.spec;
   if (obj.apiVersion === 'networking.k8s.io/v1' && obj.kind === 'NetworkPolicy')
     spec = policyTypesDefault(spec) as typeof spec;
+  if (obj.apiVersion === 'v1' && obj.kind === 'Service') spec = trafficPolicyDefault(spec) as typeof spec;
   return meta === obj.metadata && spec === obj.spec ? obj : { ...obj, metadata: meta, spec };
 }

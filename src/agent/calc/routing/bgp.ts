@@ -27,6 +27,7 @@ import {
   MESH_SOURCE,
   type PoolFilter,
 } from './bgp-types.js';
+import { serviceAddressRoutes } from './services.js';
 import type { NodeInfo, PoolInfo, RoutingState, V3Resource } from './state.js';
 
 export type * from './bgp-types.js';
@@ -84,8 +85,16 @@ function meshPeers(
   return out;
 }
 
-/** Service ranges (BGPConfiguration default) as confd's route generator handles them globally. */
-function serviceExports(global: V3Resource | undefined, self: NodeInfo, reflector: boolean) {
+/**
+ * Service ranges (BGPConfiguration default) as confd's route generator handles them globally,
+ * plus the /32s of the Services this node advertises itself (services.ts).
+ */
+function serviceExports(
+  state: RoutingState,
+  global: V3Resource | undefined,
+  self: NodeInfo,
+  reflector: boolean,
+) {
   const spec = global?.spec;
   const notSingle = (c: string) => !c.endsWith('/32');
   const cluster = cidrList(spec, 'serviceClusterIPs');
@@ -96,9 +105,18 @@ function serviceExports(global: V3Resource | undefined, self: NodeInfo, reflecto
   const ranges = [...cluster, ...external.filter(notSingle), ...(aggregate ? lb.filter(notSingle) : [])];
   const uniq = (xs: string[]) => [...new Set(xs)].sort();
   const excluded = self.labels[EXCLUDE_LABEL] === 'true';
+  const single = excluded
+    ? []
+    : serviceAddressRoutes(state.services, state.slicesByService, self.name, {
+        clusterIPs: cluster,
+        externalIPs: external,
+        loadBalancerIPs: lb,
+        aggregateLoadBalancers: aggregate,
+      });
   return {
-    serviceRoutes: excluded ? [] : uniq(ranges),
-    serviceRejects: uniq(ranges),
+    serviceRoutes: excluded ? [] : uniq([...ranges, ...single]),
+    // Advertised, never programmed: BIRD's own blackholes for them must stay out of the kernel.
+    serviceRejects: uniq([...ranges, ...single]),
     reflectedServiceRanges: reflector ? uniq([...lb, ...external]) : [],
   };
 }
@@ -162,7 +180,7 @@ function exportsFor(
   return {
     blocks: state.confirmedBlocks(self.name).filter((c) => !c.includes(':')),
     borrowed: [...new Set(borrowed)].sort(),
-    ...serviceExports(global, self, self.routeReflectorClusterId !== undefined),
+    ...serviceExports(state, global, self, self.routeReflectorClusterId !== undefined),
     pools: poolFilters(state.pools.values(), program, warnings),
     communities: adsFrom ? communityAdvertisements(adsFrom, warnings) : [],
     // Felix's own tunnel routes (and tunl0 unless BIRD owned IPIP) never go to iBGP peers.

@@ -8,6 +8,7 @@ import { keyKind } from '../../../model/keys.js';
 import { parseSelector, type Selector } from '../../../model/selector/index.js';
 import type { JsonValue, KV } from '../../../model/types.js';
 import { addressAt, type Cidr, formatCidr, parseCidr, parseIp } from './net.js';
+import { parseService, parseSlice, type ServiceInfo, type SliceInfo } from './services.js';
 
 type Obj = { readonly [k: string]: JsonValue };
 const isObj = (v: JsonValue | undefined): v is Obj =>
@@ -84,7 +85,15 @@ export interface V3Resource {
   readonly spec: Obj;
 }
 
-export type RoutingAspect = 'nodes' | 'pools' | 'blocks' | 'affinities' | 'bgp' | 'wireguard' | 'config';
+export type RoutingAspect =
+  | 'nodes'
+  | 'pools'
+  | 'blocks'
+  | 'affinities'
+  | 'bgp'
+  | 'wireguard'
+  | 'config'
+  | 'services';
 
 export interface RoutingUpdate {
   readonly changed: ReadonlySet<RoutingAspect>;
@@ -214,6 +223,11 @@ export class RoutingState {
   /** Felix configuration: global values and per-host overrides (Calico's config keys). */
   readonly globalConfig = new Map<string, string>();
   readonly hostConfig = new Map<string, Map<string, string>>();
+  /** Services by "<namespace>/<name>" and EndpointSlices by key (per-Service advertisement). */
+  readonly services = new Map<string, ServiceInfo>();
+  readonly endpointSlices = new Map<string, SliceInfo>();
+  /** "<namespace>/<service>" → its slices. */
+  readonly slicesByService = new Map<string, SliceInfo[]>();
 
   apply(kvs: readonly KV[]): RoutingUpdate {
     const changed = new Set<RoutingAspect>();
@@ -320,8 +334,37 @@ export class RoutingState {
         map.set(name, value);
         return 'config';
       }
+      case 'service': {
+        const seg = segments(key);
+        return parsed(this.services, `${seg.at(-2)}/${seg.at(-1)}`, parseService, 'services');
+      }
+      case 'endpointSlice': {
+        const old = this.endpointSlices.get(key);
+        const aspect = parsed(
+          this.endpointSlices,
+          key,
+          (v) => parseSlice(segments(key).at(-2)!, v),
+          'services',
+        );
+        const now = this.endpointSlices.get(key);
+        if (old !== now) {
+          if (old !== undefined) this.unindexSlice(old);
+          if (now !== undefined) {
+            const list = this.slicesByService.get(now.service);
+            if (list === undefined) this.slicesByService.set(now.service, [now]);
+            else list.push(now);
+          }
+        }
+        return aspect;
+      }
       default:
         return undefined;
     }
+  }
+
+  private unindexSlice(slice: SliceInfo): void {
+    const list = this.slicesByService.get(slice.service)?.filter((s) => s !== slice) ?? [];
+    if (list.length === 0) this.slicesByService.delete(slice.service);
+    else this.slicesByService.set(slice.service, list);
   }
 }
