@@ -13,6 +13,7 @@ import type { KubeObject } from '../kube/object.js';
 import { CALICO_V3_API, resourceTypeOf } from '../kube/resources.js';
 import { withApiServerDefaults } from './api-defaults.js';
 import { convertBgpConfiguration, convertBgpPeer } from './bgp.js';
+import { convertBgpFilter } from './bgp-filter.js';
 import { ConversionError, Invalid } from './errors.js';
 import { convertClusterInformation, convertFelixConfiguration } from './felix-config.js';
 import { convertHostEndpoint } from './host-endpoint.js';
@@ -54,6 +55,7 @@ const CONVERTERS: Readonly<Record<string, Converter>> = {
   'crd.projectcalico.org/BlockAffinity': convertBlockAffinity,
   'crd.projectcalico.org/BGPConfiguration': convertBgpConfiguration,
   'crd.projectcalico.org/BGPPeer': convertBgpPeer,
+  'crd.projectcalico.org/BGPFilter': convertBgpFilter,
   'crd.projectcalico.org/FelixConfiguration': convertFelixConfiguration,
   'crd.projectcalico.org/ClusterInformation': convertClusterInformation,
 };

@@ -14,6 +14,7 @@ import {
   secretRef,
   str,
 } from './bgp-config.js';
+import { applyFilters } from './bgp-filters.js';
 import { bgpIpv4, explicitPeers, peerName } from './bgp-peers.js';
 import {
   type BgpExports,
@@ -252,6 +253,7 @@ export function computeBgp(
   });
   const routerId = opts.routerId === 'hash' ? hashRouterId(node) : opts.routerId ? opts.routerId : nodeIp;
   const ignored = global?.spec['ignoredInterfaces'];
+  const filtered = applyFilters([...mesh, ...explicit].sort(byName), state.bgpFilters, warnings);
   return {
     available: true,
     node,
@@ -265,7 +267,8 @@ export function computeBgp(
     listenAddress: str(global?.spec['bindMode']) === 'NodeIP' ? nodeIp : undefined,
     debug: debugMode(str(perNode?.spec['logSeverityScreen']) ?? str(global?.spec['logSeverityScreen'])),
     ignoredInterfaces: Array.isArray(ignored) ? ignored.filter((i) => typeof i === 'string').sort() : [],
-    peers: [...mesh, ...explicit].sort(byName),
+    peers: filtered.peers,
+    filters: filtered.filters,
     exports: exportsFor(state, self, nodeIp, global, perNode, warnings),
     warnings,
   };

@@ -78,7 +78,7 @@ export interface WireguardInfo {
   readonly interfaceIPv4Address?: string;
 }
 
-/** A v3 resource passed through unconverted (BGPConfiguration, BGPPeer). */
+/** A v3 resource passed through unconverted (BGPConfiguration, BGPPeer, BGPFilter). */
 export interface V3Resource {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
@@ -219,6 +219,7 @@ export class RoutingState {
   readonly affinities = new Map<string, Map<string, AffinityInfo>>();
   readonly bgpConfigurations = new Map<string, V3Resource>();
   readonly bgpPeers = new Map<string, V3Resource>();
+  readonly bgpFilters = new Map<string, V3Resource>();
   readonly wireguard = new Map<string, WireguardInfo>();
   /** Felix configuration: global values and per-host overrides (Calico's config keys). */
   readonly globalConfig = new Map<string, string>();
@@ -289,6 +290,8 @@ export class RoutingState {
         return parsed(this.bgpConfigurations, lastSegment(key), parseV3, 'bgp');
       case 'bgpPeer':
         return parsed(this.bgpPeers, lastSegment(key), parseV3, 'bgp');
+      case 'bgpFilter':
+        return parsed(this.bgpFilters, lastSegment(key), parseV3, 'bgp');
       case 'blockAffinity': {
         // /calico/ipam/v2/host/<node>/ipv4/block/<cidr>
         const seg = segments(key);
