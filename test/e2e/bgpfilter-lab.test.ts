@@ -7,15 +7,12 @@
 // and carrying pod traffic. Deleting the export filter lets its prefix through (confd skips a
 // filter name with no BGPFilter).
 
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { BirdDataplane } from '../../src/agent/bird-dataplane.js';
 import { birdCommand, replyText } from '../../src/agent/dataplane/bird/birdc.js';
-import { BirdDriver } from '../../src/agent/dataplane/bird/driver.js';
-import { BirdProcess } from '../../src/agent/dataplane/bird/process.js';
-import { FAST_TIMERS } from '../../src/agent/dataplane/bird/render.js';
+import type { BirdProcess } from '../../src/agent/dataplane/bird/process.js';
 import { parseProtocols, peerRows } from '../../src/agent/dataplane/bird/status.js';
 import { RoutingAgent } from '../../src/agent/routing-agent.js';
 import { SyncClient } from '../../src/client/sync-client.js';
@@ -24,6 +21,7 @@ import { KubernetesDatastore } from '../../src/datastore/kubernetes/kubernetes-d
 import { silentLogger } from '../../src/model/logger.js';
 import { type EmulatorHarness, startEmulator } from '../harness/emulator.js';
 import { type Stack, startStack } from '../harness/stack.js';
+import { birdNode } from './harness/bird-node.js';
 import { exec } from './harness/exec.js';
 import { describeE2E, preflight } from './harness/preflight.js';
 import type { Listener } from './harness/probe.js';
@@ -127,22 +125,7 @@ describeE2E('e2e BGPFilter: import and export filters applied by real BIRD 2 ses
     stack = await startStack();
     await ds.start(stack.router);
     for (const node of lab.nodes) {
-      const nodeDir = join(dir, node.name);
-      await mkdir(nodeDir, { recursive: true });
-      const configPath = join(nodeDir, 'bird.conf');
-      const socket = join(nodeDir, 'bird.ctl');
-      const proc = new BirdProcess({
-        configPath,
-        socketPath: socket,
-        execPrefix: ['ip', 'netns', 'exec', node.ns],
-      });
-      const driver = new BirdDriver({ configPath, socketPath: socket, process: proc });
-      const bird = new BirdDataplane({
-        node: node.name,
-        driver,
-        render: { timers: FAST_TIMERS },
-        log: silentLogger,
-      });
+      const { bird, proc, socket } = await birdNode(node, dir);
       const bgp = new SyncClient({
         addresses: [stack.address],
         syncer: 'bgp',
