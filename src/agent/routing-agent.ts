@@ -63,7 +63,11 @@ export class RoutingAgent {
         const u = state.apply(kvs);
         if (u.invalid.length > 0)
           o.log.warn({ syncer, keys: u.invalid.slice(0, 10) }, 'invalid values treated as deleted');
-        if (u.changed.size > 0) for (const l of loops) l.markDirty();
+        // Services feed only BIRD's per-Service routes: the felix stream's parts (routes,
+        // WireGuard) ignore them, so endpoint churn does not recompute those.
+        const relevant =
+          syncer === 'bgp' ? u.changed.size : [...u.changed].filter((a) => a !== 'services').length;
+        if (relevant > 0) for (const l of loops) l.markDirty();
       });
       s.client.on('status', (st) => {
         for (const l of loops) l.setInSync(st === 'in-sync');

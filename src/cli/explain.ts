@@ -73,6 +73,10 @@ async function readFiles(path: string): Promise<Map<string, JsonValue>> {
   });
   await ds.stop();
   for (const e of ds.lastErrors) process.stderr.write(`warning: ${e.source}: ${e.message}\n`);
+  // An object that does not convert is not in the state: say so, or a verdict silently
+  // reflects a policy that is not there (as lint -f reports it, and agents would never get it).
+  for (const r of ds.rejectedObjects())
+    process.stderr.write(`warning: ${r.source}: ${r.reason} (dropped: the verdict is computed without it)\n`);
   return state;
 }
 

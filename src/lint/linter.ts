@@ -31,6 +31,8 @@ function refOfKey(key: string): string {
       return resourceRef('Node', undefined, last);
     case 'bgpPeer':
       return resourceRef('BGPPeer', undefined, last);
+    case 'bgpFilter':
+      return resourceRef('BGPFilter', undefined, last);
     case 'bgpConfiguration':
       return resourceRef('BGPConfiguration', undefined, last);
     case 'ipPool':

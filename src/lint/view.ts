@@ -15,7 +15,7 @@ export interface ViewChange {
   readonly invalid: boolean;
 }
 
-const ROUTING_KINDS = new Set(['node', 'ipPool', 'bgpConfiguration', 'bgpPeer']);
+const ROUTING_KINDS = new Set(['node', 'ipPool', 'bgpConfiguration', 'bgpPeer', 'bgpFilter']);
 const POLICY_KINDS = new Set(['tier', 'policy']);
 
 export class LintView {

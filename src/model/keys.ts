@@ -32,6 +32,7 @@ export const Keys = {
     `/calico/ipam/v2/host/${esc(node)}/ipv${family(cidr)}/block/${cidrPart(cidr)}`,
   bgpConfiguration: (name: string) => `/calico/resources/v3/projectcalico.org/bgpconfigurations/${esc(name)}`,
   bgpPeer: (name: string) => `/calico/resources/v3/projectcalico.org/bgppeers/${esc(name)}`,
+  bgpFilter: (name: string) => `/calico/resources/v3/projectcalico.org/bgpfilters/${esc(name)}`,
   wireguard: (node: string) => `/calico/v1/host/${esc(node)}/wireguard`,
   /** ClusterInformation's datastoreReady (Calico's ReadyFlagKey). */
   readyFlag: () => '/calico/v1/Ready',
@@ -58,6 +59,7 @@ export type KeyKind =
   | 'blockAffinity'
   | 'bgpConfiguration'
   | 'bgpPeer'
+  | 'bgpFilter'
   | 'wireguard'
   | 'readyFlag'
   | 'service'
@@ -81,6 +83,7 @@ const PATTERNS: ReadonlyArray<readonly [RegExp, KeyKind]> = [
   [/^\/calico\/resources\/v3\/projectcalico\.org\/ipreservations\//, 'ipReservation'],
   [/^\/calico\/resources\/v3\/projectcalico\.org\/bgpconfigurations\//, 'bgpConfiguration'],
   [/^\/calico\/resources\/v3\/projectcalico\.org\/bgppeers\//, 'bgpPeer'],
+  [/^\/calico\/resources\/v3\/projectcalico\.org\/bgpfilters\//, 'bgpFilter'],
   [/^\/calico\/resources\/v3\/projectcalico\.org\/kubernetesservice\//, 'service'],
   [/^\/calico\/resources\/v3\/projectcalico\.org\/kubernetesendpointslices\//, 'endpointSlice'],
   [/^\/calico\/v1\/Ready$/, 'readyFlag'],
@@ -113,6 +116,8 @@ export const SYNCER_TABLE: Readonly<Record<KeyKind, readonly SyncerType[]>> = {
   blockAffinity: ['bgp'],
   bgpConfiguration: ['felix', 'bgp'],
   bgpPeer: ['felix', 'bgp'],
+  // Only BIRD's configuration uses them (Calico's bgpsyncer; Felix never sees them).
+  bgpFilter: ['bgp'],
   wireguard: ['felix'],
   readyFlag: ['felix'],
   // Felix: service rules and the BPF proxy; confd: per-service route advertisement, which

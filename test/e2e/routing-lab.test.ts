@@ -14,11 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { BirdDataplane } from '../../src/agent/bird-dataplane.js';
+import type { BirdDataplane } from '../../src/agent/bird-dataplane.js';
 import { birdCommand } from '../../src/agent/dataplane/bird/birdc.js';
-import { BirdDriver } from '../../src/agent/dataplane/bird/driver.js';
-import { BirdProcess } from '../../src/agent/dataplane/bird/process.js';
-import { FAST_TIMERS } from '../../src/agent/dataplane/bird/render.js';
+import type { BirdProcess } from '../../src/agent/dataplane/bird/process.js';
 import { type BgpPeerRow, parseProtocols, peerRows } from '../../src/agent/dataplane/bird/status.js';
 import { WireguardDataplane } from '../../src/agent/dataplane/wireguard/index.js';
 import { RoutingAgent } from '../../src/agent/routing-agent.js';
@@ -30,6 +28,7 @@ import { silentLogger } from '../../src/model/logger.js';
 import { run } from '../harness/cli.js';
 import { type EmulatorHarness, startEmulator } from '../harness/emulator.js';
 import { type Stack, startStack } from '../harness/stack.js';
+import { birdNode } from './harness/bird-node.js';
 import { exec } from './harness/exec.js';
 import { describeE2E, preflight } from './harness/preflight.js';
 import type { Listener } from './harness/probe.js';
@@ -141,22 +140,7 @@ describeE2E('e2e routing: BIRD 2 and WireGuard driven by per-node agents, with r
     stack = await startStack({ reportSink: ds, insecureAcceptUnauthenticatedReports: true });
     await ds.start(stack.router);
     for (const [i, node] of lab.nodes.entries()) {
-      const nodeDir = join(dir, node.name);
-      await mkdir(nodeDir, { recursive: true });
-      const configPath = join(nodeDir, 'bird.conf');
-      const socket = join(nodeDir, 'bird.ctl');
-      const proc = new BirdProcess({
-        configPath,
-        socketPath: socket,
-        execPrefix: ['ip', 'netns', 'exec', node.ns],
-      });
-      const driver = new BirdDriver({ configPath, socketPath: socket, process: proc });
-      const bird = new BirdDataplane({
-        node: node.name,
-        driver,
-        render: { timers: FAST_TIMERS },
-        log: silentLogger,
-      });
+      const { bird, proc, socket, nodeDir } = await birdNode(node, dir);
       const wg = new WireguardDataplane({
         nodeName: node.name,
         keyFile: join(nodeDir, 'wireguard.key'),

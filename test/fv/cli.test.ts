@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -177,6 +177,33 @@ describe('tabby serve + tabby sync (real processes)', () => {
     ]);
     expect(human.stdout).toContain(
       'deny by tier security, policy GlobalNetworkPolicy security.block-metadata, rule 0',
+    );
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('explain --path names each object it had to drop, with its file and the reason', async () => {
+    const lab = new URL('../fixtures/calc/lab.yaml', import.meta.url).pathname;
+    const dir = await mkdtemp(join(tmpdir(), 'tabby-explain-'));
+    await copyFile(lab, join(dir, 'lab.yaml'));
+    // Would deny all ingress to frontend if it were valid; it is not, so it is not applied.
+    await writeFile(
+      join(dir, 'bogus.yaml'),
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-all, namespace: frontend}\n' +
+        'spec: {podSelector: {}, policyTypes: [Ingress, Bogus]}\n',
+    );
+    const r = await run([
+      'explain',
+      '--path',
+      dir,
+      '--from',
+      'database/db',
+      '--to',
+      'frontend/frontend:80/tcp',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(': ALLOW');
+    expect(r.stderr).toContain(
+      'warning: bogus.yaml: NetworkPolicy frontend/deny-all: spec.policyTypes: unknown type "Bogus" (dropped: the verdict is computed without it)',
     );
     await rm(dir, { recursive: true, force: true });
   });

@@ -2,10 +2,12 @@ import { mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { convertObject } from '../../src/datastore/convert/index.js';
 import { FileDatastore } from '../../src/datastore/file/file-datastore.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { objectId } from '../../src/datastore/kube/object.js';
 import type { DatastoreSink } from '../../src/datastore/source.js';
+import { Keys } from '../../src/model/keys.js';
 import { silentLogger } from '../../src/model/logger.js';
 import type { KV, SyncStatus } from '../../src/model/types.js';
 import { waitFor } from '../harness/stack.js';
@@ -107,5 +109,20 @@ describe('file datastore', () => {
     );
     await unlink(join(dir, 'p.yaml'));
     await waitFor(() => sink.state.size === 0, 5_000, 'deletion noticed');
+  });
+
+  it('keeps an IPPool renamed with its CIDR unchanged across a reload (same key, new object)', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tabby-files-'));
+    await writeFile(join(dir, 'p.yaml'), pool('ippoolv4-1', '192.168.0.0/16'));
+    const sink = new Sink();
+    ds = new FileDatastore({ path: dir, convert: convertObject, log: silentLogger, debounceMs: 20 });
+    await ds.start(sink);
+    const key = Keys.ipPool('192.168.0.0/16');
+    expect(sink.state.has(key)).toBe(true);
+    const reloads = ds.reloads;
+    await writeFile(join(dir, 'p.yaml'), pool('ippool-1', '192.168.0.0/16'));
+    await ds.reload();
+    expect(ds.reloads).toBeGreaterThan(reloads);
+    expect(sink.state.has(key)).toBe(true);
   });
 });

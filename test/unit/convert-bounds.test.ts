@@ -114,7 +114,7 @@ describe('value depth and size bounds at conversion', () => {
 });
 
 describe('labels and annotations are Kubernetes string maps', () => {
-  it('non-string label values are rejected on every kind that carries labels', () => {
+  it('scalar label values become the strings calicoctl reads, on every kind that carries labels', () => {
     const kinds: KubeObject[] = [
       pod({ replicas: 5 }),
       {
@@ -135,13 +135,17 @@ describe('labels and annotations are Kubernetes string maps', () => {
         spec: { nets: ['10.0.0.0/8'] },
       } as unknown as KubeObject,
     ];
-    for (const obj of kinds)
-      expect(rejection(obj).reason).toBe('metadata.labels.replicas: expected a string, got 5');
+    for (const obj of kinds) expect(JSON.stringify(convertObject(obj))).toContain('"5"');
+    expect(JSON.stringify(convertObject(pod({ canary: true })))).toContain('"canary":"true"');
+  });
+
+  it('label values that are maps, lists or null reject the object by name', () => {
     expect(rejection(pod({ nested: { nested: true } })).reason).toBe(
       'metadata.labels.nested: expected a string, got {"nested":true}',
     );
     expect(rejection(pod({ ok: null })).reason).toBe('metadata.labels.ok: expected a string, got null');
     expect(rejection(pod(['a'])).reason).toBe('metadata.labels: expected an object, got ["a"]');
+    expect(rejection(pod({ list: ['a'] })).reason).toBe('metadata.labels.list: expected a string, got ["a"]');
   });
 
   it('label keys and values follow Kubernetes syntax and length limits', () => {

@@ -183,7 +183,11 @@ describe('seed 001: IPAM', () => {
     expect(only('ipam.yaml', 'Namespace', 'finance')).toEqual({
       key: Keys.profile('kns.finance'),
       value: {
-        labels: { 'pcns.projectcalico.org/name': 'finance' },
+        // The API server labels every namespace with its name (applied to files too).
+        labels: {
+          'pcns.kubernetes.io/metadata.name': 'finance',
+          'pcns.projectcalico.org/name': 'finance',
+        },
         inboundRules: [{ action: 'allow' }],
         outboundRules: [{ action: 'allow' }],
       },

@@ -92,13 +92,13 @@ describe('RBAC is exactly what the code uses', () => {
     const added: ResourceType = {
       group: 'crd.projectcalico.org',
       version: 'v1',
-      plural: 'bgpfilters',
-      kind: 'BGPFilter',
+      plural: 'externalnetworks',
+      kind: 'ExternalNetwork',
       namespaced: false,
     };
     expect(diff(needed([...RESOURCE_TYPES, added]), have)).toEqual([
-      'crd.projectcalico.org|bgpfilters|list',
-      'crd.projectcalico.org|bgpfilters|watch',
+      'crd.projectcalico.org|externalnetworks|list',
+      'crd.projectcalico.org|externalnetworks|watch',
     ]);
   });
 

@@ -21,6 +21,7 @@ describe('keys and the syncer table', () => {
       [Keys.blockAffinity('n1', '10.244.0.0/26'), 'blockAffinity'],
       [Keys.bgpConfiguration('default'), 'bgpConfiguration'],
       [Keys.bgpPeer('rr'), 'bgpPeer'],
+      [Keys.bgpFilter('only-pods'), 'bgpFilter'],
       [Keys.wireguard('n1'), 'wireguard'],
       [Keys.readyFlag(), 'readyFlag'],
       [Keys.service('ns', 'svc'), 'service'],
@@ -57,9 +58,9 @@ describe('keys and the syncer table', () => {
       new Set(['node', 'ipPool', 'bgpConfiguration', 'bgpPeer', 'blockAffinity', 'service', 'endpointSlice']),
     );
     const kinds = new Set(kvs.map((kv) => keyKind(kv.key)));
-    // Every kind the simulation can produce is in the table (hostEndpoint and networkSet it does not write).
+    // Every kind the simulation can produce is in the table (hostEndpoint, networkSet and bgpFilter it does not write).
     for (const kind of Object.keys(SYNCER_TABLE))
-      if (!['hostEndpoint', 'networkSet', 'wireguard', 'hostConfig'].includes(kind))
+      if (!['hostEndpoint', 'networkSet', 'wireguard', 'hostConfig', 'bgpFilter'].includes(kind))
         expect(kinds.has(kind as never), kind).toBe(true);
   });
 });

@@ -157,3 +157,36 @@ describe('full-mesh-too-large', () => {
     expect(byRule(lint(kvsOf(plain)), 'full-mesh-too-large')).toEqual([]);
   });
 });
+
+describe('bgp-peer-filter-missing', () => {
+  const filter = v3('BGPFilter', 'only-pods', {
+    exportV4: [{ action: 'Accept', matchOperator: 'In', cidr: '10.244.0.0/16' }],
+  });
+  const tor = peer('tor', {
+    peerIP: '192.0.2.1',
+    asNumber: 65001,
+    filters: ['only-pods', 'no-such', 'no-such'],
+  });
+
+  it('reports a BGPPeer naming a BGPFilter that does not exist (confd skips it: the session runs unfiltered)', () => {
+    const found = byRule(lint(kvsOf([filter, tor])), 'bgp-peer-filter-missing');
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({
+      severity: 'error',
+      resource: 'BGPPeer/tor',
+      related: ['BGPFilter/no-such'],
+    });
+    expect(found[0]!.message).toContain('names BGPFilter no-such, which does not exist');
+  });
+
+  it('is quiet when every named filter exists, and clears when the filter appears', () => {
+    expect(
+      byRule(
+        lint(kvsOf([filter, peer('tor', { peerIP: '192.0.2.1', asNumber: 65001, filters: ['only-pods'] })])),
+        'bgp-peer-filter-missing',
+      ),
+    ).toEqual([]);
+    const created = v3('BGPFilter', 'no-such', { importV4: [{ action: 'Reject' }] });
+    expect(byRule(lint(kvsOf([filter, created, tor])), 'bgp-peer-filter-missing')).toEqual([]);
+  });
+});

@@ -11,7 +11,7 @@ import { parseCidr, parseIp } from './net.js';
 import { parseAsn } from './node.js';
 import { checkSelector } from './selectors.js';
 
-function v3(kind: string, obj: KubeObject, spec: Record<string, JsonValue>): JsonValue {
+export function v3(kind: string, obj: KubeObject, spec: Record<string, JsonValue>): JsonValue {
   const metadata: Record<string, JsonValue> = { name: obj.metadata.name };
   if (obj.metadata.labels && Object.keys(obj.metadata.labels).length > 0)
     metadata['labels'] = { ...obj.metadata.labels };
@@ -19,24 +19,25 @@ function v3(kind: string, obj: KubeObject, spec: Record<string, JsonValue>): Jso
 }
 
 /** A copy of the spec with asNumber-like fields as numbers. */
-function specCopy(spec: Fields, asnFields: readonly string[]): Record<string, JsonValue> {
+export function specCopy(spec: Fields, asnFields: readonly string[]): Record<string, JsonValue> {
   const out = jsonCopy(spec, 'spec') as Record<string, JsonValue>;
   for (const f of asnFields) if (spec[f] != null) out[f] = parseAsn(spec[f], `spec.${f}`);
   return out;
 }
 
 /** "a:b" (16-bit parts) or "a:b:c" (32-bit parts, large community). */
-function isCommunity(v: string): boolean {
+export function isCommunity(v: string): boolean {
   const parts = v.split(':');
   if (parts.length !== 2 && parts.length !== 3) return false;
   const max = parts.length === 2 ? 0xffff : 0xffff_ffff;
   return parts.every((p) => /^\d+$/.test(p) && Number(p) <= max);
 }
 
+/** An entry without a CIDR (`- {}`) is ignored, as Calico does; a CIDR must parse. */
 function cidrList(spec: Fields, key: string): void {
   list(spec, key, 'spec').forEach((e, i) => {
     const cidr = optString(fields(e, `spec.${key}[${i}]`), 'cidr', `spec.${key}[${i}]`) ?? '';
-    if (parseCidr(cidr, true) === undefined)
+    if (cidr !== '' && parseCidr(cidr, true) === undefined)
       throw new Invalid(`spec.${key}[${i}].cidr: invalid CIDR ${show(cidr)}`);
   });
 }
@@ -96,6 +97,7 @@ export function convertBgpPeer(obj: KubeObject): KV[] {
     if (text !== '') checkSelector(text, `spec.${field}`);
   }
   const asn = spec['asNumber'] == null ? 0 : parseAsn(spec['asNumber'], 'spec.asNumber');
+  stringList(spec, 'filters', 'spec'); // BGPFilter names, applied in order
   if (spec['localASNumber'] != null) parseAsn(spec['localASNumber'], 'spec.localASNumber');
   if (peerIP !== '') checkPeerIp(peerIP);
   if (node !== '' && nodeSelector !== '') throw new Invalid('spec: node and nodeSelector cannot both be set');

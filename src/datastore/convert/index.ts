@@ -4,13 +4,16 @@
 // Every object is bounded in depth and size (model/value-bounds.ts) before a converter walks
 // it, and every value it yields again after, so nothing downstream (state hash, MessagePack,
 // agents) ever sees a value nested deeper than MAX_VALUE_DEPTH. Labels and annotations are
-// checked as the API server checks them (metadata.ts) for every kind.
+// checked as the API server checks them (metadata.ts) for every kind, after the API
+// server's defaults (api-defaults.ts) are applied: files and emulators have none of their own.
 
 import type { KV } from '../../model/types.js';
 import { VALUE_LIMITS, valueBoundsProblem } from '../../model/value-bounds.js';
 import type { KubeObject } from '../kube/object.js';
 import { CALICO_V3_API, resourceTypeOf } from '../kube/resources.js';
+import { withApiServerDefaults } from './api-defaults.js';
 import { convertBgpConfiguration, convertBgpPeer } from './bgp.js';
+import { convertBgpFilter } from './bgp-filter.js';
 import { ConversionError, Invalid } from './errors.js';
 import { convertClusterInformation, convertFelixConfiguration } from './felix-config.js';
 import { convertHostEndpoint } from './host-endpoint.js';
@@ -52,6 +55,7 @@ const CONVERTERS: Readonly<Record<string, Converter>> = {
   'crd.projectcalico.org/BlockAffinity': convertBlockAffinity,
   'crd.projectcalico.org/BGPConfiguration': convertBgpConfiguration,
   'crd.projectcalico.org/BGPPeer': convertBgpPeer,
+  'crd.projectcalico.org/BGPFilter': convertBgpFilter,
   'crd.projectcalico.org/FelixConfiguration': convertFelixConfiguration,
   'crd.projectcalico.org/ClusterInformation': convertClusterInformation,
 };
@@ -66,24 +70,25 @@ function converterFor(obj: KubeObject): Converter | undefined {
 }
 
 /** Converts one object to its KVs (possibly none); throws ConversionError if it is invalid. */
-export function convertObject(obj: KubeObject): KV[] {
-  const meta = obj?.metadata;
+export function convertObject(raw: KubeObject): KV[] {
+  const meta = raw?.metadata;
   const ref = {
-    kind: String(obj?.kind ?? '?'),
+    kind: String(raw?.kind ?? '?'),
     namespace: typeof meta?.namespace === 'string' ? meta.namespace : undefined,
     name: typeof meta?.name === 'string' && meta.name !== '' ? meta.name : '?',
   };
   if (typeof meta?.name !== 'string' || meta.name === '')
     throw new ConversionError(ref, 'metadata.name: required');
   // Before anything else reads it: converters, and the messages that quote bad fields, recurse.
-  const tooBig = valueBoundsProblem(obj);
+  const tooBig = valueBoundsProblem(raw);
   if (tooBig !== undefined) throw new ConversionError(ref, tooBig);
+  const obj = withApiServerDefaults(raw);
   const convert = converterFor(obj);
   if (convert === undefined)
     throw new ConversionError(ref, `unsupported resource type ${String(obj.apiVersion)} ${String(obj.kind)}`);
   let kvs: KV[];
   try {
-    checkMetadata(meta);
+    checkMetadata(obj.metadata);
     kvs = convert(obj);
   } catch (err) {
     if (err instanceof Invalid) throw new ConversionError(ref, err.reason, { cause: err.cause ?? err });

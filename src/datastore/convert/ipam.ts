@@ -76,7 +76,9 @@ export function convertBlockAffinity(obj: KubeObject): KV[] {
   const type = optString(spec, 'type', 'spec') || 'host';
   const node = reqString(spec, 'node', 'spec');
   const cidr = cidrOf(reqString(spec, 'cidr', 'spec'), 'spec.cidr');
-  const state = optString(spec, 'state', 'spec') ?? '';
+  // An empty state is confirmed: affinities from before the state field have none, and
+  // confd's bird_aggr template blackholes and aggregates them as confirmed.
+  const state = optString(spec, 'state', 'spec') || 'confirmed';
   if (!STATES.includes(state))
     throw new Invalid(`spec.state: expected confirmed, pending or pendingDeletion, got ${show(state)}`);
   // The CRD (crd.projectcalico.org/v1) stores deleted as a string, the v3 API as a bool.

@@ -31,7 +31,8 @@ export function convertKubernetesNetworkPolicy(obj: KubeObject): KV[] {
   const declared = stringList(spec, 'policyTypes', 'spec');
   for (const t of declared)
     if (t !== 'Ingress' && t !== 'Egress') throw new Invalid(`spec.policyTypes: unknown type ${show(t)}`);
-  // Only the declared types; none declared (pre-1.8 objects) means ingress only.
+  // Only the declared types. convertObject has applied the API server's default first
+  // (api-defaults.ts: Ingress, plus Egress with egress rules); a bare call falls back to Ingress.
   const types = (['Ingress', 'Egress'] as const).filter((t) => declared.includes(t));
   const selector = `(${podSelector}) && ${NAMESPACE_LABEL} == '${ns}'`;
   return [

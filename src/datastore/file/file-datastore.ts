@@ -6,9 +6,10 @@
 
 import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { relative } from 'node:path';
 import type { Logger } from '../../model/logger.js';
 import { listManifestFiles, type ManifestError, readManifestFile } from '../kube/manifests.js';
-import type { KubeObject } from '../kube/object.js';
+import { type KubeObject, objectId } from '../kube/object.js';
 import { type ObjectConverter, ObjectSink } from '../kube/object-sink.js';
 import type { DatastoreHealth, DatastoreSink, DatastoreSource, NodeReportRecorder } from '../source.js';
 import { WireguardKeyOverlay } from '../wireguard-key-overlay.js';
@@ -73,6 +74,19 @@ export class FileDatastore implements DatastoreSource, NodeReportRecorder {
     clearInterval(this.rescanTimer);
     clearTimeout(this.timer);
     await this.reloading;
+  }
+
+  /** Objects of the last load that failed conversion and are left out: file and reason. */
+  rejectedObjects(): { source: string; reason: string }[] {
+    const out: { source: string; reason: string }[] = [];
+    const rejected = this.objects?.rejected;
+    if (!rejected || rejected.size === 0) return out;
+    for (const [file, objects] of this.byFile)
+      for (const obj of objects) {
+        const reason = rejected.get(objectId(obj));
+        if (reason !== undefined) out.push({ source: relative(this.opts.path, file) || file, reason });
+      }
+    return out;
   }
 
   health(): DatastoreHealth {

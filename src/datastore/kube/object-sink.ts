@@ -1,9 +1,13 @@
 // Turns object events (from a watch, a file, the simulated cluster) into KV changes: each
-// object is converted, and the keys it produced last time but not now are deleted, so an
+// object is converted, and the keys it produced last time but not now are released, so an
 // object may map to any number of keys. A relist is diffed against what is known, so a
 // 410 or a reconnect costs clients only the real changes. An object that fails conversion
-// is logged and counted, and its old keys are deleted (Calico's validation filter turns an
+// is logged and counted, and its old keys are released (Calico's validation filter turns an
 // invalid value into a deletion too); the rest of the sync goes on.
+// Two objects can produce the same key (an IPPool renamed with its CIDR kept: the new name
+// appears before or with the old one's deletion). Each key therefore has its producers in
+// write order; the last one's value is in force, and a key is deleted only when no current
+// object produces it. When the producer in force goes, the previous one's value returns.
 
 import type { Logger } from '../../model/logger.js';
 import type { KV } from '../../model/types.js';
@@ -25,8 +29,12 @@ export interface ObjectObserver {
 }
 
 export class ObjectSink {
-  /** objectId → keys it produced, and the resourceVersion they came from. */
-  private readonly produced = new Map<string, { keys: string[]; rv: string | undefined }>();
+  /** objectId → the KVs it produced, and the resourceVersion they came from. */
+  private readonly produced = new Map<string, { kvs: KV[]; rv: string | undefined }>();
+  /** key → the objects producing it, in write order (the last one's value is in force). */
+  private readonly owners = new Map<string, string[]>();
+  /** objectId → why its current version was rejected (cleared when it converts or goes). */
+  readonly rejected = new Map<string, string>();
   /** Objects skipped because their resourceVersion was unchanged (relists). */
   unchangedSkipped = 0;
   /** "kind: reason" → count, for the conversion-error metric. */
@@ -99,24 +107,52 @@ export class ObjectSink {
         'object failed conversion: ignored (its previous keys are deleted)',
       );
       this.remove(id, out, false);
+      this.rejected.set(id, reason);
       return;
     }
-    const now = kvs.map((kv) => kv.key);
+    this.rejected.delete(id);
     if (before) {
-      const keep = new Set(now);
-      for (const key of before.keys) if (!keep.has(key)) out.push({ key, value: null });
+      const keep = new Set(kvs.map((kv) => kv.key));
+      for (const kv of before.kvs) if (!keep.has(kv.key)) this.release(id, kv.key, out);
     }
-    for (const kv of kvs) out.push(kv);
     // Objects that produce no keys are remembered too, so their relists are skipped as well.
-    this.produced.set(id, { keys: now, rv });
+    this.produced.set(id, { kvs, rv });
+    for (const kv of kvs) {
+      const list = this.owners.get(kv.key);
+      if (list === undefined) this.owners.set(kv.key, [id]);
+      else {
+        const at = list.indexOf(id);
+        if (at >= 0) list.splice(at, 1);
+        list.push(id);
+      }
+      out.push(kv);
+    }
   }
 
   /** `gone`: the object no longer exists (not merely failed conversion). */
   private remove(id: string, out: KV[], gone = true): void {
     if (gone) this.observer?.remove(id);
+    this.rejected.delete(id);
     const entry = this.produced.get(id);
     if (!entry) return;
     this.produced.delete(id);
-    for (const key of entry.keys) out.push({ key, value: null });
+    for (const kv of entry.kvs) this.release(id, kv.key, out);
+  }
+
+  /** `id` no longer produces `key`: delete it if nobody else does, else restore the one in force. */
+  private release(id: string, key: string, out: KV[]): void {
+    const list = this.owners.get(key);
+    const at = list?.indexOf(id) ?? -1;
+    if (list === undefined || at < 0) return;
+    const wasInForce = at === list.length - 1;
+    list.splice(at, 1);
+    if (list.length === 0) {
+      this.owners.delete(key);
+      out.push({ key, value: null });
+      return;
+    }
+    if (!wasInForce) return;
+    const previous = this.produced.get(list.at(-1)!)?.kvs.find((kv) => kv.key === key);
+    if (previous !== undefined) out.push(previous);
   }
 }

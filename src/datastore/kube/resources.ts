@@ -56,6 +56,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   calico('blockaffinities', 'BlockAffinity'),
   calico('bgpconfigurations', 'BGPConfiguration'),
   calico('bgppeers', 'BGPPeer'),
+  calico('bgpfilters', 'BGPFilter'),
   calico('felixconfigurations', 'FelixConfiguration'),
   calico('clusterinformations', 'ClusterInformation'),
 ];

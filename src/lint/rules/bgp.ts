@@ -1,5 +1,6 @@
 // BGP rules: a BGPPeer's asNumber against what the target is known to use (the seeds'
-// $180,000 incident), a node peering with itself, and the node-to-node mesh at scale.
+// $180,000 incident), a node peering with itself, a BGPFilter a BGPPeer names but that does
+// not exist, and the node-to-node mesh at scale.
 // Semantics follow Calico's confd: a Calico node's ASN is its Node spec.bgp.asNumber, else
 // the default BGPConfiguration's asNumber, else 64512; peerSelector peerings take the ASN
 // from the selected node (and cannot set asNumber); a node skips a peer at its own address.
@@ -88,7 +89,28 @@ export function bgpPeerRules(state: RoutingState): Finding[] {
     else list.push(peer);
   }
   for (const group of claims.values()) out.push(...conflictingClaims(group));
+  for (const peer of peers) out.push(...missingFilters(state, peer));
   return out;
+}
+
+/** confd skips a filter name with no BGPFilter: the session then runs unfiltered. */
+function missingFilters(state: RoutingState, peer: V3Resource): Finding[] {
+  const names = Array.isArray(peer.spec['filters']) ? peer.spec['filters'] : [];
+  const missing = [...new Set(names.filter((n): n is string => typeof n === 'string' && n !== ''))].filter(
+    (n) => !state.bgpFilters.has(n),
+  );
+  if (missing.length === 0) return [];
+  const list = nameList(missing);
+  return [
+    {
+      rule: 'bgp-peer-filter-missing',
+      severity: 'error',
+      resource: peerRef(peer),
+      related: missing.map((n) => resourceRef('BGPFilter', undefined, n)),
+      message: `BGPPeer ${peer.name} names BGPFilter ${list}, which does not exist: its sessions run without ${missing.length === 1 ? 'that filter' : 'those filters'}, importing and exporting what the filter was meant to stop.`,
+      fix: `Create BGPFilter ${list}, or correct the name in spec.filters of BGPPeer ${peer.name}.`,
+    },
+  ];
 }
 
 function nodeTargetMismatch(

@@ -11,6 +11,7 @@
 import type { Selector } from '../../../model/selector/index.js';
 import { parseSelector } from '../../../model/selector/index.js';
 import { durationSeconds, isObj, num, type Spec, secretRef, str } from './bgp-config.js';
+import { filterNames } from './bgp-filters.js';
 import type { BgpPeerKind, BgpPeerModel, BgpWarning, SecretRef } from './bgp-types.js';
 import { parseIp } from './net.js';
 import type { NodeInfo, RoutingState, V3Resource } from './state.js';
@@ -46,6 +47,7 @@ interface Candidate {
   readonly password?: SecretRef;
   readonly restartSeconds?: number;
   readonly keepaliveSeconds?: number;
+  readonly filterNames: readonly string[];
   readonly source: string;
 }
 
@@ -261,6 +263,7 @@ class PeerExpansion {
       password: isObj(s['password']) ? secretRef(s['password']) : undefined,
       restartSeconds: durationSeconds(s['maxRestartTime']),
       keepaliveSeconds: durationSeconds(s['keepaliveTime']),
+      filterNames: filterNames(s),
       source: p.name,
     };
   }
@@ -297,6 +300,7 @@ class PeerExpansion {
       reachableBy: c.reachableBy,
       peerNode: c.peerNode,
       sources: [c.source],
+      ...(c.filterNames.length > 0 ? { filterNames: c.filterNames } : {}),
     };
   }
 }

@@ -40,6 +40,43 @@ export interface BgpPeerModel {
   readonly peerNode?: string;
   /** The BGPPeer resources (or `node-to-node-mesh`) this session comes from, for status/explain. */
   readonly sources: readonly string[];
+  /** BGPPeer.filters as written (names, in order). */
+  readonly filterNames?: readonly string[];
+  /** The existing filters with IPv4 import (export) rules, in order: called before the rest. */
+  readonly importFilters?: readonly string[];
+  readonly exportFilters?: readonly string[];
+}
+
+export type BgpFilterOperation =
+  | { readonly kind: 'addCommunity'; readonly value: string }
+  | { readonly kind: 'prependASPath'; readonly prefix: readonly number[] }
+  | { readonly kind: 'setPriority'; readonly value: number };
+
+/** One BGPFilter rule: every condition set must hold; then the operations, then the action. */
+export interface BgpFilterRule {
+  readonly action: 'accept' | 'reject';
+  /** Masked CIDR, with its operator (and, for In/NotIn, an optional prefix length range). */
+  readonly cidr?: string;
+  readonly operator?: 'Equal' | 'NotEqual' | 'In' | 'NotIn';
+  readonly prefixLength?: readonly [number, number];
+  /** RemotePeers: routes learned over BGP. */
+  readonly source?: 'RemotePeers';
+  readonly interface?: string;
+  /** The rule applies to sessions of this type only (iBGP: same AS). */
+  readonly peerType?: 'eBGP' | 'iBGP';
+  /** "a:b" or "a:b:c" values the route must all carry. */
+  readonly communities: readonly string[];
+  readonly asPathPrefix: readonly number[];
+  /** Matches routes of this priority (carried in local_pref). */
+  readonly priority?: number;
+  readonly operations: readonly BgpFilterOperation[];
+}
+
+/** A BGPFilter's IPv4 rules (the renderer drives an IPv4 BIRD). */
+export interface BgpFilterModel {
+  readonly name: string;
+  readonly import: readonly BgpFilterRule[];
+  readonly export: readonly BgpFilterRule[];
 }
 
 export interface CommunityAdvertisement {
@@ -61,7 +98,10 @@ export interface PoolFilter {
 }
 
 export interface BgpExports {
-  /** Confirmed block affinities: blackholed locally and aggregated (more-specifics held back). */
+  /**
+   * Confirmed block affinities, aggregated (more-specifics held back); all but /32s are also
+   * blackholed locally (confd bird_aggr.cfg: a /32 block is its one address, not a summary).
+   */
   readonly blocks: readonly string[];
   /** Addresses of other nodes' blocks used by this node's workloads (exported via kernel learn). */
   readonly borrowed: readonly string[];
@@ -89,7 +129,9 @@ export type BgpWarningCode =
   | 'peer-ipv6-unsupported'
   | 'community-undefined'
   | 'ipip-needs-calico-bird'
-  | 'bgpconfig-invalid';
+  | 'bgpconfig-invalid'
+  | 'bgp-filter-missing'
+  | 'bgp-filter-invalid';
 
 export interface BgpWarning {
   readonly code: BgpWarningCode;
@@ -117,6 +159,8 @@ export interface BgpModel {
   readonly ignoredInterfaces: readonly string[];
   /** Sorted by name. */
   readonly peers: readonly BgpPeerModel[];
+  /** The BGPFilters the peers use, sorted by name. */
+  readonly filters: readonly BgpFilterModel[];
   readonly exports: BgpExports;
   readonly warnings: readonly BgpWarning[];
 }

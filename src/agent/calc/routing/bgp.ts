@@ -14,6 +14,7 @@ import {
   secretRef,
   str,
 } from './bgp-config.js';
+import { applyFilters } from './bgp-filters.js';
 import { bgpIpv4, explicitPeers, peerName } from './bgp-peers.js';
 import {
   type BgpExports,
@@ -27,6 +28,7 @@ import {
   MESH_SOURCE,
   type PoolFilter,
 } from './bgp-types.js';
+import { serviceAddressRoutes } from './services.js';
 import type { NodeInfo, PoolInfo, RoutingState, V3Resource } from './state.js';
 
 export type * from './bgp-types.js';
@@ -84,8 +86,16 @@ function meshPeers(
   return out;
 }
 
-/** Service ranges (BGPConfiguration default) as confd's route generator handles them globally. */
-function serviceExports(global: V3Resource | undefined, self: NodeInfo, reflector: boolean) {
+/**
+ * Service ranges (BGPConfiguration default) as confd's route generator handles them globally,
+ * plus the /32s of the Services this node advertises itself (services.ts).
+ */
+function serviceExports(
+  state: RoutingState,
+  global: V3Resource | undefined,
+  self: NodeInfo,
+  reflector: boolean,
+) {
   const spec = global?.spec;
   const notSingle = (c: string) => !c.endsWith('/32');
   const cluster = cidrList(spec, 'serviceClusterIPs');
@@ -96,9 +106,18 @@ function serviceExports(global: V3Resource | undefined, self: NodeInfo, reflecto
   const ranges = [...cluster, ...external.filter(notSingle), ...(aggregate ? lb.filter(notSingle) : [])];
   const uniq = (xs: string[]) => [...new Set(xs)].sort();
   const excluded = self.labels[EXCLUDE_LABEL] === 'true';
+  const single = excluded
+    ? []
+    : serviceAddressRoutes(state.services, state.slicesByService, self.name, {
+        clusterIPs: cluster,
+        externalIPs: external,
+        loadBalancerIPs: lb,
+        aggregateLoadBalancers: aggregate,
+      });
   return {
-    serviceRoutes: excluded ? [] : uniq(ranges),
-    serviceRejects: uniq(ranges),
+    serviceRoutes: excluded ? [] : uniq([...ranges, ...single]),
+    // Advertised, never programmed: BIRD's own blackholes for them must stay out of the kernel.
+    serviceRejects: uniq([...ranges, ...single]),
     reflectedServiceRanges: reflector ? uniq([...lb, ...external]) : [],
   };
 }
@@ -160,9 +179,9 @@ function exportsFor(
   const program = str(global?.spec['programClusterRoutes']);
   const birdIpip = program === 'Enabled' || program === 'EnabledIPIPOnly';
   return {
-    blocks: state.confirmedBlocks(self.name).filter((c) => !c.includes(':') && !c.endsWith('/32')),
+    blocks: state.confirmedBlocks(self.name).filter((c) => !c.includes(':')),
     borrowed: [...new Set(borrowed)].sort(),
-    ...serviceExports(global, self, self.routeReflectorClusterId !== undefined),
+    ...serviceExports(state, global, self, self.routeReflectorClusterId !== undefined),
     pools: poolFilters(state.pools.values(), program, warnings),
     communities: adsFrom ? communityAdvertisements(adsFrom, warnings) : [],
     // Felix's own tunnel routes (and tunl0 unless BIRD owned IPIP) never go to iBGP peers.
@@ -234,6 +253,7 @@ export function computeBgp(
   });
   const routerId = opts.routerId === 'hash' ? hashRouterId(node) : opts.routerId ? opts.routerId : nodeIp;
   const ignored = global?.spec['ignoredInterfaces'];
+  const filtered = applyFilters([...mesh, ...explicit].sort(byName), state.bgpFilters, warnings);
   return {
     available: true,
     node,
@@ -247,7 +267,8 @@ export function computeBgp(
     listenAddress: str(global?.spec['bindMode']) === 'NodeIP' ? nodeIp : undefined,
     debug: debugMode(str(perNode?.spec['logSeverityScreen']) ?? str(global?.spec['logSeverityScreen'])),
     ignoredInterfaces: Array.isArray(ignored) ? ignored.filter((i) => typeof i === 'string').sort() : [],
-    peers: [...mesh, ...explicit].sort(byName),
+    peers: filtered.peers,
+    filters: filtered.filters,
     exports: exportsFor(state, self, nodeIp, global, perNode, warnings),
     warnings,
   };

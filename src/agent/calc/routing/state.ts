@@ -8,6 +8,7 @@ import { keyKind } from '../../../model/keys.js';
 import { parseSelector, type Selector } from '../../../model/selector/index.js';
 import type { JsonValue, KV } from '../../../model/types.js';
 import { addressAt, type Cidr, formatCidr, parseCidr, parseIp } from './net.js';
+import { parseService, parseSlice, type ServiceInfo, type SliceInfo } from './services.js';
 
 type Obj = { readonly [k: string]: JsonValue };
 const isObj = (v: JsonValue | undefined): v is Obj =>
@@ -77,14 +78,22 @@ export interface WireguardInfo {
   readonly interfaceIPv4Address?: string;
 }
 
-/** A v3 resource passed through unconverted (BGPConfiguration, BGPPeer). */
+/** A v3 resource passed through unconverted (BGPConfiguration, BGPPeer, BGPFilter). */
 export interface V3Resource {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly spec: Obj;
 }
 
-export type RoutingAspect = 'nodes' | 'pools' | 'blocks' | 'affinities' | 'bgp' | 'wireguard' | 'config';
+export type RoutingAspect =
+  | 'nodes'
+  | 'pools'
+  | 'blocks'
+  | 'affinities'
+  | 'bgp'
+  | 'wireguard'
+  | 'config'
+  | 'services';
 
 export interface RoutingUpdate {
   readonly changed: ReadonlySet<RoutingAspect>;
@@ -210,10 +219,16 @@ export class RoutingState {
   readonly affinities = new Map<string, Map<string, AffinityInfo>>();
   readonly bgpConfigurations = new Map<string, V3Resource>();
   readonly bgpPeers = new Map<string, V3Resource>();
+  readonly bgpFilters = new Map<string, V3Resource>();
   readonly wireguard = new Map<string, WireguardInfo>();
   /** Felix configuration: global values and per-host overrides (Calico's config keys). */
   readonly globalConfig = new Map<string, string>();
   readonly hostConfig = new Map<string, Map<string, string>>();
+  /** Services by "<namespace>/<name>" and EndpointSlices by key (per-Service advertisement). */
+  readonly services = new Map<string, ServiceInfo>();
+  readonly endpointSlices = new Map<string, SliceInfo>();
+  /** "<namespace>/<service>" → its slices. */
+  readonly slicesByService = new Map<string, SliceInfo[]>();
 
   apply(kvs: readonly KV[]): RoutingUpdate {
     const changed = new Set<RoutingAspect>();
@@ -275,6 +290,8 @@ export class RoutingState {
         return parsed(this.bgpConfigurations, lastSegment(key), parseV3, 'bgp');
       case 'bgpPeer':
         return parsed(this.bgpPeers, lastSegment(key), parseV3, 'bgp');
+      case 'bgpFilter':
+        return parsed(this.bgpFilters, lastSegment(key), parseV3, 'bgp');
       case 'blockAffinity': {
         // /calico/ipam/v2/host/<node>/ipv4/block/<cidr>
         const seg = segments(key);
@@ -320,8 +337,37 @@ export class RoutingState {
         map.set(name, value);
         return 'config';
       }
+      case 'service': {
+        const seg = segments(key);
+        return parsed(this.services, `${seg.at(-2)}/${seg.at(-1)}`, parseService, 'services');
+      }
+      case 'endpointSlice': {
+        const old = this.endpointSlices.get(key);
+        const aspect = parsed(
+          this.endpointSlices,
+          key,
+          (v) => parseSlice(segments(key).at(-2)!, v),
+          'services',
+        );
+        const now = this.endpointSlices.get(key);
+        if (old !== now) {
+          if (old !== undefined) this.unindexSlice(old);
+          if (now !== undefined) {
+            const list = this.slicesByService.get(now.service);
+            if (list === undefined) this.slicesByService.set(now.service, [now]);
+            else list.push(now);
+          }
+        }
+        return aspect;
+      }
       default:
         return undefined;
     }
+  }
+
+  private unindexSlice(slice: SliceInfo): void {
+    const list = this.slicesByService.get(slice.service)?.filter((s) => s !== slice) ?? [];
+    if (list.length === 0) this.slicesByService.delete(slice.service);
+    else this.slicesByService.set(slice.service, list);
   }
 }

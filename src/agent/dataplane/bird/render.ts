@@ -4,7 +4,7 @@
 // byte-identical text, which is how the driver knows to skip `birdc configure`.
 
 import type { BgpModel, BgpPeerModel, SecretRef } from '../../calc/routing/bgp.js';
-import { BORROWED_PROTOCOL, renderFilters, safePattern } from './render-filters.js';
+import { BORROWED_PROTOCOL, renderFilters, safePattern, sessionFilters } from './render-filters.js';
 
 export interface BirdTimers {
   readonly connectDelaySeconds: number;
@@ -74,7 +74,8 @@ function debugLine(m: BgpModel, indent: string): string[] {
 
 function staticProtocol(m: BgpModel): string[] {
   const routes = [
-    ...m.exports.blocks.map((c) => `  route ${c} blackhole;`),
+    // A /32 block is aggregated but not blackholed (confd bird_aggr.cfg).
+    ...m.exports.blocks.filter((c) => !c.endsWith('/32')).map((c) => `  route ${c} blackhole;`),
     ...m.exports.serviceRoutes.map((c) => `  route ${c} blackhole;`),
     ...m.peers
       .filter((p) => p.reachableBy !== undefined)
@@ -129,9 +130,15 @@ function template(m: BgpModel, t: BirdTimers): string[] {
 /** BIRD strings have no escapes: a password with a quote, backslash or control char cannot be written. */
 const representable = (s: string): boolean => s !== '' && !/["\\\p{Cc}]/u.test(s);
 
-function peerProtocol(p: BgpPeerModel, opts: BirdRenderOptions, problems: BirdPasswordProblem[]): string[] {
+function peerProtocol(
+  m: BgpModel,
+  p: BgpPeerModel,
+  opts: BirdRenderOptions,
+  problems: BirdPasswordProblem[],
+): string[] {
   const name = birdSymbol(p.name);
-  const lines = [`protocol bgp ${name} from bgp_template {`];
+  const filters = sessionFilters(m, p, name);
+  const lines = [...filters.lines, `protocol bgp ${name} from bgp_template {`];
   if (p.localAsNumber !== undefined) lines.push(`  local as ${p.localAsNumber};`);
   lines.push(`  neighbor ${p.ip}${p.port !== undefined ? ` port ${p.port}` : ''} as ${p.asNumber};`);
   if (p.sourceAddress !== undefined) lines.push(`  source address ${p.sourceAddress};`);
@@ -152,8 +159,8 @@ function peerProtocol(p: BgpPeerModel, opts: BirdRenderOptions, problems: BirdPa
   const channel = [
     'gateway recursive;',
     'add paths on;',
-    'import filter calico_import;',
-    `export filter ${p.ibgp ? 'calico_export_ibgp' : 'calico_export_ebgp'};`,
+    `import filter ${filters.importFilter};`,
+    `export filter ${filters.exportFilter};`,
     ...(p.nextHop !== undefined ? [`next hop ${p.nextHop};`] : []),
   ];
   lines.push(`  ipv4 { ${channel.join(' ')} };`, '}');
@@ -200,7 +207,7 @@ export function renderBird(m: BgpModel, opts: BirdRenderOptions = {}): BirdRende
     ...template(m, t),
   ];
   if (m.peers.length === 0) lines.push('', '# No BGP peers configured for this node.');
-  for (const p of m.peers) lines.push('', ...peerProtocol(p, opts, problems));
+  for (const p of m.peers) lines.push('', ...peerProtocol(m, p, opts, problems));
   return { text: `${lines.join('\n')}\n`, passwordProblems: problems };
 }
 
