@@ -15,7 +15,7 @@ import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { Compression, type Hello, type Message, MsgType } from '../protocol/messages.js';
 import { isNodeName } from '../protocol/reports.js';
 import { Connection, type ConnectionIdentity, ConnState } from './connection.js';
-import { negotiate } from './negotiate.js';
+import { negotiate, resumePoint } from './negotiate.js';
 import { MAX_PRE_HELLO_FRAME_BYTES, type ServerOptions } from './options.js';
 import { type NodeReportSink, NodeReports, type ReportOptions, type ReportPolicy } from './reports.js';
 import { ServerStats } from './stats.js';
@@ -42,6 +42,12 @@ function closeLogLevel(code: CloseCode): 'info' | 'warn' | 'error' {
     default:
       return 'info';
   }
+}
+
+/** How a handshake went, for tabby_handshakes_total: a snapshot, or a resume on this stream or by state. */
+function handshakeKind(hello: Hello, epoch: string, resumed: boolean): string {
+  if (!resumed) return 'snapshot';
+  return hello.resume!.epoch === epoch ? 'resumed' : 'resumed-by-hash';
 }
 
 export class SyncServer {
@@ -375,10 +381,9 @@ export class SyncServer {
     conn.compression = compression;
     conn.hostname = hello.hostname.slice(0, 253);
     conn.node = isNodeName(hello.hostname) ? hello.hostname : undefined;
-    const resumed =
-      hello.resume !== undefined &&
-      hello.resume.epoch === stream.epoch &&
-      stream.canResume(hello.resume.generation);
+    conn.rank = hello.rank;
+    const resumeAt = resumePoint(hello.resume, stream);
+    const resumed = resumeAt !== undefined;
     conn.state = ConnState.Streaming;
     const serverHello = encodeMessage({
       type: MsgType.ServerHello,
@@ -389,6 +394,7 @@ export class SyncServer {
         epoch: stream.epoch,
         serverId: this.opts.serverId,
         resumed,
+        ...(resumed ? { resumeGeneration: resumeAt } : {}),
         pingIntervalMs: this.opts.pingIntervalMs,
         pongTimeoutMs: this.opts.pongTimeoutMs,
         // Only a connection that may report is told it can (§15.1).
@@ -396,10 +402,10 @@ export class SyncServer {
       },
     });
     if (!this.send(conn, [serverHello], now)) return;
-    this.stats.handshakes.inc(`${hello.syncer}:${resumed ? 'resumed' : 'snapshot'}`);
+    this.stats.handshakes.inc(`${hello.syncer}:${handshakeKind(hello, stream.epoch, resumed)}`);
     this.log.debug({ ...conn.describe(), agent: hello.agent, resumed, compression }, 'client connected');
     if (resumed) {
-      conn.generation = hello.resume!.generation;
+      conn.generation = resumeAt;
       conn.snapshotAtMs = now; // a resuming client gets the same grace as a new one
       this.deliver(conn, now);
     } else {
