@@ -48,15 +48,17 @@ export function agentCommand(): Command {
     const log = createLogger(cfg.logLevel).child({ node: cfg.node });
     const tls = clientTlsOptions(cfg);
     if (cfg.kubeconfig !== undefined) await requireFile('kubeconfig', cfg.kubeconfig);
-    // Discovered replicas are read at every dial, so a reconnect sees the current set.
+    const servers = cfg.server.split(',').map((s) => s.trim());
+    // Discovered replicas are read at every dial, so a reconnect sees the current set; the
+    // static list is the fallback while discovery has found none.
     const discovery = cfg.discoveryService
       ? startDiscovery(cfg.discoveryService, cfg.kubeconfig, log)
       : undefined;
     const client = (syncer: 'felix' | 'bgp') =>
       new SyncClient({
         ...(discovery
-          ? { addressProvider: () => discovery.dialable() }
-          : { addresses: cfg.server.split(',').map((s) => s.trim()) }),
+          ? { addressProvider: () => (discovery.dialable().length > 0 ? discovery.dialable() : servers) }
+          : { addresses: servers }),
         driftIntervalMs: cfg.driftIntervalMs,
         syncer,
         hostname: cfg.node,
