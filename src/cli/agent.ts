@@ -22,6 +22,7 @@ import { logStreamMilestones } from '../agent/stream-log.js';
 import { SyncClient } from '../client/sync-client.js';
 import { type AgentConfig, agentSchema } from '../config/agent-config.js';
 import { ConfigError } from '../config/errors.js';
+import { requireFile } from '../config/paths.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { clientTlsOptions } from '../config/tls-config.js';
 import { parseHostPort } from '../model/address.js';
@@ -31,6 +32,7 @@ import { type AgentHealthSources, agentHealth } from '../observability/agent-hea
 import { startHealthServer } from '../observability/health.js';
 import { createLogger } from '../observability/logging.js';
 import { ReportKind } from '../protocol/reports.js';
+import { startDiscovery } from './discovery.js';
 import { exitAfterFlush } from './exit.js';
 import { onStopRequest } from './stop-request.js';
 
@@ -45,9 +47,19 @@ export function agentCommand(): Command {
     const cfg = resolveConfig(cmd, agentSchema);
     const log = createLogger(cfg.logLevel).child({ node: cfg.node });
     const tls = clientTlsOptions(cfg);
+    if (cfg.kubeconfig !== undefined) await requireFile('kubeconfig', cfg.kubeconfig);
+    const servers = cfg.server.split(',').map((s) => s.trim());
+    // Discovered replicas are read at every dial, so a reconnect sees the current set; the
+    // static list is the fallback while discovery has found none.
+    const discovery = cfg.discoveryService
+      ? startDiscovery(cfg.discoveryService, cfg.kubeconfig, log)
+      : undefined;
     const client = (syncer: 'felix' | 'bgp') =>
       new SyncClient({
-        addresses: cfg.server.split(',').map((s) => s.trim()),
+        ...(discovery
+          ? { addressProvider: () => (discovery.dialable().length > 0 ? discovery.dialable() : servers) }
+          : { addresses: servers }),
+        driftIntervalMs: cfg.driftIntervalMs,
         syncer,
         hostname: cfg.node,
         agent: AGENT,
@@ -77,7 +89,7 @@ export function agentCommand(): Command {
     if (routing) policy ? routing.startBgpOnly() : routing.agent.start();
     log.info(
       {
-        server: cfg.server,
+        server: cfg.discoveryService ?? cfg.server,
         dataplane: cfg.dryRun ? `dry-run ${cfg.dryRun}` : cfg.dataplane,
         bgp: cfg.bgp,
         routes: cfg.routes,
@@ -87,6 +99,7 @@ export function agentCommand(): Command {
     );
     const stop = async (reason: string) => {
       log.info({ reason }, 'agent stopping (the dataplane is left as it is)');
+      discovery?.stop();
       const results = await Promise.allSettled([policy?.stop(), routing?.agent.stop()]);
       const failed = results.filter((r) => r.status === 'rejected');
       for (const r of failed) log.error({ err: String(r.reason) }, 'stop failed');

@@ -19,8 +19,10 @@ import { SimulatedCluster } from '../datastore/sim/simulated-cluster.js';
 import type { DatastoreSource, NodeReportRecorder } from '../datastore/source.js';
 import { LintOptionsError } from '../lint/index.js';
 import { parseHostPort } from '../model/address.js';
+import { Keys } from '../model/keys.js';
 import type { Logger } from '../model/logger.js';
 import { SYNCER_TYPES } from '../model/types.js';
+import { Freshness } from '../observability/freshness.js';
 import { readiness, startHealthServer } from '../observability/health.js';
 import { LintTap } from '../observability/lint-tap.js';
 import { createLogger } from '../observability/logging.js';
@@ -30,6 +32,7 @@ import { FRAME_OVERHEAD_BYTES, SyncServer } from '../server/server.js';
 import { TlsConfigError, TlsMaterial } from '../server/tls.js';
 import { SnapshotCache } from '../snapcache/cache.js';
 import { SyncerRouter } from '../snapcache/router.js';
+import { startDiscovery } from './discovery.js';
 import { exitAfterFlush } from './exit.js';
 import { EmulatedSimDatastore } from './sim-api.js';
 import { onStopRequest } from './stop-request.js';
@@ -134,6 +137,20 @@ function isLoopback(host: string): boolean {
   return host === '::1' || host.startsWith('127.');
 }
 
+/** The number of Node keys at the cache's head, counted again only when the head moves. */
+function nodeCounter(cache: SnapshotCache): () => number {
+  const prefix = Keys.node('');
+  let at = -1;
+  let n = 0;
+  return () => {
+    if (cache.headGeneration === at) return n;
+    at = cache.headGeneration;
+    n = 0;
+    for (const [key] of cache.entries()) if (key.startsWith(prefix)) n++;
+    return n;
+  };
+}
+
 export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   log.info({ config: cfg }, 'starting tabby serve');
   const caches = SYNCER_TYPES.map(
@@ -178,6 +195,11 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       fanoutSliceMs: cfg.fanoutSliceMs,
       tickMs: 1_000,
       closeLingerMs: 5_000,
+      rebalanceIntervalMs: cfg.rebalanceIntervalMs,
+      rebalanceMaxPerInterval: cfg.rebalanceMaxPerInterval,
+      rebalanceSlack: cfg.rebalanceSlack,
+      rebalanceRetryAfterMs: cfg.rebalanceRetryAfterMs,
+      notReadyRetryAfterMs: cfg.notReadyRetryAfterMs,
     },
     log.child({ component: 'server' }),
     // Agents' REPORTs (WireGuard public keys) are recorded by the datastore on their Node.
@@ -190,6 +212,15 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     },
   );
   logReportPolicy(cfg, log);
+  // Readiness is "serving fresh data"; the same answer gates new clients (not-ready).
+  const freshness = new Freshness(() => readiness(caches, source), cfg.maxStaleMs);
+  const peers = cfg.discoveryService ? startDiscovery(cfg.discoveryService, cfg.kubeconfig, log) : undefined;
+  const felixCache = caches.find((c) => c.syncer === 'felix')!;
+  server.setReplicaView({
+    fresh: () => freshness.check().ok,
+    readyReplicas: () => (peers ? peers.addresses.length : cfg.replicas),
+    expectedClients: nodeCounter(felixCache), // every node's agent follows felix (bgp: at most as many)
+  });
   const listen = parseHostPort(cfg.listen);
   const tls = loadTls(cfg);
   const bound = await server.listen(listen.host, listen.port, tls).catch((err: unknown) => {
@@ -209,7 +240,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   const healthAddr = parseHostPort(cfg.healthListen);
   const health = await startHealthServer(healthAddr.host, healthAddr.port, {
     registry,
-    ready: () => readiness(caches, source),
+    ready: () => freshness.check(),
   }).catch((err: unknown) => {
     throw listenError('healthListen', cfg.healthListen, err);
   });
@@ -254,6 +285,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     await Promise.all(agents.map((a) => a.stop()));
     await source.stop();
     await server.drain(cfg.shutdownDrainMs);
+    peers?.stop();
     for (const c of caches) c.close();
     health.close();
     log.info('stopped');

@@ -5,7 +5,14 @@
 // `inconsistent-stream`. Pure: no I/O, no state but the connection's.
 
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
-import { type Hello, type Message, MsgType, msgName, PROTOCOL_VERSIONS } from '../protocol/messages.js';
+import {
+  type Hello,
+  type Message,
+  MsgType,
+  msgName,
+  PROTOCOL_VERSIONS,
+  type ServerHello,
+} from '../protocol/messages.js';
 
 export const StreamState = {
   AwaitServerHello: 'AWAIT_SERVER_HELLO',
@@ -19,6 +26,25 @@ export type StreamState = (typeof StreamState)[keyof typeof StreamState];
 const unexpected = (msg: Message, state: StreamState, why = ''): ProtocolError =>
   new ProtocolError(CloseCode.UnexpectedMessage, `${msgName(msg.type)} in state ${state}${why}`);
 const inconsistent = (why: string): ProtocolError => new ProtocolError(CloseCode.InconsistentStream, why);
+
+/**
+ * A resumed SERVER_HELLO continues the offered position: on the offered epoch at the offered
+ * generation, or — only if the client sent its state hash — at `resumeGeneration` of any
+ * stream that had that state (§14.3).
+ */
+function checkResumed(h: ServerHello, offered: Hello['resume']): void {
+  if (offered === undefined) throw inconsistent('SERVER_HELLO resumed, but the client offered no position');
+  const at = h.resumeGeneration ?? offered.generation;
+  if (h.epoch === offered.epoch && at === offered.generation) return;
+  if (offered.hash === undefined)
+    throw inconsistent(
+      `SERVER_HELLO resumed at ${h.epoch}/${at}, the client offered ${offered.epoch}/${offered.generation} and no state hash`,
+    );
+  if (h.resumeGeneration === undefined)
+    throw inconsistent(
+      `SERVER_HELLO resumed epoch ${h.epoch} (offered ${offered.epoch}) without resumeGeneration`,
+    );
+}
 
 export class StreamGuard {
   state: StreamState = StreamState.AwaitServerHello;
@@ -50,12 +76,7 @@ export class StreamGuard {
           );
         if (h.syncer !== this.hello.syncer)
           throw unexpected(msg, s, `: answers for syncer ${h.syncer}, not ${this.hello.syncer}`);
-        if (h.resumed && h.epoch !== this.hello.resume?.epoch)
-          throw inconsistent(
-            this.hello.resume
-              ? `SERVER_HELLO resumed epoch ${h.epoch}, the client offered ${this.hello.resume.epoch}`
-              : 'SERVER_HELLO resumed, but the client offered no position',
-          );
+        if (h.resumed) checkResumed(h, this.hello.resume);
         this.epoch = h.epoch;
         this.state = h.resumed ? StreamState.Streaming : StreamState.AwaitSnapshot;
         return;

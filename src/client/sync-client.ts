@@ -1,7 +1,9 @@
-// The client library every node agent embeds: dials one of the servers (random start,
-// then round robin), says hello (resuming its position when it has one), follows the
-// snapshot and deltas into a ClientState, keeps the connection alive, and reconnects with
-// jittered backoff. Consumers get 'updates' with real differences only.
+// The client library every node agent embeds: dials its preferred replica (rendezvous
+// ranking, falling down the ranking when one fails or asks to be left alone), says hello
+// (resuming its position when it has one), follows the snapshot and deltas into a
+// ClientState, keeps the connection alive, reconnects with jittered backoff, and drifts back
+// to its preferred replica on a long jittered timer. Consumers get 'updates' with real
+// differences only.
 
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
@@ -23,14 +25,22 @@ import {
   PROTOCOL_VERSIONS,
   type StreamPosition,
 } from '../protocol/messages.js';
+import { Cooldowns, rankReplicas } from './placement.js';
 import { ClientReports } from './reports.js';
 import { ClientState } from './state.js';
 import { StreamGuard } from './stream-guard.js';
 import { type ClientTlsOptions, tlsConnectOptions } from './tls.js';
 
 export interface SyncClientOptions {
-  /** host:port list; the first try is a random one, then round robin. */
-  addresses: readonly string[];
+  /** Static host:port list, ranked per node by rendezvous hashing (placement.ts). */
+  addresses?: readonly string[];
+  /**
+   * The current replica addresses (e.g. from discovery), read at every dial and drift check;
+   * used instead of `addresses` when given.
+   */
+  addressProvider?: () => readonly string[];
+  /** Off its preferred replica, the client moves back after this long, ±50 % (0: never). */
+  driftIntervalMs?: number;
   syncer: SyncerType;
   hostname?: string;
   agent?: string;
@@ -73,13 +83,19 @@ function goodbyeReason(bye: Goodbye, retryInMs: number | undefined): string {
 export class SyncClient extends EventEmitter<SyncClientEvents> {
   readonly state: ClientState;
   private readonly reports: ClientReports;
-  private readonly o: Required<Omit<SyncClientOptions, 'readTimeoutMs' | 'log' | 'tls'>> & {
+  private readonly o: Required<
+    Omit<SyncClientOptions, 'readTimeoutMs' | 'log' | 'tls' | 'addresses' | 'addressProvider'>
+  > & {
     readTimeoutMs?: number;
     tls?: ClientTlsOptions;
   };
+  private readonly addresses: () => readonly string[];
   private readonly log: Logger;
   private readonly backoff: Backoff;
-  private addrIndex: number;
+  /** Position in the ranking of usable replicas for the next dial; 0 after a good connection. */
+  private cursor = 0;
+  private readonly cooldowns = new Cooldowns();
+  private driftTimer: NodeJS.Timeout | undefined;
   private socket: Socket | undefined;
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -109,8 +125,12 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
 
   constructor(opts: SyncClientOptions) {
     super();
-    if (opts.addresses.length === 0) throw new RangeError('SyncClient needs at least one address');
-    for (const a of opts.addresses) parseAddress(a);
+    const { addresses, addressProvider, ...rest } = opts;
+    if (addressProvider === undefined && (addresses === undefined || addresses.length === 0))
+      throw new RangeError('SyncClient needs at least one address or an address provider');
+    for (const a of addresses ?? []) parseAddress(a);
+    const fixed = addresses ?? [];
+    this.addresses = addressProvider ?? (() => fixed);
     this.o = {
       hostname: osHostname(),
       agent: 'tabby-client/0.1.0',
@@ -121,13 +141,13 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       ackIntervalMs: 1_000,
       maxFrameBytes: 16 << 20,
       backoff: DEFAULT_BACKOFF,
-      ...opts,
+      driftIntervalMs: 600_000,
+      ...rest,
     };
     this.log = (opts.log ?? silentLogger).child({ syncer: opts.syncer });
     this.state = new ClientState(this.o.verifyHash);
     this.reports = new ClientReports(this.o.hostname);
     this.backoff = new Backoff(this.o.backoff);
-    this.addrIndex = Math.floor(Math.random() * opts.addresses.length);
   }
 
   start(): void {
@@ -171,10 +191,45 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     this.socket?.destroy();
   }
 
+  /** The usable replicas, best first (a bad address from a provider is skipped, with a warning). */
+  private ranking(): string[] {
+    const valid = this.addresses().filter((a) => {
+      try {
+        parseAddress(a);
+        return true;
+      } catch {
+        this.log.warn({ address: a }, 'ignoring a server address that is not HOST:PORT');
+        return false;
+      }
+    });
+    return rankReplicas(this.o.hostname, valid);
+  }
+
+  /**
+   * Picks the replica for the next attempt: the best-ranked one not cooling down, then, after
+   * each failed attempt, the next one down the ranking. Returns undefined (and schedules the
+   * retry) when none can be tried now.
+   */
+  private pick(): { address: string; rank: number } | undefined {
+    const now = Date.now();
+    const ranking = this.ranking();
+    const open = ranking.filter((a) => !this.cooldowns.cooling(a, now));
+    if (open.length === 0) {
+      if (ranking.length === 0) this.log.warn('no server addresses known: retrying');
+      const wait = ranking.length === 0 ? this.backoff.next() : this.cooldowns.waitMs(ranking, now);
+      this.reconnectTimer = setTimeout(() => this.dial(), wait);
+      return undefined;
+    }
+    const address = open[this.cursor % open.length]!;
+    this.cursor++;
+    return { address, rank: ranking.indexOf(address) };
+  }
+
   private dial(): void {
     if (this.stopped) return;
-    const address = this.o.addresses[this.addrIndex % this.o.addresses.length]!;
-    this.addrIndex++;
+    const picked = this.pick();
+    if (picked === undefined) return;
+    const { address, rank } = picked;
     const { host, port } = parseAddress(address);
     let socket: Socket;
     try {
@@ -185,7 +240,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       // Unreadable certificate files are retried with backoff: a mounted Secret may appear late.
       this.log.warn({ address, err: (err as Error).message }, 'cannot dial');
       this.emit('disconnected', { reason: (err as Error).message, address });
-      this.scheduleReconnect();
+      this.scheduleReconnect(address);
       return;
     }
     socket.setNoDelay(true);
@@ -211,6 +266,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         compressions: [...this.o.compressions],
         maxFrameBytes: this.o.maxFrameBytes,
         ...(resume ? { resume } : {}),
+        rank,
       };
       guard = new StreamGuard(hello);
       socket.write(encodeMessage({ type: MsgType.Hello, body: hello }));
@@ -227,7 +283,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         decoder.feed(data, (msg) => {
           if (socket.destroyed) return; // frames after the server's GOODBYE in the same read
           guard!.check(msg, this.generation);
-          this.onMessage(socket, msg, address);
+          this.onMessage(socket, msg, address, rank);
           // DEFLATE frames only after a SERVER_HELLO that chose deflate (§8.3), never before.
           if (msg.type === MsgType.ServerHello)
             decoder.deflate = msg.body.compression === Compression.Deflate;
@@ -255,12 +311,16 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         // A DELTA run cut short: its frames are in the live state, so the consumer must hear of them.
         const partial = this.runChanges;
         this.runChanges = [];
+        // The live state is now ahead of the position's state: only this stream, which
+        // knows the run, can resume it, so the hash is no longer offered (§14.3).
+        if (this.position)
+          this.position = { epoch: this.position.epoch, generation: this.position.generation };
         this.emit('updates', partial, this.generation);
       }
       const wasConnected = this.connected;
       this.connected = false;
       this.reports.disconnected();
-      const retryInMs = this.scheduleReconnect();
+      const retryInMs = this.scheduleReconnect(address);
       const bye = this.goodbye;
       if (bye) reason = goodbyeReason(bye, retryInMs);
       if (wasConnected || reason !== 'connection closed')
@@ -269,15 +329,20 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   }
 
   /** Acts on a server frame that the connection's StreamGuard has already checked. */
-  private onMessage(socket: Socket, msg: Message, address: string): void {
+  private onMessage(socket: Socket, msg: Message, address: string, rank: number): void {
     switch (msg.type) {
       case MsgType.ServerHello: {
         const h = msg.body;
         this.serverId = h.serverId;
         this.epoch = h.epoch;
+        // Resumed on another replica (or at another generation with the same state): the
+        // position is now in this stream's numbering (§14.3).
+        if (h.resumed && h.resumeGeneration !== undefined) this.moveTo(h.resumeGeneration);
         this.readTimeoutMs = this.o.readTimeoutMs ?? h.pongTimeoutMs;
         this.connected = true;
+        this.cursor = 0; // the next attempt starts from the preferred replica again
         this.startPinger(socket, h.pingIntervalMs);
+        if (rank > 0) this.scheduleDrift(socket, address);
         for (const frame of this.reports.connected(h.reports)) socket.write(frame);
         const unaccepted = this.reports.unaccepted();
         if (unaccepted.length > 0)
@@ -300,7 +365,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         const changes = this.state.commitSnapshot();
         if (changes.length > 0) this.emit('updates', changes, msg.body.generation);
         this.checkHash(msg.body.hash, msg.body.generation);
-        this.advance(socket, msg.body.generation);
+        this.advance(socket, msg.body.generation, msg.body.hash);
         this.backoff.reset();
         this.emit('generation', msg.body.generation);
         return;
@@ -317,13 +382,14 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         // mismatch the resnapshot's diff then corrects exactly what the consumer holds.
         if (all.length > 0) this.emit('updates', all, msg.body.to);
         if (msg.body.hash !== undefined) this.checkHash(msg.body.hash, msg.body.to);
-        this.advance(socket, msg.body.to);
+        this.advance(socket, msg.body.to, msg.body.hash);
         this.backoff.reset();
         this.emit('generation', msg.body.to);
         return;
       }
       case MsgType.Status:
-        this.advance(socket, msg.body.generation);
+        this.advance(socket, msg.body.generation, this.position?.hash);
+        this.backoff.reset(); // the stream works (a resumed client that is current gets no delta)
         if (msg.body.status !== this.status) {
           this.status = msg.body.status;
           this.emit('status', msg.body.status);
@@ -357,10 +423,19 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       );
   }
 
-  private advance(socket: Socket, generation: number): void {
-    this.generation = generation;
-    this.position = { epoch: this.epoch, generation };
+  /**
+   * The client's position after a complete snapshot or delta run, with the hash of the state
+   * it holds (its own when verifying, else what the server stated), so that it can resume on
+   * any replica that had the same state (§14.3).
+   */
+  private advance(socket: Socket, generation: number, statedHash: string | undefined): void {
+    this.moveTo(generation, this.state.hashHex() ?? statedHash);
     this.scheduleAck(socket);
+  }
+
+  private moveTo(generation: number, hash = this.position?.hash): void {
+    this.generation = generation;
+    this.position = { epoch: this.epoch, generation, ...(hash === undefined ? {} : { hash }) };
   }
 
   private scheduleAck(socket: Socket): void {
@@ -393,18 +468,64 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     this.pinger.unref();
   }
 
+  /**
+   * Connected below the top of its ranking (the preferred replica was down, refused or asked
+   * to wait), the client moves back after a long jittered delay, resuming there with deltas:
+   * the nodes displaced by one replica's restart drift home spread out, not as a herd.
+   */
+  private scheduleDrift(socket: Socket, address: string): void {
+    if (this.o.driftIntervalMs <= 0) return;
+    clearTimeout(this.driftTimer);
+    const ms = this.o.driftIntervalMs * (0.5 + Math.random());
+    this.driftTimer = setTimeout(() => this.drift(socket, address), ms);
+    this.driftTimer.unref();
+  }
+
+  private drift(socket: Socket, address: string): void {
+    if (socket !== this.socket || socket.destroyed) return;
+    const now = Date.now();
+    const best = this.ranking().find((a) => !this.cooldowns.cooling(a, now));
+    if (best === undefined || best === address) return; // home already, or nowhere better to go
+    if (this.state.staging || this.runChanges.length > 0) {
+      // Never cut a snapshot or a delta run: look again shortly.
+      this.driftTimer = setTimeout(() => this.drift(socket, address), 1_000);
+      this.driftTimer.unref();
+      return;
+    }
+    this.log.info({ address, preferred: best }, 'moving back to the preferred replica');
+    this.cursor = 0;
+    this.goodbye = undefined;
+    socket.end(
+      encodeMessage({
+        type: MsgType.Goodbye,
+        body: { code: CloseCode.Rebalance, message: `moving to the preferred replica ${best}` },
+      }),
+    );
+    socket.destroy();
+  }
+
   private clearConnTimers(): void {
     clearInterval(this.watchdog);
     clearInterval(this.pinger);
     clearTimeout(this.ackTimer);
-    this.watchdog = this.pinger = this.ackTimer = undefined;
+    clearTimeout(this.driftTimer);
+    this.watchdog = this.pinger = this.ackTimer = this.driftTimer = undefined;
   }
 
-  /** Returns the delay before the next attempt (undefined: stopped). */
-  private scheduleReconnect(): number | undefined {
+  /**
+   * Returns the delay before the next attempt (undefined: stopped). A server's retryAfterMs
+   * keeps the client away from that server only: the next attempt goes to the best replica
+   * not cooling down, and waits only when every one is (§16).
+   */
+  private scheduleReconnect(address: string): number | undefined {
     if (this.stopped) return undefined;
-    const delay = Math.max(this.backoff.next(), this.retryAfterMs);
+    const now = Date.now();
+    if (this.retryAfterMs > 0) {
+      this.cooldowns.add(address, this.retryAfterMs, now);
+      this.cursor = 0;
+    }
     this.retryAfterMs = 0;
+    const delay = Math.max(this.backoff.next(), this.cooldowns.waitMs(this.ranking(), now));
     this.reconnectTimer = setTimeout(() => this.dial(), delay);
     return delay;
   }

@@ -2,7 +2,7 @@
 // (BIRD for BGP, kernel routes from IPAM, WireGuard), each of which can be turned off.
 
 import { z } from 'zod';
-import { serverAddresses } from './fields.js';
+import { discoveryService, serverAddresses } from './fields.js';
 import { clientTlsFields } from './tls-config.js';
 
 const hostPath = (what: string, def: string) => z.string().min(1).default(def).describe(what);
@@ -10,7 +10,24 @@ const hostPath = (what: string, def: string) => z.string().min(1).default(def).d
 export const agentSchema = z.object({
   server: serverAddresses
     .default('127.0.0.1:5473')
-    .describe('Tabby servers HOST:PORT[,HOST:PORT...] (random start, round robin)'),
+    .describe(
+      'Tabby servers HOST:PORT[,HOST:PORT...], ranked per node by rendezvous hashing (unused with --discovery-service)',
+    ),
+  discoveryService: discoveryService
+    .optional()
+    .describe(
+      "k8s:<namespace>/<service>: find the replicas from this Service's EndpointSlices (ready endpoints, port named sync) instead of --server",
+    ),
+  kubeconfig: z
+    .string()
+    .optional()
+    .describe('--discovery-service: kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)'),
+  driftIntervalMs: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(600_000)
+    .describe('off its preferred replica, move back after this long ±50 % (0: never)'),
   node: z.string().min(1).describe("this node's name (as in the Node resource)"),
   dataplane: z
     .enum(['iptables', 'nftables', 'none'])

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { parseHostPort } from '../model/address.js';
+import { parseServiceRef } from '../model/service-ref.js';
 
 const isHostPort = (s: string): boolean => {
   try {
@@ -27,3 +28,8 @@ export const serverAddresses = z.string().refine(
     }),
   'want HOST:PORT[,HOST:PORT...] with ports from 1 to 65535',
 );
+
+/** `k8s:<namespace>/<service>`: the Service whose EndpointSlices list the replicas. */
+export const discoveryService = z
+  .string()
+  .refine((s) => parseServiceRef(s) !== undefined, 'want k8s:<namespace>/<service>');

@@ -2,7 +2,7 @@
 // Typha's where it has one (ping 10 s, pong 60 s, handshake 10 s, fall-behind 300 s).
 
 import { z } from 'zod';
-import { listenAddress as hostPort } from './fields.js';
+import { discoveryService, listenAddress as hostPort } from './fields.js';
 import { namesPods, serverTlsFields, serverTlsProblems } from './tls-config.js';
 
 const ms = z.coerce.number().int().nonnegative();
@@ -54,7 +54,40 @@ export const serveSchema = z.object({
   clientPingRefillMs: pos.default(1_000).describe('a client earns one more PING per this many ms'),
   maxFallBehindMs: pos.default(300_000).describe('drop a client whose oldest missing update is this old'),
   newClientGraceMs: ms.default(300_000).describe('fall-behind grace after a snapshot'),
-  shutdownDrainMs: ms.default(60_000).describe('on SIGTERM, spread disconnects over this long'),
+  shutdownDrainMs: ms
+    .default(60_000)
+    .describe('on SIGTERM, move clients to other replicas spread over this long (they resume there)'),
+  maxStaleMs: ms
+    .default(30_000)
+    .describe(
+      'not ready, refusing new clients (not-ready), once the datastore has been out of sync this long; never ready before the first sync',
+    ),
+  discoveryService: discoveryService
+    .optional()
+    .describe(
+      "k8s:<namespace>/<service>: count the ready replicas from this Service's EndpointSlices (for rebalancing)",
+    ),
+  replicas: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
+    .describe('ready replicas, when not discovered (--discovery-service); 0: no rebalancing'),
+  rebalanceIntervalMs: ms
+    .default(5_000)
+    .describe('how often a replica above its share of the nodes moves a few clients away (0: never)'),
+  rebalanceMaxPerInterval: pos.default(5).describe('clients moved per syncer per rebalance interval at most'),
+  rebalanceSlack: z.coerce
+    .number()
+    .nonnegative()
+    .default(0.1)
+    .describe('room above an even share (nodes / ready replicas) before moving clients, e.g. 0.1 = 10 %'),
+  rebalanceRetryAfterMs: ms
+    .default(60_000)
+    .describe('a client moved away for rebalancing stays away from this replica this long'),
+  notReadyRetryAfterMs: pos
+    .default(5_000)
+    .describe('retry hint (±50 %) given to clients refused as not-ready'),
   listenBacklog: pos.default(4_096).describe('accept queue length (capped by net.core.somaxconn)'),
   fanoutSliceMs: pos.default(20).describe('a fan-out pass yields to the event loop after this long'),
   maxBatchSize: pos.default(1_000).describe('updates per generation at most'),
@@ -100,8 +133,8 @@ export function checkServeConfig(cfg: ServeConfig): string[] {
   const problems: string[] = [];
   if (cfg.datastore === 'file' && !cfg.path) problems.push('--datastore file needs --path DIR (TABBY_PATH)');
   if (cfg.datastore !== 'file' && cfg.path) problems.push('--path is only for --datastore file');
-  if (cfg.datastore !== 'kubernetes' && cfg.kubeconfig)
-    problems.push('--kubeconfig is only for --datastore kubernetes');
+  if (cfg.datastore !== 'kubernetes' && cfg.kubeconfig && !cfg.discoveryService)
+    problems.push('--kubeconfig is only for --datastore kubernetes or --discovery-service');
   problems.push(...serverTlsProblems(cfg));
   if (namesPods(cfg) && cfg.datastore !== 'kubernetes')
     problems.push(

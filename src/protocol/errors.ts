@@ -23,6 +23,8 @@ export const CloseCode = {
   TooManyConnections: 'too-many-connections',
   Shutdown: 'shutdown',
   Rebalance: 'rebalance',
+  /** The server's data is not fresh (its datastore is not in sync): it takes no new clients. */
+  NotReady: 'not-ready',
   // Client side.
   HashMismatch: 'hash-mismatch',
   /** A well-formed server frame contradicts the stream so far (PROTOCOL.md §16.1). */

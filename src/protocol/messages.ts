@@ -28,10 +28,15 @@ export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 const MSG_NAMES = new Map<number, string>(Object.entries(MsgType).map(([k, v]) => [v, k]));
 export const msgName = (t: number): string => MSG_NAMES.get(t) ?? `0x${t.toString(16)}`;
 
-/** A position in a server's stream: resumable only on the same epoch. */
+/**
+ * A position in a server's stream: resumable by (epoch, generation) on the same stream, or,
+ * with `hash`, on any replica that has had the same state (§14.3).
+ */
 export interface StreamPosition {
   epoch: string;
   generation: number;
+  /** State hash (§17) of the state the client holds at this position. */
+  hash?: string;
 }
 
 export interface Hello {
@@ -43,6 +48,8 @@ export interface Hello {
   /** Largest frame the client accepts, bytes (length field value). */
   maxFrameBytes?: number;
   resume?: StreamPosition;
+  /** This server's place in the client's ranking of replicas (0 = preferred; §14.4). */
+  rank?: number;
 }
 
 export interface ServerHello {
@@ -53,6 +60,11 @@ export interface ServerHello {
   serverId: string;
   /** True: deltas from the client's resume position follow; false: a snapshot follows. */
   resumed: boolean;
+  /**
+   * When resumed: the generation of this stream whose state the client holds, its new
+   * position (§14.3); differs from the offered one after a resume on another replica.
+   */
+  resumeGeneration?: number;
   pingIntervalMs: number;
   pongTimeoutMs: number;
   /** REPORT kinds the server accepts (§15); absent = none. */
@@ -178,7 +190,9 @@ function kvs(type: number, o: Obj, allowDelete: boolean): KV[] {
 }
 function position(type: number, v: unknown): StreamPosition {
   const o = obj(type, v);
-  return { epoch: str(type, o, 'epoch'), generation: uint(type, o, 'generation') };
+  const p: StreamPosition = { epoch: str(type, o, 'epoch'), generation: uint(type, o, 'generation') };
+  if (o['hash'] != null) p.hash = stateHash(type, o, 'hash');
+  return p;
 }
 
 export function parseBody(type: number, body: unknown): Message {
@@ -202,6 +216,7 @@ export function parseBody(type: number, body: unknown): Message {
       };
       if (o['maxFrameBytes'] != null) hello.maxFrameBytes = uint(type, o, 'maxFrameBytes');
       if (o['resume'] !== undefined && o['resume'] !== null) hello.resume = position(type, o['resume']);
+      if (o['rank'] != null) hello.rank = uint(type, o, 'rank');
       return { type, body: hello };
     }
     case MsgType.ServerHello: {
@@ -225,6 +240,7 @@ export function parseBody(type: number, body: unknown): Message {
         pongTimeoutMs: uint(type, o, 'pongTimeoutMs'),
       };
       if (o['reports'] != null) sh.reports = strArray(type, o, 'reports');
+      if (o['resumeGeneration'] != null) sh.resumeGeneration = uint(type, o, 'resumeGeneration');
       return { type, body: sh };
     }
     case MsgType.SnapshotBegin:

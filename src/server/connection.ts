@@ -30,6 +30,8 @@ export class Connection {
   hostname = '';
   /** HELLO's hostname if it is a valid node name: the only node this client may report about. */
   node: string | undefined;
+  /** This server's place in the client's ranking of replicas (HELLO `rank`; 0 = its preferred). */
+  rank: number | undefined;
   /** Snapshot start: a client is not judged as lagging within the grace period after it. */
   snapshotAtMs = 0;
   lastRxMs: number;

@@ -36,3 +36,15 @@ export function negotiate(
   const compression = opts.compressions.find((c) => hello.compressions.includes(c)) ?? 'none';
   return { version: Math.max(...common), compression, stream };
 }
+
+/**
+ * Where a client that offered `resume` continues, or undefined (a snapshot): its own
+ * generation on this stream (same epoch, inside the window), else — when it sent its state
+ * hash — the latest generation of this stream with that exact state, wherever the client got
+ * it (another replica, an earlier process: §14.3).
+ */
+export function resumePoint(resume: Hello['resume'], stream: SyncStream): number | undefined {
+  if (resume === undefined) return undefined;
+  if (resume.epoch === stream.epoch && stream.canResume(resume.generation)) return resume.generation;
+  return resume.hash === undefined ? undefined : stream.generationWithHash(resume.hash);
+}

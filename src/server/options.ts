@@ -48,6 +48,16 @@ export interface ServerOptions {
   tickMs: number;
   /** How long a closed connection may linger half-open before it is destroyed. */
   closeLingerMs: number;
+  /** How often a replica over its share sheds clients (PROTOCOL.md §14.4); 0: never. */
+  rebalanceIntervalMs: number;
+  /** Clients shed per syncer per interval at most. */
+  rebalanceMaxPerInterval: number;
+  /** Room above an even share before shedding starts (0.1 = 10 %). */
+  rebalanceSlack: number;
+  /** retryAfterMs in a `rebalance` GOODBYE: how long the client leaves this replica alone. */
+  rebalanceRetryAfterMs: number;
+  /** retryAfterMs (±50 %) when refusing a client because the data is not fresh (`not-ready`). */
+  notReadyRetryAfterMs: number;
 }
 
 /** Room for a frame's header fields and worst-case deflate expansion above its body limit. */
@@ -80,4 +90,9 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'serverId'> = {
   fanoutSliceMs: 20,
   tickMs: 1_000,
   closeLingerMs: 5_000,
+  rebalanceIntervalMs: 5_000,
+  rebalanceMaxPerInterval: 5,
+  rebalanceSlack: 0.1,
+  rebalanceRetryAfterMs: 60_000,
+  notReadyRetryAfterMs: 5_000,
 };

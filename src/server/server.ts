@@ -15,8 +15,9 @@ import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { Compression, type Hello, type Message, MsgType } from '../protocol/messages.js';
 import { isNodeName } from '../protocol/reports.js';
 import { Connection, type ConnectionIdentity, ConnState } from './connection.js';
-import { negotiate } from './negotiate.js';
+import { negotiate, resumePoint } from './negotiate.js';
 import { MAX_PRE_HELLO_FRAME_BYTES, type ServerOptions } from './options.js';
+import { chooseToShed, type ReplicaView, shareOf } from './rebalance.js';
 import { type NodeReportSink, NodeReports, type ReportOptions, type ReportPolicy } from './reports.js';
 import { ServerStats } from './stats.js';
 import type { SyncStream } from './sync-stream.js';
@@ -25,6 +26,7 @@ import { TokenBucket } from './token-bucket.js';
 
 export type { ConnectionIdentity } from './connection.js';
 export { DEFAULT_SERVER_OPTIONS, FRAME_OVERHEAD_BYTES, type ServerOptions } from './options.js';
+export type { ReplicaView } from './rebalance.js';
 export type { NodeReportSink, ReportOptions, ReportPolicy } from './reports.js';
 
 /** The peer broke the rules: worth a warning. Our own bug: an error. The rest is routine. */
@@ -44,6 +46,12 @@ function closeLogLevel(code: CloseCode): 'info' | 'warn' | 'error' {
   }
 }
 
+/** How a handshake went, for tabby_handshakes_total: a snapshot, or a resume on this stream or by state. */
+function handshakeKind(hello: Hello, epoch: string, resumed: boolean): string {
+  if (!resumed) return 'snapshot';
+  return hello.resume!.epoch === epoch ? 'resumed' : 'resumed-by-hash';
+}
+
 export class SyncServer {
   private readonly streams: ReadonlyMap<SyncerType, SyncStream>;
   private readonly conns = new Set<Connection>();
@@ -60,6 +68,8 @@ export class SyncServer {
   private ticker: NodeJS.Timeout | undefined;
   private tlsReloader: NodeJS.Timeout | undefined;
   private draining = false;
+  private view: ReplicaView = {};
+  private lastRebalanceMs = 0;
   readonly stats = new ServerStats();
   /** Accepts REPORTs when a sink is wired; undefined: SERVER_HELLO lists no report kinds. */
   private readonly reports: NodeReports | undefined;
@@ -93,6 +103,14 @@ export class SyncServer {
         this.scheduleFanout();
       });
     }
+  }
+
+  /**
+   * What the server knows of its fleet: freshness gates new clients (`not-ready`), ready
+   * replicas and expected clients set its share for rebalancing (PROTOCOL.md §14.4).
+   */
+  setReplicaView(view: ReplicaView): void {
+    this.view = view;
   }
 
   get connectionCount(): number {
@@ -254,6 +272,11 @@ export class SyncServer {
   private admission(now: number): { code: CloseCode; why: string } | undefined {
     const o = this.opts;
     if (this.draining) return { code: CloseCode.Shutdown, why: 'server is shutting down' };
+    if (this.view.fresh?.() === false)
+      return {
+        code: CloseCode.NotReady,
+        why: 'the datastore is not in sync: this replica would serve stale data',
+      };
     if (this.establishedCount() >= o.maxConnections)
       return { code: CloseCode.TooManyConnections, why: `at the limit of ${o.maxConnections} connections` };
     if (this.pending.size < o.maxPendingHandshakes) return undefined;
@@ -274,7 +297,8 @@ export class SyncServer {
   /** Closes a connection the server will not serve now, with a jittered retry hint. */
   private refuse(conn: Connection, code: CloseCode, why: string): void {
     this.stats.refused++;
-    this.close(conn, code, why, 1_000 + Math.floor(Math.random() * 4_000));
+    const base = code === CloseCode.NotReady ? this.opts.notReadyRetryAfterMs : 2_000;
+    this.close(conn, code, why, Math.round(base * (0.5 + Math.random())));
   }
 
   /** Connections past the handshake slot (streaming, or closing after it). */
@@ -375,10 +399,9 @@ export class SyncServer {
     conn.compression = compression;
     conn.hostname = hello.hostname.slice(0, 253);
     conn.node = isNodeName(hello.hostname) ? hello.hostname : undefined;
-    const resumed =
-      hello.resume !== undefined &&
-      hello.resume.epoch === stream.epoch &&
-      stream.canResume(hello.resume.generation);
+    conn.rank = hello.rank;
+    const resumeAt = resumePoint(hello.resume, stream);
+    const resumed = resumeAt !== undefined;
     conn.state = ConnState.Streaming;
     const serverHello = encodeMessage({
       type: MsgType.ServerHello,
@@ -389,6 +412,7 @@ export class SyncServer {
         epoch: stream.epoch,
         serverId: this.opts.serverId,
         resumed,
+        ...(resumed ? { resumeGeneration: resumeAt } : {}),
         pingIntervalMs: this.opts.pingIntervalMs,
         pongTimeoutMs: this.opts.pongTimeoutMs,
         // Only a connection that may report is told it can (§15.1).
@@ -396,10 +420,10 @@ export class SyncServer {
       },
     });
     if (!this.send(conn, [serverHello], now)) return;
-    this.stats.handshakes.inc(`${hello.syncer}:${resumed ? 'resumed' : 'snapshot'}`);
+    this.stats.handshakes.inc(`${hello.syncer}:${handshakeKind(hello, stream.epoch, resumed)}`);
     this.log.debug({ ...conn.describe(), agent: hello.agent, resumed, compression }, 'client connected');
     if (resumed) {
-      conn.generation = hello.resume!.generation;
+      conn.generation = resumeAt;
       conn.snapshotAtMs = now; // a resuming client gets the same grace as a new one
       this.deliver(conn, now);
     } else {
@@ -487,6 +511,11 @@ export class SyncServer {
     const o = this.opts;
     this.limitedLog.flush();
     this.reports?.flushLog();
+    this.view.fresh?.(); // asked every tick too, so staleness is measured without new clients
+    if (o.rebalanceIntervalMs > 0 && now - this.lastRebalanceMs >= o.rebalanceIntervalMs) {
+      this.lastRebalanceMs = now;
+      this.rebalance();
+    }
     let ping: Buffer | undefined;
     for (const conn of this.conns) {
       if (conn.state === ConnState.Closing) {
@@ -523,6 +552,42 @@ export class SyncServer {
         ping ??= encodeMessage({ type: MsgType.Ping, body: { ts: now } });
         conn.lastPingMs = now;
         this.send(conn, [ping], now);
+      }
+    }
+  }
+
+  /**
+   * Sheds a few clients of each syncer this replica holds beyond its share of the fleet, so a
+   * replica that returns fills up again without a storm. Only current clients (at the head,
+   * socket drained, having acknowledged a state) are moved, so none is cut mid-snapshot or
+   * mid-run and each resumes elsewhere by state with deltas only (PROTOCOL.md §14.3).
+   */
+  private rebalance(): void {
+    const replicas = this.view.readyReplicas?.() ?? 0;
+    if (this.draining || replicas <= 0) return;
+    const o = this.opts;
+    for (const [syncer, stream] of this.streams) {
+      const expected = this.view.expectedClients?.(syncer) ?? 0;
+      if (expected <= 0) continue;
+      const mine = [...this.conns].filter((c) => c.syncer === syncer && c.state === ConnState.Streaming);
+      const target = shareOf(expected, replicas, o.rebalanceSlack);
+      if (mine.length <= target) continue;
+      const eligible = mine.filter(
+        (c) =>
+          !c.blocked &&
+          !c.socket.writableNeedDrain &&
+          c.generation === stream.headGeneration &&
+          c.ackedGeneration >= 0,
+      );
+      const shed = chooseToShed(eligible, Math.min(mine.length - target, o.rebalanceMaxPerInterval));
+      for (const c of shed) {
+        this.stats.shed.inc(syncer);
+        this.close(
+          c,
+          CloseCode.Rebalance,
+          `${mine.length} ${syncer} clients, above this replica's share of ${target} (${expected} over ${replicas} replicas)`,
+          o.rebalanceRetryAfterMs,
+        );
       }
     }
   }
@@ -572,7 +637,9 @@ export class SyncServer {
 
   /**
    * Graceful shutdown: stop accepting, then close clients spread over `durationMs` so that
-   * they reconnect to other replicas gradually instead of as a herd.
+   * they reconnect to other replicas gradually instead of as a herd. Each GOODBYE's
+   * retryAfterMs covers the rest of the drain, so the client goes to its next replica (and
+   * resumes there by state) instead of knocking here again.
    */
   async drain(durationMs: number): Promise<void> {
     this.draining = true;
@@ -586,7 +653,8 @@ export class SyncServer {
       const due = started + i * step;
       const wait = due - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      this.close(victims[i]!, CloseCode.Shutdown, 'server shutting down', 0);
+      const rest = Math.max(0, started + durationMs - Date.now()) + this.opts.closeLingerMs;
+      this.close(victims[i]!, CloseCode.Shutdown, 'server shutting down', rest);
     }
     const deadline = Date.now() + this.opts.closeLingerMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

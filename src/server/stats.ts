@@ -30,6 +30,8 @@ export class ServerStats {
   readonly protocolErrors = new CounterMap();
   /** "kind:result" of REPORTs (recorded, superseded, coalesced, failed, or a refusal) */
   readonly reports = new CounterMap();
+  /** Clients moved away with GOODBYE rebalance, by syncer. */
+  readonly shed = new CounterMap();
   /** TLS handshakes or admissions that failed, by reason (tls.ts TlsFailure). */
   readonly tlsFailures = new CounterMap();
   /** "ok" | "failed" reloads of changed TLS files. */

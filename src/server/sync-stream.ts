@@ -19,6 +19,8 @@ export interface SyncStream {
   /** Merged deltas from `from` to the head; undefined if `from` is outside the window. */
   catchUp(from: number, compression: Compression): EncodedFrames | undefined;
   canResume(generation: number): boolean;
+  /** The latest retained generation whose state has this hash (resume across replicas). */
+  generationWithHash(hash: string): number | undefined;
   /** STATUS frame for the head. */
   statusFrame(): Buffer;
   /** Creation time of the oldest generation a client at `generation` lacks. */

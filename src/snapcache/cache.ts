@@ -53,6 +53,11 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
   private readonly state = new Map<string, Entry>();
   private readonly hash = new StateHash();
   private readonly history: Generation[] = [];
+  /**
+   * State hash → the latest retained generation with that state: a client of another replica
+   * (another epoch) that holds the same state resumes from there (PROTOCOL.md §14.3).
+   */
+  private readonly byHash = new Map<string, number>();
   private historyBytes = 0;
   private pending = new Map<string, KV>();
   private pendingStatus: SyncStatus | undefined;
@@ -86,7 +91,13 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
       maxSize: Math.max(1, opts.mergedDeltaCacheBytes),
       sizeCalculation: (f) => Math.max(1, f.bytes),
     });
-    this.history.push(new Generation(0, this.opts.now(), 'wait-for-datastore', this.hash.hex(), new Map()));
+    this.retain(new Generation(0, this.opts.now(), 'wait-for-datastore', this.hash.hex(), new Map()));
+  }
+
+  private retain(gen: Generation): void {
+    this.history.push(gen);
+    this.historyBytes += gen.bytes;
+    this.byHash.set(gen.hash, gen.generation);
   }
 
   // ---- input ------------------------------------------------------------------------------
@@ -164,8 +175,7 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
     // dropped now rather than kept, uncounted, for the whole window.
     head.releaseFrames();
     this.merged.clear();
-    this.history.push(gen);
-    this.historyBytes += gen.bytes;
+    this.retain(gen);
     this.evict();
     this.emit('advance', gen);
   }
@@ -198,6 +208,7 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
       if (this.historyBytes <= this.opts.maxHistoryBytes && oldest.createdAtMs >= oldestAllowed) break;
       this.history.shift();
       this.historyBytes -= oldest.bytes;
+      if (this.byHash.get(oldest.hash) === oldest.generation) this.byHash.delete(oldest.hash);
     }
   }
 
@@ -241,6 +252,15 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
 
   canResume(generation: number): boolean {
     return generation >= this.oldestResumable && generation <= this.headGeneration;
+  }
+
+  /**
+   * The latest retained generation whose state has this hash, if any. Any generation with the
+   * client's exact state is a sound start for a catch-up (the merged changes since it, applied
+   * to that state, give the head); the latest one gives the smallest delta.
+   */
+  generationWithHash(hash: string): number | undefined {
+    return this.byHash.get(hash);
   }
 
   /** When the first generation a client at `generation` lacks was made (for lag), or undefined if none. */

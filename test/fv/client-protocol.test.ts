@@ -266,8 +266,40 @@ describe('client: each broken stream invariant closes with inconsistent-stream, 
     newClient(address).start();
     expect(await goodbyeIn(sessions, 1)).toBe('inconsistent-stream');
     await waitFor(() => sessions.length === 3, 5_000, 'third session');
-    expect(sessions[1]!.hello.resume).toEqual({ epoch: 'e1', generation: 5 });
+    // The client offered its state hash, but a resume on another epoch must say where (resumeGeneration).
+    expect(sessions[1]!.hello.resume).toEqual({ epoch: 'e1', generation: 5, hash: H });
     expect(sessions[2]!.hello.resume).toBeUndefined();
+  });
+});
+
+describe('client: resume by state on another stream (§14.3)', () => {
+  it('takes resumeGeneration as its new position and follows that stream', async () => {
+    const h2 = hashState([
+      ['a', 1],
+      ['b', 2],
+    ]);
+    const { address, sessions } = await scripted([
+      (s) => {
+        send(s, ...base);
+        setTimeout(() => s.socket.destroy(), 50);
+      },
+      (s) => {
+        const h = serverHello('e2');
+        send(s, { ...h, body: { ...h.body, resumed: true, resumeGeneration: 40 } } as Message);
+        send(s, {
+          type: MsgType.Delta,
+          body: { to: 41, kvs: [{ key: 'b', value: 2 }], more: false, hash: h2 },
+        });
+        send(s, status(41));
+      },
+    ]);
+    const c = newClient(address);
+    c.start();
+    await waitFor(() => c.generation === 41 && c.status === 'in-sync', 5_000, 'resumed on e2');
+    expect(sessions[1]!.hello.resume).toEqual({ epoch: 'e1', generation: 5, hash: H });
+    expect(c.state.get('b')).toBe(2);
+    expect(c.state.hashHex()).toBe(h2);
+    expect(sessions[1]!.received.find((m) => m.type === MsgType.Goodbye)).toBeUndefined();
   });
 });
 

@@ -102,7 +102,7 @@ describe('RBAC is exactly what the code uses', () => {
     ]);
   });
 
-  it('binds the role to the replicas’ ServiceAccount; the agents get no token', () => {
+  it('binds the role to the replicas’ ServiceAccount; the agents may only list/watch EndpointSlices in their namespace', () => {
     const binding = one(rendered.base, 'ClusterRoleBinding', 'tabby') as J;
     const deploy = one(rendered.base, 'Deployment', 'tabby');
     expect(binding.roleRef).toMatchObject({ kind: 'ClusterRole', name: 'tabby' });
@@ -110,10 +110,27 @@ describe('RBAC is exactly what the code uses', () => {
       { kind: 'ServiceAccount', name: podSpec(deploy).serviceAccountName, namespace: 'tabby-system' },
     ]);
     const ds = one(rendered.base, 'DaemonSet', 'tabby-agent');
-    expect(podSpec(ds).automountServiceAccountToken).toBe(false);
-    expect(rendered.base.filter((o) => o.kind.endsWith('Binding')).map((o) => o.metadata.name)).toEqual([
-      'tabby',
+    expect(podSpec(ds).automountServiceAccountToken).toBe(true);
+    const agentBinding = one(rendered.base, 'RoleBinding', 'tabby-agent-discovery') as J;
+    expect(agentBinding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: podSpec(ds).serviceAccountName, namespace: 'tabby-system' },
     ]);
+    const role = one(rendered.base, 'Role', agentBinding.roleRef.name);
+    expect(role.metadata.namespace).toBe('tabby-system');
+    expect([...grants(role)].sort()).toEqual([
+      'discovery.k8s.io|endpointslices|list',
+      'discovery.k8s.io|endpointslices|watch',
+    ]);
+    // Discovery watches the Service the agents would dial, by its port named sync.
+    const svc = one(rendered.base, 'Service', 'tabby') as J;
+    expect(env(ds).TABBY_DISCOVERY_SERVICE).toBe(`k8s:tabby-system/${svc.metadata.name}`);
+    expect(svc.spec.ports.map((p: J) => p.name)).toContain('sync');
+    expect(
+      rendered.base
+        .filter((o) => o.kind.endsWith('Binding'))
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['tabby', 'tabby-agent-discovery']);
   });
 });
 
