@@ -5,7 +5,6 @@
 // fall-behind), so the per-connection cost is one small object and its socket.
 
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../model/logger.js';
 import { RateLimitedLog } from '../model/rate-limited-log.js';
 import type { SyncerType } from '../model/types.js';
@@ -21,7 +20,8 @@ import { chooseToShed, type ReplicaView, shareOf } from './rebalance.js';
 import { type NodeReportSink, NodeReports, type ReportOptions, type ReportPolicy } from './reports.js';
 import { ServerStats } from './stats.js';
 import type { SyncStream } from './sync-stream.js';
-import { admit, classifyHandshakeError, TlsConfigError, type TlsMaterial } from './tls.js';
+import type { TlsMaterial } from './tls.js';
+import { createTlsListener } from './tls-listener.js';
 import { TokenBucket } from './token-bucket.js';
 
 export type { ConnectionIdentity } from './connection.js';
@@ -66,7 +66,7 @@ export class SyncServer {
   private nextId = 1;
   private listener: Server | undefined;
   private ticker: NodeJS.Timeout | undefined;
-  private tlsReloader: NodeJS.Timeout | undefined;
+  private stopTls: (() => void) | undefined;
   private draining = false;
   private view: ReplicaView = {};
   private lastRebalanceMs = 0;
@@ -126,9 +126,7 @@ export class SyncServer {
    * present a certificate the client CA verifies and the allow-lists admit).
    */
   async listen(host: string, port: number, tls?: TlsMaterial): Promise<{ host: string; port: number }> {
-    const srv = tls
-      ? this.tlsListener(tls)
-      : createServer({ noDelay: true }, (socket) => this.attach(socket));
+    const srv = tls ? this.tlsListen(tls) : createServer({ noDelay: true }, (socket) => this.attach(socket));
     this.listener = srv;
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
@@ -145,67 +143,17 @@ export class SyncServer {
     return { host: addr.address, port: addr.port };
   }
 
-  private tlsListener(tls: TlsMaterial): Server {
-    const srv = createTlsServer(
-      {
-        ...tls.contextOptions,
-        requestCert: true,
-        // Verified by admit() after the handshake, so a refusal carries its precise reason.
-        rejectUnauthorized: false,
-        handshakeTimeout: this.opts.handshakeTimeoutMs,
-        noDelay: true,
-      },
-      (socket: TLSSocket) => {
-        const { result, failure } = admit(socket, tls.policy);
-        if (result.ok) {
-          this.attach(socket, result.identity);
-          return;
-        }
-        this.stats.tlsFailures.inc(failure!);
-        this.limitedLog.warn(
-          `tls:${failure}`,
-          { remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: failure, err: result.why },
-          'TLS client refused',
-        );
-        // The handshake is done, so the peer can be told why before the connection ends.
-        socket.on('error', () => {});
-        socket.end(
-          encodeMessage({
-            type: MsgType.Goodbye,
-            body: { code: CloseCode.Unauthenticated, message: result.why },
-          }),
-        );
-        setTimeout(() => socket.destroy(), this.opts.closeLingerMs).unref();
-      },
-    );
-    srv.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-      const reason = classifyHandshakeError(err);
-      this.stats.tlsFailures.inc(reason);
-      this.limitedLog.warn(
-        `tls:${reason}`,
-        { remote: `${socket.remoteAddress}:${socket.remotePort}`, reason, err: err.message },
-        'TLS handshake failed',
-      );
+  private tlsListen(tls: TlsMaterial): Server {
+    const { server, stop } = createTlsListener(tls, {
+      handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
+      closeLingerMs: this.opts.closeLingerMs,
+      stats: this.stats,
+      log: this.log,
+      limitedLog: this.limitedLog,
+      attach: (socket, identity) => this.attach(socket, identity),
     });
-    this.stats.tlsCertNotAfterMs = tls.notAfterMs;
-    this.tlsReloader = setInterval(() => {
-      try {
-        if (!tls.reload()) return;
-        srv.setSecureContext(tls.contextOptions);
-        this.stats.tlsCertNotAfterMs = tls.notAfterMs;
-        this.stats.tlsReloads.inc('ok');
-        this.log.info(
-          { notAfter: new Date(tls.notAfterMs).toISOString() },
-          'TLS files changed: new connections use the new certificate',
-        );
-      } catch (err) {
-        if (!(err instanceof TlsConfigError)) throw err;
-        this.stats.tlsReloads.inc('failed');
-        this.log.warn({ err: err.message }, 'TLS files changed but cannot be used: keeping the previous set');
-      }
-    }, tls.o.reloadIntervalMs);
-    this.tlsReloader.unref();
-    return srv as unknown as Server;
+    this.stopTls = stop;
+    return server;
   }
 
   /**
@@ -660,7 +608,7 @@ export class SyncServer {
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const c of this.conns) c.socket.destroy();
     if (this.ticker) clearInterval(this.ticker);
-    if (this.tlsReloader) clearInterval(this.tlsReloader);
+    this.stopTls?.();
     await listenerClosed;
   }
 
@@ -669,7 +617,7 @@ export class SyncServer {
     this.draining = true;
     this.reports?.close();
     if (this.ticker) clearInterval(this.ticker);
-    if (this.tlsReloader) clearInterval(this.tlsReloader);
+    this.stopTls?.();
     for (const c of this.conns) c.socket.destroy();
     const listener = this.listener;
     if (listener) await new Promise<void>((r) => listener.close(() => r()));
