@@ -87,6 +87,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private pinger: NodeJS.Timeout | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
   private lastAckMs = 0;
+  /** The state hash at `generation`, taken when it was applied: the next ACK says it (§13). */
+  private ackHash: string | undefined;
   private position: StreamPosition | undefined;
   private epoch = '';
   private lastRxMs = 0;
@@ -360,6 +362,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private advance(socket: Socket, generation: number): void {
     this.generation = generation;
     this.position = { epoch: this.epoch, generation };
+    this.ackHash = this.state.hashHex();
     this.scheduleAck(socket);
   }
 
@@ -370,7 +373,10 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.ackTimer = undefined;
       if (socket.destroyed || this.socket !== socket) return;
       this.lastAckMs = Date.now();
-      socket.write(encodeMessage({ type: MsgType.Ack, body: { generation: this.generation } }));
+      const hash = this.ackHash;
+      socket.write(
+        encodeMessage({ type: MsgType.Ack, body: { generation: this.generation, ...(hash && { hash }) } }),
+      );
     }, wait);
     this.ackTimer.unref();
   }
