@@ -20,6 +20,7 @@ import { LintOptionsError } from '../lint/index.js';
 import { parseHostPort } from '../model/address.js';
 import type { Logger } from '../model/logger.js';
 import { SYNCER_TYPES } from '../model/types.js';
+import { FleetModel } from '../observability/fleet.js';
 import { readiness, startHealthServer } from '../observability/health.js';
 import { LintTap } from '../observability/lint-tap.js';
 import { createLogger } from '../observability/logging.js';
@@ -147,10 +148,11 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   );
   const router = new SyncerRouter(caches);
   const source = createSource(cfg, log.child({ component: 'datastore' }));
+  const serverId = cfg.serverId ?? hostname();
   const server = new SyncServer(
     caches,
     {
-      serverId: cfg.serverId ?? hostname(),
+      serverId,
       maxConnections: cfg.maxConnections,
       maxPendingHandshakes: cfg.maxPendingHandshakes,
       minHandshakeGraceMs: 1_000,
@@ -188,7 +190,8 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       'the sync port is plain TCP beyond loopback: anyone who reaches it can read the cluster state; set --tls-cert-file, --tls-key-file and --tls-client-ca-file',
     );
 
-  const registry = createMetrics({ caches, server, router, datastore: source });
+  const fleet = new FleetModel({ serverId, streams: caches, server, datastore: source }).start();
+  const registry = createMetrics({ caches, server, router, datastore: source, fleet });
   // The lint stage sees exactly what the caches see (a tee in front of the router).
   const lint = cfg.lint ? lintTap(cfg, router, log) : undefined;
   lint?.register(registry);
@@ -196,6 +199,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   const health = await startHealthServer(healthAddr.host, healthAddr.port, {
     registry,
     ready: () => readiness(caches, source),
+    fleet,
   }).catch((err: unknown) => {
     throw listenError('healthListen', cfg.healthListen, err);
   });
@@ -236,6 +240,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     stopping = true;
     log.info({ reason, drainMs: cfg.shutdownDrainMs, connections: server.connectionCount }, 'shutting down');
     summary?.stop();
+    fleet.stop();
     lint?.stop();
     await Promise.all(agents.map((a) => a.stop()));
     await source.stop();

@@ -15,6 +15,7 @@ import { encodeKV } from '../protocol/codec.js';
 import type { Compression } from '../protocol/messages.js';
 import { encodeDelta, encodeSnapshot, type Frames } from './frames.js';
 import { Generation } from './generation.js';
+import { RecentHashes } from './recent-hashes.js';
 
 export interface CacheOptions {
   syncer: SyncerType;
@@ -59,6 +60,8 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly snapshots = new Map<Compression, EncodedSnapshot>();
   private readonly merged: LRUCache<string, Frames>;
+  /** Hashes of the last generations, beyond the catch-up window: for judging ACKs (§13). */
+  private readonly hashes = new RecentHashes();
   /** Counters read by the metrics collector. */
   readonly stats = {
     updatesIn: 0,
@@ -87,6 +90,7 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
       sizeCalculation: (f) => Math.max(1, f.bytes),
     });
     this.history.push(new Generation(0, this.opts.now(), 'wait-for-datastore', this.hash.hex(), new Map()));
+    this.hashes.record(0, this.hash.hex());
   }
 
   // ---- input ------------------------------------------------------------------------------
@@ -165,6 +169,7 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
     head.releaseFrames();
     this.merged.clear();
     this.history.push(gen);
+    this.hashes.record(gen.generation, gen.hash);
     this.historyBytes += gen.bytes;
     this.evict();
     this.emit('advance', gen);
@@ -231,6 +236,11 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
 
   statusFrame(): Buffer {
     return this.head.statusFrame();
+  }
+
+  /** The state hash this stream published at `generation`; undefined if no longer kept. */
+  hashAt(generation: number): string | undefined {
+    return this.hashes.at(generation);
   }
 
   /** Oldest generation a client may hold and still catch up with deltas. */
