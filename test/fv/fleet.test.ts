@@ -1,21 +1,14 @@
 // The fleet view end to end on loopback: real agents (the client library, which ACKs with its
 // state hash) and a hand-driven one that ACKs a wrong hash, a replica's health port serving
 // /fleet and the live WebSocket, and `tabby status` reading it.
-import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { askReplica } from '../../src/cli/status.js';
 import { SyncClient } from '../../src/client/sync-client.js';
-import { Keys } from '../../src/model/keys.js';
 import type { AgentRow, FleetReport } from '../../src/observability/fleet.js';
-import { FleetModel } from '../../src/observability/fleet.js';
-import { startHealthServer } from '../../src/observability/health.js';
-import { createMetrics } from '../../src/observability/metrics.js';
-import { encodeMessage } from '../../src/protocol/codec.js';
-import { MsgType } from '../../src/protocol/messages.js';
 import { run } from '../harness/cli.js';
-import { RawClient } from '../harness/raw-client.js';
-import { perTestStack, startStack, waitFor } from '../harness/stack.js';
+import { divergentAgent, startFleetReplica } from '../harness/fleet.js';
+import { perTestStack, waitFor } from '../harness/stack.js';
 
 const t = perTestStack();
 const clients: SyncClient[] = [];
@@ -24,28 +17,9 @@ afterEach(async () => {
 });
 
 async function replica() {
-  const stack = await startStack();
-  t.stack = stack;
-  const felix = stack.caches.get('felix')!;
-  felix.apply([{ key: Keys.tier('default'), value: { order: 100 } }]);
-  for (const c of stack.caches.values()) c.setStatus('in-sync');
-  const caches = [...stack.caches.values()];
-  const fleet = new FleetModel({ serverId: 'tabby-fv', streams: caches, server: stack.server });
-  const registry = createMetrics({ caches, server: stack.server, router: stack.router, fleet });
-  const health: Server = await startHealthServer('127.0.0.1', 0, {
-    registry,
-    ready: () => ({ ok: true, detail: {} }),
-    fleet,
-  });
-  t.cleanup.push(
-    () =>
-      new Promise((r) => {
-        health.close(r);
-        health.closeAllConnections(); // live-page WebSockets and keep-alive sockets too
-      }),
-  );
-  const healthAddress = `127.0.0.1:${(health.address() as { port: number }).port}`;
-  return { stack, fleet, healthAddress };
+  const r = await startFleetReplica('tabby-fv');
+  t.cleanup.push(() => r.stop());
+  return r;
 }
 
 function agent(address: string, hostname: string, syncer: 'felix' | 'bgp' = 'felix'): SyncClient {
@@ -53,18 +27,6 @@ function agent(address: string, hostname: string, syncer: 'felix' | 'bgp' = 'fel
   clients.push(c);
   c.start();
   return c;
-}
-
-/** A peer whose ACK says a state hash the server never published for that generation. */
-async function divergentAgent(address: string, hostname: string): Promise<RawClient> {
-  const raw = await RawClient.open(address);
-  t.cleanup.push(() => raw.destroy());
-  raw.hello({ hostname, compressions: [] });
-  await waitFor(() => raw.messages.some((m) => m.type === MsgType.SnapshotEnd), 5_000, 'snapshot');
-  const end = raw.messages.find((m) => m.type === MsgType.SnapshotEnd)!;
-  const generation = (end.body as { generation: number }).generation;
-  raw.socket.write(encodeMessage({ type: MsgType.Ack, body: { generation, hash: '0'.repeat(63) + '1' } }));
-  return raw;
 }
 
 async function fleetJson(address: string, agents = false): Promise<FleetReport> {
@@ -79,7 +41,8 @@ describe('fleet view', () => {
     agent(stack.address, 'node-a');
     agent(stack.address, 'node-b');
     agent(stack.address, 'node-c', 'bgp');
-    await divergentAgent(stack.address, 'node-evil');
+    const evil = await divergentAgent(stack.address, 'node-evil');
+    t.cleanup.push(() => evil.destroy());
     await waitFor(
       () => [...stack.server.connections()].filter((c) => c.ackedGeneration >= 0).length === 4,
       10_000,
