@@ -1,11 +1,14 @@
 // The fleet view end to end on loopback: real agents (the client library, which ACKs with its
 // state hash) and a hand-driven one that ACKs a wrong hash, a replica's health port serving
 // /fleet and the live WebSocket, and `tabby status` reading it.
+
+import { createServer } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { askReplica } from '../../src/cli/status.js';
 import { SyncClient } from '../../src/client/sync-client.js';
 import type { AgentRow, FleetReport } from '../../src/observability/fleet.js';
+import { FleetLive } from '../../src/observability/fleet-live.js';
 import { run } from '../harness/cli.js';
 import { divergentAgent, startFleetReplica } from '../harness/fleet.js';
 import { perTestStack, waitFor } from '../harness/stack.js';
@@ -123,5 +126,27 @@ describe('fleet view', () => {
     });
     foreign.terminate();
     expect(status).toBe(403);
+  });
+
+  it('caps the live viewers and takes upgrades only on /fleet/ws', async () => {
+    const { fleet } = await replica();
+    const http = createServer((_req, res) => res.writeHead(404).end());
+    const live = new FleetLive(fleet, { maxViewers: 1 });
+    live.attach(http);
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    t.cleanup.push(() => new Promise((r) => http.close(r)));
+    const base = `ws://127.0.0.1:${(http.address() as { port: number }).port}`;
+    const open = (path: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${base}${path}`);
+        t.cleanup.push(() => ws.terminate());
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => resolve(101));
+        ws.on('error', () => {});
+      });
+    expect(await open('/fleet/ws')).toBe(101);
+    expect(live.viewerCount).toBe(1);
+    expect(await open('/fleet/ws')).toBe(503);
+    expect(await open('/elsewhere')).toBe(404);
   });
 });
