@@ -12,6 +12,7 @@ import { lintCommand } from './lint.js';
 import { nodeCommand } from './node-status.js';
 import { serveCommand } from './serve.js';
 import { sizingCommand } from './sizing.js';
+import { statusCommand } from './status.js';
 import { onStopRequest } from './stop-request.js';
 import { syncCommand } from './sync.js';
 
@@ -27,6 +28,7 @@ program.addCommand(lintCommand());
 program.addCommand(nodeCommand());
 program.addCommand(ipamCommand());
 program.addCommand(sizingCommand());
+program.addCommand(statusCommand());
 program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}), onStopRequest }));
 
 /** Commander's errors are thrown to exitOnFailure rather than ending the process itself. */

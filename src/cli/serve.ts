@@ -22,6 +22,7 @@ import { parseHostPort } from '../model/address.js';
 import { Keys } from '../model/keys.js';
 import type { Logger } from '../model/logger.js';
 import { SYNCER_TYPES } from '../model/types.js';
+import { FleetModel } from '../observability/fleet.js';
 import { Freshness } from '../observability/freshness.js';
 import { readiness, startHealthServer } from '../observability/health.js';
 import { LintTap } from '../observability/lint-tap.js';
@@ -172,10 +173,11 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   // Certificates that name an agent pod report for the node the API server bound it to.
   const podPlacement = namesPods(cfg) ? new PodPlacementIndex(cfg.tlsAgentNamespace) : undefined;
   const source = createSource(cfg, log.child({ component: 'datastore' }), podPlacement);
+  const serverId = cfg.serverId ?? hostname();
   const server = new SyncServer(
     caches,
     {
-      serverId: cfg.serverId ?? hostname(),
+      serverId,
       maxConnections: cfg.maxConnections,
       maxPendingHandshakes: cfg.maxPendingHandshakes,
       minHandshakeGraceMs: 1_000,
@@ -233,7 +235,8 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       'the sync port is plain TCP beyond loopback: anyone who reaches it can read the cluster state; set --tls-cert-file, --tls-key-file and --tls-client-ca-file',
     );
 
-  const registry = createMetrics({ caches, server, router, datastore: source });
+  const fleet = new FleetModel({ serverId, streams: caches, server, datastore: source }).start();
+  const registry = createMetrics({ caches, server, router, datastore: source, fleet });
   // The lint stage sees exactly what the caches see (a tee in front of the router).
   const lint = cfg.lint ? lintTap(cfg, router, log) : undefined;
   lint?.register(registry);
@@ -241,6 +244,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   const health = await startHealthServer(healthAddr.host, healthAddr.port, {
     registry,
     ready: () => freshness.check(),
+    fleet,
   }).catch((err: unknown) => {
     throw listenError('healthListen', cfg.healthListen, err);
   });
@@ -281,6 +285,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     stopping = true;
     log.info({ reason, drainMs: cfg.shutdownDrainMs, connections: server.connectionCount }, 'shutting down');
     summary?.stop();
+    fleet.stop();
     lint?.stop();
     await Promise.all(agents.map((a) => a.stop()));
     await source.stop();

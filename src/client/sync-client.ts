@@ -103,6 +103,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private pinger: NodeJS.Timeout | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
   private lastAckMs = 0;
+  /** The state hash at `generation`, taken when it was applied: the next ACK says it (§13). */
+  private ackHash: { generation: number; hash: string } | undefined;
   private position: StreamPosition | undefined;
   private epoch = '';
   private lastRxMs = 0;
@@ -426,10 +428,12 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   /**
    * The client's position after a complete snapshot or delta run, with the hash of the state
    * it holds (its own when verifying, else what the server stated), so that it can resume on
-   * any replica that had the same state (§14.3).
+   * any replica that had the same state (§14.3). Its own hash also goes with the next ACK (§13).
    */
   private advance(socket: Socket, generation: number, statedHash: string | undefined): void {
-    this.moveTo(generation, this.state.hashHex() ?? statedHash);
+    const own = this.state.hashHex();
+    this.moveTo(generation, own ?? statedHash);
+    this.ackHash = own === undefined ? undefined : { generation, hash: own };
     this.scheduleAck(socket);
   }
 
@@ -445,7 +449,11 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.ackTimer = undefined;
       if (socket.destroyed || this.socket !== socket) return;
       this.lastAckMs = Date.now();
-      socket.write(encodeMessage({ type: MsgType.Ack, body: { generation: this.generation } }));
+      // Only the hash of the state at this very generation (a resume moves the generation alone).
+      const hash = this.ackHash?.generation === this.generation ? this.ackHash.hash : undefined;
+      socket.write(
+        encodeMessage({ type: MsgType.Ack, body: { generation: this.generation, ...(hash && { hash }) } }),
+      );
     }, wait);
     this.ackTimer.unref();
   }

@@ -27,7 +27,11 @@ export const serveSchema = z.object({
     .default(300)
     .describe('kubernetes: watches end after a random 1-2x this and resume'),
   listen: hostPort.default('0.0.0.0:5473').describe('sync protocol listen address'),
-  healthListen: hostPort.default('0.0.0.0:9098').describe('HTTP address for /livez, /readyz and /metrics'),
+  healthListen: hostPort
+    .default('0.0.0.0:9098')
+    .describe(
+      'HTTP address for /livez, /readyz, /metrics, /fleet (tabby status) and the live fleet page at /',
+    ),
   serverId: z.string().optional().describe('name reported to clients (default: host name)'),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('log level'),
   maxConnections: pos

@@ -1,10 +1,14 @@
 // The HTTP side port: /livez (the process answers), /readyz (every syncer in sync with the
-// datastore, so clients would get a complete state; when not, the detail says why) and /metrics.
+// datastore, so clients would get a complete state; when not, the detail says why), /metrics,
+// and with a fleet view /fleet (JSON for `tabby status`) and the live fleet page at /.
 
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { DatastoreSource } from '../datastore/source.js';
 import type { SyncStatus } from '../model/types.js';
+import type { FleetReport } from './fleet.js';
+import { FleetLive } from './fleet-live.js';
+import { FLEET_PAGE, FLEET_PAGE_CSP } from './fleet-page.js';
 
 export interface Readiness {
   ok: boolean;
@@ -29,6 +33,8 @@ export function readiness(
 export interface HealthSources {
   registry: Registry;
   ready: () => Readiness;
+  /** The replica's fleet view: serves /fleet, the page at / and its WebSocket. */
+  fleet?: { report(opts?: { agents?: boolean }): FleetReport };
 }
 
 export async function startHealthServer(host: string, port: number, src: HealthSources): Promise<Server> {
@@ -50,10 +56,26 @@ export async function startHealthServer(host: string, port: number, src: HealthS
         (body) => res.writeHead(200, { 'content-type': src.registry.contentType }).end(body),
         (err: Error) => res.writeHead(500).end(err.message),
       );
+    } else if (path === '/fleet' && src.fleet) {
+      // ?agents=1 adds one row per agent (large: a line per connection); the summary is not.
+      const agents = new URL(req.url ?? '/', 'http://x').searchParams.get('agents') === '1';
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(`${JSON.stringify(src.fleet.report({ agents }))}\n`);
+    } else if (path === '/' && src.fleet) {
+      res
+        .writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'content-security-policy': FLEET_PAGE_CSP,
+          'x-content-type-options': 'nosniff',
+          'cache-control': 'no-store',
+        })
+        .end(FLEET_PAGE);
     } else {
       res.writeHead(404).end();
     }
   });
+  if (src.fleet) new FleetLive(src.fleet).attach(srv);
   await new Promise<void>((resolve, reject) => {
     srv.once('error', reject);
     srv.listen(port, host, () => resolve());

@@ -8,6 +8,7 @@ import { ConnState } from '../server/connection.js';
 import type { SyncServer } from '../server/server.js';
 import type { SnapshotCache } from '../snapcache/cache.js';
 import type { SyncerRouter } from '../snapcache/router.js';
+import { AGENT_STATES, type FleetModel } from './fleet.js';
 
 const STATUS_VALUE = { 'wait-for-datastore': 0, resync: 1, 'in-sync': 2 } as const;
 
@@ -16,6 +17,8 @@ export function createMetrics(parts: {
   server: SyncServer;
   router: SyncerRouter;
   datastore?: DatastoreSource;
+  /** The fleet view: agents current/behind/divergent per syncer, data age. */
+  fleet?: FleetModel;
 }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tabby_' });
@@ -187,6 +190,8 @@ export function createMetrics(parts: {
     },
   });
 
+  if (parts.fleet) registerFleetMetrics(registry, parts.fleet);
+
   const datastore = parts.datastore;
   if (datastore?.health) {
     const health = () => datastore.health!();
@@ -237,4 +242,39 @@ export function createMetrics(parts: {
   }
 
   return registry;
+}
+
+/** Gauges for alerts on the fleet (deploy/monitoring): every syncer × state series, zeros included. */
+function registerFleetMetrics(registry: Registry, fleet: FleetModel): void {
+  new Gauge({
+    name: 'tabby_agents',
+    help: 'Agents connected, by syncer and state (current, behind, divergent: acknowledged state hash differs from the published one, unacked)',
+    labelNames: ['syncer', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of fleet.report().syncers)
+        for (const state of AGENT_STATES) this.set({ syncer: s.syncer, state }, s[state]);
+    },
+  });
+  new Gauge({
+    name: 'tabby_agents_lag_max_seconds',
+    help: 'How far behind the head the most lagging agent is (from its last ACK), by syncer',
+    labelNames: ['syncer'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of fleet.report().syncers) this.set({ syncer: s.syncer }, s.maxLagMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'tabby_datastore_data_age_seconds',
+    help: 'Time since the data served was last known current (every syncer in sync, API answering); 0 while it is',
+    registers: [registry],
+    collect() {
+      this.reset();
+      const age = fleet.report().datastore.dataAgeMs;
+      if (age !== null) this.set(age / 1000);
+    },
+  });
 }

@@ -21,30 +21,7 @@ export interface SummaryParts {
 const kb = (n: number) =>
   n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 
-/** Hashes of the recent generations of each cache, to check agents that are not at the head. */
-export class PublishedHashes {
-  private readonly bySyncer = new Map<string, Map<number, string>>();
-
-  constructor(
-    caches: readonly SnapshotCache[],
-    private readonly keep = 1_000,
-  ) {
-    for (const c of caches) {
-      const m = new Map<number, string>([[c.headGeneration, c.stateHash]]);
-      this.bySyncer.set(c.syncer, m);
-      c.on('advance', (g) => {
-        m.set(g.generation, g.hash);
-        if (m.size > this.keep) m.delete(m.keys().next().value!);
-      });
-    }
-  }
-
-  hashAt(syncer: string, generation: number): string | undefined {
-    return this.bySyncer.get(syncer)?.get(generation);
-  }
-}
-
-export function summaryLine(parts: SummaryParts, published: PublishedHashes) {
+export function summaryLine(parts: SummaryParts) {
   const { caches, server, agents } = parts;
   const bySyncer = new Map(caches.map((c) => [c.syncer, c]));
   const syncers = caches
@@ -55,7 +32,7 @@ export function summaryLine(parts: SummaryParts, published: PublishedHashes) {
   for (const a of agents) {
     const head = bySyncer.get(a.syncer)?.headGeneration ?? a.generation;
     maxLag = Math.max(maxLag, head - a.generation);
-    if (a.state.hashHex() === published.hashAt(a.syncer, a.generation)) consistent++;
+    if (a.state.hashHex() === bySyncer.get(a.syncer)?.hashAt(a.generation)) consistent++;
   }
   const agentPart =
     agents.length > 0
@@ -75,8 +52,7 @@ export function summaryLine(parts: SummaryParts, published: PublishedHashes) {
 }
 
 export function startSummary(intervalMs: number, parts: SummaryParts) {
-  const published = new PublishedHashes(parts.caches);
-  const t = setInterval(() => process.stderr.write(`${summaryLine(parts, published)}\n`), intervalMs);
+  const t = setInterval(() => process.stderr.write(`${summaryLine(parts)}\n`), intervalMs);
   t.unref();
   return { stop: () => clearInterval(t) };
 }

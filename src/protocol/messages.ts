@@ -105,6 +105,11 @@ export interface Pong {
 }
 export interface Ack {
   generation: number;
+  /**
+   * The client's state hash at `generation` (§13, §17), so the server can tell a client
+   * that holds something other than what it published; absent = the client does not say.
+   */
+  hash?: string;
 }
 export interface Goodbye {
   code: string;
@@ -270,8 +275,11 @@ export function parseBody(type: number, body: unknown): Message {
     case MsgType.Ping:
     case MsgType.Pong:
       return { type, body: { ts: uint(type, o, 'ts') } } as Message;
-    case MsgType.Ack:
-      return { type, body: { generation: uint(type, o, 'generation') } };
+    case MsgType.Ack: {
+      const a: Ack = { generation: uint(type, o, 'generation') };
+      if (o['hash'] != null) a.hash = stateHash(type, o, 'hash');
+      return { type, body: a };
+    }
     case MsgType.Goodbye: {
       const g: Goodbye = { code: str(type, o, 'code'), message: str(type, o, 'message') };
       if (o['retryAfterMs'] != null) g.retryAfterMs = uint(type, o, 'retryAfterMs');

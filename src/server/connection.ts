@@ -4,12 +4,17 @@
 
 import type { Socket } from 'node:net';
 import type { SyncerType, SyncStatus } from '../model/types.js';
-import type { Compression } from '../protocol/messages.js';
+import type { Ack, Compression } from '../protocol/messages.js';
 import type { PeerIdentity } from './peer-identity.js';
 import type { SyncStream } from './sync-stream.js';
 import type { TokenBucket } from './token-bucket.js';
 
 export const ConnState = { Handshake: 0, Streaming: 1, Closing: 2 } as const;
+/**
+ * What the client's last ACK says of its state (PROTOCOL.md §13): the hash the server
+ * published for that generation (`match`), another one (`divergent`), or no way to tell.
+ */
+export type AckedHash = 'match' | 'divergent' | 'unknown';
 export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 
 /**
@@ -27,6 +32,8 @@ export class Connection {
   generation = -1;
   sentStatus: SyncStatus | undefined;
   ackedGeneration = -1;
+  ackedAtMs = 0;
+  ackedHash: AckedHash = 'unknown';
   hostname = '';
   /** HELLO's hostname if it is a valid node name: the only node this client may report about. */
   node: string | undefined;
@@ -68,6 +75,20 @@ export class Connection {
     }
     if (frames.length > 1) s.uncork();
     if (s.writableNeedDrain && this.blockedSinceMs === 0) this.blockedSinceMs = now;
+  }
+
+  /**
+   * Records an ACK and judges its hash against the one published for its generation. A
+   * generation not sent on this connection (§13: ignored) or no longer kept says nothing.
+   */
+  recordAck(ack: Ack, now: number): void {
+    this.ackedGeneration = ack.generation;
+    this.ackedAtMs = now;
+    const published =
+      ack.hash !== undefined && ack.generation <= this.generation
+        ? this.stream?.hashAt(ack.generation)
+        : undefined;
+    this.ackedHash = published === undefined ? 'unknown' : published === ack.hash ? 'match' : 'divergent';
   }
 
   describe(): Record<string, unknown> {

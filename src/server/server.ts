@@ -277,7 +277,7 @@ export class SyncServer {
       case MsgType.Pong:
         return; // liveness is any received byte
       case MsgType.Ack:
-        conn.ackedGeneration = msg.body.generation;
+        conn.recordAck(msg.body, Date.now());
         return;
       case MsgType.Report:
         if (this.reports) this.reports.onReport(conn, msg.body);

@@ -23,6 +23,8 @@ export interface SyncStream {
   generationWithHash(hash: string): number | undefined;
   /** STATUS frame for the head. */
   statusFrame(): Buffer;
+  /** The state hash published at `generation`, if still kept (to judge ACKs, §13). */
+  hashAt(generation: number): string | undefined;
   /** Creation time of the oldest generation a client at `generation` lacks. */
   missingSinceMs(generation: number): number | undefined;
   on(event: 'advance', listener: () => void): unknown;

@@ -15,6 +15,7 @@ import { encodeKV } from '../protocol/codec.js';
 import type { Compression } from '../protocol/messages.js';
 import { encodeDelta, encodeSnapshot, type Frames } from './frames.js';
 import { Generation } from './generation.js';
+import { RecentHashes } from './recent-hashes.js';
 
 export interface CacheOptions {
   syncer: SyncerType;
@@ -64,6 +65,8 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly snapshots = new Map<Compression, EncodedSnapshot>();
   private readonly merged: LRUCache<string, Frames>;
+  /** Hashes of the last generations, beyond the catch-up window: for judging ACKs (§13). */
+  private readonly hashes = new RecentHashes();
   /** Counters read by the metrics collector. */
   readonly stats = {
     updatesIn: 0,
@@ -98,6 +101,7 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
     this.history.push(gen);
     this.historyBytes += gen.bytes;
     this.byHash.set(gen.hash, gen.generation);
+    this.hashes.record(gen.generation, gen.hash);
   }
 
   // ---- input ------------------------------------------------------------------------------
@@ -242,6 +246,11 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
 
   statusFrame(): Buffer {
     return this.head.statusFrame();
+  }
+
+  /** The state hash this stream published at `generation`; undefined if no longer kept. */
+  hashAt(generation: number): string | undefined {
+    return this.hashes.at(generation);
   }
 
   /** Oldest generation a client may hold and still catch up with deltas. */

@@ -182,6 +182,65 @@ describe('client checks', () => {
   });
 });
 
+describe('client ACKs (PROTOCOL.md §13)', () => {
+  it('carry the state hash of the acknowledged generation, never one from inside a delta run', async () => {
+    const base: KV[] = [{ key: 'a', value: 1 }];
+    const after = [
+      ['a', 2],
+      ['b', 3],
+    ] as const;
+    let session: Session | undefined;
+    const { address } = await scripted([
+      (s) => {
+        session = s;
+        // One write: the client applies the run's first frame before its ACK timer can fire.
+        s.socket.write(
+          Buffer.concat(
+            [
+              serverHello('e1'),
+              ...snapshot('e1', 1, base),
+              { type: MsgType.Delta, body: { to: 2, kvs: [{ key: 'a', value: 2 }], more: true } } as Message,
+            ].map((m) => encodeMessage(m)),
+          ),
+        );
+      },
+    ]);
+    const c = new SyncClient({ addresses: [address], syncer: 'felix', compressions: [], ackIntervalMs: 1 });
+    clients.push(c);
+    c.start();
+    const acks = () => session?.received.filter((m) => m.type === MsgType.Ack).map((m) => m.body) ?? [];
+    await waitFor(() => acks().length >= 1, 5_000, 'first ACK');
+    expect(acks()[0]).toEqual({ generation: 1, hash: hashState(base.map((k) => [k.key, k.value])) });
+    send(session!, {
+      type: MsgType.Delta,
+      body: { to: 2, kvs: [{ key: 'b', value: 3 }], more: false, hash: hashState(after) },
+    });
+    await waitFor(() => acks().some((a) => a.generation === 2), 5_000, 'ACK of generation 2');
+    expect(acks().find((a) => a.generation === 2)).toEqual({ generation: 2, hash: hashState(after) });
+  });
+
+  it('carry no hash from a client that does not keep one', async () => {
+    let session: Session | undefined;
+    const { address } = await scripted([
+      (s) => {
+        session = s;
+        send(s, serverHello('e1'), ...snapshot('e1', 3, [{ key: 'a', value: 1 }]));
+      },
+    ]);
+    const c = new SyncClient({
+      addresses: [address],
+      syncer: 'felix',
+      compressions: [],
+      ackIntervalMs: 1,
+      verifyHash: false,
+    });
+    clients.push(c);
+    c.start();
+    await waitFor(() => session?.received.some((m) => m.type === MsgType.Ack) === true, 5_000, 'ACK');
+    expect(session!.received.find((m) => m.type === MsgType.Ack)?.body).toEqual({ generation: 3 });
+  });
+});
+
 // ---- stream invariants (PROTOCOL.md §16.1) and the receive table (§7.2) --------------------
 
 const begin = (epoch: string, generation: number, keys: number, chunks: number): Message => ({

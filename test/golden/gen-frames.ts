@@ -190,6 +190,12 @@ export const GOLDEN_CASES: readonly GoldenCase[] = [
     message: { type: MsgType.Ack, body: { generation: 43 } },
   },
   {
+    name: 'ack-with-hash',
+    direction: 'client → server',
+    note: 'The client has applied generation 43 and says its state hash there (§13): the server compares it with the hash it published for 43.',
+    message: { type: MsgType.Ack, body: { generation: 43, hash: GEN43_HASH } },
+  },
+  {
     name: 'goodbye',
     direction: 'either',
     note: 'Server draining: reconnect elsewhere after 2.5 s.',

@@ -219,6 +219,24 @@ describe('catch-up and compaction', () => {
     expect(deltas(c.catchUp(c.headGeneration - 1, 'none')!.frames)[0]!.to).toBe(c.headGeneration);
   });
 
+  it('keeps the hash of recent generations after their changes left the window, for judging ACKs', () => {
+    const c = cache({ maxHistoryBytes: 1 });
+    const published = [c.stateHash];
+    for (let g = 1; g <= 1_100; g++) {
+      c.apply([kv('a', g)]);
+      c.flush();
+      published.push(c.stateHash);
+    }
+    expect(c.retainedGenerations).toBe(1); // only the head's changes are kept...
+    expect(c.hashAt(1_100)).toBe(published[1_100]);
+    expect(c.hashAt(100)).toBe(published[100]); // ...but the last 1 024 hashes are
+    expect(c.hashAt(1_100 - 1_023)).toBe(published[1_100 - 1_023]);
+    expect(c.hashAt(1_100 - 1_024)).toBeUndefined();
+    expect(c.hashAt(0)).toBeUndefined();
+    expect(c.hashAt(1_101)).toBeUndefined();
+    expect(c.hashAt(-1)).toBeUndefined();
+  });
+
   it('reports when the oldest missing generation was made (lag)', () => {
     const c = cache();
     c.apply([kv('a', 1)]);

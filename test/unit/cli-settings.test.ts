@@ -7,6 +7,7 @@ import { ipamCommand } from '../../src/cli/ipam.js';
 import { lintCommand } from '../../src/cli/lint.js';
 import { nodeCommand } from '../../src/cli/node-status.js';
 import { serveCommand } from '../../src/cli/serve.js';
+import { statusCommand } from '../../src/cli/status.js';
 import { syncCommand } from '../../src/cli/sync.js';
 import { apiserverEmulatorCommand } from '../../src/emulator/cli.js';
 
@@ -24,6 +25,7 @@ const commands = [
   lintCommand(),
   nodeCommand(),
   ipamCommand(),
+  statusCommand(),
   apiserverEmulatorCommand(),
 ].flatMap((c) => leaves(c));
 

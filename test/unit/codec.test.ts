@@ -217,7 +217,9 @@ const message: fc.Arbitrary<Message> = fc.oneof(
     .map((body) => ({ type: MsgType.Status, body }) as Message),
   uint.map((ts) => ({ type: MsgType.Ping, body: { ts } })),
   uint.map((ts) => ({ type: MsgType.Pong, body: { ts } })),
-  uint.map((generation) => ({ type: MsgType.Ack, body: { generation } })),
+  fc
+    .record({ generation: uint, hash }, { requiredKeys: ['generation'] })
+    .map((body) => ({ type: MsgType.Ack, body })),
   fc
     .record({ code: text, message: text, retryAfterMs: uint }, { requiredKeys: ['code', 'message'] })
     .map((body) => ({ type: MsgType.Goodbye, body })),

@@ -95,6 +95,9 @@ describe('FrameDecoder splitting', () => {
     expect(d.push(raw(MsgType.Delta, { to: 2, kvs: [], more: false, hash: null }))).toEqual([
       { type: MsgType.Delta, body: { to: 2, kvs: [], more: false } },
     ]);
+    expect(d.push(raw(MsgType.Ack, { generation: 2, hash: null }))).toEqual([
+      { type: MsgType.Ack, body: { generation: 2 } },
+    ]);
     expect(d.push(raw(MsgType.Goodbye, { code: 'x', message: 'y', retryAfterMs: null }))).toEqual([
       { type: MsgType.Goodbye, body: { code: 'x', message: 'y' } },
     ]);
@@ -242,6 +245,8 @@ describe('FrameDecoder rejects', () => {
       [MsgType.Ping, { ts: 2 ** 53 }],
       [MsgType.Ping, {}],
       [MsgType.Ack, { generation: null }],
+      [MsgType.Ack, { generation: 1, hash: 'f'.repeat(63) }],
+      [MsgType.Ack, { generation: 1, hash: 7 }],
       [MsgType.Hello, { ...hello, versions: 1 }],
       [MsgType.Hello, { ...hello, versions: ['1'] }],
       [MsgType.Hello, { ...hello, hostname: 5 }],

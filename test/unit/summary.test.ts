@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SyncClient } from '../../src/client/sync-client.js';
-import { PublishedHashes, summaryLine } from '../../src/observability/summary.js';
+import { summaryLine } from '../../src/observability/summary.js';
 import type { SyncServer } from '../../src/server/server.js';
 import { ServerStats } from '../../src/server/stats.js';
 import { SnapshotCache } from '../../src/snapcache/cache.js';
@@ -9,7 +9,6 @@ import { TEST_CACHE_OPTIONS } from '../harness/stack.js';
 describe('console summary', () => {
   it('counts an agent one generation behind as consistent, with its lag; a wrong hash as not', () => {
     const cache = new SnapshotCache({ ...TEST_CACHE_OPTIONS, syncer: 'felix' });
-    const published = new PublishedHashes([cache]);
     cache.apply([{ key: '/calico/v1/policy/tier/a', value: { order: 1 } }]);
     cache.flush();
     const gen1 = cache.headGeneration;
@@ -19,14 +18,11 @@ describe('console summary', () => {
     const agent = (generation: number, hash: string) =>
       ({ syncer: 'felix', generation, state: { hashHex: () => hash } }) as unknown as SyncClient;
     const server = { stats: new ServerStats(), connectionCount: 3 } as unknown as SyncServer;
-    const line = summaryLine(
-      {
-        caches: [cache],
-        server,
-        agents: [agent(gen1, hash1), agent(cache.headGeneration, cache.stateHash), agent(gen1, 'bad')],
-      },
-      published,
-    );
+    const line = summaryLine({
+      caches: [cache],
+      server,
+      agents: [agent(gen1, hash1), agent(cache.headGeneration, cache.stateHash), agent(gen1, 'bad')],
+    });
     expect(line).toContain('agents 2/3 hold a published state exactly, lag ≤ 1 gen');
     expect(line).toContain(`felix gen ${cache.headGeneration} keys 2`);
     cache.close();
@@ -43,11 +39,11 @@ describe('console summary', () => {
     };
     const datastore = { health: () => ({ conversionErrors: new Map(), api }) };
     const parts = { caches: [cache], server, agents: [], datastore };
-    expect(summaryLine(parts, new PublishedHashes([cache]))).toContain(
+    expect(summaryLine(parts)).toContain(
       'datastore API NOT ANSWERING since 2025-01-01T00:00:00.000Z: probe timed out',
     );
     api.live = true;
-    expect(summaryLine(parts, new PublishedHashes([cache]))).not.toContain('NOT ANSWERING');
+    expect(summaryLine(parts)).not.toContain('NOT ANSWERING');
     cache.close();
   });
 });
