@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SyncClient } from '../../src/client/sync-client.js';
 import type { ClientTlsOptions } from '../../src/client/tls.js';
@@ -186,5 +186,30 @@ describe('mutual TLS', () => {
     // Put the original files back for the other tests.
     writeFileSync(files['server.crt']!, serverPem.cert);
     writeFileSync(files['server.key']!, serverPem.key);
+  });
+
+  it('uses an agent certificate rotated on disk from its next connection on', async () => {
+    const s = await started();
+    const first = await issue(ca, { cn: 'system:node:node-a' });
+    const tls = await agentFiles(first);
+    const agent = client(s.address, 'node-a', tls);
+    await waitFor(() => agent.status === 'in-sync', 10_000, 'in sync');
+    const peerSerial = () => {
+      const c = [...s.server.connections()].find((x) => x.syncer !== undefined);
+      return c ? (c.socket as TLSSocket).getPeerCertificate().serialNumber : undefined;
+    };
+    const before = peerSerial();
+    const next = await issue(ca, { cn: 'system:node:node-a' });
+    writeFileSync(tls.certFile, next.cert);
+    writeFileSync(tls.keyFile, next.key);
+    agent.dropConnection();
+    await waitFor(
+      () => {
+        const now = peerSerial();
+        return now !== undefined && now !== before && agent.status === 'in-sync';
+      },
+      10_000,
+      'reconnected with the new certificate',
+    );
   });
 });
