@@ -9,6 +9,7 @@ import { agentCommand } from './agent.js';
 import { explainCommand } from './explain.js';
 import { ipamCommand } from './ipam.js';
 import { lintCommand } from './lint.js';
+import { loadtestCommand } from './loadtest.js';
 import { nodeCommand } from './node-status.js';
 import { serveCommand } from './serve.js';
 import { sizingCommand } from './sizing.js';
@@ -26,6 +27,7 @@ program.addCommand(lintCommand());
 program.addCommand(nodeCommand());
 program.addCommand(ipamCommand());
 program.addCommand(sizingCommand());
+program.addCommand(loadtestCommand());
 program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}) }));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
