@@ -7,12 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { deserialize } from 'node:v8';
-import { deflateSync, inflateSync } from 'node:zlib';
-import { FLAG_DEFLATE, HEADER_BYTES } from '../src/protocol/codec.js';
 import { serveCommands } from './ipc.js';
 import { wallNow } from './lean-client.js';
-import type { Recording } from './recorder.js';
-import { restamp } from './stamp.js';
+import { type Recording, restamped } from './recorder.js';
 
 const sockets = new Set<Socket>();
 let recording: Recording | undefined;
@@ -30,21 +27,6 @@ const server = createServer({ noDelay: true }, (s) => {
   s.on('error', () => {});
   s.on('close', () => sockets.delete(s));
 });
-
-/** The recorded frame with every stamp set to `ms`, framed again (compressed again if it was). */
-export function restamped(frame: Buffer, ms: number): Buffer {
-  const flags = frame[5]!;
-  const packed = frame.subarray(HEADER_BYTES);
-  const body = flags & FLAG_DEFLATE ? inflateSync(packed) : Buffer.from(packed);
-  restamp(body, ms);
-  const out = flags & FLAG_DEFLATE ? deflateSync(body) : body;
-  const f = Buffer.allocUnsafe(HEADER_BYTES + out.length);
-  f.writeUInt32BE(out.length + 2, 0);
-  f[4] = frame[4]!;
-  f[5] = flags;
-  out.copy(f, HEADER_BYTES);
-  return f;
-}
 
 function send(frame: Buffer, scheduledMs: number): void {
   const f = restamped(frame, scheduledMs);

@@ -16,6 +16,8 @@ export type DirectSink = Pick<ClientSink, 'onSample' | 'onBytes'> & {
 
 const RV = /"resourceVersion":"(\d+)"/;
 const NEWLINE = 0x0a;
+/** How the emulator (as kube-apiserver) starts a delete event line. */
+const DELETED = Buffer.from('{"type":"DELETED"');
 
 export class DirectAgent {
   private readonly requests = new Set<ClientRequest>();
@@ -100,7 +102,15 @@ export class DirectAgent {
         const lines = buf.subarray(0, end + 1);
         carry = end + 1 < buf.length ? buf.subarray(end + 1) : undefined;
         const now = wallNow();
-        forEachStamp(lines, (_, sentAt) => this.sink.onSample(now - sentAt, sentAt, this.id));
+        for (let at = 0; at < lines.length; ) {
+          const eol = lines.indexOf(NEWLINE, at);
+          const line = lines.subarray(at, eol);
+          at = eol + 1;
+          // A DELETED event carries the object's last state, stamp included: not a delivery
+          // (through Tabby a delete is a nil value, with no stamp either).
+          if (line.subarray(0, DELETED.length).equals(DELETED)) continue;
+          forEachStamp(line, (_, sentAt) => this.sink.onSample(now - sentAt, sentAt, this.id));
+        }
         const rvs = lines.toString('latin1').match(/"resourceVersion":"(\d+)"/g);
         if (rvs) last = rvs[rvs.length - 1]!.slice(19, -1);
         if (lines.includes('"type":"ERROR"')) expired = true;

@@ -3,9 +3,11 @@
 // gives the snapshot's size on the wire. One connection, in the coordinator process.
 
 import { connect, type Socket } from 'node:net';
-import { encodeMessage, HEADER_BYTES, packr } from '../src/protocol/codec.js';
+import { deflateSync, inflateSync } from 'node:zlib';
+import { encodeMessage, FLAG_DEFLATE, HEADER_BYTES, packr } from '../src/protocol/codec.js';
 import { MsgType, PROTOCOL_VERSIONS } from '../src/protocol/messages.js';
 import { wallNow } from './lean-client.js';
+import { restamp } from './stamp.js';
 
 export interface Recording {
   /** SERVER_HELLO through SNAPSHOT_END (and anything before the first delta), as sent. */
@@ -98,4 +100,19 @@ export class Recorder {
       deltas: this.deltas.map((d) => ({ atMs: d.at - t0, frame: d.frame })),
     };
   }
+}
+
+/** The recorded frame with every stamp set to `ms`, framed again (compressed again if it was). */
+export function restamped(frame: Buffer, ms: number): Buffer {
+  const flags = frame[5]!;
+  const packed = frame.subarray(HEADER_BYTES);
+  const body = flags & FLAG_DEFLATE ? inflateSync(packed) : Buffer.from(packed);
+  restamp(body, ms);
+  const out = flags & FLAG_DEFLATE ? deflateSync(body) : body;
+  const f = Buffer.allocUnsafe(HEADER_BYTES + out.length);
+  f.writeUInt32BE(out.length + 2, 0);
+  f[4] = frame[4]!;
+  f[5] = flags;
+  out.copy(f, HEADER_BYTES);
+  return f;
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the namespace/daemon tests drive (iproute2, iptables,
-# nftables, ipset, bird2, wireguard-tools, wireguard-go), and kubectl for rendering deploy/
+# nftables, ipset, bird2, wireguard-tools, wireguard-go), chromium (the load test's HTML report is
+# checked in it headless: test/fv/loadtest-smoke.test.ts), and kubectl for rendering deploy/
 # (test/unit/deploy.test.ts), when running as root and they are missing. Without root it only
 # says what is missing; the tests that need them say so too.
 set -euo pipefail
-pkgs=(iproute2 iptables ipset nftables bird2 wireguard-tools wireguard-go netcat-openbsd)
+pkgs=(iproute2 iptables ipset nftables bird2 wireguard-tools wireguard-go netcat-openbsd chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

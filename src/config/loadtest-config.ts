@@ -5,7 +5,7 @@
 import { z } from 'zod';
 
 /** The run modes a scenario can compare (see loadtest/README in docs/benchmarks.md). */
-export const LOADTEST_MODES = ['tabby', 'direct', 'ceiling', 'rollout'] as const;
+export const LOADTEST_MODES = ['tabby', 'ceiling', 'direct', 'rollout'] as const;
 export type LoadtestMode = (typeof LOADTEST_MODES)[number];
 
 const count = z.number().int().nonnegative();
@@ -107,7 +107,7 @@ export const loadtestSchema = z.object({
     .string()
     .regex(/^[a-z,]*$/)
     .default('')
-    .describe("comma-separated modes to run instead of the scenario's (tabby,direct,ceiling,rollout)"),
+    .describe("comma-separated modes to run instead of the scenario's (tabby,ceiling,direct,rollout)"),
   agents: z.coerce
     .number()
     .int()
