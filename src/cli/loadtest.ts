@@ -76,33 +76,44 @@ export function loadtestCommand(): Command {
   );
   addSchemaOptions(cmd, loadtestSchema.shape);
   cmd.action(async () => {
-    const cfg: LoadtestConfig = resolveConfig(cmd, loadtestSchema);
-    const engine = await loadEngine();
-    if (cfg.list) {
-      for (const name of engine.scenario.bundledScenarios()) console.log(name);
-      return;
+    try {
+      await runCommand(cmd);
+    } catch (err) {
+      // The engine's ConfigError is its own copy of the class when this CLI is the built one.
+      if (err instanceof Error && err.name === 'ConfigError' && !(err instanceof ConfigError))
+        throw new ConfigError(err.message, { cause: err });
+      throw err;
     }
-    if (!cfg.scenario) throw new ConfigError('--scenario is required (a file, or a name: see --list)');
-    const loaded = engine.scenario.loadScenario(cfg.scenario);
-    const modes = parseModes(cfg.modes);
-    const sc = engine.scenario.parseScenario(
-      JSON.stringify({
-        ...loaded,
-        ...(modes ? { modes } : {}),
-        ...(cfg.agents > 0 ? { agents: { ...loaded.agents, count: cfg.agents } } : {}),
-        ...(cfg.durationS > 0 ? { durationS: cfg.durationS } : {}),
-      }),
-      cfg.scenario,
-    );
-    const out = await engine.run.runScenario(sc, {
-      // Replicas run the same tabby as this command: the sources through tsx, or dist.
-      entry: { execArgv: process.execArgv, main: process.argv[1]! },
-      outDir: cfg.outDir,
-      html: cfg.html,
-      progress: cfg.progress,
-    });
-    console.log(`wrote ${out.jsonPath}${out.htmlPath ? ` and ${out.htmlPath}` : ''}`);
-    if (out.result.modes.some((m) => m.error)) process.exitCode = 1;
   });
   return cmd;
+}
+
+async function runCommand(cmd: Command): Promise<void> {
+  const cfg: LoadtestConfig = resolveConfig(cmd, loadtestSchema);
+  const engine = await loadEngine();
+  if (cfg.list) {
+    for (const name of engine.scenario.bundledScenarios()) console.log(name);
+    return;
+  }
+  if (!cfg.scenario) throw new ConfigError('--scenario is required (a file, or a name: see --list)');
+  const loaded = engine.scenario.loadScenario(cfg.scenario);
+  const modes = parseModes(cfg.modes);
+  const sc = engine.scenario.parseScenario(
+    JSON.stringify({
+      ...loaded,
+      ...(modes ? { modes } : {}),
+      ...(cfg.agents > 0 ? { agents: { ...loaded.agents, count: cfg.agents } } : {}),
+      ...(cfg.durationS > 0 ? { durationS: cfg.durationS } : {}),
+    }),
+    cfg.scenario,
+  );
+  const out = await engine.run.runScenario(sc, {
+    // Replicas run the same tabby as this command: the sources through tsx, or dist.
+    entry: { execArgv: process.execArgv, main: process.argv[1]! },
+    outDir: cfg.outDir,
+    html: cfg.html,
+    progress: cfg.progress,
+  });
+  console.log(`wrote ${out.jsonPath}${out.htmlPath ? ` and ${out.htmlPath}` : ''}`);
+  if (out.result.modes.some((m) => m.error)) process.exitCode = 1;
 }
