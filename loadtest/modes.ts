@@ -105,8 +105,12 @@ async function settle(ctx: RunContext, maxMs: number): Promise<void> {
   const until = Date.now() + maxMs;
   while (Date.now() < until) {
     await sleep(1_000);
-    const p = await Promise.all(ctx.agents.map((c) => c.request<{ samples: number }>('progress', {}, 5_000)));
-    const n = p.reduce((s, x) => s + x.samples, 0);
+    // A busy agent process (niced, on a loaded machine) answers late: that is "not settled".
+    const p = await Promise.all(
+      ctx.agents.map((c) => c.request<{ samples: number }>('progress', {}, 30_000).catch(() => undefined)),
+    );
+    if (p.some((x) => x === undefined)) continue;
+    const n = p.reduce((s, x) => s + x!.samples, 0);
     if (n === last) return;
     last = n;
   }
@@ -130,7 +134,7 @@ async function measure(
   sampler.phase = 'measure';
   sampler.resetPeak();
   const sinceMs = wallNow();
-  await Promise.all(ctx.agents.map((c) => c.request('window', { sinceMs }, 10_000)));
+  await Promise.all(ctx.agents.map((c) => c.request('window', { sinceMs }, 60_000)));
   const cpu0 = server.read().cpuMs;
   const t0 = performance.now();
   await plan.begin(sinceMs);
@@ -141,10 +145,10 @@ async function measure(
   for (const f of faults) clearTimeout(f);
   await plan.end();
   sampler.phase = 'drain';
-  await settle(ctx, 30_000);
+  await settle(ctx, 60_000);
   const wallMs = performance.now() - t0;
   const cpuMs = server.read().cpuMs - cpu0;
-  const windows = await Promise.all(ctx.agents.map((c) => c.request<AgentWindow>('collect', {}, 10_000)));
+  const windows = await Promise.all(ctx.agents.map((c) => c.request<AgentWindow>('collect', {}, 60_000)));
   const h = new Histogram();
   for (const w of windows) h.merge(w.latency);
   const bytes = windows.reduce((s, w) => s + w.bytes, 0);
@@ -189,6 +193,8 @@ async function runMode(
   connect: () => Promise<NonNullable<ModeResult['sync']> & { ok: boolean }>,
   agents: number,
   body: (r: ModeResult, sampler: Sampler) => Promise<void>,
+  /** Runs before the memory baseline (e.g. the first snapshot built, so it is not charged to agents). */
+  prepare: () => Promise<void> = async () => {},
 ): Promise<ModeResult> {
   const sampler = new Sampler({
     label,
@@ -204,6 +210,7 @@ async function runMode(
   sampler.start();
   try {
     sampler.phase = 'connect';
+    await prepare();
     const rss0 = server.read().rssBytes;
     const { ok, ...sync } = await connect();
     r.sync = sync;
@@ -255,16 +262,17 @@ export async function runTabby(ctx: RunContext): Promise<ModeResult> {
       'tabby',
       server,
       replicas.length * (ctx.sc.server.workers ?? 1),
-      async () => {
-        recorder.start(ports[0]!);
-        await Promise.race([recorder.synced, sleep(ctx.sc.syncTimeoutS * 1_000)]);
-        return connectAgents(ctx, { kind: 'sync', ports, apiPort: ctx.apiInfo.port }, n);
-      },
+      () => connectAgents(ctx, { kind: 'sync', ports, apiPort: ctx.apiInfo.port }, n),
       n,
       async (r, sampler) => {
         recorder.record();
         r.window = await measure(ctx, sampler, server, n, churnPlan(ctx));
         if (ctx.sc.modes.includes('ceiling')) saveRecording(ctx, recorder.stop());
+      },
+      async () => {
+        recorder.start(ports[0]!);
+        await Promise.race([recorder.synced, sleep(ctx.sc.syncTimeoutS * 1_000)]);
+        await sleep(1_000);
       },
     );
   } finally {
@@ -377,7 +385,7 @@ export async function runRollout(ctx: RunContext, resume: boolean): Promise<Mode
       async (res, sampler) => {
         await ctx.api.request('churn', { eventsPerSec: ctx.sc.churn.eventsPerSec }, 10_000);
         await sleep(2_000);
-        await Promise.all(ctx.agents.map((c) => c.request('window', { sinceMs: wallNow() }, 10_000)));
+        await Promise.all(ctx.agents.map((c) => c.request('window', { sinceMs: wallNow() }, 60_000)));
         for (const rep of replicas) {
           if (rep.index > 0) await sleep(pauseMs);
           sampler.phase = `restart-${rep.index}`;
@@ -392,7 +400,7 @@ export async function runRollout(ctx: RunContext, resume: boolean): Promise<Mode
           ),
         );
         const windows = await Promise.all(
-          ctx.agents.map((c) => c.request<AgentWindow>('collect', {}, 10_000)),
+          ctx.agents.map((c) => c.request<AgentWindow>('collect', {}, 60_000)),
         );
         await ctx.api.request('churn', { eventsPerSec: 0 }, 10_000);
         res.rollout = {
