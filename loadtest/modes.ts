@@ -195,6 +195,8 @@ async function runMode(
   body: (r: ModeResult, sampler: Sampler) => Promise<void>,
   /** Runs before the memory baseline (e.g. the first snapshot built, so it is not charged to agents). */
   prepare: () => Promise<void> = async () => {},
+  /** API counters from before the mode's servers started (their initial lists count). */
+  apiBefore?: StatsSnapshot,
 ): Promise<ModeResult> {
   const sampler = new Sampler({
     label,
@@ -206,7 +208,7 @@ async function runMode(
   });
   sampler.total = agents;
   const r: ModeResult = { mode, label, agents, serverProcesses, timeline: sampler.timeline };
-  const api0 = await apiStats(ctx);
+  const api0 = apiBefore ?? (await apiStats(ctx));
   sampler.start();
   try {
     sampler.phase = 'connect';
@@ -249,6 +251,7 @@ function saveRecording(ctx: RunContext, rec: Recording): void {
 }
 
 export async function runTabby(ctx: RunContext): Promise<ModeResult> {
+  const api0 = await apiStats(ctx);
   const replicas = await startReplicas(ctx.sc.replicas, ctx.serveArgs, ctx.entry, 120_000);
   for (const r of replicas) ctx.track(r);
   const server = new ProcGroup(() => replicas.map((r) => r.pid).filter((p) => p !== undefined));
@@ -274,6 +277,7 @@ export async function runTabby(ctx: RunContext): Promise<ModeResult> {
         await Promise.race([recorder.synced, sleep(ctx.sc.syncTimeoutS * 1_000)]);
         await sleep(1_000);
       },
+      api0,
     );
   } finally {
     recorder.stop();
@@ -367,6 +371,7 @@ export async function runDirect(ctx: RunContext): Promise<ModeResult> {
 export async function runRollout(ctx: RunContext, resume: boolean): Promise<ModeResult> {
   const { drainMs, pauseMs } = ctx.sc.rollout;
   const args = [...ctx.serveArgs, '--shutdown-drain-ms', String(drainMs)];
+  const api0 = await apiStats(ctx);
   const replicas = await startReplicas(ctx.sc.replicas, args, ctx.entry, 120_000);
   for (const r of replicas) ctx.track(r);
   const server = new ProcGroup(() => replicas.map((r) => r.pid).filter((p) => p !== undefined));
@@ -418,6 +423,8 @@ export async function runRollout(ctx: RunContext, resume: boolean): Promise<Mode
         if (current.some((c) => c.timedOut))
           res.error = `only ${res.rollout.current} of ${res.rollout.alive} agents current 60 s after the rollout`;
       },
+      undefined,
+      api0,
     );
   } finally {
     await Promise.all(replicas.map((r) => r.stop(15_000)));
