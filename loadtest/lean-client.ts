@@ -3,11 +3,14 @@
 // deltas, only finds the send-time stamps and the target generation. A full SyncClient
 // decodes and stores the whole state (~11 MB raw per client here), which 10,000 of them on
 // 2 cores and 24 GiB cannot do; correctness is checked by a few full clients beside these.
+// `tabby loadtest` uses the same class with label stamps (stamp.ts) and, for rollouts,
+// reconnects over a list of replicas with or without resume.
 
 import { connect, type Socket } from 'node:net';
 import { inflateSync } from 'node:zlib';
 import { encodeMessage, FLAG_DEFLATE, HEADER_BYTES, packr } from '../src/protocol/codec.js';
 import { MsgType, PROTOCOL_VERSIONS, parseBody } from '../src/protocol/messages.js';
+import { forEachStamp } from './stamp.js';
 import { SENT_AT_FIELD } from './workload.js';
 
 /** fixstr header + the field name: what precedes every send-time stamp in a delta. */
@@ -18,12 +21,23 @@ export const wallNow = (): number => performance.timeOrigin + performance.now();
 
 /** What a client tells its worker; the worker aggregates (one histogram per worker, not per client). */
 export interface ClientSink {
-  onSample(latencyMs: number): void;
+  onSample(latencyMs: number, sentAtMs: number, id: number): void;
   onDeltaFrame(): void;
   onBytes(n: number): void;
   onGeneration(c: LeanClient, from: number, to: number): void;
   onSnapshotEnd(c: LeanClient): void;
   onGone(c: LeanClient, why: string): void;
+  /** SERVER_HELLO: a snapshot follows unless `resumed`. */
+  onConnected?(c: LeanClient, resumed: boolean): void;
+  /** Connection lost, and the client reconnects (only with `reconnect`). */
+  onDisconnected?(c: LeanClient, why: string): void;
+}
+
+export interface LeanClientOptions {
+  /** Where deltas carry their send time: the bench's numeric field, or the loadtest's pod label. */
+  stamps?: 'bench' | 'label';
+  /** Reconnect after a close, to the next port of the list, offering resume when `resume`. */
+  reconnect?: { ports: readonly number[]; resume: boolean };
 }
 
 export class LeanClient {
@@ -41,11 +55,18 @@ export class LeanClient {
   connectedAtMs = 0;
   snapshotEndAtMs = 0;
   gone = false;
+  /** Connections made, and how many of the later ones the server resumed. */
+  connects = 0;
+  resumes = 0;
+  private epoch: string | undefined;
+  private port = 0;
+  private destroyed = false;
   private onHandshake: (() => void) | undefined;
 
   constructor(
     readonly id: number,
     private readonly sink: ClientSink,
+    private readonly opts: LeanClientOptions = {},
   ) {}
 
   /**
@@ -56,6 +77,22 @@ export class LeanClient {
   start(port: number, onHandshake: () => void): void {
     this.startedAtMs = wallNow();
     this.onHandshake = onHandshake;
+    this.dial(port);
+  }
+
+  private dial(port: number): void {
+    this.port = port;
+    this.connects++;
+    this.hdrFill = 0;
+    this.inBody = false;
+    this.parts = [];
+    const resume =
+      this.opts.reconnect?.resume &&
+      this.epoch !== undefined &&
+      this.snapshotEndAtMs > 0 &&
+      this.generation >= 0
+        ? { epoch: this.epoch, generation: this.generation }
+        : undefined;
     const s = connect({ host: '127.0.0.1', port, noDelay: true });
     this.socket = s;
     s.once('connect', () => {
@@ -70,13 +107,38 @@ export class LeanClient {
             agent: 'tabby-bench/lean',
             compressions: ['deflate'],
             maxFrameBytes: MAX_FRAME_BYTES,
+            ...(resume ? { resume } : {}),
           },
         }),
       );
     });
-    s.on('data', (d: Buffer) => this.onData(d));
-    s.on('error', (err) => this.fail(err.message));
-    s.on('close', () => this.fail('connection closed'));
+    s.on('data', (d: Buffer) => {
+      if (this.socket === s) this.onData(d);
+    });
+    s.on('error', (err) => this.lost(s, err.message));
+    s.on('close', () => this.lost(s, 'connection closed'));
+  }
+
+  /** A socket ended: reconnect (rollouts) or give up (the bench). Stale sockets are ignored. */
+  private lost(s: Socket, why: string): void {
+    if (this.socket !== s) return;
+    const r = this.opts.reconnect;
+    if (!r || this.destroyed || this.gone) {
+      this.fail(why);
+      return;
+    }
+    this.socket = undefined;
+    s.destroy();
+    this.handshakeDone();
+    this.sink.onDisconnected?.(this, why);
+    const next = r.ports[(r.ports.indexOf(this.port) + 1) % r.ports.length]!;
+    // Jittered, as SyncClient's backoff is: a drained replica's clients do not all land at once.
+    setTimeout(
+      () => {
+        if (!this.destroyed) this.dial(next);
+      },
+      50 + Math.random() * 250,
+    );
   }
 
   /** Sends an ACK if the position moved since the last one (SyncClient ACKs at most once a second). */
@@ -93,6 +155,7 @@ export class LeanClient {
   }
 
   destroy(): void {
+    this.destroyed = true;
     this.socket?.destroy();
   }
 
@@ -169,12 +232,23 @@ export class LeanClient {
       case MsgType.Ping:
         this.socket?.write(encodeMessage({ type: MsgType.Pong, body: { ts: msg.body.ts } }));
         return;
-      case MsgType.Goodbye:
-        this.fail(`GOODBYE ${msg.body.code}: ${msg.body.message}`);
-        this.socket?.destroy();
+      case MsgType.Goodbye: {
+        const why = `GOODBYE ${msg.body.code}: ${msg.body.message}`;
+        // A draining replica says goodbye: with `reconnect` the client goes to the next one.
+        if (this.socket && this.opts.reconnect) this.lost(this.socket, why);
+        else {
+          this.fail(why);
+          this.socket?.destroy();
+        }
         return;
+      }
       case MsgType.ServerHello:
+        this.epoch = msg.body.epoch;
+        if (msg.body.resumed) this.resumes++;
+        // Generations of another epoch are not comparable: start over from its snapshot.
+        else this.generation = -1;
         this.handshakeDone();
+        this.sink.onConnected?.(this, msg.body.resumed);
         return;
       default:
         return; // SNAPSHOT_BEGIN, PONG: nothing to do
@@ -186,11 +260,14 @@ export class LeanClient {
     this.sink.onDeltaFrame();
     const now = wallNow();
     let last = Number.NaN;
-    for (let at = body.indexOf(MARKER); at >= 0; at = body.indexOf(MARKER, at + MARKER.length)) {
-      const sentAt = readNumber(body, at + MARKER.length);
-      if (sentAt !== last) this.sink.onSample(now - sentAt);
+    const sample = (sentAt: number) => {
+      if (sentAt !== last) this.sink.onSample(now - sentAt, sentAt, this.id);
       last = sentAt;
-    }
+    };
+    if (this.opts.stamps === 'label') forEachStamp(body, (_, sentAt) => sample(sentAt));
+    else
+      for (let at = body.indexOf(MARKER); at >= 0; at = body.indexOf(MARKER, at + MARKER.length))
+        sample(readNumber(body, at + MARKER.length));
     const head = peekDeltaHead(body);
     if (!head.more) this.setGeneration(head.to);
   }

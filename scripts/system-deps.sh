@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the namespace/daemon tests drive (iproute2, iptables,
-# nftables, ipset, bird2, wireguard-tools, wireguard-go), chromium for the live fleet page's
-# browser test (test/fv/fleet-page.test.ts, driven by playwright-core), and kubectl for rendering
+# nftables, ipset, bird2, wireguard-tools, wireguard-go), chromium for the browser tests (the
+# live fleet page, test/fv/fleet-page.test.ts, and the load test's HTML report,
+# test/fv/loadtest-smoke.test.ts, both driven by playwright-core), and kubectl for rendering
 # deploy/ (test/unit/deploy.test.ts), when running as root and they are missing. Without root it only
 # says what is missing; the tests that need them say so too.
 set -euo pipefail

@@ -9,6 +9,7 @@ import { endQuietlyOnClosedStdout, exitOnFailure } from './exit.js';
 import { explainCommand } from './explain.js';
 import { ipamCommand } from './ipam.js';
 import { lintCommand } from './lint.js';
+import { loadtestCommand } from './loadtest.js';
 import { nodeCommand } from './node-status.js';
 import { serveCommand } from './serve.js';
 import { sizingCommand } from './sizing.js';
@@ -29,6 +30,7 @@ program.addCommand(nodeCommand());
 program.addCommand(ipamCommand());
 program.addCommand(sizingCommand());
 program.addCommand(statusCommand());
+program.addCommand(loadtestCommand());
 program.addCommand(apiserverEmulatorCommand({ seedObjects: () => generateObjects({}), onStopRequest }));
 
 /** Commander's errors are thrown to exitOnFailure rather than ending the process itself. */

@@ -1,0 +1,121 @@
+// The load test's Kubernetes API: the project's API emulator in a process of its own (so its
+// CPU, memory and the 20,000-file limit are its own), seeded with the simulated cluster, and
+// the churn: the simulator's events written as API calls at a set rate, each pod stamped with
+// the wall time of its write (stamp.ts). Answers the coordinator over IPC.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KubeObject } from '../src/datastore/kube/object.js';
+import { ChurnGenerator, generateObjects, type SimOptions } from '../src/datastore/sim/index.js';
+import { ApiEmulator } from '../src/emulator/emulator.js';
+import type { StatsSnapshot } from '../src/emulator/stats.js';
+import { serveCommands } from './ipc.js';
+import { wallNow } from './lean-client.js';
+import { formatStamp, STAMP_LABEL } from './stamp.js';
+
+const TICK_MS = 20;
+/** As `--datastore sim-api`: 75 s of history (kube-apiserver's watch cache), not 5 min. */
+const HISTORY_MS = 75_000;
+
+let emulator: ApiEmulator | undefined;
+let churn: ChurnGenerator | undefined;
+let dir: string | undefined;
+let timer: NodeJS.Timeout | undefined;
+let carry = 0;
+let writes = 0;
+let writeErrors = 0;
+/** Pod writes carrying a stamp: each should reach every agent once. */
+let stampedWrites = 0;
+
+export interface ApiInit {
+  sim: Partial<SimOptions>;
+}
+
+export interface ApiInfo {
+  port: number;
+  kubeconfig: string;
+  objects: number;
+  pods: number;
+}
+
+function need(): ApiEmulator {
+  if (!emulator) throw new Error('API emulator not started');
+  return emulator;
+}
+
+function stamped(obj: KubeObject): KubeObject {
+  if (obj.kind !== 'Pod') return obj;
+  stampedWrites++;
+  const labels = { ...obj.metadata.labels, [STAMP_LABEL]: formatStamp(wallNow()) };
+  return { ...obj, metadata: { ...obj.metadata, labels } };
+}
+
+function tick(perTick: number): void {
+  const e = need();
+  carry += perTick;
+  const n = Math.floor(carry + 1e-9);
+  carry -= n;
+  if (n === 0 || !churn) return;
+  for (const ev of churn.next(n)) {
+    try {
+      if (ev.type === 'DELETED') e.delete(ev.object);
+      else if (ev.type === 'ADDED') e.create(stamped(ev.object));
+      else {
+        const obj = stamped(ev.object);
+        e.update({ ...obj, metadata: { ...obj.metadata, resourceVersion: undefined } });
+      }
+      writes++;
+    } catch {
+      writeErrors++;
+    }
+  }
+}
+
+serveCommands({
+  async init(a: ApiInit): Promise<ApiInfo> {
+    emulator = new ApiEmulator({ historyMaxAgeMs: HISTORY_MS });
+    const objects = generateObjects(a.sim);
+    const loaded = emulator.loadObjects(objects);
+    if (loaded.errors.length > 0)
+      throw new Error(`seed rejected: ${JSON.stringify(loaded.errors.slice(0, 3))}`);
+    // The churn generator replays the same cluster (same options and seed) from its own state.
+    churn = new ChurnGenerator(a.sim);
+    const url = await emulator.start({ host: '127.0.0.1', port: 0 });
+    dir = await mkdtemp(join(tmpdir(), 'tabby-loadtest-'));
+    const kubeconfig = join(dir, 'kubeconfig');
+    await emulator.writeKubeconfig(kubeconfig);
+    return {
+      port: Number(new URL(url).port),
+      kubeconfig,
+      objects: loaded.loaded,
+      pods: objects.filter((o) => o.kind === 'Pod').length,
+    };
+  },
+
+  churn(a: { eventsPerSec: number }) {
+    if (timer) clearInterval(timer);
+    timer = undefined;
+    carry = 0;
+    if (a.eventsPerSec > 0) {
+      const perTick = (a.eventsPerSec * TICK_MS) / 1_000;
+      timer = setInterval(() => tick(perTick), TICK_MS);
+    }
+    return {};
+  },
+
+  stats(): StatsSnapshot & { writes: number; writeErrors: number; stamped: number } {
+    return { ...need().stats(), writes, writeErrors, stamped: stampedWrites };
+  },
+
+  dropWatches() {
+    return { dropped: need().dropWatches() };
+  },
+
+  async close() {
+    if (timer) clearInterval(timer);
+    await emulator?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+    return {};
+  },
+});
