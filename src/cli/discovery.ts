@@ -2,10 +2,10 @@
 // Service named by --discovery-service, with the kubeconfig the command was given (else
 // $KUBECONFIG, ~/.kube/config, in-cluster).
 
-import { KubeConfig } from '@kubernetes/client-node';
 import { EndpointSliceWatch } from '../datastore/kubernetes/endpoint-slices.js';
 import type { Logger } from '../model/logger.js';
 import { parseServiceRef } from '../model/service-ref.js';
+import { loadKubeconfig } from './kubeconfig.js';
 
 export function startDiscovery(
   spec: string,
@@ -14,9 +14,7 @@ export function startDiscovery(
 ): EndpointSliceWatch {
   const ref = parseServiceRef(spec);
   if (ref === undefined) throw new RangeError(`not k8s:<namespace>/<service>: ${spec}`); // the schema checked it
-  const kubeconfig = new KubeConfig();
-  if (kubeconfigPath) kubeconfig.loadFromFile(kubeconfigPath);
-  else kubeconfig.loadFromDefault();
+  const kubeconfig = loadKubeconfig(kubeconfigPath);
   const watch = new EndpointSliceWatch({ kubeconfig, ref, log: log.child({ component: 'discovery' }) });
   watch.start();
   return watch;

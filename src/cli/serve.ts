@@ -3,7 +3,6 @@
 // console summary. Shutdown on SIGTERM/SIGINT drains clients gradually.
 
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Command } from 'commander';
 import { SyncClient } from '../client/sync-client.js';
 import { ConfigError, listenError } from '../config/errors.js';
@@ -35,6 +34,7 @@ import { SnapshotCache } from '../snapcache/cache.js';
 import { SyncerRouter } from '../snapcache/router.js';
 import { startDiscovery } from './discovery.js';
 import { exitAfterFlush } from './exit.js';
+import { loadKubeconfig } from './kubeconfig.js';
 import { EmulatedSimDatastore } from './sim-api.js';
 import { onStopRequest } from './stop-request.js';
 
@@ -74,9 +74,7 @@ function createSource(
         log,
       );
     case 'kubernetes': {
-      const kubeconfig = new KubeConfig();
-      if (cfg.kubeconfig) kubeconfig.loadFromFile(cfg.kubeconfig);
-      else kubeconfig.loadFromDefault();
+      const kubeconfig = loadKubeconfig(cfg.kubeconfig);
       return new KubernetesDatastore({
         kubeconfig,
         convert: convertObject,

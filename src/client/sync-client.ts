@@ -339,7 +339,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         this.epoch = h.epoch;
         // Resumed on another replica (or at another generation with the same state): the
         // position is now in this stream's numbering (§14.3).
-        if (h.resumed && h.resumeGeneration !== undefined) this.moveTo(h.resumeGeneration);
+        if (h.resumed && h.resumeGeneration !== undefined)
+          this.moveTo(h.resumeGeneration, this.position?.hash);
         this.readTimeoutMs = this.o.readTimeoutMs ?? h.pongTimeoutMs;
         this.connected = true;
         this.cursor = 0; // the next attempt starts from the preferred replica again
@@ -437,7 +438,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     this.scheduleAck(socket);
   }
 
-  private moveTo(generation: number, hash = this.position?.hash): void {
+  /** `hash`: the state hash at `generation`, or undefined when unknown (never an older one). */
+  private moveTo(generation: number, hash: string | undefined): void {
     this.generation = generation;
     this.position = { epoch: this.epoch, generation, ...(hash === undefined ? {} : { hash }) };
   }

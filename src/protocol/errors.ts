@@ -34,6 +34,9 @@ export const CloseCode = {
   InternalError: 'internal-error',
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+const CLOSE_CODES = new Set<string>(Object.values(CloseCode));
+/** Whether a peer's code is one this version defines (peers may send others, §16). */
+export const isCloseCode = (code: string): code is CloseCode => CLOSE_CODES.has(code);
 
 export class TabbyError extends Error {
   readonly code: string;

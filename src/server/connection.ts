@@ -82,6 +82,8 @@ export class Connection {
    * generation not sent on this connection (§13: ignored) or no longer kept says nothing.
    */
   recordAck(ack: Ack, now: number): void {
+    // A generation never sent on this connection says nothing true about the client (§13).
+    if (ack.generation > this.generation) return;
     this.ackedGeneration = ack.generation;
     this.ackedAtMs = now;
     const published =

@@ -95,12 +95,21 @@ export class NodeReports {
 
   /** Whether this connection may report at all (SERVER_HELLO lists the kinds only then). */
   acceptsFrom(from: Reporter): boolean {
+    if (!this.authenticated(from)) return false;
+    // Advertise only what would be accepted: the identity's node must be HELLO's (§15.1).
+    try {
+      this.nodeOf(from);
+      return true;
+    } catch (err) {
+      if (err instanceof ReportError) return false;
+      throw err;
+    }
+  }
+
+  /** An identity that may name a node, or the operator's opt-in to trusting HELLO. */
+  private authenticated(from: Reporter): boolean {
     const id = from.identity;
-    return (
-      id?.node !== undefined ||
-      (id?.pod !== undefined && this.policy.nodeOfPod !== undefined) ||
-      this.policy.insecureAcceptUnauthenticated
-    );
+    return id?.node !== undefined || id?.pod !== undefined || this.policy.insecureAcceptUnauthenticated;
   }
 
   /** Nodes with a write in flight or queued (tests, shutdown). */
@@ -112,7 +121,7 @@ export class NodeReports {
   onReport(from: Reporter, report: Report, now = Date.now()): void {
     const kind = isReportKind(report.kind) ? report.kind : 'other';
     try {
-      if (!this.acceptsFrom(from))
+      if (!this.authenticated(from))
         throw new ReportError(
           ReportRefusal.Unauthenticated,
           from.identity
@@ -190,6 +199,11 @@ export class NodeReports {
 
   private submit(node: string, publicKey: string | null): void {
     const kind = ReportKind.WireguardPublicKey;
+    // Shutting down: the datastore is stopping, nothing may start a write that nothing would abort.
+    if (this.closed) {
+      this.counts.inc(`${kind}:shutdown`);
+      return;
+    }
     let w = this.work.get(node);
     if (w === undefined) {
       w = {};
@@ -201,7 +215,7 @@ export class NodeReports {
       return;
     }
     if (w.next !== undefined) this.counts.inc(`${kind}:superseded`);
-    if (w.inflight.publicKey === publicKey) {
+    if (w.inflight.publicKey === publicKey && !w.inflight.abort.signal.aborted) {
       // The same value again (a reconnect, or the node's second connection): already on its way.
       w.next = undefined;
       this.counts.inc(`${kind}:coalesced`);

@@ -10,7 +10,7 @@ import { RateLimitedLog } from '../model/rate-limited-log.js';
 import type { SyncerType } from '../model/types.js';
 import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
-import { CloseCode, ProtocolError } from '../protocol/errors.js';
+import { CloseCode, isCloseCode, ProtocolError } from '../protocol/errors.js';
 import { Compression, type Hello, type Message, MsgType } from '../protocol/messages.js';
 import { isNodeName } from '../protocol/reports.js';
 import { Connection, type ConnectionIdentity, ConnState } from './connection.js';
@@ -64,6 +64,7 @@ export class SyncServer {
   private passIndex = 0;
   private fanoutScheduled = false;
   private nextId = 1;
+  private streamingCount = 0;
   private listener: Server | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private stopTls: (() => void) | undefined;
@@ -146,6 +147,7 @@ export class SyncServer {
   private tlsListen(tls: TlsMaterial): Server {
     const { server, stop } = createTlsListener(tls, {
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
+      maxSockets: this.opts.maxConnections + this.opts.maxPendingHandshakes,
       closeLingerMs: this.opts.closeLingerMs,
       stats: this.stats,
       log: this.log,
@@ -249,18 +251,26 @@ export class SyncServer {
     this.close(conn, code, why, Math.round(base * (0.5 + Math.random())));
   }
 
-  /** Connections past the handshake slot (streaming, or closing after it). */
+  /**
+   * Connections streaming: what maxConnections limits. Closing ones do not count (they linger
+   * at most closeLingerMs), or a flood of refused or evicted sockets would lock agents out.
+   */
   private establishedCount(): number {
-    return this.conns.size - this.pending.size;
+    return this.streamingCount;
   }
 
   private onMessage(conn: Connection, msg: Message): void {
     if (msg.type === MsgType.Goodbye) {
-      // Accepted in every state, before HELLO too (§7.2); never answered (§16).
-      this.log.info({ ...conn.describe(), code: msg.body.code }, 'client said goodbye');
-      this.countClose(conn, `client:${msg.body.code}`);
-      conn.state = ConnState.Closing;
-      conn.closingSinceMs = Date.now();
+      // Accepted in every state, before HELLO too (§7.2); never answered (§16). The code is the
+      // peer's string: a metric label only when it is one we know (labels must stay bounded).
+      const code = isCloseCode(msg.body.code) ? msg.body.code : 'other';
+      this.limitedLog.info(
+        `client:${code}`,
+        { ...conn.describe(), code: msg.body.code },
+        'client said goodbye',
+      );
+      this.countClose(conn, `client:${code}`);
+      this.setClosing(conn);
       conn.socket.end();
       return;
     }
@@ -333,8 +343,8 @@ export class SyncServer {
     const { version, compression, stream } = negotiate(hello, this.streams, this.opts);
     const now = Date.now();
     this.pending.delete(conn);
-    // Others may have completed their HELLO since this one was admitted.
-    if (this.establishedCount() > this.opts.maxConnections) {
+    // Others may have completed their HELLO since this one was admitted (this one not yet counted).
+    if (this.establishedCount() >= this.opts.maxConnections) {
       this.refuse(
         conn,
         CloseCode.TooManyConnections,
@@ -351,6 +361,7 @@ export class SyncServer {
     const resumeAt = resumePoint(hello.resume, stream);
     const resumed = resumeAt !== undefined;
     conn.state = ConnState.Streaming;
+    this.streamingCount++;
     const serverHello = encodeMessage({
       type: MsgType.ServerHello,
       body: {
@@ -546,9 +557,7 @@ export class SyncServer {
    */
   close(conn: Connection, code: CloseCode, message: string, retryAfterMs?: number, detail?: object): void {
     if (conn.state === ConnState.Closing) return;
-    conn.state = ConnState.Closing;
-    conn.closingSinceMs = Date.now();
-    this.pending.delete(conn);
+    this.setClosing(conn);
     this.countClose(conn, code);
     this.limitedLog[closeLogLevel(code)](
       code,
@@ -579,8 +588,17 @@ export class SyncServer {
       this.countClose(conn, 'peer-closed');
       this.log.debug({ ...conn.describe(), why }, 'connection lost');
     }
-    conn.state = ConnState.Closing;
+    this.setClosing(conn);
     if (!conn.socket.destroyed) conn.socket.destroy();
+  }
+
+  /** The one way a connection leaves Handshake or Streaming: its slot is freed here. */
+  private setClosing(conn: Connection): void {
+    if (conn.state === ConnState.Closing) return;
+    if (conn.state === ConnState.Streaming) this.streamingCount--;
+    conn.state = ConnState.Closing;
+    conn.closingSinceMs = Date.now();
+    this.pending.delete(conn);
   }
 
   /**

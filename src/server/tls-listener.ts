@@ -15,6 +15,8 @@ import { admit, classifyHandshakeError, TlsConfigError, type TlsMaterial } from 
 
 export interface TlsListenerDeps {
   handshakeTimeoutMs: number;
+  /** Sockets the listener holds at most, TLS handshakes in progress included. */
+  maxSockets: number;
   closeLingerMs: number;
   stats: ServerStats;
   log: Logger;
@@ -56,6 +58,9 @@ export function createTlsListener(tls: TlsMaterial, d: TlsListenerDeps): { serve
       setTimeout(() => socket.destroy(), d.closeLingerMs).unref();
     },
   );
+  // Handshakes in progress are not yet the server's connections: bound them here (a socket
+  // beyond this is closed by Node at accept).
+  srv.maxConnections = d.maxSockets;
   srv.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
     const reason = classifyHandshakeError(err);
     d.stats.tlsFailures.inc(reason);

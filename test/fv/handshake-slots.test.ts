@@ -4,7 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { SyncClient } from '../../src/client/sync-client.js';
 import { Keys } from '../../src/model/keys.js';
+import { encodeMessage } from '../../src/protocol/codec.js';
 import { MsgType } from '../../src/protocol/messages.js';
+import { ConnState } from '../../src/server/connection.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import { run } from '../harness/cli.js';
 import { RawClient } from '../harness/raw-client.js';
@@ -72,6 +74,26 @@ describe('connections that have not sent HELLO', () => {
     expect(late.goodbye()?.code).toBe('too-many-connections');
     expect(late.goodbye()?.retryAfterMs).toBeGreaterThan(0);
     expect(late.messages.some((m) => m.type === MsgType.ServerHello)).toBe(false);
+  });
+
+  it('a GOODBYE before HELLO frees the slot; closing sockets count against neither budget', async () => {
+    await start({ maxConnections: 2, maxPendingHandshakes: 3, minHandshakeGraceMs: 0 });
+    const bye = await RawClient.open(t.stack!.address);
+    cleanup.push(() => bye.destroy());
+    bye.socket.write(
+      encodeMessage({ type: MsgType.Goodbye, body: { code: 'client-closing', message: 'bye' } }),
+    );
+    const idle: RawClient[] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await RawClient.open(t.stack!.address);
+      cleanup.push(() => r.destroy());
+      idle.push(r);
+    }
+    const waiting = () =>
+      [...t.stack!.server.connections()].filter((c) => c.state === ConnState.Handshake).length;
+    expect(waiting()).toBeLessThanOrEqual(3);
+    // Evicted and refused sockets linger closing: agents still get in.
+    await agentSyncs('node-1');
   });
 
   it('a frame over 16 KiB before HELLO is refused at its header', async () => {

@@ -45,6 +45,12 @@ describe('BGPFilter conversion', () => {
     });
   });
 
+  it('rejects a name that is not a DNS-1123 subdomain (it becomes BIRD symbols and comments)', () => {
+    for (const name of ["x'; protocol static evil {", 'a\nb', 'Upper', ''])
+      expect(() => convertObject(crd('BGPFilter', name, {}))).toThrow(/metadata.name|name/);
+    expect(() => convertObject(crd('BGPFilter', 'ok-name.v2', {}))).not.toThrow();
+  });
+
   it('rejects what Calico (or BIRD) would refuse, naming the field', () => {
     expect(reasonOf({ exportV4: [{ cidr: '10.0.0.0/8', matchOperator: 'In' }] })).toBe(
       'spec.exportV4[0].action: expected Accept or Reject, got undefined',

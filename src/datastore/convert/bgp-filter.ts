@@ -103,7 +103,13 @@ function checkOperation(o: Fields, where: string): JsonValue {
   }
 }
 
+/** A DNS-1123 subdomain, as the API server requires: the name goes into BIRD symbols and comments. */
+const FILTER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 export function convertBgpFilter(obj: KubeObject): KV[] {
+  const name = obj.metadata.name;
+  if (name.length > 253 || !FILTER_NAME.test(name))
+    throw new Invalid(`metadata.name ${JSON.stringify(name)} is not a DNS-1123 subdomain`);
   const spec = fields(obj.spec, 'spec');
   const out: Record<string, JsonValue> = {};
   for (const [key, version] of [

@@ -79,7 +79,9 @@ export class ObjectSink {
       seen.add(objectId(obj));
       this.upsert(obj, out, opts.reconvert === true);
     }
-    for (const id of [...this.produced.keys()]) if (inScope(id) && !seen.has(id)) this.remove(id, out);
+    // Known objects, whether their last version converted or was rejected, that are gone.
+    for (const id of [...this.produced.keys(), ...this.rejected.keys()])
+      if (inScope(id) && !seen.has(id)) this.remove(id, out);
     if (out.length > 0) this.sink.onUpdates(out);
   }
 

@@ -1,7 +1,9 @@
 // Where the API server placed each agent pod: the bridge from a certificate that names a pod
 // (what cert-manager's csi-driver can issue to a DaemonSet pod) to the node that pod runs on.
-// Fed from the Pod watch the datastore already holds; only pods of one namespace are kept, and
-// only while they are bound and not finished, so a pod deleted or done speaks for no node.
+// Fed from the Pod watch the datastore already holds; only pods of one namespace that a
+// DaemonSet controls are kept (not a replica, a debug pod, or a pod someone created with a
+// chosen spec.nodeName), and only while they are bound and not finished, so a pod deleted or
+// done speaks for no node.
 
 import type { KubeObject } from './object.js';
 
@@ -20,7 +22,13 @@ export class PodPlacementIndex {
     const phase = (obj.status as { phase?: unknown } | undefined)?.phase;
     const finished =
       phase === 'Succeeded' || phase === 'Failed' || obj.metadata.deletionTimestamp !== undefined;
-    if (typeof spec?.nodeName === 'string' && spec.nodeName !== '' && !finished)
+    const owners = obj.metadata.ownerReferences;
+    const daemonSetPod =
+      Array.isArray(owners) &&
+      owners.some(
+        (o: { kind?: unknown; controller?: unknown }) => o.kind === 'DaemonSet' && o.controller === true,
+      );
+    if (daemonSetPod && typeof spec?.nodeName === 'string' && spec.nodeName !== '' && !finished)
       this.nodeOf.set(obj.metadata.name, spec.nodeName);
     else this.nodeOf.delete(obj.metadata.name);
   }

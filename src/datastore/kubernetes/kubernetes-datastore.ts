@@ -112,9 +112,9 @@ export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder 
         keys.observeEvents(events);
         objects.apply(events);
       },
-      replaceAll: (items: Parameters<ObjectSink['replaceAll']>[0], inScope: (id: string) => boolean) => {
-        keys.observeAll(items);
-        objects.replaceAll(items, inScope);
+      replaceAll: (...args: Parameters<ObjectSink['replaceAll']>) => {
+        keys.observeAll(args[0]);
+        objects.replaceAll(...args); // the options too: a replaced store reconverts Nodes as well
       },
     };
     const resources = this.opts.resources ?? RESOURCE_TYPES;
