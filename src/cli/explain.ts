@@ -10,8 +10,6 @@ import {
   type SideExplanation,
 } from '../agent/calc/index.js';
 import { evaluateAcross, mapsOf } from '../agent/dataplane/maps/index.js';
-import { SyncClient } from '../client/sync-client.js';
-import type { ClientTlsOptions } from '../client/tls.js';
 import { ConfigError } from '../config/errors.js';
 import { type ExplainConfig, explainSchema } from '../config/explain-config.js';
 import { requireDirectory } from '../config/paths.js';
@@ -22,7 +20,7 @@ import { FileDatastore } from '../datastore/file/file-datastore.js';
 import { keyKind } from '../model/keys.js';
 import { silentLogger } from '../model/logger.js';
 import type { JsonValue, KV } from '../model/types.js';
-import { CommandFailed } from './exit.js';
+import { readFelixState } from './read-state.js';
 
 export function explainCommand(): Command {
   const cmd = new Command('explain').description(
@@ -36,7 +34,7 @@ export function explainCommand(): Command {
     if (cfg.path) await requireDirectory('path', cfg.path);
     const state = cfg.path
       ? await readFiles(cfg.path)
-      : await readServer(cfg.server!, cfg.timeoutMs, clientTlsOptions(cfg));
+      : await readFelixState(cfg.server!, cfg.timeoutMs, clientTlsOptions(cfg));
     // No node of its own: explain computes plans on demand for whichever endpoints a flow involves.
     const src = resolveEndpoint(state, cfg.from, 'from');
     const dst = parseDestination(state, cfg.to);
@@ -78,40 +76,6 @@ async function readFiles(path: string): Promise<Map<string, JsonValue>> {
   for (const r of ds.rejectedObjects())
     process.stderr.write(`warning: ${r.source}: ${r.reason} (dropped: the verdict is computed without it)\n`);
   return state;
-}
-
-async function readServer(
-  server: string,
-  timeoutMs: number,
-  tls: ClientTlsOptions | undefined,
-): Promise<Map<string, JsonValue>> {
-  const client = new SyncClient({
-    addresses: server.split(','),
-    syncer: 'felix',
-    log: silentLogger,
-    ...(tls ? { tls } : {}),
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new CommandFailed(`not in sync with ${server} after ${timeoutMs} ms (status ${client.status})`),
-          ),
-        timeoutMs,
-      );
-      client.on('status', (s) => {
-        if (s === 'in-sync') {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      client.start();
-    });
-    return new Map(client.state.entries());
-  } finally {
-    await client.stop();
-  }
 }
 
 interface Endpoint {

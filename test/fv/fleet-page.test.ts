@@ -2,17 +2,17 @@
 // loads under its own Content-Security-Policy, shows agents as they connect and leave (and a
 // divergent one as such), shows a hostile hostname as text, and leaves a screenshot at
 // test-artifacts/fleet.png for CI.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncClient } from '../../src/client/sync-client.js';
+import { CHROMIUM, CHROMIUM_ARGS, requireChromium } from '../harness/chromium.js';
 import { divergentAgent, type FleetReplica, startFleetReplica } from '../harness/fleet.js';
 import type { RawClient } from '../harness/raw-client.js';
 import { waitFor } from '../harness/stack.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACT = resolve(import.meta.dirname, '../../test-artifacts/fleet.png');
 const HOSTILE = '<img src=x onerror="document.title=\'owned\'">';
 
@@ -24,23 +24,13 @@ let evil: RawClient | undefined;
 
 beforeAll(async () => {
   // No silent skip: the browser is a test dependency (scripts/system-deps.sh installs it).
-  if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: run scripts/system-deps.sh as root (Debian package chromium)`);
+  requireChromium();
   replica = await startFleetReplica('tabby-page-test');
   profile = mkdtempSync(join(tmpdir(), 'tabby-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 720 },
   });
 }, 60_000);

@@ -3,15 +3,15 @@
 // headless Chromium with all of its plots drawn and without any network request. Needs the
 // Debian chromium package (scripts/system-deps.sh installs it); no figure is asserted.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LoadtestResult } from '../../loadtest/results.js';
+import { CHROMIUM, CHROMIUM_ARGS, requireChromium } from '../harness/chromium.js';
 import { run } from '../harness/cli.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const dir = mkdtempSync(join(tmpdir(), 'tabby-loadtest-smoke-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -54,19 +54,10 @@ describe('tabby loadtest --scenario smoke', () => {
   });
 
   it('the HTML report renders its plots in headless Chromium, offline', { timeout: 60_000 }, async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} missing: run scripts/system-deps.sh as root`).toBe(true);
+    requireChromium();
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: CHROMIUM_ARGS,
     });
     try {
       const page = await browser.newPage();
