@@ -23,18 +23,27 @@ describe('revision rule', () => {
 
   it('a consistent read below the highest revision served is behind; anything not a revision never is', () => {
     const w = new RevisionWatermark();
-    expect(w.isBehind('1')).toBe(false); // nothing held yet
+    expect(w.isBehind('1', w.value)).toBe(false); // nothing held yet
     w.note('100');
     w.note('40'); // another type's watch lagging behind: not a regression
     w.note('opaque');
     expect(w.value).toBe('100');
-    expect(w.isBehind('100')).toBe(false);
-    expect(w.isBehind('250')).toBe(false);
-    expect(w.isBehind('99')).toBe(true);
-    expect(w.isBehind('opaque')).toBe(false);
+    expect(w.isBehind('100', w.value)).toBe(false);
+    expect(w.isBehind('250', w.value)).toBe(false);
+    expect(w.isBehind('99', w.value)).toBe(true);
+    expect(w.isBehind('opaque', w.value)).toBe(false);
     w.reset('7'); // the new store's revisions from now on
-    expect(w.isBehind('7')).toBe(false);
-    expect(w.isBehind('6')).toBe(true);
+    expect(w.isBehind('7', w.value)).toBe(false);
+    expect(w.isBehind('6', w.value)).toBe(true);
+  });
+
+  it('a read is held to what was served before it was sent, not to what arrived while it was in flight', () => {
+    const w = new RevisionWatermark();
+    w.note('90');
+    const floor = w.value; // a (paged) list goes out here...
+    w.note('120'); // ...another type's watch delivers newer events meanwhile...
+    expect(w.isBehind('95', floor)).toBe(false); // ...and the list answers at its snapshot: fine
+    expect(w.isBehind('85', floor)).toBe(true); // below what was served before it: replaced
   });
 });
 

@@ -32,6 +32,8 @@ export type ProbeResult =
       /** The uid of the object read, if any: the same for as long as the store is the same. */
       identity: string | undefined;
       startedAt: number;
+      /** The highest resourceVersion served when the probe was sent (see revision.ts). */
+      floor: string | undefined;
     }
   | { ok: false; error: string; startedAt: number };
 
@@ -51,6 +53,7 @@ export class ApiProbe {
     /** Sees every result before anyone awaiting it does. */
     private readonly onResult: (r: ProbeResult) => void,
     private readonly now: () => number = Date.now,
+    private readonly floor: () => string | undefined = () => undefined,
   ) {
     if (!(opts.intervalMs > 0) || !(opts.timeoutMs > 0))
       throw new RangeError('probe intervalMs and timeoutMs must be > 0');
@@ -79,6 +82,7 @@ export class ApiProbe {
     if (this.running && this.running.startedAt >= since) return this.running.result;
     if (!this.running && this.last && this.last.startedAt >= since) return Promise.resolve(this.last);
     const startedAt = this.now();
+    const floor = this.floor();
     const { resource, fieldSelector } = this.target;
     const result = this.api
       .listPage(resource, { limit: 1, timeoutMs: this.opts.timeoutMs, fieldSelector })
@@ -88,6 +92,7 @@ export class ApiProbe {
           resourceVersion: page.resourceVersion,
           identity: page.items[0]?.metadata?.uid,
           startedAt,
+          floor,
         }),
         (err: unknown): ProbeResult => ({ ok: false, error: (err as Error).message, startedAt }),
       )

@@ -77,6 +77,8 @@ export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder 
   private notLiveSince: number | undefined;
   private lastAnswerAt: number | undefined;
   private replacements = 0;
+  /** When the last replacement was told: probes sent before it are not compared. */
+  private replacedAt = 0;
   /** The uid of the object the probe reads (kube-system), once seen. */
   private identity: string | undefined;
   private log: Logger;
@@ -119,7 +121,8 @@ export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder 
     };
     const resources = this.opts.resources ?? RESOURCE_TYPES;
     const supervisor: WatcherSupervisor = {
-      listed: (rv) => this.listed(rv),
+      listed: (rv, floor) => this.listed(rv, floor),
+      floor: () => this.watermark.value,
       observed: (rv) => this.watermark.note(rv),
       beforeResume: (failedAt) => this.beforeResume(failedAt),
     };
@@ -134,6 +137,8 @@ export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder 
       probeTarget(resources),
       { ...DEFAULT_PROBE_OPTIONS, ...this.opts.probe },
       (r) => this.onProbe(r),
+      Date.now,
+      () => this.watermark.value,
     );
     this.setStatus('resync');
     for (const w of this.watchers) w.start();
@@ -170,8 +175,8 @@ export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder 
   }
 
   /** A complete list's resourceVersion: false (and every type relisting) when the store was replaced. */
-  private listed(rv: string): boolean {
-    if (this.watermark.isBehind(rv)) {
+  private listed(rv: string, floor: string | undefined): boolean {
+    if (this.watermark.isBehind(rv, floor)) {
       this.replaced(`a list answered at resourceVersion ${rv}`, rv);
       return false;
     }
@@ -204,7 +209,8 @@ export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder 
     if (r.identity !== undefined) this.identity = r.identity;
     if (otherIdentity) {
       this.replaced(`kube-system has another uid (${r.identity}): another store`, r.resourceVersion);
-    } else if (this.watermark.isBehind(r.resourceVersion)) {
+    } else if (r.startedAt >= this.replacedAt && this.watermark.isBehind(r.resourceVersion, r.floor)) {
+      // (A probe sent before the last replacement compares with the old store's revisions.)
       this.replaced(`the probe answered at resourceVersion ${r.resourceVersion}`, r.resourceVersion);
     } else {
       this.watermark.note(r.resourceVersion);
@@ -222,6 +228,7 @@ export class KubernetesDatastore implements DatastoreSource, NodeReportRecorder 
 
   private replaced(evidence: string, rv: string): void {
     this.replacements++;
+    this.replacedAt = Date.now();
     this.log.warn(
       { evidence, heldResourceVersion: this.watermark.value },
       'the store behind the Kubernetes API was replaced (resourceVersions went back): relisting every type, converting every object again',

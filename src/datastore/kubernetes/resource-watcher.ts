@@ -28,7 +28,9 @@ export interface WatcherSupervisor {
    * A complete list's resourceVersion, before it is applied: false when it shows the store was
    * replaced (the supervisor has then asked every watcher, this one too, to relist).
    */
-  listed(resourceVersion: string): boolean;
+  listed(resourceVersion: string, floor: string | undefined): boolean;
+  /** The highest resourceVersion served so far: what a consistent read sent now must reach. */
+  floor(): string | undefined;
   /** A resourceVersion served on a watch (event or bookmark). */
   observed(resourceVersion: string | undefined): void;
   /**
@@ -147,6 +149,7 @@ export class ResourceWatcher {
     this.setState('listing');
     const items: KubeObject[] = [];
     let rv = '';
+    const floor = this.supervisor.floor();
     try {
       let continueToken: string | undefined;
       do {
@@ -164,7 +167,7 @@ export class ResourceWatcher {
     }
     if ((this.state as WatcherState) === 'stopped' || epoch !== this.epoch) return;
     // A list older than what the API served before: the supervisor relists every type.
-    if (!this.supervisor.listed(rv)) return;
+    if (!this.supervisor.listed(rv, floor)) return;
     this.stats.lists++;
     if (reconvert) this.stats.relistsAfterReplace++;
     this.sink.replaceAll(items, (id) => id.startsWith(this.scope), { reconvert });

@@ -1,9 +1,11 @@
 // The one comparison made on resourceVersions. The API contract calls them opaque, but every
 // etcd-backed (and kine-backed) API server issues its store's revision: a decimal integer that
 // is global to the cluster and only grows. So a consistent read (a list without a
-// resourceVersion) answers with a revision at least as high as every revision the API has
-// served before; a lower one means the store behind the API was replaced (an etcd restored
-// from a snapshot, a new cluster at the same address). A version that is not a decimal integer
+// resourceVersion) answers with a revision at least as high as every revision the API had
+// served *before the read was sent*; a lower one means the store behind the API was replaced
+// (an etcd restored from a snapshot, a new cluster at the same address). Revisions served
+// while the read is in flight (another type's watch events) do not count: the read's snapshot
+// may be older than them, and a paged list answers with its first page's revision. A version that is not a decimal integer
 // is never compared: no alarm, the other checks (410, failures) still apply.
 
 const DECIMAL = /^(0|[1-9][0-9]{0,19})$/;
@@ -26,10 +28,14 @@ export class RevisionWatermark {
     if (r !== undefined && (this.highest === undefined || r > this.highest)) this.highest = r;
   }
 
-  /** True when a consistent read's resourceVersion is below what the API served before. */
-  isBehind(consistentRv: string | undefined): boolean {
+  /**
+   * True when a consistent read's resourceVersion is below `floor`: the watermark's value when
+   * the read was sent (undefined: nothing had been served yet, so nothing to be behind).
+   */
+  isBehind(consistentRv: string | undefined, floor: string | undefined): boolean {
     const r = revisionOf(consistentRv);
-    return r !== undefined && this.highest !== undefined && r < this.highest;
+    const f = revisionOf(floor);
+    return r !== undefined && f !== undefined && r < f;
   }
 
   /** After a replaced store: from now on only the new store's revisions count. */
