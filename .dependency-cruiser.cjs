@@ -23,6 +23,14 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/(client|protocol|model)/' },
     },
     {
+      name: 'public-entry-is-the-client',
+      comment:
+        'src/index.ts (package exports) offers the client library and the model, nothing that needs the server',
+      severity: 'error',
+      from: { path: '^src/index\\.ts$' },
+      to: { path: '^src/', pathNot: '^src/(client|protocol|model)/' },
+    },
+    {
       name: 'calc-is-pure',
       comment: 'agent/calc computes desired state from the model only: no I/O, no wire, no datastore',
       severity: 'error',

@@ -85,6 +85,42 @@ describe('production install (what the images contain)', () => {
     expect(agent.stdout).toMatch(/--health-listen/);
   });
 
+  it('a third-party agent imports the client library by package name and follows a replica', async () => {
+    // Self-reference through package.json "exports": what `import … from 'tabby'` resolves to
+    // for a consumer that installed the package, in the production tree (types included).
+    expect(await exists(join(app, 'dist/index.d.ts'))).toBe(true);
+    const { proc, sync } = await serve(
+      ['--datastore', 'sim', '--sim-nodes', '4', '--sim-pods', '12', '--sim-churn-per-sec', '0'],
+      { entry, cwd: dir },
+    );
+    try {
+      const consumer = `
+        import { SyncClient, SyncerType, keyKind, hashState } from 'tabby';
+        const client = new SyncClient({ addresses: [process.argv[1]], syncer: SyncerType.Felix,
+          hostname: 'third-party', verifyHash: true });
+        client.on('status', (s) => {
+          if (s !== 'in-sync') return;
+          const entries = [...client.state.entries()];
+          const kinds = new Set(entries.map(([k]) => keyKind(k)));
+          console.log(JSON.stringify({ size: entries.length, hash: hashState(entries),
+            verified: client.state.hashHex(), kinds: [...kinds].sort() }));
+          client.stop().then(() => process.exit(0));
+        });
+        client.start();
+        setTimeout(() => { console.error('no in-sync within 30 s'); process.exit(2); }, 30_000);`;
+      const out = await exec(process.execPath, ['--input-type=module', '-e', consumer, sync], {
+        cwd: app,
+        timeout: 40_000,
+      });
+      const got = JSON.parse(out.stdout) as { size: number; hash: string; verified: string; kinds: string[] };
+      expect(got.size).toBeGreaterThan(12);
+      expect(got.hash).toBe(got.verified);
+      expect(got.kinds).toEqual(expect.arrayContaining(['workloadEndpoint', 'node']));
+    } finally {
+      proc.kill('SIGKILL');
+    }
+  });
+
   it('tabby serve --datastore sim becomes ready, then drains and exits 0 on SIGTERM', async () => {
     const { proc, health } = await serve(
       ['--datastore', 'sim', '--sim-nodes', '8', '--sim-pods', '40', '--shutdown-drain-ms', '200'],
