@@ -127,7 +127,7 @@ describe('RBAC is exactly what the code uses', () => {
     expect(svc.spec.ports.map((p: J) => p.name)).toContain('sync');
     expect(
       rendered.base
-        .filter((o) => o.kind.endsWith('Binding'))
+        .filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')
         .map((o) => o.metadata.name)
         .sort(),
     ).toEqual(['tabby', 'tabby-agent-discovery']);
@@ -352,3 +352,92 @@ function sourceText(dir: string): string {
     .map((f) => readFileSync(join(f.parentPath, f.name), 'utf8'))
     .join('\n');
 }
+
+describe('node-patch admission policy (what `patch nodes` is narrowed to)', () => {
+  const policy = () => one(rendered.base, 'ValidatingAdmissionPolicy', 'tabby-node-patch');
+  const KEY = 'projectcalico.org/WireguardPublicKey';
+  const node = (): J => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: 'node-1',
+      labels: { 'kubernetes.io/hostname': 'node-1' },
+      annotations: { 'node.alpha.kubernetes.io/ttl': '0' },
+    },
+    spec: { podCIDR: '10.244.1.0/24', taints: [] },
+  });
+  const replica = (): string => {
+    const ns = parse(readFileSync('deploy/base/kustomization.yaml', 'utf8')).namespace;
+    const sa = one(rendered.base, 'ClusterRoleBinding', 'tabby').subjects as J[];
+    expect(sa[0].namespace).toBe(ns);
+    return `system:serviceaccount:${ns}:${sa[0].name}`;
+  };
+
+  /** The API server's evaluation of the policy for one UPDATE: match conditions, variables in order, validations. */
+  async function admits(username: string, oldObject: J, object: J): Promise<boolean> {
+    const { evaluate } = await import('@marcbachmann/cel-js');
+    const spec = policy().spec as J;
+    const ctx: J = { request: { userInfo: { username } }, object, oldObject, variables: {} };
+    if (!spec.matchConditions.every((c: J) => evaluate(c.expression, ctx) === true)) return true;
+    for (const v of spec.variables) ctx.variables[v.name] = evaluate(v.expression, ctx);
+    return spec.validations.every((v: J) => evaluate(v.expression, ctx) === true);
+  }
+
+  it('binds to the replicas’ ServiceAccount in the kustomization’s namespace and denies', () => {
+    const spec = policy().spec as J;
+    expect(spec.matchConditions[0].expression).toContain(`'${replica()}'`);
+    const binding = one(rendered.base, 'ValidatingAdmissionPolicyBinding', 'tabby-node-patch').spec as J;
+    expect(binding).toMatchObject({ policyName: 'tabby-node-patch', validationActions: ['Deny'] });
+    expect(spec.failurePolicy).toBe('Fail');
+  });
+
+  it('lets a replica set, rotate and clear the WireGuard key annotation, and nothing else', async () => {
+    const me = replica();
+    const before = node();
+    const withKey = node();
+    withKey.metadata.annotations[KEY] = 'key-1';
+    const rotated = structuredClone(withKey);
+    rotated.metadata.annotations[KEY] = 'key-2';
+    const bare = node();
+    delete bare.metadata.annotations;
+    const bareWithKey = structuredClone(bare);
+    bareWithKey.metadata.annotations = { [KEY]: 'k' };
+    expect(await admits(me, before, withKey)).toBe(true);
+    expect(await admits(me, withKey, rotated)).toBe(true);
+    expect(await admits(me, withKey, before)).toBe(true);
+    expect(await admits(me, bare, bareWithKey)).toBe(true);
+
+    const edits: Record<string, (n: J) => void> = {
+      'another annotation changed': (n) => {
+        n.metadata.annotations['node.alpha.kubernetes.io/ttl'] = '30';
+      },
+      'another annotation added': (n) => {
+        n.metadata.annotations['x'] = 'y';
+      },
+      'another annotation removed': (n) => {
+        delete n.metadata.annotations['node.alpha.kubernetes.io/ttl'];
+      },
+      'a label added': (n) => {
+        n.metadata.labels['node-role.kubernetes.io/control-plane'] = '';
+      },
+      cordoned: (n) => {
+        n.spec.unschedulable = true;
+      },
+      tainted: (n) => {
+        n.spec.taints.push({ key: 'evil', effect: 'NoExecute' });
+      },
+      'a finalizer added': (n) => {
+        n.metadata.finalizers = ['example.com/block-delete'];
+      },
+    };
+    for (const [what, edit] of Object.entries(edits)) {
+      const changed = structuredClone(withKey);
+      edit(changed);
+      expect(await admits(me, withKey, changed), what).toBe(false);
+    }
+    // Other identities are not this policy's business (the kubelet updates its own Node).
+    const relabelled = structuredClone(withKey);
+    relabelled.metadata.labels.zone = 'a';
+    expect(await admits('system:node:node-1', withKey, relabelled)).toBe(true);
+  });
+});
