@@ -200,6 +200,8 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       rebalanceSlack: cfg.rebalanceSlack,
       rebalanceRetryAfterMs: cfg.rebalanceRetryAfterMs,
       notReadyRetryAfterMs: cfg.notReadyRetryAfterMs,
+      maxSnapshotsInFlight: cfg.maxSnapshotsInFlight,
+      snapshotBytesPerSecond: cfg.snapshotBytesPerSecond,
     },
     log.child({ component: 'server' }),
     // Agents' REPORTs (WireGuard public keys) are recorded by the datastore on their Node.

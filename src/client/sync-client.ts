@@ -18,11 +18,13 @@ import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import {
+  Capability,
   Compression,
   type Goodbye,
   type Message,
   MsgType,
   PROTOCOL_VERSIONS,
+  type Queued,
   type StreamPosition,
 } from '../protocol/messages.js';
 import { Cooldowns, rankReplicas } from './placement.js';
@@ -59,6 +61,8 @@ export interface SyncClientOptions {
   log?: Logger;
   /** Mutual TLS: present this certificate and verify the server's. Plain TCP when absent. */
   tls?: ClientTlsOptions;
+  /** Offer the `queued` capability: hear where it stands while a server makes it wait (§9.1). */
+  queued?: boolean;
 }
 
 export interface SyncClientEvents {
@@ -69,6 +73,8 @@ export interface SyncClientEvents {
   disconnected: [info: { reason: string; address: string; code?: string; retryInMs?: number }];
   /** Fires after a SNAPSHOT_END or a final DELTA frame was applied. */
   generation: [generation: number];
+  /** The server makes this client wait for its snapshot: its place in line (§9.1). */
+  queued: [place: Queued];
 }
 
 const MAX_MESSAGE_BYTES = 64 << 20;
@@ -120,6 +126,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   generation = -1;
   serverId = '';
   connected = false;
+  /** Where the client stands while the server makes it wait for a snapshot; undefined otherwise. */
+  queuePlace: Queued | undefined;
 
   get syncer(): SyncerType {
     return this.o.syncer;
@@ -144,6 +152,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       maxFrameBytes: 16 << 20,
       backoff: DEFAULT_BACKOFF,
       driftIntervalMs: 600_000,
+      queued: true,
       ...rest,
     };
     this.log = (opts.log ?? silentLogger).child({ syncer: opts.syncer });
@@ -269,6 +278,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         maxFrameBytes: this.o.maxFrameBytes,
         ...(resume ? { resume } : {}),
         rank,
+        ...(this.o.queued ? { capabilities: [Capability.Queued] } : {}),
       };
       guard = new StreamGuard(hello);
       socket.write(encodeMessage({ type: MsgType.Hello, body: hello }));
@@ -307,6 +317,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     });
     socket.on('close', () => {
       if (this.socket === socket) this.socket = undefined;
+      this.queuePlace = undefined;
       this.clearConnTimers();
       if (this.state.staging) this.state.discardSnapshot();
       if (this.runChanges.length > 0) {
@@ -358,6 +369,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         return;
       }
       case MsgType.SnapshotBegin:
+        this.queuePlace = undefined;
         this.runChanges = [];
         this.state.beginSnapshot();
         return;
@@ -403,6 +415,17 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         return;
       case MsgType.Pong:
         return;
+      case MsgType.Queued: {
+        // First notice at info (why the snapshot has not started), later moves at debug.
+        const first = this.queuePlace === undefined;
+        this.queuePlace = msg.body;
+        this.log[first ? 'info' : 'debug'](
+          { address, ...msg.body },
+          'waiting for a snapshot slot on the server',
+        );
+        this.emit('queued', msg.body);
+        return;
+      }
       case MsgType.Goodbye:
         this.goodbye = msg.body;
         this.retryAfterMs = msg.body.retryAfterMs ?? 0;

@@ -2,6 +2,7 @@
 // Typha's where it has one (ping 10 s, pong 60 s, handshake 10 s, fall-behind 300 s).
 
 import { z } from 'zod';
+import { DEFAULT_SERVER_OPTIONS } from '../server/options.js';
 import { discoveryService, listenAddress as hostPort } from './fields.js';
 import { namesPods, serverTlsFields, serverTlsProblems } from './tls-config.js';
 
@@ -92,6 +93,22 @@ export const serveSchema = z.object({
   notReadyRetryAfterMs: pos
     .default(5_000)
     .describe('retry hint (±50 %) given to clients refused as not-ready'),
+  maxSnapshotsInFlight: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(DEFAULT_SERVER_OPTIONS.maxSnapshotsInFlight)
+    .describe(
+      'snapshots written at once (default: 4 per core, at least 8); more clients wait in line, FIFO, and are told their place (0: unlimited)',
+    ),
+  snapshotBytesPerSecond: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(DEFAULT_SERVER_OPTIONS.snapshotBytesPerSecond)
+    .describe(
+      'average snapshot bytes per second over all clients, e.g. to spare a narrow link (0: unlimited)',
+    ),
   listenBacklog: pos.default(4_096).describe('accept queue length (capped by net.core.somaxconn)'),
   fanoutSliceMs: pos.default(20).describe('a fan-out pass yields to the event loop after this long'),
   maxBatchSize: pos.default(1_000).describe('updates per generation at most'),
