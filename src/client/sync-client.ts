@@ -27,6 +27,7 @@ import {
   type Queued,
   type StreamPosition,
 } from '../protocol/messages.js';
+import { zstdCodec } from '../protocol/zstd.js';
 import { Cooldowns, rankReplicas } from './placement.js';
 import { ClientReports } from './reports.js';
 import { ClientState } from './state.js';
@@ -144,7 +145,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     this.o = {
       hostname: osHostname(),
       agent: 'tabby-client/0.1.0',
-      compressions: ['deflate'],
+      compressions: zstdCodec() ? [Compression.Zstd, Compression.Deflate] : [Compression.Deflate],
       resume: true,
       verifyHash: true,
       connectTimeoutMs: 10_000,
@@ -274,7 +275,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         syncer: this.o.syncer,
         hostname: this.o.hostname,
         agent: this.o.agent,
-        compressions: [...this.o.compressions],
+        // Offered only what this runtime can decode (zstd needs Node ≥ 22.15).
+        compressions: this.o.compressions.filter((c) => c !== Compression.Zstd || zstdCodec() !== undefined),
         maxFrameBytes: this.o.maxFrameBytes,
         ...(resume ? { resume } : {}),
         rank,
@@ -296,9 +298,11 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
           if (socket.destroyed) return; // frames after the server's GOODBYE in the same read
           guard!.check(msg, this.generation);
           this.onMessage(socket, msg, address, rank);
-          // DEFLATE frames only after a SERVER_HELLO that chose deflate (§8.3), never before.
-          if (msg.type === MsgType.ServerHello)
+          // Compressed frames only after a SERVER_HELLO that chose their compression (§8.3).
+          if (msg.type === MsgType.ServerHello) {
             decoder.deflate = msg.body.compression === Compression.Deflate;
+            decoder.zstd = msg.body.compression === Compression.Zstd;
+          }
         });
       } catch (err) {
         // Anything but a ProtocolError is our own fault (a bug, a throwing listener), not the server's.

@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import { DEFAULT_SERVER_OPTIONS } from '../server/options.js';
-import { discoveryService, listenAddress as hostPort } from './fields.js';
+import { compressionSetting, discoveryService, listenAddress as hostPort } from './fields.js';
 import { namesPods, serverTlsFields, serverTlsProblems } from './tls-config.js';
 
 const ms = z.coerce.number().int().nonnegative();
@@ -120,7 +120,9 @@ export const serveSchema = z.object({
     .max(8 << 20)
     .default(1 << 20)
     .describe('frame body size limit: larger deltas/snapshots are split; a larger single value is rejected'),
-  compression: z.enum(['deflate', 'none']).default('deflate').describe('compression offered to clients'),
+  compression: compressionSetting.describe(
+    'compression to use with clients that offer it: zstd (else deflate; zstd only where this Node has it, >= 22.15), deflate or none',
+  ),
   simSeed: z.coerce.number().int().default(1).describe('sim: random seed'),
   simNodes: z.coerce.number().int().min(4).default(50).describe('sim: nodes (at least 4)'),
   simPods: z.coerce.number().int().min(3).default(1_500).describe('sim: pods (at least 3)'),

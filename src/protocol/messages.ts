@@ -7,7 +7,7 @@ import { isSyncerType, isSyncStatus } from '../model/types.js';
 import { CloseCode, ProtocolError } from './errors.js';
 
 export const PROTOCOL_VERSIONS = [1] as const;
-export const Compression = { None: 'none', Deflate: 'deflate' } as const;
+export const Compression = { None: 'none', Deflate: 'deflate', Zstd: 'zstd' } as const;
 export type Compression = (typeof Compression)[keyof typeof Compression];
 /**
  * Optional server behaviours a client can take part in, listed in HELLO `capabilities`
@@ -248,7 +248,11 @@ export function parseBody(type: number, body: unknown): Message {
       const compression = str(type, o, 'compression');
       if (!isSyncerType(syncer))
         throw new ProtocolError(CloseCode.UnknownSyncer, `unknown syncer "${syncer}"`);
-      if (compression !== Compression.None && compression !== Compression.Deflate)
+      if (
+        compression !== Compression.None &&
+        compression !== Compression.Deflate &&
+        compression !== Compression.Zstd
+      )
         throw new ProtocolError(
           CloseCode.NoCommonCompression,
           `server chose unknown compression "${compression}"`,

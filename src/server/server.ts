@@ -202,8 +202,9 @@ export class SyncServer {
         decoder.feed(data, (msg) => {
           if (conn.state === ConnState.Closing) return; // e.g. frames after the client's GOODBYE
           this.onMessage(conn, msg);
-          // A client may compress only once deflate was negotiated (§8.3), HELLO never.
+          // A client may compress only as negotiated (§8.3), HELLO never.
           decoder.deflate = conn.state === ConnState.Streaming && conn.compression === Compression.Deflate;
+          decoder.zstd = conn.state === ConnState.Streaming && conn.compression === Compression.Zstd;
         });
       } catch (err) {
         if (err instanceof ProtocolError) {

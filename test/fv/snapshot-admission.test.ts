@@ -3,21 +3,15 @@
 // head state, waiting clients hear their place, leavers free theirs, a drain says goodbye to
 // the line, and a client that does not know QUEUED still syncs.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SyncClient } from '../../src/client/sync-client.js';
 import { Keys } from '../../src/model/keys.js';
 import type { KV } from '../../src/model/types.js';
 import type { Queued } from '../../src/protocol/messages.js';
 import { RawClient } from '../harness/raw-client.js';
-import { type Stack, startStack, waitFor } from '../harness/stack.js';
+import { perTestStack, type Stack, startStack, waitFor } from '../harness/stack.js';
 
-let stack: Stack | undefined;
-const clients: SyncClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.stop()));
-  await stack?.stop();
-  stack = undefined;
-});
+const t = perTestStack();
 
 function wep(i: number): KV {
   return {
@@ -46,7 +40,7 @@ function client(
   const c = new SyncClient({ addresses: [address], syncer, hostname: `n${i}`, compressions: [], queued });
   const places: Queued[] = [];
   c.on('queued', (p) => places.push(p));
-  clients.push(c);
+  t.track(c);
   return { c, places };
 }
 
@@ -54,7 +48,7 @@ const headHash = (s: Stack): string => s.caches.get('felix')!.hashAt(s.caches.ge
 
 describe('snapshot admission', () => {
   it('K=2: 20 clients at once, never more than 2 snapshots in flight, all end at the head hash', async () => {
-    stack = await startStack({ server: { maxSnapshotsInFlight: 2 } });
+    const stack = await t.own(startStack({ server: { maxSnapshotsInFlight: 2 } }));
     // felix: about 10 MB, more than a socket that is not read can take into kernel buffers;
     // bgp: small, what the 20 clients ask for.
     await fill(stack, 50_000);
@@ -66,14 +60,14 @@ describe('snapshot admission', () => {
     const a = stack.server.snapshots.admission;
     // Two older clients (no queued capability) take both slots with the big snapshot and do
     // not read: the line then forms whatever the machine's speed.
-    const slow = await Promise.all([0, 1].map(() => RawClient.open(stack!.address)));
+    const slow = await Promise.all([0, 1].map(() => RawClient.open(stack.address)));
     for (const r of slow) {
       r.socket.pause();
       r.hello({ compressions: [], hostname: 'slow' });
     }
     await waitFor(() => a.inFlight === 2, 10_000, 'the slow clients to hold both slots');
     // Half of the 20 are older clients that do not offer the queued capability either.
-    const all = Array.from({ length: 20 }, (_, i) => client(stack!.address, i, i % 2 === 0, 'bgp'));
+    const all = Array.from({ length: 20 }, (_, i) => client(stack.address, i, i % 2 === 0, 'bgp'));
     const disconnects: string[] = [];
     for (const { c } of all) c.on('disconnected', (d) => disconnects.push(d.reason));
     for (const { c } of all) c.start();
@@ -112,12 +106,16 @@ describe('snapshot admission', () => {
 
   it('a waiting client that leaves frees its place; the others move up; drain says goodbye to the line', async () => {
     // One snapshot charges the budget far into debt: everyone after the first waits.
-    stack = await startStack({ server: { maxSnapshotsInFlight: 0, snapshotBytesPerSecond: 1_000 } });
+    const stack = await t.own(
+      startStack({
+        server: { maxSnapshotsInFlight: 0, snapshotBytesPerSecond: 1_000 },
+      }),
+    );
     await fill(stack, 2_000);
     const first = client(stack.address, 0);
     first.c.start();
     await waitFor(() => first.c.status === 'in-sync', 20_000, 'the first client');
-    const line = [1, 2, 3].map((i) => client(stack!.address, i));
+    const line = [1, 2, 3].map((i) => client(stack.address, i));
     const old = client(stack.address, 4, false); // no capability: waits silently
     for (const [i, x] of line.entries()) {
       x.c.start();
@@ -153,22 +151,21 @@ describe('snapshot admission', () => {
 
   it('the byte rate holds a storm back: N snapshots of S bytes at R bytes/s take at least (N·S − R)/R', async () => {
     // A lower bound on elapsed time: a loaded machine only makes it longer, so it cannot flake.
-    stack = await startStack({ server: { maxSnapshotsInFlight: 0 } });
+    let stack = await t.own(startStack({ server: { maxSnapshotsInFlight: 0 } }));
     await fill(stack, 1_000);
     const probe = client(stack.address, 99);
     probe.c.start();
     await waitFor(() => probe.c.status === 'in-sync', 20_000, 'the probe client');
     const S = stack.server.stats.snapshotBytes;
     await probe.c.stop();
-    clients.splice(0);
     await stack.stop();
 
     const R = 2 * S; // two snapshots per second; the first second's worth goes at once
-    stack = await startStack({ server: { maxSnapshotsInFlight: 0, snapshotBytesPerSecond: R } });
+    stack = await t.own(startStack({ server: { maxSnapshotsInFlight: 0, snapshotBytesPerSecond: R } }));
     await fill(stack, 1_000);
     const N = 6;
     const started = Date.now();
-    const storm = Array.from({ length: N }, (_, i) => client(stack!.address, i));
+    const storm = Array.from({ length: N }, (_, i) => client(stack.address, i));
     for (const { c } of storm) c.start();
     const hash = headHash(stack);
     await waitFor(() => storm.every(({ c }) => c.state.hashHex() === hash), 30_000, 'every client synced');
