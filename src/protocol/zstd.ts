@@ -34,9 +34,13 @@ export function runtimeZstd(z: object = zlib): ZstdCodec | undefined {
   return {
     compress: (body, l) => compressSync(body, { params: { [level]: l } }),
     decompress: (body, maxOutputLength) => {
-      // `info` returns the engine too, whose bytesWritten is the compressed bytes it read.
-      const out = decompressSync(body, { maxOutputLength, info: true });
-      return { buffer: out.buffer, consumed: out.engine.bytesWritten };
+      // `info` returns the engine too, whose bytesWritten is the compressed bytes it read (as
+      // for zlib). Written against Node's docs, not run here (Node 20): should a runtime
+      // return the bare buffer, the trailing-bytes check is lost, not the frame.
+      const out = decompressSync(body, { maxOutputLength, info: true }) as unknown;
+      if (Buffer.isBuffer(out)) return { buffer: out, consumed: body.length };
+      const o = out as { buffer: Buffer; engine: { bytesWritten: number } };
+      return { buffer: o.buffer, consumed: o.engine.bytesWritten };
     },
   };
 }

@@ -64,6 +64,9 @@ describe('zstd detection', () => {
     codec.compress(Buffer.from('ab'), 1);
     expect(codec.decompress(Buffer.from('ab'), 99)).toEqual({ buffer: Buffer.from('ab'), consumed: 2 });
     expect(calls).toEqual([{ params: { 100: 1 } }, { maxOutputLength: 99, info: true }]);
+    // A zlib that ignores `info` still decodes (without the trailing-bytes check).
+    const bare = runtimeZstd({ ...z, zstdDecompressSync: (b: Uint8Array) => Buffer.from(b) })!;
+    expect(bare.decompress(Buffer.from('abc'), 99)).toEqual({ buffer: Buffer.from('abc'), consumed: 3 });
   });
 });
 
