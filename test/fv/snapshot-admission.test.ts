@@ -49,8 +49,9 @@ const headHash = (s: Stack): string => s.caches.get('felix')!.hashAt(s.caches.ge
 describe('snapshot admission', () => {
   it('K=2: 20 clients at once, never more than 2 snapshots in flight, all end at the head hash', async () => {
     const stack = await t.own(startStack({ server: { maxSnapshotsInFlight: 2 } }));
-    // felix: about 10 MB, more than a socket that is not read can take into kernel buffers;
-    // bgp: small, what the 20 clients ask for.
+    // felix: 7.6 MB, about twice what a socket that is not read takes into kernel buffers
+    // (3.9 MB measured here: the send buffer is capped by tcp_wmem, 4 MiB); bgp: small, what
+    // the 20 clients ask for.
     await fill(stack, 50_000);
     stack.router.onUpdates(
       Array.from({ length: 300 }, (_, i) => ({ key: Keys.bgpFilter(`f${i}`), value: { spec: { n: i } } })),
