@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { SyncClient } from '../client/sync-client.js';
 import { ConfigError, listenError } from '../config/errors.js';
+import { compressionsFor } from '../config/fields.js';
 import { requireDirectory, requireFile } from '../config/paths.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { checkServeConfig, type ServeConfig, serveSchema } from '../config/serve-config.js';
@@ -28,6 +29,7 @@ import { LintTap } from '../observability/lint-tap.js';
 import { createLogger } from '../observability/logging.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startSummary } from '../observability/summary.js';
+import { zstdCodec } from '../protocol/zstd.js';
 import { FRAME_OVERHEAD_BYTES, SyncServer } from '../server/server.js';
 import { TlsConfigError, TlsMaterial } from '../server/tls.js';
 import { SnapshotCache } from '../snapcache/cache.js';
@@ -188,7 +190,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       clientPingRefillMs: cfg.clientPingRefillMs,
       maxFallBehindMs: cfg.maxFallBehindMs,
       newClientGraceMs: cfg.newClientGraceMs,
-      compressions: cfg.compression === 'deflate' ? ['deflate'] : [],
+      compressions: compressionsFor(cfg.compression),
       maxInboundFrameBytes: 1 << 20,
       maxOutboundFrameBytes: cfg.maxFrameBodyBytes + FRAME_OVERHEAD_BYTES,
       listenBacklog: cfg.listenBacklog,
@@ -200,6 +202,8 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       rebalanceSlack: cfg.rebalanceSlack,
       rebalanceRetryAfterMs: cfg.rebalanceRetryAfterMs,
       notReadyRetryAfterMs: cfg.notReadyRetryAfterMs,
+      maxSnapshotsInFlight: cfg.maxSnapshotsInFlight,
+      snapshotBytesPerSecond: cfg.snapshotBytesPerSecond,
     },
     log.child({ component: 'server' }),
     // Agents' REPORTs (WireGuard public keys) are recorded by the datastore on their Node.
@@ -212,6 +216,11 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     },
   );
   logReportPolicy(cfg, log);
+  if (cfg.compression === 'zstd' && zstdCodec() === undefined)
+    log.info(
+      { node: process.version },
+      'zstd is not in this Node (it needs 22.15 or later): clients get deflate instead',
+    );
   // Readiness is "serving fresh data"; the same answer gates new clients (not-ready).
   const freshness = new Freshness(() => readiness(caches, source), cfg.maxStaleMs);
   const peers = cfg.discoveryService ? startDiscovery(cfg.discoveryService, cfg.kubeconfig, log) : undefined;

@@ -3,6 +3,7 @@
 
 import { Command } from 'commander';
 import { SyncClient } from '../client/sync-client.js';
+import { compressionsFor } from '../config/fields.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { syncSchema } from '../config/sync-config.js';
 import { clientTlsOptions } from '../config/tls-config.js';
@@ -20,7 +21,7 @@ export function syncCommand(): Command {
     const client = new SyncClient({
       addresses: cfg.server.split(',').map((s) => s.trim()),
       syncer: cfg.syncer,
-      compressions: cfg.compression === 'deflate' ? ['deflate'] : [],
+      compressions: compressionsFor(cfg.compression),
       log,
       ...(cfg.hostname ? { hostname: cfg.hostname } : {}),
       ...(tls ? { tls } : {}),

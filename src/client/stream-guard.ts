@@ -6,6 +6,7 @@
 
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import {
+  Capability,
   type Hello,
   type Message,
   MsgType,
@@ -55,7 +56,7 @@ export class StreamGuard {
   private runTo = 0;
 
   /** hello: what this connection's HELLO offered. */
-  constructor(private readonly hello: Pick<Hello, 'syncer' | 'compressions' | 'resume'>) {}
+  constructor(private readonly hello: Pick<Hello, 'syncer' | 'compressions' | 'resume' | 'capabilities'>) {}
 
   /**
    * Checks a frame from the server against the state and the stream so far and advances the
@@ -144,6 +145,14 @@ export class StreamGuard {
       case MsgType.Ping:
       case MsgType.Pong:
         if (s === StreamState.AwaitServerHello) throw unexpected(msg, s);
+        return;
+      case MsgType.Queued:
+        // Only to a client that asked (§8.6), and only where a snapshot could begin (§9.1).
+        if (!this.hello.capabilities?.includes(Capability.Queued))
+          throw unexpected(msg, s, ': the client did not offer the queued capability');
+        if (s !== StreamState.AwaitSnapshot && s !== StreamState.Streaming) throw unexpected(msg, s);
+        if (msg.body.position < 1 || msg.body.position > msg.body.queued)
+          throw inconsistent(`QUEUED at position ${msg.body.position} of ${msg.body.queued}`);
         return;
       case MsgType.Goodbye:
         return;

@@ -18,13 +18,16 @@ import { encodeMessage } from '../protocol/codec.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import {
+  Capability,
   Compression,
   type Goodbye,
   type Message,
   MsgType,
   PROTOCOL_VERSIONS,
+  type Queued,
   type StreamPosition,
 } from '../protocol/messages.js';
+import { zstdCodec } from '../protocol/zstd.js';
 import { Cooldowns, rankReplicas } from './placement.js';
 import { ClientReports } from './reports.js';
 import { ClientState } from './state.js';
@@ -59,6 +62,8 @@ export interface SyncClientOptions {
   log?: Logger;
   /** Mutual TLS: present this certificate and verify the server's. Plain TCP when absent. */
   tls?: ClientTlsOptions;
+  /** Offer the `queued` capability: hear where it stands while a server makes it wait (§9.1). */
+  queued?: boolean;
 }
 
 export interface SyncClientEvents {
@@ -69,6 +74,8 @@ export interface SyncClientEvents {
   disconnected: [info: { reason: string; address: string; code?: string; retryInMs?: number }];
   /** Fires after a SNAPSHOT_END or a final DELTA frame was applied. */
   generation: [generation: number];
+  /** The server makes this client wait for its snapshot: its place in line (§9.1). */
+  queued: [place: Queued];
 }
 
 const MAX_MESSAGE_BYTES = 64 << 20;
@@ -120,6 +127,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   generation = -1;
   serverId = '';
   connected = false;
+  /** Where the client stands while the server makes it wait for a snapshot; undefined otherwise. */
+  queuePlace: Queued | undefined;
 
   get syncer(): SyncerType {
     return this.o.syncer;
@@ -136,7 +145,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     this.o = {
       hostname: osHostname(),
       agent: 'tabby-client/0.1.0',
-      compressions: ['deflate'],
+      compressions: zstdCodec() ? [Compression.Zstd, Compression.Deflate] : [Compression.Deflate],
       resume: true,
       verifyHash: true,
       connectTimeoutMs: 10_000,
@@ -144,6 +153,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       maxFrameBytes: 16 << 20,
       backoff: DEFAULT_BACKOFF,
       driftIntervalMs: 600_000,
+      queued: true,
       ...rest,
     };
     this.log = (opts.log ?? silentLogger).child({ syncer: opts.syncer });
@@ -265,10 +275,12 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         syncer: this.o.syncer,
         hostname: this.o.hostname,
         agent: this.o.agent,
-        compressions: [...this.o.compressions],
+        // Offered only what this runtime can decode (zstd needs Node ≥ 22.15).
+        compressions: this.o.compressions.filter((c) => c !== Compression.Zstd || zstdCodec() !== undefined),
         maxFrameBytes: this.o.maxFrameBytes,
         ...(resume ? { resume } : {}),
         rank,
+        ...(this.o.queued ? { capabilities: [Capability.Queued] } : {}),
       };
       guard = new StreamGuard(hello);
       socket.write(encodeMessage({ type: MsgType.Hello, body: hello }));
@@ -286,9 +298,11 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
           if (socket.destroyed) return; // frames after the server's GOODBYE in the same read
           guard!.check(msg, this.generation);
           this.onMessage(socket, msg, address, rank);
-          // DEFLATE frames only after a SERVER_HELLO that chose deflate (§8.3), never before.
-          if (msg.type === MsgType.ServerHello)
+          // Compressed frames only after a SERVER_HELLO that chose their compression (§8.3).
+          if (msg.type === MsgType.ServerHello) {
             decoder.deflate = msg.body.compression === Compression.Deflate;
+            decoder.zstd = msg.body.compression === Compression.Zstd;
+          }
         });
       } catch (err) {
         // Anything but a ProtocolError is our own fault (a bug, a throwing listener), not the server's.
@@ -307,6 +321,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     });
     socket.on('close', () => {
       if (this.socket === socket) this.socket = undefined;
+      this.queuePlace = undefined;
       this.clearConnTimers();
       if (this.state.staging) this.state.discardSnapshot();
       if (this.runChanges.length > 0) {
@@ -358,6 +373,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         return;
       }
       case MsgType.SnapshotBegin:
+        this.queuePlace = undefined;
         this.runChanges = [];
         this.state.beginSnapshot();
         return;
@@ -403,6 +419,17 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         return;
       case MsgType.Pong:
         return;
+      case MsgType.Queued: {
+        // First notice at info (why the snapshot has not started), later moves at debug.
+        const first = this.queuePlace === undefined;
+        this.queuePlace = msg.body;
+        this.log[first ? 'info' : 'debug'](
+          { address, ...msg.body },
+          'waiting for a snapshot slot on the server',
+        );
+        this.emit('queued', msg.body);
+        return;
+      }
       case MsgType.Goodbye:
         this.goodbye = msg.body;
         this.retryAfterMs = msg.body.retryAfterMs ?? 0;

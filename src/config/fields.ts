@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { parseHostPort } from '../model/address.js';
 import { parseServiceRef } from '../model/service-ref.js';
+import type { Compression } from '../protocol/messages.js';
 
 const isHostPort = (s: string): boolean => {
   try {
@@ -28,6 +29,19 @@ export const serverAddresses = z.string().refine(
     }),
   'want HOST:PORT[,HOST:PORT...] with ports from 1 to 65535',
 );
+
+/**
+ * Compression to prefer: zstd (where both ends' Node has it, ≥ 22.15; else deflate), deflate
+ * or none. The default follows docs/benchmarks.md "Compression": zstd 1 is smaller, and
+ * faster to encode and to decode, than deflate 1.
+ */
+export const compressionSetting = z.enum(['zstd', 'deflate', 'none']).default('zstd');
+
+/** The preference list a compression setting stands for: zstd falls back to deflate. */
+export function compressionsFor(setting: 'zstd' | 'deflate' | 'none'): Compression[] {
+  if (setting === 'zstd') return ['zstd', 'deflate'];
+  return setting === 'deflate' ? ['deflate'] : [];
+}
 
 /** `k8s:<namespace>/<service>`: the Service whose EndpointSlices list the replicas. */
 export const discoveryService = z

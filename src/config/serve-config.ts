@@ -2,7 +2,8 @@
 // Typha's where it has one (ping 10 s, pong 60 s, handshake 10 s, fall-behind 300 s).
 
 import { z } from 'zod';
-import { discoveryService, listenAddress as hostPort } from './fields.js';
+import { DEFAULT_SERVER_OPTIONS } from '../server/options.js';
+import { compressionSetting, discoveryService, listenAddress as hostPort } from './fields.js';
 import { namesPods, serverTlsFields, serverTlsProblems } from './tls-config.js';
 
 const ms = z.coerce.number().int().nonnegative();
@@ -92,6 +93,22 @@ export const serveSchema = z.object({
   notReadyRetryAfterMs: pos
     .default(5_000)
     .describe('retry hint (±50 %) given to clients refused as not-ready'),
+  maxSnapshotsInFlight: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(DEFAULT_SERVER_OPTIONS.maxSnapshotsInFlight)
+    .describe(
+      'snapshots written at once (default: 4 per core, at least 8); more clients wait in line, FIFO, and are told their place (0: unlimited)',
+    ),
+  snapshotBytesPerSecond: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(DEFAULT_SERVER_OPTIONS.snapshotBytesPerSecond)
+    .describe(
+      'average snapshot bytes per second over all clients, e.g. to spare a narrow link (0: unlimited)',
+    ),
   listenBacklog: pos.default(4_096).describe('accept queue length (capped by net.core.somaxconn)'),
   fanoutSliceMs: pos.default(20).describe('a fan-out pass yields to the event loop after this long'),
   maxBatchSize: pos.default(1_000).describe('updates per generation at most'),
@@ -103,7 +120,9 @@ export const serveSchema = z.object({
     .max(8 << 20)
     .default(1 << 20)
     .describe('frame body size limit: larger deltas/snapshots are split; a larger single value is rejected'),
-  compression: z.enum(['deflate', 'none']).default('deflate').describe('compression offered to clients'),
+  compression: compressionSetting.describe(
+    'compression to use with clients that offer it: zstd (else deflate; zstd only where this Node has it, >= 22.15), deflate or none',
+  ),
   simSeed: z.coerce.number().int().default(1).describe('sim: random seed'),
   simNodes: z.coerce.number().int().min(4).default(50).describe('sim: nodes (at least 4)'),
   simPods: z.coerce.number().int().min(3).default(1_500).describe('sim: pods (at least 3)'),

@@ -1,7 +1,7 @@
 // Settings of `tabby sync`, the operator's client: follow a server's stream and report.
 
 import { z } from 'zod';
-import { serverAddresses } from './fields.js';
+import { compressionSetting, serverAddresses } from './fields.js';
 import { clientTlsFields } from './tls-config.js';
 
 export const syncSchema = z.object({
@@ -22,7 +22,9 @@ export const syncSchema = z.object({
     .default(60_000)
     .describe('with --once: give up after this long'),
   hostname: z.string().optional().describe('host name sent in HELLO (default: this host)'),
-  compression: z.enum(['deflate', 'none']).default('deflate').describe('compression to offer'),
+  compression: compressionSetting.describe(
+    'compression to offer: zstd (with deflate as fallback; zstd only where this Node has it, >= 22.15), deflate or none',
+  ),
   logLevel: z
     .enum(['debug', 'info', 'warn', 'error'])
     .default('warn')

@@ -4,6 +4,7 @@
 
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { DatastoreSource } from '../datastore/source.js';
+import { WAIT_BUCKETS_S } from '../server/admission.js';
 import { ConnState } from '../server/connection.js';
 import type { SyncServer } from '../server/server.js';
 import type { SnapshotCache } from '../snapcache/cache.js';
@@ -240,8 +241,68 @@ export function createMetrics(parts: {
     perResource('tabby_datastore_watch_events_total', 'Watch events applied per resource type', 'events');
     perResource('tabby_datastore_failures_total', 'Failed list/watch calls per resource type', 'failures');
   }
+  registerAdmissionMetrics(registry, server);
 
   return registry;
+}
+
+/** Snapshot admission (server/admission.ts): the line, the slots, and how long clients waited. */
+function registerAdmissionMetrics(registry: Registry, server: SyncServer): void {
+  const a = server.snapshots.admission;
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  gauge('tabby_snapshots_queued', 'Clients waiting for a snapshot slot', () => a.queued);
+  gauge(
+    'tabby_snapshots_in_flight',
+    'Snapshots being written (the socket has not taken them yet)',
+    () => a.inFlight,
+  );
+  gauge(
+    'tabby_snapshots_in_flight_max',
+    'The most snapshots ever in flight at once',
+    () => a.maxInFlightSeen,
+  );
+  // A histogram kept by the admission itself (no prom-client on the server's paths), exposed
+  // in the histogram's exposition shape: cumulative _bucket{le}, _sum and _count.
+  new Counter({
+    name: 'tabby_snapshot_wait_seconds_bucket',
+    help: 'Snapshots started, by time waited for a slot (cumulative, le = upper bound in seconds)',
+    labelNames: ['le'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      let cumulative = 0;
+      a.waitCounts.forEach((n, i) => {
+        cumulative += n;
+        this.inc({ le: i < WAIT_BUCKETS_S.length ? String(WAIT_BUCKETS_S[i]) : '+Inf' }, cumulative);
+      });
+    },
+  });
+  new Counter({
+    name: 'tabby_snapshot_wait_seconds_sum',
+    help: 'Total time snapshots waited for a slot, seconds',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(a.waitSumMs / 1000);
+    },
+  });
+  new Counter({
+    name: 'tabby_snapshot_wait_seconds_count',
+    help: 'Snapshots started (after waiting or not)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(a.waitCounts.reduce((x, y) => x + y, 0));
+    },
+  });
 }
 
 /** Gauges for alerts on the fleet (deploy/monitoring): every syncer × state series, zeros included. */

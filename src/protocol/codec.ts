@@ -1,6 +1,6 @@
 // Frame encoding. A frame is: u32 BE length (of everything after it) | u8 type | u8 flags |
 // body, where the body is one standard MessagePack map, zlib-compressed when flags bit 0
-// is set. KVs can be pre-encoded once (encodeKV) and spliced into many frames, which is
+// is set, zstd-compressed when bit 1 is (only where the runtime has zstd: zstd.ts). KVs can be pre-encoded once (encodeKV) and spliced into many frames, which is
 // what lets the server encode each generation once for every client.
 
 import { deflateSync } from 'node:zlib';
@@ -9,10 +9,24 @@ import type { JsonValue } from '../model/types.js';
 import { EncodeError } from './errors.js';
 import type { Message, MsgType } from './messages.js';
 import { MAX_BODY_DEPTH, profileViolation } from './profile.js';
+import { zstdCodec } from './zstd.js';
 
 export const HEADER_BYTES = 6;
 export const FLAG_DEFLATE = 0x01;
-export const KNOWN_FLAGS = FLAG_DEFLATE;
+export const FLAG_ZSTD = 0x02;
+export const KNOWN_FLAGS = FLAG_DEFLATE | FLAG_ZSTD;
+/** zlib level of DEFLATE frames, and zstd level of ZSTD frames (docs/benchmarks.md "Compression"). */
+export const DEFLATE_LEVEL = 1;
+export const ZSTD_LEVEL = 1;
+
+export interface CompressOptions {
+  /** Compress with zlib (DEFLATE flag)... */
+  deflate?: boolean;
+  /** ...or with zstd (ZSTD flag); throws where the runtime has no zstd (it is never negotiated there). */
+  zstd?: boolean;
+  /** Bodies below this many bytes go uncompressed. */
+  minDeflateBytes?: number;
+}
 
 /** Plain MessagePack: no records, no extensions, undefined as nil — any library can read it. */
 export const packr = new Packr({
@@ -37,10 +51,7 @@ export function frame(type: MsgType, body: Uint8Array, flags = 0): Buffer {
 }
 
 /** Encodes one message; compresses the body with zlib when asked and it is at least minBytes. */
-export function encodeMessage(
-  msg: Message,
-  opts: { deflate?: boolean; minDeflateBytes?: number } = {},
-): Buffer {
+export function encodeMessage(msg: Message, opts: CompressOptions = {}): Buffer {
   if ('kvs' in msg.body) {
     // KVs travel as [key, value] pairs, not as {key, value} maps: same bytes as the server's.
     const { kvs, ...fields } = msg.body;
@@ -50,14 +61,14 @@ export function encodeMessage(
   return encodeBody(msg.type, packr.pack(msg.body), opts);
 }
 
-export function encodeBody(
-  type: MsgType,
-  body: Uint8Array,
-  opts: { deflate?: boolean; minDeflateBytes?: number } = {},
-): Buffer {
-  if (opts.deflate && body.length >= (opts.minDeflateBytes ?? 0)) {
-    return frame(type, deflateSync(body, { level: 1 }), FLAG_DEFLATE);
+export function encodeBody(type: MsgType, body: Uint8Array, opts: CompressOptions = {}): Buffer {
+  if (body.length < (opts.minDeflateBytes ?? 0)) return frame(type, body);
+  if (opts.zstd) {
+    const zstd = zstdCodec();
+    if (zstd === undefined) throw new RangeError('zstd is not available in this runtime');
+    return frame(type, zstd.compress(body, ZSTD_LEVEL), FLAG_ZSTD);
   }
+  if (opts.deflate) return frame(type, deflateSync(body, { level: DEFLATE_LEVEL }), FLAG_DEFLATE);
   return frame(type, body);
 }
 

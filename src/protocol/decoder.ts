@@ -5,10 +5,11 @@
 // is decoded, so what reaches parseBody is plain JSON data of bounded depth.
 
 import { inflateSync, type ZlibOptions } from 'node:zlib';
-import { FLAG_DEFLATE, HEADER_BYTES, KNOWN_FLAGS, packr } from './codec.js';
+import { FLAG_DEFLATE, FLAG_ZSTD, HEADER_BYTES, KNOWN_FLAGS, packr } from './codec.js';
 import { CloseCode, ProtocolError } from './errors.js';
 import { type Message, msgName, parseBody } from './messages.js';
 import { profileViolation } from './profile.js';
+import { zstdCodec } from './zstd.js';
 
 export interface DecoderLimits {
   /** Largest accepted value of the length field (type + flags + body), bytes. */
@@ -17,6 +18,18 @@ export interface DecoderLimits {
   maxMessageBytes: number;
   /** Accept frames with the DEFLATE flag (default false); see FrameDecoder.deflate. */
   deflate?: boolean;
+  /** Accept frames with the ZSTD flag (default false); see FrameDecoder.zstd. */
+  zstd?: boolean;
+}
+
+/** zlib inflate within a limit, with the compressed bytes it used. */
+function inflate(body: Buffer, maxOutputLength: number): { buffer: Buffer; consumed: number } {
+  // `info` also returns the engine, whose bytesWritten is the compressed bytes it read.
+  const out = inflateSync(body, { maxOutputLength, info: true } as ZlibOptions) as unknown as {
+    buffer: Buffer;
+    engine: { bytesWritten: number };
+  };
+  return { buffer: out.buffer, consumed: out.engine.bytesWritten };
 }
 
 export class FrameDecoder {
@@ -30,9 +43,12 @@ export class FrameDecoder {
    * switch it from their message handler, so it applies from the next frame on.
    */
   deflate: boolean;
+  /** Likewise for a ZSTD frame: only once `zstd` was negotiated (§3.2). */
+  zstd: boolean;
 
   constructor(private readonly limits: DecoderLimits) {
     this.deflate = limits.deflate ?? false;
+    this.zstd = limits.zstd ?? false;
   }
 
   /** Feeds bytes; returns the complete messages. Throws ProtocolError on bad input. */
@@ -85,34 +101,9 @@ export class FrameDecoder {
         `${msgName(type)}: unknown flags 0x${flags.toString(16)}`,
       );
     let body = raw.subarray(HEADER_BYTES);
-    if (flags & FLAG_DEFLATE) {
-      if (!this.deflate)
-        throw new ProtocolError(
-          CloseCode.MalformedFrame,
-          `${msgName(type)}: DEFLATE flag set but deflate was not negotiated`,
-        );
-      let consumed: number;
-      try {
-        // `info` also returns the engine, whose bytesWritten is the compressed bytes it read.
-        const out = inflateSync(body, {
-          maxOutputLength: this.limits.maxMessageBytes,
-          info: true,
-        } as ZlibOptions) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
-        consumed = out.engine.bytesWritten;
-        body = out.buffer;
-      } catch (err) {
-        const tooBig = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-        throw new ProtocolError(
-          tooBig ? CloseCode.FrameTooLarge : CloseCode.MalformedFrame,
-          `${msgName(type)}: ${tooBig ? `inflates beyond ${this.limits.maxMessageBytes} bytes` : 'bad zlib data'}`,
-          { cause: err },
-        );
-      }
-      if (consumed !== raw.length - HEADER_BYTES)
-        throw new ProtocolError(CloseCode.MalformedFrame, `${msgName(type)}: bytes after the zlib stream`);
-    } else if (body.length > this.limits.maxMessageBytes) {
+    if (flags & (FLAG_DEFLATE | FLAG_ZSTD)) body = this.decompress(type, flags, body);
+    else if (body.length > this.limits.maxMessageBytes)
       throw new ProtocolError(CloseCode.FrameTooLarge, `${msgName(type)}: body exceeds the message limit`);
-    }
     const violation = profileViolation(body);
     if (violation !== undefined)
       throw new ProtocolError(CloseCode.MalformedFrame, `${msgName(type)}: ${violation}`);
@@ -130,6 +121,41 @@ export class FrameDecoder {
       );
     }
     return parseBody(type, decoded);
+  }
+
+  /**
+   * A DEFLATE (zlib, §3.1) or ZSTD (§3.2) body, inflated within the message limit: only if
+   * that compression was negotiated, and nothing may follow the compressed data.
+   */
+  private decompress(type: number, flags: number, body: Buffer): Buffer {
+    const zstd = (flags & FLAG_ZSTD) !== 0;
+    const name = zstd ? 'zstd' : 'deflate';
+    if (zstd && flags & FLAG_DEFLATE)
+      throw new ProtocolError(CloseCode.MalformedFrame, `${msgName(type)}: both DEFLATE and ZSTD flags set`);
+    const codec = zstd ? zstdCodec() : undefined;
+    if (zstd ? !this.zstd || codec === undefined : !this.deflate)
+      throw new ProtocolError(
+        CloseCode.MalformedFrame,
+        `${msgName(type)}: ${name.toUpperCase()} flag set but ${name} was not negotiated`,
+      );
+    const max = this.limits.maxMessageBytes;
+    let out: { buffer: Buffer; consumed: number };
+    try {
+      out = codec ? codec.decompress(body, max) : inflate(body, max);
+    } catch (err) {
+      const tooBig = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+      throw new ProtocolError(
+        tooBig ? CloseCode.FrameTooLarge : CloseCode.MalformedFrame,
+        `${msgName(type)}: ${tooBig ? `inflates beyond ${max} bytes` : `bad ${zstd ? 'zstd' : 'zlib'} data`}`,
+        { cause: err },
+      );
+    }
+    if (out.consumed !== body.length)
+      throw new ProtocolError(
+        CloseCode.MalformedFrame,
+        `${msgName(type)}: bytes after the ${zstd ? 'zstd frame' : 'zlib stream'}`,
+      );
+    return out.buffer;
   }
 
   private peekUInt32(): number {

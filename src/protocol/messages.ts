@@ -7,8 +7,13 @@ import { isSyncerType, isSyncStatus } from '../model/types.js';
 import { CloseCode, ProtocolError } from './errors.js';
 
 export const PROTOCOL_VERSIONS = [1] as const;
-export const Compression = { None: 'none', Deflate: 'deflate' } as const;
+export const Compression = { None: 'none', Deflate: 'deflate', Zstd: 'zstd' } as const;
 export type Compression = (typeof Compression)[keyof typeof Compression];
+/**
+ * Optional server behaviours a client can take part in, listed in HELLO `capabilities`
+ * (§8.6): `queued` = the client understands QUEUED while it waits for its snapshot.
+ */
+export const Capability = { Queued: 'queued' } as const;
 
 export const MsgType = {
   Hello: 0x01,
@@ -23,6 +28,7 @@ export const MsgType = {
   Ack: 0x0a,
   Goodbye: 0x0b,
   Report: 0x0c,
+  Queued: 0x0d,
 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 const MSG_NAMES = new Map<number, string>(Object.entries(MsgType).map(([k, v]) => [v, k]));
@@ -50,6 +56,8 @@ export interface Hello {
   resume?: StreamPosition;
   /** This server's place in the client's ranking of replicas (0 = preferred; §14.4). */
   rank?: number;
+  /** Optional behaviours the client understands (§8.6), e.g. `queued`; absent = none. */
+  capabilities?: string[];
 }
 
 export interface ServerHello {
@@ -117,6 +125,15 @@ export interface Goodbye {
   /** Hint: wait at least this long before reconnecting (to this server). */
   retryAfterMs?: number;
 }
+/** The client waits for a snapshot slot (§9.1): its place in line and a rough estimate. */
+export interface Queued {
+  /** 1 = next in line. */
+  position: number;
+  /** Clients waiting on this server (for this and every syncer). */
+  queued: number;
+  /** Rough time until the snapshot starts, ms; 0 = no estimate yet. */
+  etaMs: number;
+}
 export interface Report {
   kind: string;
   /** The node the report is about; when present it must equal HELLO's hostname (§15). */
@@ -136,7 +153,8 @@ export type Message =
   | { type: typeof MsgType.Pong; body: Pong }
   | { type: typeof MsgType.Ack; body: Ack }
   | { type: typeof MsgType.Goodbye; body: Goodbye }
-  | { type: typeof MsgType.Report; body: Report };
+  | { type: typeof MsgType.Report; body: Report }
+  | { type: typeof MsgType.Queued; body: Queued };
 
 // ---- validation of decoded bodies -------------------------------------------------------
 // parseBody sees bodies that passed the MessagePack profile check (profile.ts): every value
@@ -222,6 +240,7 @@ export function parseBody(type: number, body: unknown): Message {
       if (o['maxFrameBytes'] != null) hello.maxFrameBytes = uint(type, o, 'maxFrameBytes');
       if (o['resume'] !== undefined && o['resume'] !== null) hello.resume = position(type, o['resume']);
       if (o['rank'] != null) hello.rank = uint(type, o, 'rank');
+      if (o['capabilities'] != null) hello.capabilities = strArray(type, o, 'capabilities');
       return { type, body: hello };
     }
     case MsgType.ServerHello: {
@@ -229,7 +248,11 @@ export function parseBody(type: number, body: unknown): Message {
       const compression = str(type, o, 'compression');
       if (!isSyncerType(syncer))
         throw new ProtocolError(CloseCode.UnknownSyncer, `unknown syncer "${syncer}"`);
-      if (compression !== Compression.None && compression !== Compression.Deflate)
+      if (
+        compression !== Compression.None &&
+        compression !== Compression.Deflate &&
+        compression !== Compression.Zstd
+      )
         throw new ProtocolError(
           CloseCode.NoCommonCompression,
           `server chose unknown compression "${compression}"`,
@@ -285,6 +308,15 @@ export function parseBody(type: number, body: unknown): Message {
       if (o['retryAfterMs'] != null) g.retryAfterMs = uint(type, o, 'retryAfterMs');
       return { type, body: g };
     }
+    case MsgType.Queued:
+      return {
+        type,
+        body: {
+          position: uint(type, o, 'position'),
+          queued: uint(type, o, 'queued'),
+          etaMs: uint(type, o, 'etaMs'),
+        },
+      };
     case MsgType.Report: {
       const data = o['data'] ?? null;
       const r: Report = { kind: str(type, o, 'kind'), data: data as JsonValue };

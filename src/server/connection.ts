@@ -39,6 +39,8 @@ export class Connection {
   node: string | undefined;
   /** This server's place in the client's ranking of replicas (HELLO `rank`; 0 = its preferred). */
   rank: number | undefined;
+  /** HELLO `capabilities` (§8.6): e.g. whether it understands QUEUED. */
+  capabilities: readonly string[] | undefined;
   /** Snapshot start: a client is not judged as lagging within the grace period after it. */
   snapshotAtMs = 0;
   lastRxMs: number;

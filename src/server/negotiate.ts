@@ -4,6 +4,7 @@
 import type { SyncerType } from '../model/types.js';
 import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { type Compression, type Hello, PROTOCOL_VERSIONS } from '../protocol/messages.js';
+import { zstdCodec } from '../protocol/zstd.js';
 import { DEFAULT_CLIENT_MAX_FRAME_BYTES, type ServerOptions } from './options.js';
 import type { SyncStream } from './sync-stream.js';
 
@@ -33,8 +34,13 @@ export function negotiate(
       CloseCode.FrameTooLarge,
       `client accepts frames up to ${clientMax} bytes; this server sends up to ${opts.maxOutboundFrameBytes}`,
     );
-  const compression = opts.compressions.find((c) => hello.compressions.includes(c)) ?? 'none';
+  const compression = opts.compressions.find((c) => hello.compressions.includes(c) && canEncode(c)) ?? 'none';
   return { version: Math.max(...common), compression, stream };
+}
+
+/** zstd only where this runtime has it (Node ≥ 22.15): otherwise the next preference wins. */
+export function canEncode(c: Compression): boolean {
+  return c !== 'zstd' || zstdCodec() !== undefined;
 }
 
 /**

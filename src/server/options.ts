@@ -1,5 +1,6 @@
 // Settings of the fan-out server, with Typha's defaults where it has one.
 
+import { availableParallelism } from 'node:os';
 import type { Compression } from '../protocol/messages.js';
 
 export interface ServerOptions {
@@ -58,7 +59,18 @@ export interface ServerOptions {
   rebalanceRetryAfterMs: number;
   /** retryAfterMs (±50 %) when refusing a client because the data is not fresh (`not-ready`). */
   notReadyRetryAfterMs: number;
+  /** Snapshots written at once; more clients wait their turn, FIFO (admission.ts). 0: unlimited. */
+  maxSnapshotsInFlight: number;
+  /** Average snapshot bytes per second over all clients (1 s of burst); 0: unlimited. */
+  snapshotBytesPerSecond: number;
 }
+
+/**
+ * A few snapshots per core: the frames are encoded once and shared, so a snapshot in flight
+ * costs writes, and a few per core keep the cores and the link busy while clients decode;
+ * more only split the same bandwidth over more clients, so each one waits longer to be in sync.
+ */
+export const DEFAULT_MAX_SNAPSHOTS_IN_FLIGHT = Math.max(8, 4 * availableParallelism());
 
 /** Room for a frame's header fields and worst-case deflate expansion above its body limit. */
 export const FRAME_OVERHEAD_BYTES = 4096;
@@ -95,4 +107,6 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'serverId'> = {
   rebalanceSlack: 0.1,
   rebalanceRetryAfterMs: 60_000,
   notReadyRetryAfterMs: 5_000,
+  maxSnapshotsInFlight: DEFAULT_MAX_SNAPSHOTS_IN_FLIGHT,
+  snapshotBytesPerSecond: 0,
 };

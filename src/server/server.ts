@@ -18,6 +18,7 @@ import { negotiate, resumePoint } from './negotiate.js';
 import { MAX_PRE_HELLO_FRAME_BYTES, type ServerOptions } from './options.js';
 import { chooseToShed, type ReplicaView, shareOf } from './rebalance.js';
 import { type NodeReportSink, NodeReports, type ReportOptions, type ReportPolicy } from './reports.js';
+import { SnapshotQueue } from './snapshot-queue.js';
 import { ServerStats } from './stats.js';
 import type { SyncStream } from './sync-stream.js';
 import type { TlsMaterial } from './tls.js';
@@ -78,6 +79,8 @@ export class SyncServer {
   private readonly clientPingRefillMs: number;
   /** Connection ends, refusals and other peer-triggered lines: a few per reason and window. */
   private readonly limitedLog: RateLimitedLog;
+  /** At most maxSnapshotsInFlight snapshots written at once; the others wait their turn. */
+  readonly snapshots: SnapshotQueue;
 
   constructor(
     streams: readonly SyncStream[],
@@ -90,6 +93,11 @@ export class SyncServer {
     this.streams = new Map(streams.map((s) => [s.syncer, s]));
     this.limitedLog = new RateLimitedLog(log);
     this.clientPingRefillMs = Math.min(opts.clientPingRefillMs, opts.pingIntervalMs / 2);
+    this.snapshots = new SnapshotQueue(
+      { maxInFlight: opts.maxSnapshotsInFlight, bytesPerSecond: opts.snapshotBytesPerSecond },
+      (conn) => this.sendSnapshot(conn, Date.now()),
+      (conn, frames) => this.send(conn, frames, Date.now()),
+    );
     if (reporting)
       this.reports = new NodeReports(
         reporting.sink,
@@ -194,8 +202,9 @@ export class SyncServer {
         decoder.feed(data, (msg) => {
           if (conn.state === ConnState.Closing) return; // e.g. frames after the client's GOODBYE
           this.onMessage(conn, msg);
-          // A client may compress only once deflate was negotiated (§8.3), HELLO never.
+          // A client may compress only as negotiated (§8.3), HELLO never.
           decoder.deflate = conn.state === ConnState.Streaming && conn.compression === Compression.Deflate;
+          decoder.zstd = conn.state === ConnState.Streaming && conn.compression === Compression.Zstd;
         });
       } catch (err) {
         if (err instanceof ProtocolError) {
@@ -208,6 +217,7 @@ export class SyncServer {
     });
     socket.on('drain', () => {
       conn.blockedSinceMs = 0;
+      this.snapshots.drained(conn);
       this.ready.add(conn);
       this.scheduleFanout();
     });
@@ -358,6 +368,7 @@ export class SyncServer {
     conn.hostname = hello.hostname.slice(0, 253);
     conn.node = isNodeName(hello.hostname) ? hello.hostname : undefined;
     conn.rank = hello.rank;
+    conn.capabilities = hello.capabilities;
     const resumeAt = resumePoint(hello.resume, stream);
     const resumed = resumeAt !== undefined;
     conn.state = ConnState.Streaming;
@@ -386,7 +397,7 @@ export class SyncServer {
       conn.snapshotAtMs = now; // a resuming client gets the same grace as a new one
       this.deliver(conn, now);
     } else {
-      this.sendSnapshot(conn, now);
+      this.snapshots.request(conn, hello.capabilities);
     }
   }
 
@@ -405,12 +416,13 @@ export class SyncServer {
     conn.snapshotAtMs = now;
     this.stats.snapshotsSent.inc(stream.syncer);
     this.stats.snapshotBytes += snap.bytes;
+    this.snapshots.wrote(conn, snap.bytes);
     this.deliver(conn, now);
   }
 
   /** Brings one writable, streaming client to the head of its stream. */
   private deliver(conn: Connection, now: number): void {
-    if (conn.state !== ConnState.Streaming || conn.blocked) return;
+    if (conn.state !== ConnState.Streaming || conn.blocked || this.snapshots.waiting(conn)) return;
     const stream = conn.stream!;
     if (conn.generation !== stream.headGeneration) {
       const frames = stream.catchUp(conn.generation, conn.compression);
@@ -421,7 +433,7 @@ export class SyncServer {
           { ...conn.describe(), generation: conn.generation },
           'client outside the window: re-snapshot',
         );
-        this.sendSnapshot(conn, now);
+        this.snapshots.request(conn, conn.capabilities);
         return;
       }
       this.stats.deltaBytes += frames.bytes;
@@ -471,6 +483,7 @@ export class SyncServer {
     this.limitedLog.flush();
     this.reports?.flushLog();
     this.view.fresh?.(); // asked every tick too, so staleness is measured without new clients
+    this.snapshots.tick(now);
     if (o.rebalanceIntervalMs > 0 && now - this.lastRebalanceMs >= o.rebalanceIntervalMs) {
       this.lastRebalanceMs = now;
       this.rebalance();
@@ -498,7 +511,10 @@ export class SyncServer {
         );
         continue;
       }
-      const missingSince = conn.stream!.missingSinceMs(conn.generation);
+      // A client waiting for its snapshot holds nothing yet: it cannot be behind.
+      const missingSince = this.snapshots.waiting(conn)
+        ? undefined
+        : conn.stream!.missingSinceMs(conn.generation);
       if (
         missingSince !== undefined &&
         now - missingSince > o.maxFallBehindMs &&
@@ -596,6 +612,7 @@ export class SyncServer {
   private setClosing(conn: Connection): void {
     if (conn.state === ConnState.Closing) return;
     if (conn.state === ConnState.Streaming) this.streamingCount--;
+    this.snapshots.forget(conn);
     conn.state = ConnState.Closing;
     conn.closingSinceMs = Date.now();
     this.pending.delete(conn);
@@ -612,6 +629,10 @@ export class SyncServer {
     this.reports?.close();
     const listener = this.listener;
     const listenerClosed = listener ? new Promise<void>((r) => listener.close(() => r())) : Promise.resolve();
+    // Clients still waiting for a snapshot hold nothing here: they go first, at once.
+    const drainMs = durationMs + this.opts.closeLingerMs;
+    for (const c of this.snapshots.releaseAll())
+      this.close(c, CloseCode.Shutdown, 'server shutting down', drainMs);
     const victims = [...this.conns].filter((c) => c.state !== ConnState.Closing);
     const step = victims.length > 0 ? durationMs / victims.length : 0;
     const started = Date.now();
@@ -633,6 +654,7 @@ export class SyncServer {
   /** Immediate stop (tests): destroys every socket. */
   async destroy(): Promise<void> {
     this.draining = true;
+    this.snapshots.releaseAll();
     this.reports?.close();
     if (this.ticker) clearInterval(this.ticker);
     this.stopTls?.();

@@ -2,7 +2,7 @@
 // snapshots split into chunks. Pure functions; the cache decides when to call them and
 // keeps the results so each set of bytes is produced once.
 
-import { bodyWithKVs, encodeBody, encodeMessage } from '../protocol/codec.js';
+import { bodyWithKVs, type CompressOptions, encodeBody, encodeMessage } from '../protocol/codec.js';
 import { type Compression, MsgType } from '../protocol/messages.js';
 
 export interface EncodeOptions {
@@ -35,6 +35,11 @@ function splitBySize(entries: readonly Buffer[], maxBytes: number): Buffer[][] {
   return groups;
 }
 
+/** What encodeBody is to do for a negotiated compression. */
+function compressWith(compression: Compression, minDeflateBytes: number): CompressOptions {
+  return { deflate: compression === 'deflate', zstd: compression === 'zstd', minDeflateBytes };
+}
+
 function total(frames: Buffer[]): Frames {
   let bytes = 0;
   for (const f of frames) bytes += f.length;
@@ -47,12 +52,12 @@ export function encodeDelta(
   entries: readonly Buffer[],
   opts: EncodeOptions,
 ): Frames {
-  const deflate = opts.compression === 'deflate';
+  const compress = compressWith(opts.compression, opts.minDeflateBytes);
   const groups = splitBySize(entries, opts.maxFrameBodyBytes);
   const frames = groups.map((group, i) => {
     const last = i === groups.length - 1;
     const body = bodyWithKVs({ to, more: !last, hash: last ? hash : undefined }, group);
-    return encodeBody(MsgType.Delta, body, { deflate, minDeflateBytes: opts.minDeflateBytes });
+    return encodeBody(MsgType.Delta, body, compress);
   });
   return total(frames);
 }
@@ -64,7 +69,7 @@ export function encodeSnapshot(
   entries: readonly Buffer[],
   opts: EncodeOptions,
 ): Frames {
-  const deflate = opts.compression === 'deflate';
+  const compress = compressWith(opts.compression, 0);
   const groups = entries.length === 0 ? [] : splitBySize(entries, opts.maxFrameBodyBytes);
   const frames: Buffer[] = [
     encodeMessage({
@@ -73,7 +78,7 @@ export function encodeSnapshot(
     }),
   ];
   for (const group of groups) {
-    frames.push(encodeBody(MsgType.SnapshotChunk, bodyWithKVs({}, group), { deflate, minDeflateBytes: 0 }));
+    frames.push(encodeBody(MsgType.SnapshotChunk, bodyWithKVs({}, group), compress));
   }
   frames.push(encodeMessage({ type: MsgType.SnapshotEnd, body: { generation, hash } }));
   return total(frames);

@@ -63,6 +63,14 @@ export const GEN43_HASH = hashState(GEN43);
 
 const kvs = (pairs: Array<[string, JsonValue]>) => pairs.map(([key, value]) => ({ key, value }));
 
+const HELLO = {
+  versions: [1],
+  syncer: 'felix',
+  hostname: 'node-1',
+  agent: 'tabby-agent/0.1.0',
+  compressions: ['deflate'],
+} as const;
+
 export const GOLDEN_CASES: readonly GoldenCase[] = [
   {
     name: 'hello',
@@ -70,14 +78,7 @@ export const GOLDEN_CASES: readonly GoldenCase[] = [
     note: 'First frame of a connection: new client, offers deflate and a 16 MiB frame limit.',
     message: {
       type: MsgType.Hello,
-      body: {
-        versions: [1],
-        syncer: 'felix',
-        hostname: 'node-1',
-        agent: 'tabby-agent/0.1.0',
-        compressions: ['deflate'],
-        maxFrameBytes: 16_777_216,
-      },
+      body: { ...HELLO, versions: [1], compressions: ['deflate'], maxFrameBytes: 16_777_216 },
     },
   },
   {
@@ -256,6 +257,21 @@ export const GOLDEN_CASES: readonly GoldenCase[] = [
       type: MsgType.Report,
       body: { kind: 'wireguard-public-key', node: 'node-1', data: { publicKey: null } },
     },
+  },
+  {
+    name: 'hello-with-capabilities',
+    direction: 'client → server',
+    note: 'A client that understands QUEUED says so (§8.6); otherwise as `hello`.',
+    message: {
+      type: MsgType.Hello,
+      body: { ...HELLO, versions: [1], compressions: ['deflate'], capabilities: ['queued'] },
+    },
+  },
+  {
+    name: 'queued',
+    direction: 'server → client',
+    note: 'After SERVER_HELLO (resumed: false): the client is 3rd of 17 waiting for a snapshot slot, about 4.5 s away (§9.1).',
+    message: { type: MsgType.Queued, body: { position: 3, queued: 17, etaMs: 4_500 } },
   },
 ];
 

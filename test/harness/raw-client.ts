@@ -16,6 +16,7 @@ export class RawClient {
     maxFrameBytes: 64 << 20,
     maxMessageBytes: 256 << 20,
     deflate: true,
+    zstd: true,
   });
 
   private constructor(readonly socket: Socket) {

@@ -95,8 +95,26 @@ export function applyAll(state: Map<string, unknown>, kvs: readonly KV[]): void 
 }
 
 /** A stack slot and cleanups, torn down after each test of the file that calls this at top level. */
-export function perTestStack(): { stack: Stack | undefined; cleanup: Array<() => unknown> } {
-  const t: { stack: Stack | undefined; cleanup: Array<() => unknown> } = { stack: undefined, cleanup: [] };
+export function perTestStack(): {
+  stack: Stack | undefined;
+  cleanup: Array<() => unknown>;
+  /** Makes `s` the test's stack (stopped after the test) and returns it. */
+  own(s: Promise<Stack>): Promise<Stack>;
+  /** Stops `c` after the test, before the stack. */
+  track<C extends { stop(): Promise<void> }>(c: C): C;
+} {
+  const t: ReturnType<typeof perTestStack> = {
+    stack: undefined,
+    cleanup: [],
+    async own(s) {
+      t.stack = await s;
+      return t.stack;
+    },
+    track(c) {
+      t.cleanup.push(() => c.stop());
+      return c;
+    },
+  };
   afterEach(async () => {
     for (const f of t.cleanup.splice(0)) await f();
     await t.stack?.stop();

@@ -220,7 +220,7 @@ describe('FrameDecoder rejects', () => {
   });
 
   it('an unknown message type, whatever its body', () => {
-    for (const type of [0x00, 0x0d, 0x7f, 0xff]) {
+    for (const type of [0x00, 0x0e, 0x7f, 0xff]) {
       expect(closeCodeOf([raw(type, { ts: 1 })])).toBe(CloseCode.UnknownMessage);
       expect(closeCodeOf([raw(type, [1, 2])])).toBe(CloseCode.UnknownMessage);
     }

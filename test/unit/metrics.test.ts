@@ -52,4 +52,33 @@ describe('metrics', () => {
     }
     for (const c of caches) c.close();
   });
+
+  it('snapshot admission: the line, the slots and the wait histogram in its exposition shape', async () => {
+    const caches = [new SnapshotCache({ ...TEST_CACHE_OPTIONS, syncer: 'felix' })];
+    const server = new SyncServer(caches, { ...DEFAULT_SERVER_OPTIONS, serverId: 't' }, silentLogger);
+    const registry = createMetrics({ caches, server, router: new SyncerRouter(caches) });
+    const a = server.snapshots.admission;
+    a.waitCounts[0] = 3; // ≤ 10 ms
+    a.waitCounts[4] = 2; // ≤ 2.5 s
+    a.waitSumMs = 4_000;
+    a.maxInFlightSeen = 7;
+    const text = await registry.metrics();
+    const value = (series: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(`${series} `))
+          ?.split(' ')[1],
+      );
+    expect(value('tabby_snapshots_queued')).toBe(0);
+    expect(value('tabby_snapshots_in_flight')).toBe(0);
+    expect(value('tabby_snapshots_in_flight_max')).toBe(7);
+    expect(value('tabby_snapshot_wait_seconds_bucket{le="0.01"}')).toBe(3);
+    expect(value('tabby_snapshot_wait_seconds_bucket{le="1"}')).toBe(3);
+    expect(value('tabby_snapshot_wait_seconds_bucket{le="2.5"}')).toBe(5);
+    expect(value('tabby_snapshot_wait_seconds_bucket{le="+Inf"}')).toBe(5);
+    expect(value('tabby_snapshot_wait_seconds_sum')).toBe(4);
+    expect(value('tabby_snapshot_wait_seconds_count')).toBe(5);
+    for (const c of caches) c.close();
+  });
 });
