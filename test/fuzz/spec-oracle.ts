@@ -222,3 +222,39 @@ export function serverVerdict(stream: Buffer, m: ServerModel): ServerVerdict {
     v.accepted++;
   }
 }
+
+// ---- the client's side (§7.2, §16.1): how a connection from a hostile server may end ----------
+
+/** Codes of §19 step 7 for a client: state machine, negotiation, invariants, hashes. */
+const CLIENT_STEP7 = [
+  'unexpected-message',
+  'inconsistent-stream',
+  'hash-mismatch',
+  'unsupported-version',
+  'no-common-compression',
+];
+
+/**
+ * The endings the spec allows a client for `stream` (a server's frames after HELLO): `quiet`
+ * if a GOODBYE is reached, else the code of the first frame that breaks §19 steps 1–6 — or,
+ * once a frame passed those steps, any step-7 code (this oracle does not model the client's
+ * states and invariants, src/client/stream-guard.ts; test/fv/client-protocol.test.ts does).
+ * `closed`: the stream ends inside a frame, and the server's FIN ends the connection.
+ */
+export function clientVerdicts(
+  stream: Buffer,
+  m: { maxFrameBytes: number; compressions: readonly string[] },
+): string[] {
+  let deflate = false;
+  let passed = false;
+  for (let at = 0; ; ) {
+    const f = judgeFrame(stream, at, { maxFrameBytes: m.maxFrameBytes, maxMessageBytes: 64 << 20, deflate });
+    const also = passed ? CLIENT_STEP7 : [];
+    if (f.kind === 'incomplete') return ['closed', ...also]; // the server's FIN ends it
+    if (f.kind === 'error') return [f.code, ...also];
+    if (f.type === T.Goodbye) return ['quiet', ...also];
+    at += f.bytes;
+    if (f.type === T.ServerHello && m.compressions.includes(f.body['compression'] as string)) deflate = true;
+    passed = true;
+  }
+}

@@ -414,3 +414,72 @@ export const connectionScript = fc
     const at = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
     return { stream, splits: at };
   });
+
+// ---- a hostile server's side ----------------------------------------------------------------
+
+/** A snapshot that a client accepts (right counts, epoch and state hash), to reach STREAMING. */
+const goodSnapshot = fc
+  .tuple(
+    fc.nat({ max: 1000 }),
+    fc.array(fc.tuple(fc.stringMatching(/^\/calico\/v1\/[a-z]{1,8}$/), fc.nat()), { maxLength: 3 }),
+  )
+  .map(([generation, pairs]) => {
+    const kvs = [...new Map(pairs)].map(([k, v]) => [k, v] as Value);
+    const f = (type: number, body: Value) => frameBytes(type, encode(body));
+    return (epoch: string, hashOf: (kvs: Array<[string, number]>) => string) =>
+      Buffer.concat([
+        f(T.SnapshotBegin, { epoch, generation, keys: kvs.length, chunks: kvs.length === 0 ? 0 : 1 }),
+        ...(kvs.length === 0 ? [] : [f(T.SnapshotChunk, { kvs })]),
+        f(T.SnapshotEnd, { generation, hash: hashOf(kvs as Array<[string, number]>) }),
+        f(T.Status, { status: 'in-sync', generation }),
+      ]);
+  });
+
+/** One frame a server might send after its SERVER_HELLO, from well-behaved to hostile. */
+const anyServerFrame: fc.Arbitrary<Buffer> = fc.oneof(
+  { weight: 6, arbitrary: validFrame([T.Ping, T.Pong]) },
+  { weight: 4, arbitrary: validFrame(serverTypes) },
+  { weight: 4, arbitrary: messageFrame([...serverTypes, T.Ping, T.Goodbye]) },
+  { weight: 1, arbitrary: validFrame([T.Goodbye, ...clientTypes]) },
+  { weight: 2, arbitrary: badFraming },
+);
+
+/**
+ * What a hostile server sends a client on one connection: a SERVER_HELLO (mostly valid), maybe
+ * a snapshot the client accepts, then anything. `epoch` of the valid SERVER_HELLO is fixed so
+ * the snapshot matches; the test supplies the state hash function.
+ */
+export const serverScript = fc
+  .tuple(
+    fc.oneof(
+      { weight: 8, arbitrary: validFrame([T.ServerHello]).map(() => 'valid' as const) },
+      { weight: 3, arbitrary: messageFrame([T.ServerHello]) },
+      { weight: 1, arbitrary: anyServerFrame },
+    ),
+    fc.constantFrom('none', 'deflate'),
+    fc.option(goodSnapshot, { freq: 2 }),
+    fc.array(anyServerFrame, { maxLength: 12 }),
+    fc.array(fc.nat(), { maxLength: 3 }),
+  )
+  .map(([first, compression, snap, rest, cuts]) => (hashOf: (kvs: Array<[string, number]>) => string) => {
+    const epoch = 'e1';
+    const hello =
+      first === 'valid'
+        ? frameBytes(
+            T.ServerHello,
+            encode({
+              version: 1,
+              syncer: 'felix',
+              compression,
+              epoch,
+              serverId: 'hostile',
+              resumed: false,
+              pingIntervalMs: 60_000,
+              pongTimeoutMs: 120_000,
+            }),
+          )
+        : first;
+    const stream = Buffer.concat([hello, ...(snap ? [snap(epoch, hashOf)] : []), ...rest]);
+    const at = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+    return { stream, splits: at };
+  });
