@@ -1,0 +1,92 @@
+// Well-formed frames from a server that a client must not take at face value: timing hints
+// that would keep an agent away from its only replica for weeks, or make it ping a thousand
+// times a second. (Malformed frames: fuzz-client.test.ts.)
+
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_RETRY_AFTER_MS, MIN_PING_INTERVAL_MS, SyncClient } from '../../src/client/sync-client.js';
+import { encodeMessage } from '../../src/protocol/codec.js';
+import { FrameDecoder } from '../../src/protocol/decoder.js';
+import { type Message, MsgType } from '../../src/protocol/messages.js';
+import { waitFor } from '../harness/stack.js';
+
+let server: Server | undefined;
+const clients: SyncClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.stop()));
+  await new Promise((r) => (server ? server.close(r) : r(undefined)));
+  server = undefined;
+});
+
+/** A server that answers every HELLO with `answer` and records what the client sends. */
+async function serve(answer: Message[]): Promise<{ address: string; received: Message[] }> {
+  const received: Message[] = [];
+  server = createServer((socket: Socket) => {
+    const decoder = new FrameDecoder({ maxFrameBytes: 1 << 20, maxMessageBytes: 1 << 20 });
+    socket.on('error', () => {});
+    socket.on('data', (d: Buffer) => {
+      for (const m of decoder.push(d)) {
+        received.push(m);
+        if (m.type === MsgType.Hello) for (const a of answer) socket.write(encodeMessage(a));
+      }
+    });
+  });
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+  return { address: `127.0.0.1:${(server!.address() as { port: number }).port}`, received };
+}
+
+const client = (address: string) => {
+  const c = new SyncClient({
+    addresses: [address],
+    syncer: 'felix',
+    hostname: 'n1',
+    backoff: { initialMs: 10, maxMs: 50, multiplier: 2, jitter: 0 },
+  });
+  clients.push(c);
+  return c;
+};
+
+describe('a client bounds what a server asks of it', () => {
+  it(`a GOODBYE's retryAfterMs beyond ${MAX_RETRY_AFTER_MS} ms waits only that long`, async () => {
+    // 2^40 ms is 35 years; 2^31 + 5 would overflow setTimeout into an immediate retry.
+    for (const retryAfterMs of [2 ** 40, 2 ** 31 + 5]) {
+      const { address } = await serve([
+        { type: MsgType.Goodbye, body: { code: 'shutdown', message: 'go away', retryAfterMs } },
+      ]);
+      const c = client(address);
+      const waits: Array<number | undefined> = [];
+      c.on('disconnected', (e) => waits.push(e.retryInMs));
+      c.start();
+      await waitFor(() => waits.length > 0, 5_000, 'disconnected');
+      expect(waits[0]).toBeLessThanOrEqual(MAX_RETRY_AFTER_MS);
+      expect(waits[0]).toBeGreaterThanOrEqual(MAX_RETRY_AFTER_MS / 2);
+      await Promise.all(clients.splice(0).map((x) => x.stop()));
+      await new Promise((r) => server!.close(r));
+      server = undefined;
+    }
+  });
+
+  it(`SERVER_HELLO pingIntervalMs 1: the client pings at most every ${MIN_PING_INTERVAL_MS} ms`, async () => {
+    const { address, received } = await serve([
+      {
+        type: MsgType.ServerHello,
+        body: {
+          version: 1,
+          syncer: 'felix',
+          compression: 'none',
+          epoch: 'e',
+          serverId: 'fast',
+          resumed: false,
+          pingIntervalMs: 1,
+          pongTimeoutMs: 60_000,
+        },
+      },
+    ]);
+    const c = client(address);
+    c.start();
+    await waitFor(() => c.connected, 5_000, 'connected');
+    await new Promise((r) => setTimeout(r, 500));
+    // At the server's word it would be ~500 PINGs by now.
+    expect(received.filter((m) => m.type === MsgType.Ping).length).toBeLessThanOrEqual(1);
+  });
+});
