@@ -2,38 +2,24 @@
 // that would keep an agent away from its only replica for weeks, or make it ping a thousand
 // times a second. (Malformed frames: fuzz-client.test.ts.)
 
-import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_RETRY_AFTER_MS, MIN_PING_INTERVAL_MS, SyncClient } from '../../src/client/sync-client.js';
-import { encodeMessage } from '../../src/protocol/codec.js';
-import { FrameDecoder } from '../../src/protocol/decoder.js';
-import { type Message, MsgType } from '../../src/protocol/messages.js';
+import { MsgType } from '../../src/protocol/messages.js';
+import { type ScriptedServer, scriptedServer } from '../harness/scripted-server.js';
 import { waitFor } from '../harness/stack.js';
 
-let server: Server | undefined;
+let server: ScriptedServer | undefined;
 const clients: SyncClient[] = [];
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.stop()));
-  await new Promise((r) => (server ? server.close(r) : r(undefined)));
+  await server?.close();
   server = undefined;
 });
 
-/** A server that answers every HELLO with `answer` and records what the client sends. */
-async function serve(answer: Message[]): Promise<{ address: string; received: Message[] }> {
-  const received: Message[] = [];
-  server = createServer((socket: Socket) => {
-    const decoder = new FrameDecoder({ maxFrameBytes: 1 << 20, maxMessageBytes: 1 << 20 });
-    socket.on('error', () => {});
-    socket.on('data', (d: Buffer) => {
-      for (const m of decoder.push(d)) {
-        received.push(m);
-        if (m.type === MsgType.Hello) for (const a of answer) socket.write(encodeMessage(a));
-      }
-    });
-  });
-  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  return { address: `127.0.0.1:${(server!.address() as { port: number }).port}`, received };
-}
+const serve = async (answer: Parameters<typeof scriptedServer>[0]) => {
+  server = await scriptedServer(answer);
+  return server;
+};
 
 const client = (address: string) => {
   const c = new SyncClient({
@@ -61,7 +47,7 @@ describe('a client bounds what a server asks of it', () => {
       expect(waits[0]).toBeLessThanOrEqual(MAX_RETRY_AFTER_MS);
       expect(waits[0]).toBeGreaterThanOrEqual(MAX_RETRY_AFTER_MS / 2);
       await Promise.all(clients.splice(0).map((x) => x.stop()));
-      await new Promise((r) => server!.close(r));
+      await server!.close();
       server = undefined;
     }
   });
