@@ -407,7 +407,10 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         }
         return;
       case MsgType.Ping:
-        socket.write(encodeMessage({ type: MsgType.Pong, body: { ts: msg.body.ts } }));
+        // Not while the socket is not draining: a server that sends PINGs and does not read
+        // would have us queue a PONG for each, without bound (§12; the server does the same).
+        if (!socket.writableNeedDrain)
+          socket.write(encodeMessage({ type: MsgType.Pong, body: { ts: msg.body.ts } }));
         return;
       case MsgType.Pong:
         return;

@@ -4,6 +4,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_RETRY_AFTER_MS, MIN_PING_INTERVAL_MS, SyncClient } from '../../src/client/sync-client.js';
+import { encodeMessage } from '../../src/protocol/codec.js';
 import { MsgType } from '../../src/protocol/messages.js';
 import { type ScriptedServer, scriptedServer } from '../harness/scripted-server.js';
 import { waitFor } from '../harness/stack.js';
@@ -75,4 +76,47 @@ describe('a client bounds what a server asks of it', () => {
     // At the server's word it would be ~500 PINGs by now.
     expect(received.filter((m) => m.type === MsgType.Ping).length).toBeLessThanOrEqual(1);
   });
+});
+
+describe('a client under a PING flood from a server that does not read', () => {
+  it('answers no more PONGs than its socket takes: its write queue stays bounded', async () => {
+    const PINGS = 1_000_000; // 15 MB of PINGs, 15 MB of PONGs if each were answered
+    const ping = encodeMessage({ type: MsgType.Ping, body: { ts: 1 } });
+    const flood = Buffer.concat(Array.from({ length: PINGS }, () => ping));
+    const srv = await serve([
+      {
+        type: MsgType.ServerHello,
+        body: {
+          version: 1,
+          syncer: 'felix',
+          compression: 'none',
+          epoch: 'e',
+          serverId: 'flood',
+          resumed: false,
+          pingIntervalMs: 60_000,
+          pongTimeoutMs: 120_000,
+        },
+      },
+    ]);
+    srv.onHello = (socket) => {
+      socket.pause(); // never reads again
+      socket.write(flood);
+    };
+    const c = client(srv.address);
+    c.start();
+    await waitFor(() => c.connected, 5_000, 'connected');
+    const queued = () =>
+      (c as unknown as { socket?: { writableLength: number } }).socket?.writableLength ?? 0;
+    let most = 0;
+    // Until the whole flood is read: the kernel's socket buffers hide the first megabytes.
+    const deadline = Date.now() + 50_000;
+    while (Date.now() < deadline && c.bytesReceived < flood.length) {
+      most = Math.max(most, queued());
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    most = Math.max(most, queued());
+    console.log(`PING flood: ${c.bytesReceived} bytes received, at most ${most} bytes queued to the server`);
+    expect(c.bytesReceived).toBeGreaterThanOrEqual(flood.length);
+    expect(most).toBeLessThan(1 << 20);
+  }, 60_000);
 });

@@ -12,6 +12,8 @@ export interface ScriptedServer {
   received: Message[];
   /** HELLOs received: one per connection attempt that got that far. */
   hellos(): number;
+  /** Called after the scripted answer to each HELLO, with that connection's socket. */
+  onHello?: (socket: Socket) => void;
   close(): Promise<void>;
 }
 
@@ -19,6 +21,7 @@ export interface ScriptedServer {
 export async function scriptedServer(answer: ReadonlyArray<Message | Buffer>): Promise<ScriptedServer> {
   const received: Message[] = [];
   const sockets = new Set<Socket>();
+  let self: ScriptedServer | undefined;
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -27,13 +30,14 @@ export async function scriptedServer(answer: ReadonlyArray<Message | Buffer>): P
     socket.on('data', (d: Buffer) => {
       for (const m of decoder.push(d)) {
         received.push(m);
-        if (m.type === MsgType.Hello)
-          for (const a of answer) socket.write(Buffer.isBuffer(a) ? a : encodeMessage(a));
+        if (m.type !== MsgType.Hello) continue;
+        for (const a of answer) socket.write(Buffer.isBuffer(a) ? a : encodeMessage(a));
+        self?.onHello?.(socket);
       }
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
+  self = {
     address: `127.0.0.1:${(server.address() as { port: number }).port}`,
     received,
     hellos: () => received.filter((m) => m.type === MsgType.Hello).length,
@@ -42,4 +46,5 @@ export async function scriptedServer(answer: ReadonlyArray<Message | Buffer>): P
       await new Promise((r) => server.close(r));
     },
   };
+  return self;
 }
