@@ -33,6 +33,8 @@ export interface FuzzResult {
   accepted: number;
   /** How connections ended: GOODBYE code, `quiet` or `none`. */
   ends: Record<string, number>;
+  /** REPORTs that passed validation and reached the sink. */
+  reportsRecorded: number;
   ms: number;
 }
 
@@ -63,9 +65,20 @@ async function play(stack: Stack, script: { stream: Buffer; splits: number[] }) 
 export async function fuzzServer(opts: {
   cases: number;
   seed: number;
+  /** Keep going until this many connections too (each ends one way: the endings need many). */
+  minConnections?: number;
   log?: (s: string) => void;
 }): Promise<FuzzResult> {
+  // REPORTs are accepted (from HELLO's word, as on plain TCP with the operator's opt-in), so
+  // their validation is fuzzed too; what reaches the sink must be a well-formed key.
+  const recorded: Array<string | null> = [];
   const stack = await startStack({
+    reportSink: {
+      recordWireguardPublicKey: async (_node, key) => {
+        recorded.push(key);
+      },
+    },
+    insecureAcceptUnauthenticatedReports: true,
     server: {
       // Limits the oracle knows; nothing else (pings, handshakes, slots) may end a case.
       maxInboundFrameBytes: MODEL.maxInboundFrameBytes,
@@ -80,14 +93,14 @@ export async function fuzzServer(opts: {
   });
   const good = new SyncClient({ addresses: [stack.address], syncer: 'felix', hostname: 'healthy' });
   const started = Date.now();
-  const result: FuzzResult = { connections: 0, cases: 0, accepted: 0, ends: {}, ms: 0 };
+  const result: FuzzResult = { connections: 0, cases: 0, accepted: 0, ends: {}, reportsRecorded: 0, ms: 0 };
   try {
     stack.router.onUpdates([{ key: Keys.tier('base'), value: { order: 1 } }]);
     stack.router.onStatus('in-sync');
     good.start();
     await waitFor(() => good.status === 'in-sync', 20_000, 'healthy client in sync');
     let batch = 0;
-    while (result.cases < opts.cases) {
+    while (result.cases < opts.cases || result.connections < (opts.minConnections ?? 0)) {
       const seed = opts.seed + batch++;
       const property = fc.asyncProperty(connectionScript, async (script) => {
         const want = serverVerdict(script.stream, MODEL);
@@ -114,8 +127,18 @@ export async function fuzzServer(opts: {
       stack.router.onUpdates([{ key, value: { order: batch } }]);
       await waitFor(() => good.state.get(key) !== undefined, 20_000, 'healthy client to get the delta');
       if (!good.connected) throw new Error('the healthy client was disconnected');
-      opts.log?.(`${result.cases} cases, ${result.connections} connections, ${Date.now() - started} ms`);
+      if (opts.log) {
+        (globalThis as { gc?: () => void }).gc?.();
+        const m = process.memoryUsage();
+        opts.log(
+          `${result.cases} cases, ${result.connections} connections, ${Date.now() - started} ms, heap ${m.heapUsed >> 20} MiB, rss ${m.rss >> 20} MiB, server connections ${stack.server.connectionCount}`,
+        );
+      }
     }
+    const bad = recorded.filter((k) => k !== null && !/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/.test(k));
+    if (bad.length > 0)
+      throw new Error(`malformed keys reached the sink: ${JSON.stringify(bad.slice(0, 3))}`);
+    result.reportsRecorded = recorded.length;
     const internal = [...stack.server.stats.closes.entries()].filter(([k]) => k.endsWith(':internal-error'));
     if (internal.length > 0) throw new Error(`the server blamed itself: ${JSON.stringify(internal)}`);
   } finally {

@@ -223,8 +223,11 @@ export const anyValue: fc.Arbitrary<Value> = fc.letrec<{ v: Value }>((tie) => ({
 const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
 const hello = fc.record(
   {
-    versions: fc.oneof(fc.constant([1]), fc.array(fc.nat({ max: 4 }), { maxLength: 3 })),
-    syncer: fc.constantFrom('felix', 'felix', 'bgp', 'typha'),
+    versions: fc.oneof(
+      { weight: 4, arbitrary: fc.constant([1]) },
+      fc.array(fc.nat({ max: 4 }), { maxLength: 3 }),
+    ),
+    syncer: fc.constantFrom('felix', 'felix', 'felix', 'bgp', 'bgp', 'typha'),
     hostname: fc.constantFrom('node-1', 'fuzz'),
     agent: fc.constant('fuzz/1'),
     compressions: fc.constantFrom([], ['deflate'], ['zstd', 'deflate'], ['zstd']),
@@ -247,7 +250,27 @@ const bodies: Record<number, fc.Arbitrary<Record<string, Value>>> = {
     { code: fc.constantFrom('client-closing', 'whatever'), message: text, retryAfterMs: fc.nat() },
     { requiredKeys: ['code', 'message'] },
   ),
-  [T.Report]: fc.record({ kind: text, node: text, data: anyValue }, { requiredKeys: ['kind'] }),
+  [T.Report]: fc.oneof(
+    fc.record({ kind: text, node: text, data: anyValue }, { requiredKeys: ['kind'] }),
+    // The kind servers accept, with data valid or nearly so.
+    fc.record(
+      {
+        kind: fc.constant('wireguard-public-key'),
+        node: fc.constantFrom('node-1', 'fuzz', 'other'),
+        data: fc.oneof(
+          fc.record({
+            publicKey: fc.oneof(
+              fc.constant(null),
+              fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('base64')),
+              text,
+            ),
+          }),
+          anyValue,
+        ),
+      },
+      { requiredKeys: ['kind', 'data'] },
+    ) as fc.Arbitrary<Record<string, Value>>,
+  ),
   [T.ServerHello]: fc.record({
     version: fc.constant(1),
     syncer: fc.constant('felix'),
@@ -346,12 +369,17 @@ function messageFrame(types: number[]): fc.Arbitrary<Buffer> {
 
 /** A frame that is valid through §19 step 6: most of the traffic, so connections carry many cases. */
 function validFrame(types: number[]): fc.Arbitrary<Buffer> {
-  return fc
-    .constantFrom(...types)
-    .chain((type) => fc.tuple(fc.constant(type), bodies[type]!, fc.integer(), fc.boolean()))
-    .map(([type, body, seed, z]) =>
-      z ? frameBytes(type, deflateSync(encode(body, seed)), 1) : frameBytes(type, encode(body, seed)),
-    );
+  return (
+    fc
+      .constantFrom(...types)
+      .chain((type) => fc.tuple(fc.constant(type), bodies[type]!, fc.integer(), fc.boolean()))
+      // HELLO is never compressed (§3): a deflated one is left to messageFrame's mutations.
+      .map(([type, body, seed, z]) =>
+        z && type !== T.Hello
+          ? frameBytes(type, deflateSync(encode(body, seed)), 1)
+          : frameBytes(type, encode(body, seed)),
+      )
+  );
 }
 
 /** Frames that break framing itself. */
@@ -376,11 +404,12 @@ const badFraming = fc.oneof(
   fc.constant(frameBytes(T.Report, encode({ kind: 'k', data: 'x'.repeat((1 << 20) - 40) }))),
   fc.constantFrom(99, 100).map((d) => frameBytes(T.Report, encode({ kind: 'k', data: nested(d, true) }))),
   fc.uint8Array({ minLength: 1, maxLength: 40 }).map((b) => Buffer.from(b)),
-  // Unassigned types (§5) with a well-formed body.
-  fc
-    .tuple(fc.oneof(fc.constant(0), fc.integer({ min: 0x0d, max: 0xff })), mutatedBody(T.Ping), fc.integer())
-    .map(([type, body, seed]) => frameBytes(type, encode(body, seed))),
 );
+
+/** Unassigned types (§5) with a well-formed body. */
+const unassigned = fc
+  .tuple(fc.oneof(fc.constant(0), fc.integer({ min: 0x0d, max: 0xff })), mutatedBody(T.Ping), fc.integer())
+  .map(([type, body, seed]) => frameBytes(type, encode(body, seed)));
 
 /** A flood: the same valid frame many times over, in one write. */
 const flood = fc
@@ -389,12 +418,13 @@ const flood = fc
 
 /** One frame a client might send after HELLO, from most to least well-behaved. */
 export const anyFrame: fc.Arbitrary<Buffer> = fc.oneof(
-  { weight: 40, arbitrary: validFrame([T.Ping, T.Pong, T.Ack, T.Report]) },
+  { weight: 80, arbitrary: validFrame([T.Ping, T.Pong, T.Ack, T.Report]) },
   { weight: 4, arbitrary: messageFrame(clientTypes) },
   { weight: 2, arbitrary: messageFrame(serverTypes) },
   { weight: 1, arbitrary: validFrame([T.Goodbye, T.Hello, ...serverTypes]) },
   { weight: 1, arbitrary: validFrame([T.Goodbye]) },
   { weight: 2, arbitrary: badFraming },
+  { weight: 1, arbitrary: unassigned },
   { weight: 1, arbitrary: flood },
 );
 
@@ -442,6 +472,7 @@ const anyServerFrame: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 4, arbitrary: messageFrame([...serverTypes, T.Ping, T.Goodbye]) },
   { weight: 1, arbitrary: validFrame([T.Goodbye, ...clientTypes]) },
   { weight: 2, arbitrary: badFraming },
+  { weight: 1, arbitrary: unassigned },
 );
 
 /**

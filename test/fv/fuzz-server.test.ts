@@ -12,6 +12,7 @@ const SEED = Number(process.env['TABBY_FUZZ_SEED'] ?? 14);
 describe('fuzz: the server against the spec', () => {
   it(`${CASES} cases (seed ${SEED}) end with the close code the spec names, or are accepted`, async () => {
     const r = await fuzzServer({
+      minConnections: 400,
       cases: CASES,
       seed: SEED,
       log: (s) => process.env['TABBY_FUZZ_VERBOSE'] && console.log(s),
