@@ -69,7 +69,10 @@ export class StreamGuard {
         if (s !== StreamState.AwaitServerHello) throw unexpected(msg, s);
         const h = msg.body;
         if (!(PROTOCOL_VERSIONS as readonly number[]).includes(h.version))
-          throw new ProtocolError(CloseCode.UnsupportedVersion, `server chose version ${h.version}`);
+          throw new ProtocolError(
+            CloseCode.UnsupportedVersion,
+            `server chose version ${h.version}, this client speaks [${PROTOCOL_VERSIONS.join(',')}]`,
+          );
         if (h.compression !== 'none' && !this.hello.compressions.includes(h.compression))
           throw new ProtocolError(
             CloseCode.NoCommonCompression,

@@ -79,6 +79,14 @@ export interface SyncClientEvents {
 }
 
 const MAX_MESSAGE_BYTES = 64 << 20;
+/**
+ * The longest a GOODBYE's retryAfterMs keeps the client off a server (§6.10): a wrong or
+ * hostile hint must not keep an agent from its only replica for days (nor overflow a timer,
+ * which Node turns into an immediate retry).
+ */
+export const MAX_RETRY_AFTER_MS = 300_000;
+/** The client pings at most this often, whatever SERVER_HELLO's pingIntervalMs says (§12). */
+export const MIN_PING_INTERVAL_MS = 1_000;
 
 /** What an operator reads when the server closed with a reason: a refusal says so, and when to expect the retry. */
 function goodbyeReason(bye: Goodbye, retryInMs: number | undefined): string {
@@ -415,7 +423,10 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         }
         return;
       case MsgType.Ping:
-        socket.write(encodeMessage({ type: MsgType.Pong, body: { ts: msg.body.ts } }));
+        // Not while the socket is not draining: a server that sends PINGs and does not read
+        // would have us queue a PONG for each, without bound (§12; the server does the same).
+        if (!socket.writableNeedDrain)
+          socket.write(encodeMessage({ type: MsgType.Pong, body: { ts: msg.body.ts } }));
         return;
       case MsgType.Pong:
         return;
@@ -432,7 +443,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       }
       case MsgType.Goodbye:
         this.goodbye = msg.body;
-        this.retryAfterMs = msg.body.retryAfterMs ?? 0;
+        this.retryAfterMs = Math.min(msg.body.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS);
         this.log.info({ address, code: msg.body.code, message: msg.body.message }, 'server said goodbye');
         socket.destroy();
         return;
@@ -499,9 +510,12 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
 
   private startPinger(socket: Socket, intervalMs: number): void {
     if (intervalMs <= 0) return;
-    this.pinger = setInterval(() => {
-      if (!socket.destroyed) socket.write(encodeMessage({ type: MsgType.Ping, body: { ts: Date.now() } }));
-    }, intervalMs);
+    this.pinger = setInterval(
+      () => {
+        if (!socket.destroyed) socket.write(encodeMessage({ type: MsgType.Ping, body: { ts: Date.now() } }));
+      },
+      Math.max(intervalMs, MIN_PING_INTERVAL_MS),
+    );
     this.pinger.unref();
   }
 

@@ -225,14 +225,12 @@ export function parseBody(type: number, body: unknown): Message {
   switch (type) {
     case MsgType.Hello: {
       const syncer = str(type, o, 'syncer');
-      if (!isSyncerType(syncer))
-        throw new ProtocolError(CloseCode.UnknownSyncer, `unknown syncer "${syncer}"`);
       const versions = o['versions'];
       if (!Array.isArray(versions) || !versions.every((x) => Number.isSafeInteger(x) && x >= 0))
         throw bad(type, 'field "versions" must be an array of non-negative integers');
       const hello: Hello = {
         versions: versions as number[],
-        syncer,
+        syncer: syncer as SyncerType,
         hostname: str(type, o, 'hostname'),
         agent: str(type, o, 'agent'),
         compressions: strArray(type, o, 'compressions'),
@@ -241,11 +239,27 @@ export function parseBody(type: number, body: unknown): Message {
       if (o['resume'] !== undefined && o['resume'] !== null) hello.resume = position(type, o['resume']);
       if (o['rank'] != null) hello.rank = uint(type, o, 'rank');
       if (o['capabilities'] != null) hello.capabilities = strArray(type, o, 'capabilities');
+      // Only a HELLO that is otherwise well formed is told its syncer is unknown (§19 step 6).
+      if (!isSyncerType(syncer))
+        throw new ProtocolError(CloseCode.UnknownSyncer, `unknown syncer "${syncer}"`);
       return { type, body: hello };
     }
     case MsgType.ServerHello: {
       const syncer = str(type, o, 'syncer');
       const compression = str(type, o, 'compression');
+      const sh: ServerHello = {
+        version: uint(type, o, 'version'),
+        syncer: syncer as SyncerType,
+        compression: compression as Compression,
+        epoch: str(type, o, 'epoch'),
+        serverId: str(type, o, 'serverId'),
+        resumed: bool(type, o, 'resumed'),
+        pingIntervalMs: uint(type, o, 'pingIntervalMs'),
+        pongTimeoutMs: uint(type, o, 'pongTimeoutMs'),
+      };
+      if (o['reports'] != null) sh.reports = strArray(type, o, 'reports');
+      if (o['resumeGeneration'] != null) sh.resumeGeneration = uint(type, o, 'resumeGeneration');
+      // As for HELLO: these codes only for a body that is otherwise well formed (§19 step 6).
       if (!isSyncerType(syncer))
         throw new ProtocolError(CloseCode.UnknownSyncer, `unknown syncer "${syncer}"`);
       if (
@@ -257,18 +271,6 @@ export function parseBody(type: number, body: unknown): Message {
           CloseCode.NoCommonCompression,
           `server chose unknown compression "${compression}"`,
         );
-      const sh: ServerHello = {
-        version: uint(type, o, 'version'),
-        syncer,
-        compression,
-        epoch: str(type, o, 'epoch'),
-        serverId: str(type, o, 'serverId'),
-        resumed: bool(type, o, 'resumed'),
-        pingIntervalMs: uint(type, o, 'pingIntervalMs'),
-        pongTimeoutMs: uint(type, o, 'pongTimeoutMs'),
-      };
-      if (o['reports'] != null) sh.reports = strArray(type, o, 'reports');
-      if (o['resumeGeneration'] != null) sh.resumeGeneration = uint(type, o, 'resumeGeneration');
       return { type, body: sh };
     }
     case MsgType.SnapshotBegin:

@@ -18,12 +18,14 @@ export function negotiate(
   hello: Hello,
   streams: ReadonlyMap<SyncerType, SyncStream>,
   opts: Pick<ServerOptions, 'compressions' | 'maxOutboundFrameBytes'>,
+  /** The versions this server speaks (a later release lists the previous one too, §20). */
+  versions: readonly number[] = PROTOCOL_VERSIONS,
 ): Negotiated {
-  const common = hello.versions.filter((v) => (PROTOCOL_VERSIONS as readonly number[]).includes(v));
+  const common = hello.versions.filter((v) => versions.includes(v));
   if (common.length === 0)
     throw new ProtocolError(
       CloseCode.UnsupportedVersion,
-      `client speaks versions [${hello.versions.join(',')}], server speaks [${PROTOCOL_VERSIONS.join(',')}]`,
+      `client speaks versions [${hello.versions.join(',')}], server speaks [${versions.join(',')}]`,
     );
   const stream = streams.get(hello.syncer);
   if (stream === undefined)

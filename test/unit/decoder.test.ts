@@ -332,6 +332,14 @@ describe('FrameDecoder rejects', () => {
     expect(closeCodeOf([raw(MsgType.ServerHello, sh)])).toBe(CloseCode.NoCommonCompression);
   });
 
+  it('unknown-syncer and no-common-compression only for a body that is otherwise well formed (§19 step 6)', () => {
+    // Found by test/fv/fuzz-server.test.ts: a HELLO missing `versions` was blamed on its syncer.
+    const hello = { syncer: 'calico', hostname: 'h', agent: 'a', compressions: [] };
+    expect(closeCodeOf([raw(MsgType.Hello, hello)])).toBe(CloseCode.MalformedFrame);
+    const sh = { version: 1, syncer: 'calico', compression: 'snappy', epoch: 'e', serverId: 's', resumed: 1 };
+    expect(closeCodeOf([raw(MsgType.ServerHello, sh)])).toBe(CloseCode.MalformedFrame);
+  });
+
   it('garbage anywhere in a valid stream, without hanging or crashing', () => {
     fc.assert(
       fc.property(

@@ -73,12 +73,16 @@ function converterFor(obj: KubeObject): Converter | undefined {
 export function convertObject(raw: KubeObject): KV[] {
   const meta = raw?.metadata;
   const ref = {
-    kind: String(raw?.kind ?? '?'),
+    // Whatever it holds: String() of an object with its own toString or valueOf can throw.
+    kind: typeof raw?.kind === 'string' ? raw.kind : '?',
     namespace: typeof meta?.namespace === 'string' ? meta.namespace : undefined,
     name: typeof meta?.name === 'string' && meta.name !== '' ? meta.name : '?',
   };
   if (typeof meta?.name !== 'string' || meta.name === '')
     throw new ConversionError(ref, 'metadata.name: required');
+  // The API server always sets both; a caller that loads objects itself may not have checked.
+  if (typeof raw.apiVersion !== 'string' || typeof raw.kind !== 'string')
+    throw new ConversionError(ref, 'apiVersion and kind: required strings');
   // Before anything else reads it: converters, and the messages that quote bad fields, recurse.
   const tooBig = valueBoundsProblem(raw);
   if (tooBig !== undefined) throw new ConversionError(ref, tooBig);

@@ -13,10 +13,13 @@ const A = 'projectcalico.org/';
 
 /** numorstring.ASNumberFromString: a 32-bit number, or "a.b" (asdot). */
 export function parseAsn(v: unknown, what: string): number {
-  const s = typeof v === 'number' ? String(v) : v;
-  if (typeof s === 'string') {
-    if (/^\d+$/.test(s) && Number(s) <= 0xffff_ffff) return Number(s);
-    const dot = /^(\d+)\.(\d+)$/.exec(s);
+  // A number is a plain AS number, as calicoctl's ASNumber reads a JSON number (a uint32): a
+  // float is no asdot string (YAML `1.10` is the float 1.1, not AS 1.10).
+  if (typeof v === 'number') {
+    if (Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff) return v;
+  } else if (typeof v === 'string') {
+    if (/^\d+$/.test(v) && Number(v) <= 0xffff_ffff) return Number(v);
+    const dot = /^(\d+)\.(\d+)$/.exec(v);
     if (dot && Number(dot[1]) <= 0xffff && Number(dot[2]) <= 0xffff)
       return Number(dot[1]) * 65536 + Number(dot[2]);
   }
