@@ -60,7 +60,7 @@ function* unpack(p: PackedEntries): Generator<[string, Buffer]> {
 export function recordOf(gen: Generation, cache?: Pick<SnapshotCache, 'has'>): GenerationRecord {
   const { keys, lengths, blob } = pack(gen.changes);
   const deleted: number[] = [];
-  if (cache) keys.forEach((k, i) => !cache.has(k) && deleted.push(i));
+  if (cache) for (let i = 0; i < keys.length; i++) if (!cache.has(keys[i]!)) deleted.push(i);
   return {
     generation: gen.generation,
     createdAtMs: gen.createdAtMs,

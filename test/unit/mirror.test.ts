@@ -44,7 +44,13 @@ function primaryWithMirror(before: number) {
   primary.on('advance', (gen) => records.push(viaIpc(recordOf(gen, primary))));
   const mirror = mirrorCache(OPTS, viaIpc(seedOf(primary)));
   caches.push(mirror);
-  return { primary, mirror, feed: () => records.splice(0).forEach((r) => adoptRecord(mirror, r)) };
+  return {
+    primary,
+    mirror,
+    feed: () => {
+      for (const r of records.splice(0)) adoptRecord(mirror, r);
+    },
+  };
 }
 
 const bytes = (frames: readonly Buffer[] | undefined) =>
