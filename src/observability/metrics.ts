@@ -14,8 +14,9 @@ const STATUS_VALUE = { 'wait-for-datastore': 0, resync: 1, 'in-sync': 2 } as con
 
 export function createMetrics(parts: {
   caches: readonly SnapshotCache[];
-  server: SyncServer;
-  router: SyncerRouter;
+  /** A worker process passes its own server and no caches; the primary of workers, an idle server. */
+  server: Pick<SyncServer, 'stats' | 'connections'>;
+  router: Pick<SyncerRouter, 'unroutedKeys'>;
   datastore?: DatastoreSource;
   /** The fleet view: agents current/behind/divergent per syncer, data age. */
   fleet?: FleetModel;
@@ -184,6 +185,7 @@ export function createMetrics(parts: {
     name: 'tabby_tls_certificate_expiry_timestamp_seconds',
     help: 'notAfter of the serving certificate (absent without TLS)',
     registers: [registry],
+    aggregator: 'max', // every worker serves the same files: one value, not their sum
     collect() {
       this.reset();
       if (server.stats.tlsCertNotAfterMs > 0) this.set(server.stats.tlsCertNotAfterMs / 1000);
