@@ -12,6 +12,7 @@ import { askReplica } from '../../src/cli/status.js';
 import { SyncClient } from '../../src/client/sync-client.js';
 import type { FleetReport } from '../../src/observability/fleet.js';
 import { serve } from '../harness/cli.js';
+import { issue, makeCa, writePems } from '../harness/pki.js';
 import { waitFor } from '../harness/stack.js';
 
 const cleanup: Array<() => unknown> = [];
@@ -181,3 +182,86 @@ describe('tabby serve --workers 2', () => {
     await waitFor(() => !pids.some(running), 10_000, 'the workers gone');
   });
 });
+
+describe('tabby serve --workers 2 with mutual TLS', () => {
+  it('admits certified agents on both workers, records their REPORTs in the primary, reloads the certificate in each', async () => {
+    const ca = await makeCa('tabby-ca');
+    const serverPem = await issue(ca, { cn: 'tabby', dns: ['tabby.test'] });
+    const files = writePems({ 'server.crt': serverPem.cert, 'server.key': serverPem.key, 'ca.crt': ca.cert });
+    cleanup.push(() => rm(files.dir, { recursive: true, force: true }));
+    const r = await replica([
+      '--tls-cert-file',
+      files['server.crt']!,
+      '--tls-key-file',
+      files['server.key']!,
+      '--tls-client-ca-file',
+      files['ca.crt']!,
+      '--tls-allowed-client-cns',
+      'system:node:{node}',
+      '--tls-reload-interval-ms',
+      '200',
+    ]);
+    await writeFile(join(r.dir, 'nodes.yaml'), [0, 1, 2, 3].map(node).join('---\n'));
+    const list = await Promise.all(
+      [0, 1, 2, 3].map(async (i) => {
+        const pem = await issue(ca, { cn: `system:node:node-${i}` });
+        const f = writePems({ 'a.crt': pem.cert, 'a.key': pem.key, 'ca.crt': ca.cert });
+        cleanup.push(() => rm(f.dir, { recursive: true, force: true }));
+        const c = new SyncClient({
+          addresses: [r.sync],
+          syncer: 'felix',
+          hostname: `node-${i}`,
+          ackIntervalMs: 10,
+          tls: {
+            certFile: f['a.crt']!,
+            keyFile: f['a.key']!,
+            caFile: f['ca.crt']!,
+            serverName: 'tabby.test',
+          },
+        });
+        clients.push(c);
+        c.setReport('wireguard-public-key', { publicKey: wgKey(i) });
+        c.start();
+        return c;
+      }),
+    );
+    const report = await allCurrent(r.health, list);
+    expect(new Set(report.agents!.map((a) => workerOf(a.id)))).toEqual(new Set([0, 1]));
+    expect(report.agents!.map((a) => a.identity).sort()).toEqual(
+      [0, 1, 2, 3].map((i) => `CN=system:node:node-${i}`),
+    );
+    // Each key went worker → primary → datastore, and came back to every agent as data.
+    await waitFor(
+      () =>
+        list.every((c) =>
+          [0, 1, 2, 3].every((i) => JSON.stringify(c.state.get(wgKvKey(i)) ?? '').includes(wgKey(i))),
+        ),
+      20_000,
+      'every reported key on every agent',
+    );
+    expect(
+      await metric(r.health, /^tabby_reports_total\{kind="wireguard-public-key",result="recorded"\}/),
+    ).toBe(4);
+
+    const renewed = await issue(ca, {
+      cn: 'tabby',
+      dns: ['tabby.test'],
+      notAfter: new Date(Date.now() + 48 * 3_600_000),
+    });
+    await writeFile(files['server.key']!, renewed.key);
+    await writeFile(files['server.crt']!, renewed.cert);
+    const deadline = Date.now() + 20_000;
+    while ((await metric(r.health, /^tabby_tls_reloads_total\{result="ok"\}/)) < 2) {
+      if (Date.now() > deadline) throw new Error('the workers did not both reload the certificate');
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    // One value for the replica (every worker serves the same files), not a sum.
+    const expiry = await metric(r.health, /^tabby_tls_certificate_expiry_timestamp_seconds /);
+    expect(Math.abs(expiry - Date.now() / 1000 - 48 * 3600)).toBeLessThan(3_600);
+  });
+});
+
+const wgKey = (i: number) => Buffer.alloc(32, i + 1).toString('base64');
+const wgKvKey = (i: number) => `/calico/v1/host/node-${i}/wireguard`;
+const node = (i: number) =>
+  `apiVersion: v1\nkind: Node\nmetadata:\n  name: node-${i}\nstatus:\n  addresses:\n  - type: InternalIP\n    address: 10.0.0.${i + 1}\n`;
