@@ -160,6 +160,12 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   const tls = loadTls(cfg);
   const workers = workerCount(cfg, coresAvailable());
   // Agents' REPORTs (WireGuard public keys) are recorded by the datastore on their Node.
+  // The lint stage sees exactly what the caches see (a tee in front of the router).
+  const lint = cfg.lint ? lintTap(cfg, router, log) : undefined;
+  // With workers, the datastore's first listing overlaps their start (each is seeded with
+  // whatever the caches hold when it comes up); one process keeps today's order.
+  const early = workers > 1 ? source.start(lint ?? router) : undefined;
+  early?.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
   const parts = { cfg, serverId, caches, view, reports: source, podPlacement, tls, log };
   const fanout = workers > 1 ? await workerProcesses(parts, workers) : await singleProcess(parts);
   const { bound } = fanout;
@@ -180,8 +186,6 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     datastore: source,
   }).start();
   const local = createMetrics({ caches, server: fanout.local, router, datastore: source, fleet });
-  // The lint stage sees exactly what the caches see (a tee in front of the router).
-  const lint = cfg.lint ? lintTap(cfg, router, log) : undefined;
   lint?.register(local);
   const registry = fanout.registry(local);
   const healthAddr = parseHostPort(cfg.healthListen);
@@ -197,7 +201,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     typeof healthBound === 'object' && healthBound !== null ? healthBound.port : healthAddr.port;
   log.info({ address: `${healthAddr.host}:${healthPort}` }, 'health and metrics listening');
 
-  await source.start(lint ?? router);
+  await (early ?? source.start(lint ?? router));
   log.info({ datastore: source.name }, 'datastore started');
 
   const agentHost = bound.host === '0.0.0.0' || bound.host === '::' ? '127.0.0.1' : bound.host;

@@ -38,7 +38,8 @@ async function replica(extra: string[] = []) {
   await writeFile(join(dir, 'pool-0.yaml'), pool('pool-0', '10.0.0.0/16'));
   const r = await serve(
     ['--datastore', 'file', '--path', dir, '--workers', '2', '--shutdown-drain-ms', '500', ...extra],
-    { keepLines: true },
+    // Three processes start (each loading the sources through tsx): slow on a loaded machine.
+    { keepLines: true, startTimeoutMs: 60_000 },
   );
   cleanup.push(() => {
     if (r.proc.exitCode === null) r.proc.kill('SIGKILL');

@@ -42,7 +42,8 @@ export class WorkerLink {
   constructor(private readonly log: Logger) {}
 
   private send(msg: FromWorker): void {
-    if (process.connected) process.send!(msg);
+    // A channel that broke under us (the primary died) is reported here, not thrown: 'disconnect' follows.
+    if (process.connected) process.send!(msg, undefined, undefined, () => {});
   }
 
   /**
@@ -97,7 +98,12 @@ export class WorkerLink {
             this.send({ t: 'report', report: role.report() });
           },
           (err: unknown) => {
-            this.send({ t: 'failed', error: (err as Error)?.message ?? String(err) });
+            const code = (err as NodeJS.ErrnoException)?.code;
+            this.send({
+              t: 'failed',
+              error: (err as Error)?.message ?? String(err),
+              ...(code ? { code } : {}),
+            });
             role.exit(1);
           },
         );

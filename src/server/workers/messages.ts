@@ -54,7 +54,8 @@ export type FromWorker =
   | { t: 'metrics'; id: number; metrics: unknown }
   | { t: 'record-key'; id: number; node: string; publicKey: string | null }
   | { t: 'record-abort'; id: number }
-  | { t: 'failed'; error: string };
+  /** The worker could not start: its error, and its errno code (EADDRINUSE...) if it had one. */
+  | { t: 'failed'; error: string; code?: string };
 
 /** Every message of ours carries `t`; anything else on the channel (cluster's own, prom-client's) is not ours. */
 export function isOurs<T extends { t: string }>(msg: unknown): msg is T {

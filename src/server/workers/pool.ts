@@ -112,7 +112,8 @@ export class WorkerPool {
   }
 
   private send(m: Member, msg: ToWorker): void {
-    if (m.worker.isConnected()) m.worker.send(msg);
+    // A worker that just died fails the write here; its 'exit' handles the rest.
+    if (m.worker.isConnected()) m.worker.send(msg, undefined, () => {});
   }
 
   private onListening(w: Worker, addr: { address: string; port: number }): void {
@@ -153,7 +154,7 @@ export class WorkerPool {
         return;
       case 'failed':
         this.o.log.error({ worker: m.slot, err: raw.error }, 'worker could not start');
-        this.startFailure?.(new Error(raw.error));
+        this.startFailure?.(Object.assign(new Error(raw.error), raw.code ? { code: raw.code } : {}));
         return;
     }
   }
