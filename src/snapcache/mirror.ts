@@ -29,7 +29,21 @@ export interface MirrorSeed {
   readonly syncer: SyncerType;
   readonly epoch: string;
   readonly history: readonly GenerationRecord[];
+  /** Every key at the head, in the primary's order (snapshots list entries in it)... */
+  readonly order: readonly string[];
+  /**
+   * ...and the entries of those not sent in `history`. The others are the entry of the newest
+   * retained generation that changed the key: sent once and shared on the mirror as on the
+   * primary (a fresh replica's first generation holds its whole state: it would go twice).
+   */
   readonly state: PackedEntries;
+}
+
+/** Each key's entry in the newest of `history` that changed it. */
+function latestEntries(history: Iterable<Generation>): Map<string, Buffer> {
+  const latest = new Map<string, Buffer>();
+  for (const g of history) for (const [k, e] of g.changes) latest.set(k, e);
+  return latest;
 }
 
 function pack(entries: Iterable<[string, Buffer]>): PackedEntries & { buffers: Buffer[] } {
@@ -81,14 +95,29 @@ function generationOf(rec: GenerationRecord): Generation {
 export function seedOf(cache: SnapshotCache): MirrorSeed {
   // History records serve catch-ups only (merged changes), so their deletions need no marking.
   const history = cache.retained().map((g) => recordOf(g));
-  const { keys, lengths, blob } = pack(cache.entries());
-  return { syncer: cache.syncer, epoch: cache.epoch, history, state: { keys, lengths, blob } };
+  const latest = latestEntries(cache.retained());
+  const order: string[] = [];
+  const rest: [string, Buffer][] = [];
+  for (const [k, e] of cache.entries()) {
+    order.push(k);
+    if (latest.get(k) !== e) rest.push([k, e]); // else: the very object the history holds
+  }
+  const { keys, lengths, blob } = pack(rest);
+  return { syncer: cache.syncer, epoch: cache.epoch, history, order, state: { keys, lengths, blob } };
 }
 
 /** A cache that follows the primary's: seeded now, fed by adopt() from then on. */
 export function mirrorCache(opts: Omit<CacheOptions, 'syncer' | 'epoch'>, seed: MirrorSeed): SnapshotCache {
   const cache = new SnapshotCache({ ...opts, syncer: seed.syncer, epoch: seed.epoch });
-  cache.seed(seed.history.map(generationOf), unpack(seed.state));
+  const history = seed.history.map(generationOf);
+  const latest = latestEntries(history);
+  const rest = new Map(unpack(seed.state));
+  const entries = seed.order.map((k): [string, Buffer] => {
+    const e = rest.get(k) ?? latest.get(k);
+    if (e === undefined) throw new RangeError(`mirror seed: no entry for ${k}`);
+    return [k, e];
+  });
+  cache.seed(history, entries);
   return cache;
 }
 

@@ -91,6 +91,28 @@ describe('mirror cache', () => {
     );
   });
 
+  it('seeds from a window that no longer holds every key: same entries, same order, same snapshot', () => {
+    const primary = new SnapshotCache({ ...OPTS, syncer: 'felix', maxHistoryBytes: 3_000 });
+    caches.push(primary);
+    for (let g = 0; g < 12; g++) {
+      // Each generation rewrites a different slice of keys, so old keys' last changes are evicted.
+      primary.apply(
+        Array.from({ length: 10 }, (_, i) => kv(`k${(g * 7 + i) % 40}`, { g, pad: 'y'.repeat(30) })),
+      );
+      primary.flush();
+    }
+    expect(primary.retained()[0]!.generation).toBeGreaterThan(1);
+    const seed = viaIpc(seedOf(primary));
+    expect(seed.state.keys.length).toBeGreaterThan(0); // some entries only the state holds...
+    expect(seed.state.keys.length).toBeLessThan(primary.keyCount); // ...the rest travel once
+    const mirror = mirrorCache({ ...OPTS, maxHistoryBytes: 3_000 }, seed);
+    caches.push(mirror);
+    expect([...mirror.entries()].map(([k, e]) => [k, e.toString('hex')])).toEqual(
+      [...primary.entries()].map(([k, e]) => [k, e.toString('hex')]),
+    );
+    expect(bytes(mirror.snapshot('none').frames)).toBe(bytes(primary.snapshot('none').frames));
+  });
+
   it('refuses a generation out of order, and a seed into a used cache', () => {
     const { primary, mirror } = primaryWithMirror(1);
     primary.apply([kv('a', 1)]);
