@@ -30,6 +30,25 @@ export interface WorkerRole {
   exit(code: number): void;
 }
 
+/**
+ * The replica view of a worker. Its share of the fleet is judged on the replica's total: a
+ * worker holding a fraction f of the replica's clients of a syncer keeps f of the replica's
+ * share, so together the workers shed what the replica holds above its share.
+ */
+export function workerReplicaView(view: () => WorkerView, mine: (syncer: SyncerType) => number): ReplicaView {
+  return {
+    fresh: () => view().fresh,
+    readyReplicas: () => view().readyReplicas,
+    expectedClients: (syncer) => {
+      const v = view();
+      const expected = v.expected[syncer] ?? 0;
+      const total = v.replicaClients[syncer] ?? 0;
+      const own = mine(syncer);
+      return total > 0 && own > 0 ? (expected * Math.min(own, total)) / total : 0;
+    },
+  };
+}
+
 /** How often a worker tells the primary about its connections (fleet lag is judged on these). */
 export const REPORT_INTERVAL_MS = 2_000;
 
@@ -46,22 +65,9 @@ export class WorkerLink {
     if (process.connected) process.send!(msg, undefined, undefined, () => {});
   }
 
-  /**
-   * The replica view of a worker. Its share of the fleet is judged on the replica's total: a
-   * worker holding a fraction f of the replica's clients of a syncer keeps f of the
-   * replica's share, so together the workers shed what the replica holds above its share.
-   */
+  /** This worker's view of the replica (see workerReplicaView). */
   replicaView(mine: (syncer: SyncerType) => number): ReplicaView {
-    return {
-      fresh: () => this.view.fresh,
-      readyReplicas: () => this.view.readyReplicas,
-      expectedClients: (syncer) => {
-        const expected = this.view.expected[syncer] ?? 0;
-        const total = this.view.replicaClients[syncer] ?? 0;
-        const own = mine(syncer);
-        return total > 0 && own > 0 ? (expected * Math.min(own, total)) / total : 0;
-      },
-    };
+    return workerReplicaView(() => this.view, mine);
   }
 
   /** REPORTs go to the primary's datastore; an abort here aborts the write there. */
