@@ -2,6 +2,7 @@
 // pool of workers that each run one on their share of the sockets, fed with the caches'
 // generations. The rest of serve (fleet, metrics, summary, shutdown) sees either the same way.
 
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
@@ -22,7 +23,32 @@ import { recordOf, seedOf } from '../snapcache/mirror.js';
 import { serverOptions } from './serve-options.js';
 
 export { workerCount } from '../config/serve-config.js';
-export const coresAvailable = (): number => availableParallelism();
+/**
+ * CPUs a cgroup v2 quota (`/sys/fs/cgroup/cpu.max`: "<quota> <period>" or "max <period>")
+ * allows, rounded up; undefined without a quota.
+ */
+export function cpusOfQuota(cpuMax: string): number | undefined {
+  const [quota, period] = cpuMax.trim().split(/\s+/);
+  const q = Number(quota);
+  const p = Number(period);
+  if (quota === 'max' || !(q > 0) || !(p > 0)) return undefined;
+  return Math.max(1, Math.ceil(q / p));
+}
+
+/**
+ * The cores this process may use: its CPU affinity, bounded by its container's CPU quota (a
+ * pod limited to 2 CPUs on a 64-core node must not start 64 workers; Node 20's
+ * availableParallelism() reads the affinity only).
+ */
+export function coresAvailable(): number {
+  let quota: number | undefined;
+  try {
+    quota = cpusOfQuota(readFileSync('/sys/fs/cgroup/cpu.max', 'latin1'));
+  } catch {
+    // no cgroup v2 CPU controller here: the affinity alone
+  }
+  return Math.min(availableParallelism(), quota ?? Number.POSITIVE_INFINITY);
+}
 
 export interface FanOut {
   readonly bound: { host: string; port: number };

@@ -1,6 +1,7 @@
 // How many worker processes `tabby serve` runs: the flag, else a core each; `{pod}` identities
 // keep one process (the pod placement index lives in the primary).
 import { describe, expect, it } from 'vitest';
+import { cpusOfQuota } from '../../src/cli/serve-fanout.js';
 import { checkServeConfig, serveSchema, workerCount } from '../../src/config/serve-config.js';
 
 const cfg = (o: Record<string, unknown> = {}) => serveSchema.parse(o);
@@ -26,5 +27,15 @@ describe('serve --workers', () => {
       expect.stringMatching(/needs --workers 1/),
     );
     expect(checkServeConfig(cfg({ ...pods, workers: 1 }))).toEqual([]);
+  });
+});
+
+describe('cores available in a container', () => {
+  it('reads a cgroup v2 CPU quota, rounded up; none without one', () => {
+    expect(cpusOfQuota('200000 100000\n')).toBe(2);
+    expect(cpusOfQuota('150000 100000')).toBe(2);
+    expect(cpusOfQuota('50000 100000')).toBe(1);
+    expect(cpusOfQuota('max 100000')).toBeUndefined();
+    expect(cpusOfQuota('garbage')).toBeUndefined();
   });
 });
