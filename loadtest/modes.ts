@@ -16,7 +16,7 @@ import type { AgentConnectArgs, AgentConnectResult, AgentWindow, CurrentResult }
 import type { ApiInfo } from './api-process.js';
 import { Child } from './ipc.js';
 import { wallNow } from './lean-client.js';
-import { ProcGroup } from './proc-stats.js';
+import { ProcGroup, withChildren } from './proc-stats.js';
 import { Recorder, type Recording } from './recorder.js';
 import { type Replica, startReplicas, type TabbyEntry } from './replicas.js';
 import { type ApiLoad, cdfPoints, type ModeResult, summarize } from './results.js';
@@ -254,7 +254,7 @@ export async function runTabby(ctx: RunContext): Promise<ModeResult> {
   const api0 = await apiStats(ctx);
   const replicas = await startReplicas(ctx.sc.replicas, ctx.serveArgs, ctx.entry, 120_000);
   for (const r of replicas) ctx.track(r);
-  const server = new ProcGroup(() => replicas.map((r) => r.pid).filter((p) => p !== undefined));
+  const server = new ProcGroup(() => withChildren(replicas.map((r) => r.pid).filter((p) => p !== undefined)));
   const ports = replicas.map((r) => r.port);
   const recorder = new Recorder();
   const n = ctx.sc.agents.count;
@@ -374,7 +374,7 @@ export async function runRollout(ctx: RunContext, resume: boolean): Promise<Mode
   const api0 = await apiStats(ctx);
   const replicas = await startReplicas(ctx.sc.replicas, args, ctx.entry, 120_000);
   for (const r of replicas) ctx.track(r);
-  const server = new ProcGroup(() => replicas.map((r) => r.pid).filter((p) => p !== undefined));
+  const server = new ProcGroup(() => withChildren(replicas.map((r) => r.pid).filter((p) => p !== undefined)));
   const ports = replicas.map((r) => r.port);
   const n = ctx.sc.agents.count;
   const label = `rollout, resume ${resume ? 'on' : 'off'}`;

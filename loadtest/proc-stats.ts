@@ -55,3 +55,21 @@ export class ProcGroup {
     return { cpuMs, rssBytes };
   }
 }
+
+/**
+ * The pids and their children (a replica's worker processes, `tabby serve --workers`), so a
+ * replica's CPU and memory are all of its processes'.
+ */
+export function withChildren(pids: readonly number[]): number[] {
+  const all: number[] = [];
+  for (const pid of pids) {
+    all.push(pid);
+    try {
+      const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
+      if (kids !== '') all.push(...kids.split(' ').map(Number));
+    } catch {
+      // gone, or a kernel without the children file: the process alone
+    }
+  }
+  return all;
+}

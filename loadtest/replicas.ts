@@ -39,6 +39,8 @@ export function serverFlags(s: Scenario['server'], help: string): string[] {
     flags.push(flag, ...(value === undefined ? [] : [value]));
   };
   if (s.workers !== undefined) want('--workers', String(s.workers), `workers: ${s.workers}`);
+  // Unset means one process (as the ceiling gets), not serve's own default of every core.
+  else if (help.includes('--workers')) flags.push('--workers', '1');
   if (s.compression !== undefined) want('--compression', s.compression, `compression: ${s.compression}`);
   if (s.tls) want('--tls', undefined, 'tls: true');
   return [...flags, ...s.extraArgs];

@@ -6,11 +6,10 @@ import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { SyncClient } from '../client/sync-client.js';
 import { ConfigError, listenError } from '../config/errors.js';
-import { compressionsFor } from '../config/fields.js';
 import { requireDirectory, requireFile } from '../config/paths.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { checkServeConfig, type ServeConfig, serveSchema } from '../config/serve-config.js';
-import { namesPods, serverTlsOptions } from '../config/tls-config.js';
+import { namesPods } from '../config/tls-config.js';
 import { convertObject } from '../datastore/convert/index.js';
 import { FileDatastore } from '../datastore/file/file-datastore.js';
 import { PodPlacementIndex } from '../datastore/kube/pod-placement.js';
@@ -30,13 +29,13 @@ import { createLogger } from '../observability/logging.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startSummary } from '../observability/summary.js';
 import { zstdCodec } from '../protocol/zstd.js';
-import { FRAME_OVERHEAD_BYTES, SyncServer } from '../server/server.js';
-import { TlsConfigError, TlsMaterial } from '../server/tls.js';
 import { SnapshotCache } from '../snapcache/cache.js';
 import { SyncerRouter } from '../snapcache/router.js';
 import { startDiscovery } from './discovery.js';
 import { exitAfterFlush } from './exit.js';
 import { loadKubeconfig } from './kubeconfig.js';
+import { coresAvailable, singleProcess, workerCount, workerProcesses } from './serve-fanout.js';
+import { cacheOptions, loadTls } from './serve-options.js';
 import { EmulatedSimDatastore } from './sim-api.js';
 import { onStopRequest } from './stop-request.js';
 
@@ -123,17 +122,6 @@ function logReportPolicy(cfg: ServeConfig, log: Logger): void {
     );
 }
 
-function loadTls(cfg: ServeConfig): TlsMaterial | undefined {
-  const o = serverTlsOptions(cfg);
-  if (!o) return undefined;
-  try {
-    return new TlsMaterial(o);
-  } catch (err) {
-    if (err instanceof TlsConfigError) throw new ConfigError(`--tls-*: ${err.message}`);
-    throw err;
-  }
-}
-
 function isLoopback(host: string): boolean {
   return host === '::1' || host.startsWith('127.');
 }
@@ -154,67 +142,12 @@ function nodeCounter(cache: SnapshotCache): () => number {
 
 export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   log.info({ config: cfg }, 'starting tabby serve');
-  const caches = SYNCER_TYPES.map(
-    (syncer) =>
-      new SnapshotCache({
-        syncer,
-        maxBatchSize: cfg.maxBatchSize,
-        maxBatchDelayMs: cfg.maxBatchDelayMs,
-        maxHistoryBytes: cfg.maxHistoryBytes,
-        maxHistoryAgeMs: cfg.maxHistoryAgeMs,
-        snapshotReuseMs: cfg.snapshotReuseMs,
-        maxFrameBodyBytes: cfg.maxFrameBodyBytes,
-        minDeflateBytes: 1024,
-        mergedDeltaCacheBytes: Math.max(1 << 20, cfg.maxHistoryBytes / 4),
-        log: log.child({ component: 'cache', syncer }),
-      }),
-  );
+  const caches = SYNCER_TYPES.map((syncer) => new SnapshotCache(cacheOptions(cfg, syncer, log)));
   const router = new SyncerRouter(caches);
   // Certificates that name an agent pod report for the node the API server bound it to.
   const podPlacement = namesPods(cfg) ? new PodPlacementIndex(cfg.tlsAgentNamespace) : undefined;
   const source = createSource(cfg, log.child({ component: 'datastore' }), podPlacement);
   const serverId = cfg.serverId ?? hostname();
-  const server = new SyncServer(
-    caches,
-    {
-      serverId,
-      maxConnections: cfg.maxConnections,
-      maxPendingHandshakes: cfg.maxPendingHandshakes,
-      minHandshakeGraceMs: 1_000,
-      handshakeTimeoutMs: cfg.handshakeTimeoutMs,
-      pingIntervalMs: cfg.pingIntervalMs,
-      pongTimeoutMs: cfg.pongTimeoutMs,
-      writeTimeoutMs: cfg.writeTimeoutMs,
-      maxQueuedBytes: cfg.maxQueuedBytes,
-      clientPingBurst: cfg.clientPingBurst,
-      clientPingRefillMs: cfg.clientPingRefillMs,
-      maxFallBehindMs: cfg.maxFallBehindMs,
-      newClientGraceMs: cfg.newClientGraceMs,
-      compressions: compressionsFor(cfg.compression),
-      maxInboundFrameBytes: 1 << 20,
-      maxOutboundFrameBytes: cfg.maxFrameBodyBytes + FRAME_OVERHEAD_BYTES,
-      listenBacklog: cfg.listenBacklog,
-      fanoutSliceMs: cfg.fanoutSliceMs,
-      tickMs: 1_000,
-      closeLingerMs: 5_000,
-      rebalanceIntervalMs: cfg.rebalanceIntervalMs,
-      rebalanceMaxPerInterval: cfg.rebalanceMaxPerInterval,
-      rebalanceSlack: cfg.rebalanceSlack,
-      rebalanceRetryAfterMs: cfg.rebalanceRetryAfterMs,
-      notReadyRetryAfterMs: cfg.notReadyRetryAfterMs,
-      maxSnapshotsInFlight: cfg.maxSnapshotsInFlight,
-      snapshotBytesPerSecond: cfg.snapshotBytesPerSecond,
-    },
-    log.child({ component: 'server' }),
-    // Agents' REPORTs (WireGuard public keys) are recorded by the datastore on their Node.
-    {
-      sink: source,
-      policy: {
-        insecureAcceptUnauthenticated: cfg.insecureAcceptUnauthenticatedReports,
-        ...(podPlacement ? { nodeOfPod: (pod: string) => podPlacement.nodeOfPod(pod) } : {}),
-      },
-    },
-  );
   logReportPolicy(cfg, log);
   if (cfg.compression === 'zstd' && zstdCodec() === undefined)
     log.info(
@@ -225,28 +158,42 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
   const freshness = new Freshness(() => readiness(caches, source), cfg.maxStaleMs);
   const peers = cfg.discoveryService ? startDiscovery(cfg.discoveryService, cfg.kubeconfig, log) : undefined;
   const felixCache = caches.find((c) => c.syncer === 'felix')!;
-  server.setReplicaView({
+  const view = {
     fresh: () => freshness.check().ok,
     readyReplicas: () => (peers ? peers.addresses.length : cfg.replicas),
     expectedClients: nodeCounter(felixCache), // every node's agent follows felix (bgp: at most as many)
-  });
-  const listen = parseHostPort(cfg.listen);
+  };
   const tls = loadTls(cfg);
-  const bound = await server.listen(listen.host, listen.port, tls).catch((err: unknown) => {
-    throw listenError('listen', cfg.listen, err);
-  });
-  log.info({ address: `${bound.host}:${bound.port}`, tls: tls !== undefined }, 'sync server listening');
+  const workers = workerCount(cfg, coresAvailable());
+  // Agents' REPORTs (WireGuard public keys) are recorded by the datastore on their Node.
+  // The lint stage sees exactly what the caches see (a tee in front of the router).
+  const lint = cfg.lint ? lintTap(cfg, router, log) : undefined;
+  // With workers, the datastore's first listing overlaps their start (each is seeded with
+  // whatever the caches hold when it comes up); one process keeps today's order.
+  const early = workers > 1 ? source.start(lint ?? router) : undefined;
+  early?.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+  const parts = { cfg, serverId, caches, view, reports: source, podPlacement, tls, log };
+  const fanout = workers > 1 ? await workerProcesses(parts, workers) : await singleProcess(parts);
+  const { bound } = fanout;
+  log.info(
+    { address: `${bound.host}:${bound.port}`, tls: tls !== undefined, workers },
+    'sync server listening',
+  );
   if (!tls && !isLoopback(bound.host))
     log.warn(
       { address: `${bound.host}:${bound.port}` },
       'the sync port is plain TCP beyond loopback: anyone who reaches it can read the cluster state; set --tls-cert-file, --tls-key-file and --tls-client-ca-file',
     );
 
-  const fleet = new FleetModel({ serverId, streams: caches, server, datastore: source }).start();
-  const registry = createMetrics({ caches, server, router, datastore: source, fleet });
-  // The lint stage sees exactly what the caches see (a tee in front of the router).
-  const lint = cfg.lint ? lintTap(cfg, router, log) : undefined;
-  lint?.register(registry);
+  const fleet = new FleetModel({
+    serverId,
+    streams: caches,
+    server: fanout.replica,
+    datastore: source,
+  }).start();
+  const local = createMetrics({ caches, server: fanout.local, router, datastore: source, fleet });
+  lint?.register(local);
+  const registry = fanout.registry(local);
   const healthAddr = parseHostPort(cfg.healthListen);
   const health = await startHealthServer(healthAddr.host, healthAddr.port, {
     registry,
@@ -260,7 +207,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     typeof healthBound === 'object' && healthBound !== null ? healthBound.port : healthAddr.port;
   log.info({ address: `${healthAddr.host}:${healthPort}` }, 'health and metrics listening');
 
-  await source.start(lint ?? router);
+  await (early ?? source.start(lint ?? router));
   log.info({ datastore: source.name }, 'datastore started');
 
   const agentHost = bound.host === '0.0.0.0' || bound.host === '::' ? '127.0.0.1' : bound.host;
@@ -283,20 +230,29 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
       : undefined;
   const summary =
     cfg.summaryIntervalMs > 0
-      ? startSummary(cfg.summaryIntervalMs, { caches, server, agents, extra, datastore: source })
+      ? startSummary(cfg.summaryIntervalMs, {
+          caches,
+          server: fanout.replica,
+          agents,
+          extra,
+          datastore: source,
+        })
       : undefined;
 
   let stopping = false;
   const shutdown = async (reason: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ reason, drainMs: cfg.shutdownDrainMs, connections: server.connectionCount }, 'shutting down');
+    log.info(
+      { reason, drainMs: cfg.shutdownDrainMs, connections: fanout.replica.connectionCount },
+      'shutting down',
+    );
     summary?.stop();
     fleet.stop();
     lint?.stop();
     await Promise.all(agents.map((a) => a.stop()));
     await source.stop();
-    await server.drain(cfg.shutdownDrainMs);
+    await fanout.drain(cfg.shutdownDrainMs);
     peers?.stop();
     for (const c of caches) c.close();
     health.close();

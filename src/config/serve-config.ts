@@ -109,6 +109,12 @@ export const serveSchema = z.object({
     .describe(
       'average snapshot bytes per second over all clients, e.g. to spare a narrow link (0: unlimited)',
     ),
+  workers: pos
+    .max(256)
+    .optional()
+    .describe(
+      'processes that own the client sockets (the primary keeps the datastore and caches and ships each generation to them once); 1: one process, as before; default: the cores available',
+    ),
   listenBacklog: pos.default(4_096).describe('accept queue length (capped by net.core.somaxconn)'),
   fanoutSliceMs: pos.default(20).describe('a fan-out pass yields to the event loop after this long'),
   maxBatchSize: pos.default(1_000).describe('updates per generation at most'),
@@ -163,7 +169,20 @@ export function checkServeConfig(cfg: ServeConfig): string[] {
     problems.push(
       '{pod} in --tls-allowed-client-* needs --datastore kubernetes (pods are placed by the API server)',
     );
+  if (namesPods(cfg) && cfg.workers !== undefined && cfg.workers > 1)
+    problems.push(
+      '{pod} in --tls-allowed-client-* needs --workers 1 (the pod placement index lives in the primary)',
+    );
   if (cfg.tlsCertFile && cfg.agents > 0)
     problems.push('--agents runs plain-TCP demo agents: not with mutual TLS (--tls-cert-file)');
   return problems;
+}
+
+/**
+ * Processes that own client sockets: --workers, else one per core available. Pod identities
+ * (`{pod}`) are checked against the primary's placement index, so they keep one process.
+ */
+export function workerCount(cfg: ServeConfig, coresAvailable: number): number {
+  if (cfg.workers !== undefined) return cfg.workers;
+  return namesPods(cfg) ? 1 : Math.max(1, coresAvailable);
 }

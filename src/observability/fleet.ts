@@ -24,10 +24,22 @@ export interface FleetStream {
   missingSinceMs(generation: number): number | undefined;
 }
 
+/** What the fleet view reads of a connection (a worker's are rebuilt on the primary from its report). */
+export type FleetConnection = Pick<
+  Connection,
+  'id' | 'state' | 'syncer' | 'hostname' | 'openedAtMs' | 'ackedGeneration' | 'ackedHash' | 'bytesOut'
+> & {
+  readonly identity: { readonly subject: string } | undefined;
+  readonly socket: { readonly remoteAddress?: string; readonly remotePort?: number | string };
+};
+
 export interface FleetParts {
   serverId: string;
   streams: readonly FleetStream[];
-  server: { connections(): Iterable<Connection>; readonly stats: Pick<ServerStats, 'closes'> };
+  server: {
+    connections(): Iterable<FleetConnection>;
+    readonly stats: { readonly closes: Pick<ServerStats['closes'], 'entries'> };
+  };
   datastore?: Pick<DatastoreSource, 'health'>;
   now?: () => number;
   /** How often close totals are sampled and freshness is checked. */
@@ -175,7 +187,7 @@ export class FleetModel {
   }
 }
 
-function agentRow(c: Connection, stream: FleetStream, now: number): AgentRow {
+function agentRow(c: FleetConnection, stream: FleetStream, now: number): AgentRow {
   const acked = c.ackedGeneration >= 0 ? c.ackedGeneration : null;
   let lagGenerations: number | null = null;
   let lagMs: number | null = null;

@@ -15,8 +15,10 @@ const STATUS_VALUE = { 'wait-for-datastore': 0, resync: 1, 'in-sync': 2 } as con
 
 export function createMetrics(parts: {
   caches: readonly SnapshotCache[];
-  server: SyncServer;
-  router: SyncerRouter;
+  /** A worker process passes its own server and no caches; the primary of workers, an idle server. */
+  /** `snapshots` absent: a primary whose workers own the sockets (their registries add the admission metrics). */
+  server: Pick<SyncServer, 'stats' | 'connections'> & Partial<Pick<SyncServer, 'snapshots'>>;
+  router: Pick<SyncerRouter, 'unroutedKeys'>;
   datastore?: DatastoreSource;
   /** The fleet view: agents current/behind/divergent per syncer, data age. */
   fleet?: FleetModel;
@@ -185,6 +187,7 @@ export function createMetrics(parts: {
     name: 'tabby_tls_certificate_expiry_timestamp_seconds',
     help: 'notAfter of the serving certificate (absent without TLS)',
     registers: [registry],
+    aggregator: 'max', // every worker serves the same files: one value, not their sum
     collect() {
       this.reset();
       if (server.stats.tlsCertNotAfterMs > 0) this.set(server.stats.tlsCertNotAfterMs / 1000);
@@ -241,14 +244,14 @@ export function createMetrics(parts: {
     perResource('tabby_datastore_watch_events_total', 'Watch events applied per resource type', 'events');
     perResource('tabby_datastore_failures_total', 'Failed list/watch calls per resource type', 'failures');
   }
-  registerAdmissionMetrics(registry, server);
+  if (server.snapshots) registerAdmissionMetrics(registry, server.snapshots);
 
   return registry;
 }
 
 /** Snapshot admission (server/admission.ts): the line, the slots, and how long clients waited. */
-function registerAdmissionMetrics(registry: Registry, server: SyncServer): void {
-  const a = server.snapshots.admission;
+function registerAdmissionMetrics(registry: Registry, snapshots: SyncServer['snapshots']): void {
+  const a = snapshots.admission;
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({
       name,

@@ -5,12 +5,15 @@
 
 import type { SyncClient } from '../client/sync-client.js';
 import type { DatastoreSource } from '../datastore/source.js';
-import type { SyncServer } from '../server/server.js';
+import type { ServerStats } from '../server/stats.js';
 import type { SnapshotCache } from '../snapcache/cache.js';
 
 export interface SummaryParts {
   caches: readonly SnapshotCache[];
-  server: SyncServer;
+  server: {
+    readonly connectionCount: number;
+    readonly stats: Pick<ServerStats, 'snapshotBytes' | 'deltaBytes'>;
+  };
   agents: readonly SyncClient[];
   /** Extra text, e.g. the API load an emulated datastore sees. */
   extra?: () => string;

@@ -32,9 +32,14 @@ export interface CacheOptions {
   minDeflateBytes: number;
   /** Bytes of merged-delta frames kept for clients at the same position. */
   mergedDeltaCacheBytes: number;
+  /** The stream's epoch; a mirror takes its primary's, so resume works on every worker. */
+  epoch?: string;
   now?: () => number;
   log?: Logger;
 }
+
+/** A mirror's entries carry no digest: its state hash is the primary's, never recomputed. */
+const NO_DIGEST = Buffer.alloc(0);
 
 interface Entry {
   encoded: Buffer;
@@ -47,9 +52,9 @@ export interface EncodedSnapshot extends Frames {
 }
 
 export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
-  readonly epoch = randomBytes(8).toString('hex');
+  readonly epoch: string;
   readonly syncer: SyncerType;
-  private readonly opts: Required<Omit<CacheOptions, 'log'>>;
+  private readonly opts: Required<Omit<CacheOptions, 'log' | 'epoch'>>;
   private readonly log: Logger;
   private readonly state = new Map<string, Entry>();
   private readonly hash = new StateHash();
@@ -86,7 +91,8 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
     for (const k of ['maxBatchSize', 'maxHistoryBytes', 'maxFrameBodyBytes'] as const) {
       if (!(opts[k] > 0)) throw new RangeError(`cache option ${k} must be positive`);
     }
-    const { log, ...rest } = opts;
+    const { log, epoch, ...rest } = opts;
+    this.epoch = epoch ?? randomBytes(8).toString('hex');
     this.opts = { now: Date.now, ...rest };
     this.log = log ?? silentLogger;
     this.syncer = opts.syncer;
@@ -175,6 +181,52 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
     this.pendingStatus = undefined;
     if (changes.size === 0 && status === head.status) return;
     const gen = new Generation(head.generation + 1, this.opts.now(), status, this.hash.hex(), changes);
+    this.publish(head, gen);
+  }
+
+  // ---- mirror input (worker processes: src/server/workers, src/snapcache/mirror.ts) --------
+
+  /** Whether `key` is in the state at the head (a change to a key that is not was a deletion). */
+  has(key: string): boolean {
+    return this.state.has(key);
+  }
+
+  /** The retained generations, oldest first (what a mirror needs for catch-up and resume). */
+  retained(): readonly Generation[] {
+    return this.history;
+  }
+
+  /**
+   * Starts a mirror at another cache's position: its retained generations and the encoded
+   * entries at their head. Only a cache that has published nothing may be seeded.
+   */
+  seed(history: readonly Generation[], entries: Iterable<[string, Buffer]>): void {
+    if (this.headGeneration !== 0 || this.state.size > 0 || this.pending.size > 0 || history.length === 0)
+      throw new Error('only an empty cache can be seeded, with at least one generation');
+    this.history.length = 0;
+    this.historyBytes = 0;
+    this.byHash.clear();
+    for (const g of history) this.retain(g);
+    for (const [key, encoded] of entries) this.state.set(key, { encoded, digest: NO_DIGEST });
+  }
+
+  /**
+   * Publishes a generation another cache made (a mirror's only input): the same window,
+   * frames and hashes follow from it as from flush(), without encoding or hashing again.
+   * `deleted` says which of its changes removed their key.
+   */
+  adopt(gen: Generation, deleted: ReadonlySet<string>): void {
+    const head = this.head;
+    if (gen.generation !== head.generation + 1)
+      throw new Error(`generation ${gen.generation} does not follow the head ${head.generation}`);
+    for (const [key, encoded] of gen.changes) {
+      if (deleted.has(key)) this.state.delete(key);
+      else this.state.set(key, { encoded, digest: NO_DIGEST });
+    }
+    this.publish(head, gen);
+  }
+
+  private publish(head: Generation, gen: Generation): void {
     // Catch-ups always end at the head, so frames built for the old head are dead from here:
     // dropped now rather than kept, uncounted, for the whole window.
     head.releaseFrames();

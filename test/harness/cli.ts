@@ -22,7 +22,10 @@ export function tabby(args: string[], opts: TabbyOptions = {}): ChildProcess {
     ? [process.execPath, opts.entry, ...args]
     : [process.execPath, '--import', 'tsx', MAIN, ...args];
   const [file, ...rest] = opts.netns === undefined ? argv : ['ip', 'netns', 'exec', opts.netns, ...argv];
-  return spawn(file!, rest, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd });
+  // One process per replica unless a test asks for workers (--workers): the tests were written
+  // for it, and three tsx processes per replica start slowly on a loaded machine.
+  const env = { ...process.env, TABBY_WORKERS: process.env['TABBY_WORKERS'] ?? '1' };
+  return spawn(file!, rest, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, env });
 }
 
 export async function run(
@@ -51,7 +54,7 @@ export async function run(
  */
 export async function serve(
   args: string[],
-  opts: TabbyOptions & { keepLines?: boolean } = {},
+  opts: TabbyOptions & { keepLines?: boolean; startTimeoutMs?: number } = {},
 ): Promise<{ proc: ChildProcess; sync: string; health: string; lines: string[] }> {
   const proc = tabby(['serve', '--listen', '127.0.0.1:0', '--health-listen', '127.0.0.1:0', ...args], opts);
   let stderr = '';
@@ -62,7 +65,7 @@ export async function serve(
   let sync = '';
   let health = '';
   const kept: string[] = [];
-  const deadline = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+  const deadline = setTimeout(() => proc.kill('SIGKILL'), opts.startTimeoutMs ?? 20_000);
   for await (const line of lines) {
     if (opts.keepLines) kept.push(line);
     const rec = JSON.parse(line) as { msg?: string; address?: string };

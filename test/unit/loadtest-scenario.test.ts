@@ -120,6 +120,11 @@ describe('loadtest serve flags', () => {
     );
     expect(() => serverFlags({ tls: true, extraArgs: [] }, '')).toThrow(/no --tls flag/);
   });
+
+  it('runs one process per replica when the scenario names no workers (as many as the ceiling gets)', () => {
+    expect(serverFlags({ tls: false, extraArgs: [] }, '  --workers <value>')).toEqual(['--workers', '1']);
+    expect(serverFlags({ tls: false, extraArgs: [] }, '  --compression <value>')).toEqual([]);
+  });
 });
 
 describe('loadtest targets', () => {

@@ -1,0 +1,76 @@
+// The cache and server settings of `tabby serve`, made from its config in one place: the
+// primary's caches, a single-process server and every worker's mirrors and server use them.
+
+import { ConfigError } from '../config/errors.js';
+import { compressionsFor } from '../config/fields.js';
+import type { ServeConfig } from '../config/serve-config.js';
+import { serverTlsOptions } from '../config/tls-config.js';
+import type { Logger } from '../model/logger.js';
+import type { SyncerType } from '../model/types.js';
+import { FRAME_OVERHEAD_BYTES, type ServerOptions } from '../server/server.js';
+import { TlsConfigError, TlsMaterial } from '../server/tls.js';
+import type { CacheOptions } from '../snapcache/cache.js';
+
+export function cacheOptions(cfg: ServeConfig, syncer: SyncerType, log: Logger): CacheOptions {
+  return {
+    syncer,
+    maxBatchSize: cfg.maxBatchSize,
+    maxBatchDelayMs: cfg.maxBatchDelayMs,
+    maxHistoryBytes: cfg.maxHistoryBytes,
+    maxHistoryAgeMs: cfg.maxHistoryAgeMs,
+    snapshotReuseMs: cfg.snapshotReuseMs,
+    maxFrameBodyBytes: cfg.maxFrameBodyBytes,
+    minDeflateBytes: 1024,
+    mergedDeltaCacheBytes: Math.max(1 << 20, cfg.maxHistoryBytes / 4),
+    log: log.child({ component: 'cache', syncer }),
+  };
+}
+
+/**
+ * `workers` processes share the connection limits: each takes its part of them (rounded up),
+ * so the replica as a whole holds about --max-connections.
+ */
+export function serverOptions(cfg: ServeConfig, serverId: string, workers = 1): ServerOptions {
+  return {
+    serverId,
+    maxConnections: Math.ceil(cfg.maxConnections / workers),
+    maxPendingHandshakes: Math.ceil(cfg.maxPendingHandshakes / workers),
+    minHandshakeGraceMs: 1_000,
+    handshakeTimeoutMs: cfg.handshakeTimeoutMs,
+    pingIntervalMs: cfg.pingIntervalMs,
+    pongTimeoutMs: cfg.pongTimeoutMs,
+    writeTimeoutMs: cfg.writeTimeoutMs,
+    maxQueuedBytes: cfg.maxQueuedBytes,
+    clientPingBurst: cfg.clientPingBurst,
+    clientPingRefillMs: cfg.clientPingRefillMs,
+    maxFallBehindMs: cfg.maxFallBehindMs,
+    newClientGraceMs: cfg.newClientGraceMs,
+    compressions: compressionsFor(cfg.compression),
+    maxInboundFrameBytes: 1 << 20,
+    maxOutboundFrameBytes: cfg.maxFrameBodyBytes + FRAME_OVERHEAD_BYTES,
+    listenBacklog: cfg.listenBacklog,
+    fanoutSliceMs: cfg.fanoutSliceMs,
+    tickMs: 1_000,
+    closeLingerMs: 5_000,
+    rebalanceIntervalMs: cfg.rebalanceIntervalMs,
+    rebalanceMaxPerInterval: cfg.rebalanceMaxPerInterval,
+    rebalanceSlack: cfg.rebalanceSlack,
+    rebalanceRetryAfterMs: cfg.rebalanceRetryAfterMs,
+    notReadyRetryAfterMs: cfg.notReadyRetryAfterMs,
+    // Admission is per process: each worker takes its part of the replica's budget.
+    maxSnapshotsInFlight: Math.ceil(cfg.maxSnapshotsInFlight / workers),
+    snapshotBytesPerSecond: Math.ceil(cfg.snapshotBytesPerSecond / workers),
+  };
+}
+
+/** The TLS files, loaded and checked (a problem is the user's: ConfigError). */
+export function loadTls(cfg: ServeConfig): TlsMaterial | undefined {
+  const o = serverTlsOptions(cfg);
+  if (!o) return undefined;
+  try {
+    return new TlsMaterial(o);
+  } catch (err) {
+    if (err instanceof TlsConfigError) throw new ConfigError(`--tls-*: ${err.message}`);
+    throw err;
+  }
+}

@@ -1,0 +1,306 @@
+// The primary's side of fan-out on every core: forks the workers that own the client sockets
+// (node:cluster shares the listening socket; on Linux the primary accepts and hands
+// connections round-robin), seeds each with the caches' state, ships every new generation to
+// each once, keeps them told of the replica-wide view, forwards their agents' REPORTs to the
+// datastore, restarts a worker that dies and drains them all on shutdown.
+
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from '../../model/logger.js';
+import type { SyncerType } from '../../model/types.js';
+import type { NodeReportSink } from '../reports.js';
+import { CounterMap } from '../stats.js';
+import { type ConnectionFacts, factsOf } from './columns.js';
+import { type FromWorker, isOurs, type ToWorker, type WorkerReport, type WorkerView } from './messages.js';
+
+export interface PoolOptions {
+  count: number;
+  /** The worker's entry module, and node's flags for it (e.g. a TypeScript loader). */
+  exec: string;
+  execArgv?: readonly string[];
+  /**
+   * host:port the workers listen on, as given: cluster shares one listening socket among
+   * listeners of the same address, port 0 included (a bound port would be another socket).
+   */
+  listen: string;
+  /** The replica's settings, sent to each worker (plain data). */
+  config: unknown;
+  /** A mirror seed per syncer, taken now. */
+  seeds(): unknown[];
+  /** Readiness and the fleet's size, as the primary knows them. */
+  view(): Omit<WorkerView, 'replicaClients'>;
+  reports?: NodeReportSink;
+  log: Logger;
+  /** How often the view is checked and sent when it changed (always at least every second). */
+  viewCheckMs?: number;
+}
+
+interface Member {
+  readonly slot: number;
+  readonly worker: Worker;
+  readonly startedAtMs: number;
+  seeded: boolean;
+  listening: boolean;
+  report?: WorkerReport;
+  /** REPORT writes in flight for this worker, by its request id. */
+  readonly inflight: Map<number, AbortController>;
+}
+
+/** A worker that dies this soon after its start is in a crash loop: its restart is delayed. */
+const FAST_FAILURE_MS = 10_000;
+const MAX_RESTART_DELAY_MS = 30_000;
+const METRICS_TIMEOUT_MS = 3_000;
+
+export class WorkerPool {
+  /** Workers that died and were replaced. */
+  restarts = 0;
+  private readonly members = new Map<number, Member>();
+  private readonly fastFailures: number[];
+  private stopping = false;
+  private bound: { host: string; port: number } | undefined;
+  private viewTimer: NodeJS.Timeout | undefined;
+  private lastView = '';
+  private lastViewAtMs = 0;
+  private nextRequest = 1;
+  private readonly metricsWaiters = new Map<number, (metrics: unknown) => void>();
+  private startFailure: ((err: Error) => void) | undefined;
+
+  constructor(private readonly o: PoolOptions) {
+    if (!(o.count >= 2)) throw new RangeError('a worker pool has at least 2 workers (1: no pool)');
+    this.fastFailures = new Array<number>(o.count).fill(0);
+  }
+
+  /** Forks every worker; resolves with the shared address once all of them listen. */
+  async start(): Promise<{ host: string; port: number }> {
+    cluster.setupPrimary({
+      exec: this.o.exec,
+      args: [],
+      execArgv: [...(this.o.execArgv ?? process.execArgv)],
+      serialization: 'advanced',
+    });
+    cluster.on('message', (w, msg) => this.onMessage(w, msg));
+    cluster.on('exit', (w, code, signal) => this.onExit(w, code, signal));
+    cluster.on('listening', (w, addr) => this.onListening(w, addr));
+    const allListening = new Promise<void>((resolve, reject) => {
+      this.startFailure = reject;
+      const check = () => {
+        if ([...this.members.values()].filter((m) => m.listening).length < this.o.count) return;
+        cluster.off('listening', check);
+        this.startFailure = undefined;
+        resolve();
+      };
+      cluster.on('listening', check);
+    });
+    for (let slot = 0; slot < this.o.count; slot++) this.fork(slot);
+    await allListening;
+    this.viewTimer = setInterval(() => this.sendView(false), this.o.viewCheckMs ?? 250);
+    this.viewTimer.unref();
+    return this.bound!;
+  }
+
+  private fork(slot: number): void {
+    const worker = cluster.fork();
+    this.members.set(worker.id, {
+      slot,
+      worker,
+      startedAtMs: Date.now(),
+      seeded: false,
+      listening: false,
+      inflight: new Map(),
+    });
+    // A closed channel is an exiting worker: 'exit' follows and handles it.
+    worker.on('error', (err) => this.o.log.warn({ worker: slot, err: err.message }, 'worker channel error'));
+  }
+
+  private send(m: Member, msg: ToWorker): void {
+    // A worker that just died fails the write here; its 'exit' handles the rest.
+    if (m.worker.isConnected()) m.worker.send(msg, undefined, () => {});
+  }
+
+  private onListening(w: Worker, addr: { address: string; port: number }): void {
+    const m = this.members.get(w.id);
+    if (!m) return;
+    m.listening = true;
+    this.bound ??= { host: addr.address, port: addr.port };
+    this.o.log.info({ worker: m.slot, workerPid: w.process.pid }, 'worker listening');
+  }
+
+  private onMessage(w: Worker, raw: unknown): void {
+    const m = this.members.get(w.id);
+    if (!m || !isOurs<FromWorker>(raw)) return;
+    switch (raw.t) {
+      case 'hello':
+        // Seeds and every later generation go down the same ordered channel, seed first.
+        this.send(m, {
+          t: 'seed',
+          slot: m.slot,
+          config: this.o.config,
+          seeds: this.o.seeds(),
+          view: this.view(),
+          listen: this.o.listen,
+        });
+        m.seeded = true;
+        return;
+      case 'report':
+        m.report = raw.report;
+        return;
+      case 'metrics':
+        this.metricsWaiters.get(raw.id)?.(raw.metrics);
+        return;
+      case 'record-key':
+        this.recordKey(m, raw.id, raw.node, raw.publicKey);
+        return;
+      case 'record-abort':
+        m.inflight.get(raw.id)?.abort();
+        return;
+      case 'failed':
+        this.o.log.error({ worker: m.slot, err: raw.error }, 'worker could not start');
+        this.startFailure?.(Object.assign(new Error(raw.error), raw.code ? { code: raw.code } : {}));
+        return;
+    }
+  }
+
+  private recordKey(m: Member, id: number, node: string, publicKey: string | null): void {
+    const sink = this.o.reports;
+    if (!sink) {
+      this.send(m, { t: 'report-done', id, error: 'this replica records no reports' });
+      return;
+    }
+    const abort = new AbortController();
+    m.inflight.set(id, abort);
+    const done = (error?: string) => {
+      m.inflight.delete(id);
+      this.send(m, error === undefined ? { t: 'report-done', id } : { t: 'report-done', id, error });
+    };
+    sink.recordWireguardPublicKey(node, publicKey, abort.signal).then(
+      () => done(),
+      (err: unknown) => done((err as Error)?.message ?? String(err)),
+    );
+  }
+
+  private onExit(w: Worker, code: number | null, signal: string | null): void {
+    const m = this.members.get(w.id);
+    if (!m) return;
+    this.members.delete(w.id);
+    for (const a of m.inflight.values()) a.abort();
+    if (this.stopping) return;
+    if (this.startFailure) {
+      this.startFailure(new Error(`worker ${m.slot} exited while starting (code ${code}, signal ${signal})`));
+      return;
+    }
+    this.restarts++;
+    const lived = Date.now() - m.startedAtMs;
+    this.fastFailures[m.slot] = lived < FAST_FAILURE_MS ? this.fastFailures[m.slot]! + 1 : 0;
+    const delay =
+      this.fastFailures[m.slot] === 0
+        ? 0
+        : Math.min(MAX_RESTART_DELAY_MS, 500 * 2 ** (this.fastFailures[m.slot]! - 1));
+    this.o.log.warn(
+      { worker: m.slot, workerPid: w.process.pid, code, signal, livedMs: lived, restartInMs: delay },
+      'worker exited: starting a new one (its clients reconnect and resume)',
+    );
+    setTimeout(() => {
+      if (!this.stopping) this.fork(m.slot);
+    }, delay).unref();
+  }
+
+  /** Ships a new generation of `syncer` to every seeded worker. */
+  ship(syncer: SyncerType, record: unknown): void {
+    const msg: ToWorker = { t: 'gen', syncer, record };
+    for (const m of this.members.values()) if (m.seeded) this.send(m, msg);
+  }
+
+  private view(): WorkerView {
+    const replicaClients: Partial<Record<SyncerType, number>> = {};
+    for (const m of this.members.values())
+      for (const s of m.report?.connections.syncer ?? []) replicaClients[s] = (replicaClients[s] ?? 0) + 1;
+    return { ...this.o.view(), replicaClients };
+  }
+
+  /** Sends the view now if it changed (e.g. the data just came in sync: workers admit at once). */
+  refreshView(): void {
+    this.sendView(false);
+  }
+
+  /** Sends the view when it changed (readiness at once), and at least every second. */
+  private sendView(force: boolean): void {
+    const view = this.view();
+    const text = JSON.stringify(view);
+    const now = Date.now();
+    if (!force && text === this.lastView && now - this.lastViewAtMs < 1_000) return;
+    this.lastView = text;
+    this.lastViewAtMs = now;
+    for (const m of this.members.values()) if (m.seeded) this.send(m, { t: 'view', view });
+  }
+
+  /** Live workers. */
+  get size(): number {
+    return this.members.size;
+  }
+
+  /** Every worker's streaming connections, as last reported. */
+  *connections(): Generator<ConnectionFacts> {
+    for (const m of this.members.values())
+      if (m.report) yield* factsOf(m.report.connections, m.slot * 1_000_000_000);
+  }
+
+  /** Counters summed over the workers' last reports (live workers only). */
+  totals(): { open: number; closes: CounterMap; snapshotBytes: number; deltaBytes: number } {
+    const closes = new CounterMap();
+    let open = 0;
+    let snapshotBytes = 0;
+    let deltaBytes = 0;
+    for (const m of this.members.values()) {
+      if (!m.report) continue;
+      open += m.report.open;
+      snapshotBytes += m.report.snapshotBytes;
+      deltaBytes += m.report.deltaBytes;
+      for (const [label, n] of m.report.closes) closes.inc(label, n);
+    }
+    return { open, closes, snapshotBytes, deltaBytes };
+  }
+
+  /** Each live worker's metrics (prom-client JSON), those that answer within a few seconds. */
+  async metrics(): Promise<unknown[]> {
+    const asks = [...this.members.values()]
+      .filter((m) => m.seeded && m.worker.isConnected())
+      .map(
+        (m) =>
+          new Promise<unknown>((resolve) => {
+            const id = this.nextRequest++;
+            const timer = setTimeout(() => {
+              this.metricsWaiters.delete(id);
+              resolve(undefined);
+            }, METRICS_TIMEOUT_MS);
+            this.metricsWaiters.set(id, (metrics) => {
+              clearTimeout(timer);
+              this.metricsWaiters.delete(id);
+              resolve(metrics);
+            });
+            this.send(m, { t: 'metrics', id });
+          }),
+      );
+    return (await Promise.all(asks)).filter((x) => x !== undefined);
+  }
+
+  /**
+   * Every worker drains its clients over `ms` (as one process would); resolves once all have
+   * exited, killing those still there `graceMs` after the drain should have ended.
+   */
+  async drain(ms: number, graceMs: number): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.viewTimer);
+    const exited = [...this.members.values()].map(
+      (m) =>
+        new Promise<void>((resolve) => {
+          if (m.worker.isDead()) return resolve();
+          m.worker.once('exit', () => resolve());
+          this.send(m, { t: 'drain', ms });
+        }),
+    );
+    const deadline = setTimeout(() => {
+      for (const m of this.members.values()) if (!m.worker.isDead()) m.worker.process.kill('SIGKILL');
+    }, ms + graceMs);
+    await Promise.all(exited);
+    clearTimeout(deadline);
+  }
+}
