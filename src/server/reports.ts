@@ -5,6 +5,7 @@
 // flight, and the sink is never called twice at once for one node. Nothing here blocks the
 // connection loop; failures are logged and counted, never a reason to drop a client.
 
+import { Backoff } from '../model/backoff.js';
 import type { Logger } from '../model/logger.js';
 import { RateLimitedLog } from '../model/rate-limited-log.js';
 import type { Report } from '../protocol/messages.js';
@@ -70,7 +71,13 @@ interface NodeWork {
   /** The value being written, and how to abort it. */
   inflight?: { publicKey: string | null; abort: AbortController };
   next?: string | null;
+  /** A failed write waits to be tried again (a transient API error, a Node not yet created). */
+  retry?: NodeJS.Timeout;
+  backoff?: Backoff;
 }
+
+/** A failed write is retried until it lands or a newer value replaces it: the agent sends it once. */
+const RETRY_BACKOFF = { initialMs: 1_000, maxMs: 30_000, multiplier: 2, jitter: 0.5 };
 
 export class NodeReports {
   /** Kinds announced in SERVER_HELLO: those this sink can record. */
@@ -184,6 +191,7 @@ export class NodeReports {
     this.closed = true;
     for (const w of this.work.values()) {
       w.next = undefined;
+      clearTimeout(w.retry);
       w.inflight?.abort.abort();
     }
   }
@@ -210,6 +218,9 @@ export class NodeReports {
       this.work.set(node, w);
     }
     if (w.inflight === undefined) {
+      // A newer value (or the same one, sent again) goes now, not at the retry's time.
+      clearTimeout(w.retry);
+      w.retry = undefined;
       w.next = publicKey;
       this.start(node, w);
       return;
@@ -235,6 +246,7 @@ export class NodeReports {
       .then(() => this.sink.recordWireguardPublicKey(node, publicKey, abort.signal))
       .then(
         () => {
+          w.backoff?.reset();
           this.counts.inc(`${kind}:${abort.signal.aborted ? 'superseded' : 'recorded'}`);
           this.log.debug({ node, kind, removed: publicKey === null }, 'report recorded');
         },
@@ -244,13 +256,27 @@ export class NodeReports {
             return;
           }
           this.counts.inc(`${kind}:failed`);
-          this.log.warn({ node, kind, err: (err as Error).message }, 'recording a report failed');
+          if (this.closed || w.next !== undefined) return; // a newer value follows at once
+          w.backoff ??= new Backoff(RETRY_BACKOFF);
+          const retryInMs = w.backoff.next();
+          this.refusalLog.warn(
+            'record-failed',
+            { node, kind, err: (err as Error).message, retryInMs },
+            'recording a report failed',
+          );
+          w.retry = setTimeout(() => {
+            w.retry = undefined;
+            if (this.closed || w.inflight !== undefined) return;
+            w.next = publicKey;
+            this.start(node, w);
+          }, retryInMs);
+          w.retry.unref();
         },
       )
       .finally(() => {
         w.inflight = undefined;
         if (w.next !== undefined && !this.closed) this.start(node, w);
-        else this.work.delete(node);
+        else if (w.retry === undefined) this.work.delete(node);
       });
   }
 }

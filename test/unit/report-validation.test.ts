@@ -2,7 +2,7 @@
 // in SERVER_HELLO and REPORT, the server's per-connection rate limit and per-node
 // coalescing (latest wins), and the sim datastore's in-memory overlay.
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SimulatedCluster } from '../../src/datastore/sim/simulated-cluster.js';
 import { NodeNotFoundError } from '../../src/datastore/source.js';
 import { Keys } from '../../src/model/keys.js';
@@ -134,6 +134,51 @@ describe('NodeReports (server)', () => {
     expect(counts.get(`${KIND}:recorded`)).toBe(1);
     expect(counts.get(`${KIND}:superseded`)).toBe(2);
     expect(reports.busyNodes).toBe(0);
+  });
+
+  it('a failed write is retried with backoff until it lands; a newer value goes at once instead', async () => {
+    vi.useFakeTimers();
+    try {
+      const attempts: Array<string | null> = [];
+      let failUntil = 3;
+      const sink: NodeReportSink = {
+        recordWireguardPublicKey: async (_node, key) => {
+          attempts.push(key);
+          if (attempts.length < failUntil) throw new Error('no node named "node-a"');
+        },
+      };
+      const counts = new CounterMap();
+      const reports = new NodeReports(sink, counts, silentLogger, TRUST_HELLO);
+      const [k1, k2] = [newKey(), newKey()];
+      reports.onReport(reporter('node-a'), { kind: KIND, data: { publicKey: k1 } });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(attempts).toEqual([k1]);
+      // Retries back off from 1 s (±50 %): two failures, then it lands, once.
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(attempts).toEqual([k1, k1, k1]);
+      expect(counts.get(`${KIND}:failed`)).toBe(2);
+      expect(counts.get(`${KIND}:recorded`)).toBe(1);
+      expect(reports.busyNodes).toBe(0);
+      // Failing again: a newer value does not wait for the retry's time.
+      failUntil = 5;
+      reports.onReport(reporter('node-a'), { kind: KIND, data: { publicKey: k1 } });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(attempts.length).toBe(4);
+      reports.onReport(reporter('node-b'), { kind: KIND, data: { publicKey: k2 } });
+      reports.onReport(reporter('node-a'), { kind: KIND, data: { publicKey: k2 } });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(attempts.slice(4)).toEqual([k2, k2]);
+      // Shutdown stops the retries.
+      failUntil = 100;
+      reports.onReport(reporter('node-c'), { kind: KIND, data: { publicKey: k2 } });
+      await vi.advanceTimersByTimeAsync(0);
+      reports.close();
+      const before = attempts.length;
+      await vi.advanceTimersByTimeAsync(120_000);
+      expect(attempts.length).toBe(before);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('refuses other nodes, bad node names, unknown kinds and bursts, per connection', () => {
