@@ -51,8 +51,8 @@ export interface SoakOptions {
 
 export const DEFAULT_SOAK: Omit<SoakOptions, 'minutes' | 'seed'> = {
   replicas: 3,
-  light: 24,
-  lean: 150,
+  light: 16,
+  lean: 100,
   full: 3,
   nodes: 12,
   pods: 360,
