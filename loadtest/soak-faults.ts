@@ -116,7 +116,7 @@ export async function runFault(f: PlannedFault, t: FaultTargets): Promise<number
 async function inject(f: PlannedFault, t: FaultTargets, hold: () => Promise<void>): Promise<void> {
   switch (f.kind) {
     case 'watch-cut':
-      await t.api.request('dropWatches', {}, 10_000);
+      await t.api.request('dropWatches', {}, 60_000);
       return;
     case 'gone-410':
       await apiFault(t, { kind: 'compact' });
@@ -154,7 +154,7 @@ async function inject(f: PlannedFault, t: FaultTargets, hold: () => Promise<void
     case 'replica-sigkill': {
       const r = t.replicas[f.param % t.replicas.length]!;
       // Mid snapshot storm: the lean clients reconnect without resume, then the replica dies.
-      await t.agents.request('storm', {}, 10_000);
+      await t.agents.request('storm', {}, 120_000);
       await sleep(150);
       await kill(r);
       await hold();
