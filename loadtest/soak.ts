@@ -125,7 +125,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       ]);
       if (!s) return false;
       return (
-        views.every((v) => v.ready) &&
+        views.every((v) => v.inSync) &&
         s.agents.every((a) => a.connected && a.status === 'in-sync') &&
         s.lean.synced === s.lean.total
       );
@@ -182,7 +182,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         const views = await Promise.all(replicas.map((r) => viewReplica(r, true)));
         return views.some(
           (v, i) =>
-            v.up && (!v.ready || (base[i]!.pid === replicas[i]!.pid && v.reactions !== base[i]!.v.reactions)),
+            v.up &&
+            (!v.inSync || (base[i]!.pid === replicas[i]!.pid && v.reactions !== base[i]!.v.reactions)),
         );
       });
       const byAgents = poll(async () => reconnects(await status()) > baseReconnects);
