@@ -7,8 +7,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeObject } from '../src/datastore/kube/object.js';
+import { apiVersionOf, RESOURCE_TYPES } from '../src/datastore/kube/resources.js';
 import { ChurnGenerator, generateObjects, type SimOptions } from '../src/datastore/sim/index.js';
 import { ApiEmulator } from '../src/emulator/emulator.js';
+import type { RequestFaultSettings } from '../src/emulator/faults.js';
 import type { StatsSnapshot } from '../src/emulator/stats.js';
 import { serveCommands } from './ipc.js';
 import { wallNow } from './lean-client.js';
@@ -30,6 +32,22 @@ let stampedWrites = 0;
 
 export interface ApiInit {
   sim: Partial<SimOptions>;
+}
+
+export type ApiFault =
+  | { kind: 'compact' | 'down' | 'up' | 'freeze' | 'resume' | 'clear-requests' | 'replace' }
+  | { kind: 'requests'; settings: Partial<RequestFaultSettings>; dropWatches?: boolean };
+
+/** An object as a client would create it: the new store sets uid, resourceVersion and the rest. */
+function stripServerMeta(o: KubeObject): KubeObject {
+  const {
+    resourceVersion: _rv,
+    uid: _uid,
+    creationTimestamp: _ct,
+    generation: _g,
+    ...meta
+  } = o.metadata as Record<string, unknown>;
+  return { ...o, metadata: meta as KubeObject['metadata'] };
 }
 
 export interface ApiInfo {
@@ -110,6 +128,42 @@ serveCommands({
 
   dropWatches() {
     return { dropped: need().dropWatches() };
+  },
+
+  /** The soak's API faults (loadtest/soak-faults.ts): one emulator fault hook per call. */
+  async fault(a: ApiFault) {
+    const e = need();
+    switch (a.kind) {
+      case 'compact':
+        e.compact();
+        return { dropped: e.dropWatches() };
+      case 'down':
+        await e.stop();
+        return {};
+      case 'up':
+        await e.start();
+        return {};
+      case 'freeze':
+        e.freeze();
+        return {};
+      case 'resume':
+        e.resume();
+        return {};
+      case 'requests':
+        e.faults.set(a.settings);
+        return { dropped: a.dropWatches ? e.dropWatches() : 0 };
+      case 'clear-requests':
+        e.faults.clear();
+        return { ...e.faults.counts };
+      case 'replace': {
+        // A restored etcd holding the same objects: every resourceVersion starts again at 1.
+        const all = RESOURCE_TYPES.flatMap((r) => e.list(apiVersionOf(r), r.kind));
+        await e.stop();
+        const loaded = e.replaceStore(all.map(stripServerMeta));
+        await e.start();
+        return { objects: loaded.loaded, resourceVersion: e.resourceVersion };
+      }
+    }
   },
 
   async close() {

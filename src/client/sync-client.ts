@@ -109,6 +109,11 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private readonly backoff: Backoff;
   /** Position in the ranking of usable replicas for the next dial; 0 after a good connection. */
   private cursor = 0;
+  /**
+   * A replica that went silent after a good handshake (a half-open path, a stuck process):
+   * the next attempt skips it once, or it would take the client back and hold it for ever.
+   */
+  private avoid: string | undefined;
   private readonly cooldowns = new Cooldowns();
   private driftTimer: NodeJS.Timeout | undefined;
   private socket: Socket | undefined;
@@ -240,8 +245,10 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.reconnectTimer = setTimeout(() => this.dial(), wait);
       return undefined;
     }
-    const address = open[this.cursor % open.length]!;
+    let address = open[this.cursor % open.length]!;
     this.cursor++;
+    if (address === this.avoid && open.length > 1) address = open[this.cursor++ % open.length]!;
+    this.avoid = undefined;
     return { address, rank: ranking.indexOf(address) };
   }
 
@@ -292,7 +299,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       };
       guard = new StreamGuard(hello);
       socket.write(encodeMessage({ type: MsgType.Hello, body: hello }));
-      this.startWatchdog(socket);
+      this.startWatchdog(socket, address);
     });
     socket.on('timeout', () => {
       reason = 'connect timeout';
@@ -498,10 +505,11 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     this.ackTimer.unref();
   }
 
-  private startWatchdog(socket: Socket): void {
+  private startWatchdog(socket: Socket, address: string): void {
     this.watchdog = setInterval(() => {
       if (Date.now() - this.lastRxMs > this.readTimeoutMs) {
-        this.log.warn({ ms: Date.now() - this.lastRxMs }, 'server silent: reconnecting');
+        this.log.warn({ address, ms: Date.now() - this.lastRxMs }, 'server silent: reconnecting elsewhere');
+        this.avoid = address;
         socket.destroy(new Error(`${CloseCode.PingTimeout}: nothing received for ${this.readTimeoutMs} ms`));
       }
     }, 1_000);

@@ -1,13 +1,15 @@
 // ApiEmulator: an in-memory emulation of the kube-apiserver's List/Watch HTTP API for the
 // types Tabby watches, reachable through @kubernetes/client-node with the kubeconfig it
 // writes. Tests drive it through the same API or directly (create/update/patch/delete/get/
-// list), inject faults (compact, dropWatches, pause, stop/start, freeze/resume, replaceStore)
+// list), inject faults (compact, dropWatches, pause, stop/start, freeze/resume, replaceStore,
+// and request faults: 500s, delays, lists cut half way)
 // and read its counters.
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { KubeObject } from '../datastore/kube/object.js';
 import { type ResourceType, resourceTypeOf } from '../datastore/kube/resources.js';
+import { RequestFaults } from './faults.js';
 import type { HandlerContext } from './handlers.js';
 import { type HttpContext, requestListener } from './http.js';
 import { writeKubeconfig } from './kubeconfig.js';
@@ -44,6 +46,8 @@ export class ApiEmulator {
   private readonly held = new Set<Socket>();
   private waiting: Array<() => void> = [];
   private frozen = false;
+  /** 500s, slow answers and lists cut half way (faults.ts); off until set. */
+  readonly faults = new RequestFaults();
 
   constructor(options: Partial<EmulatorOptions> = {}) {
     this.opts = resolveEmulatorOptions(options);
@@ -96,8 +100,9 @@ export class ApiEmulator {
     const port = listen.port ?? this.address?.port ?? 0;
     const serve = requestListener(this.ctx);
     const server = createServer((req, res) => {
-      if (this.frozen) this.waiting.push(() => serve(req, res));
-      else serve(req, res);
+      const faulted = () => this.faults.intercept(req, res, serve);
+      if (this.frozen) this.waiting.push(faulted);
+      else faulted();
     });
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
