@@ -7,12 +7,11 @@ import {
   type ApplyResult,
   execShim,
   IptablesDriver,
-  RenderCache,
   type RenderedDataplane,
   render,
   renderRestore,
-  snapshotOf,
 } from './dataplane/iptables/index.js';
+import { RenderCache, snapshotOf } from './dataplane/rules/index.js';
 import { RenderingDataplane } from './rendering-dataplane.js';
 
 export class IptablesDataplane extends RenderingDataplane<RenderedDataplane, ApplyResult> {

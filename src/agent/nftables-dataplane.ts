@@ -7,12 +7,11 @@ import {
   execShim,
   type NftApplyResult,
   NftablesDriver,
-  RenderCache,
   type RenderedNftables,
   render,
   renderReplace,
-  snapshotOf,
 } from './dataplane/nftables/index.js';
+import { RenderCache, snapshotOf } from './dataplane/rules/index.js';
 import { RenderingDataplane } from './rendering-dataplane.js';
 
 export class NftablesDataplane extends RenderingDataplane<RenderedNftables, NftApplyResult> {

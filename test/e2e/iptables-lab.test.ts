@@ -7,14 +7,13 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { explain, type ParsedRule, PolicyCalculator } from '../../src/agent/calc/index.js';
 import {
-  DataplaneError,
   execShim,
   IptablesDriver,
   type RenderedDataplane,
   render,
   renderRule,
-  snapshotOf,
 } from '../../src/agent/dataplane/iptables/index.js';
+import { DataplaneError, snapshotOf } from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { keyKind } from '../../src/model/keys.js';

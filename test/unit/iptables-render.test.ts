@@ -8,11 +8,8 @@ import { parseAllDocuments } from 'yaml';
 import { type ParsedRule, PolicyCalculator, type SideMatch } from '../../src/agent/calc/index.js';
 import {
   appliedState,
-  DataplaneError,
   digests,
   IptablesDriver,
-  MAX_CHAIN_NAME,
-  MAX_SET_NAME,
   parseIpsetSave as parseIpsetSaveOf,
   parseIptablesSave,
   type RenderedDataplane,
@@ -22,8 +19,13 @@ import {
   renderRestore,
   renderRule,
   type Shim,
-  snapshotOf,
 } from '../../src/agent/dataplane/iptables/index.js';
+import {
+  DataplaneError,
+  MAX_CHAIN_NAME,
+  MAX_SET_NAME,
+  snapshotOf,
+} from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 

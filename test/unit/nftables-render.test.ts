@@ -9,7 +9,6 @@ import { type ParsedRule, PolicyCalculator, type SideMatch } from '../../src/age
 import { render as renderIptables } from '../../src/agent/dataplane/iptables/index.js';
 import {
   BASE_CHAIN,
-  DataplaneError,
   NftablesDriver,
   nftChainName,
   parseTableHash,
@@ -18,8 +17,8 @@ import {
   renderReplace,
   renderRule,
   type Shim,
-  snapshotOf,
 } from '../../src/agent/dataplane/nftables/index.js';
+import { DataplaneError, snapshotOf } from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 
