@@ -50,6 +50,28 @@ module.exports = {
       to: { path: '^src/(datastore|snapcache|client)/' },
     },
     {
+      name: 'rule-model-is-neutral',
+      comment:
+        'agent/dataplane/rules is the model every table-based dataplane translates: it imports no dataplane',
+      severity: 'error',
+      from: { path: '^src/agent/dataplane/rules/' },
+      to: { path: '^src/', pathNot: '^src/(agent/dataplane/(rules/|named-port\\.ts$)|agent/calc/|model/)' },
+    },
+    {
+      name: 'iptables-not-nftables',
+      comment: 'each dataplane translates the rule model; what both need belongs in agent/dataplane/rules',
+      severity: 'error',
+      from: { path: '^src/agent/dataplane/iptables/' },
+      to: { path: '^src/agent/dataplane/nftables/' },
+    },
+    {
+      name: 'nftables-not-iptables',
+      comment: 'each dataplane translates the rule model; what both need belongs in agent/dataplane/rules',
+      severity: 'error',
+      from: { path: '^src/agent/dataplane/nftables/' },
+      to: { path: '^src/agent/dataplane/iptables/' },
+    },
+    {
       name: 'only-cli-composes',
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/cli/' },
