@@ -58,18 +58,12 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/(agent/dataplane/(rules/|named-port\\.ts$)|agent/calc/|model/)' },
     },
     {
-      name: 'iptables-not-nftables',
-      comment: 'each dataplane translates the rule model; what both need belongs in agent/dataplane/rules',
+      name: 'table-dataplanes-apart',
+      comment:
+        'iptables and nftables each translate the rule model and import not each other: what both need belongs in agent/dataplane/rules',
       severity: 'error',
-      from: { path: '^src/agent/dataplane/iptables/' },
-      to: { path: '^src/agent/dataplane/nftables/' },
-    },
-    {
-      name: 'nftables-not-iptables',
-      comment: 'each dataplane translates the rule model; what both need belongs in agent/dataplane/rules',
-      severity: 'error',
-      from: { path: '^src/agent/dataplane/nftables/' },
-      to: { path: '^src/agent/dataplane/iptables/' },
+      from: { path: '^src/agent/dataplane/(iptables|nftables)/' },
+      to: { path: '^src/agent/dataplane/(iptables|nftables)/', pathNot: '^src/agent/dataplane/$1/' },
     },
     {
       name: 'only-cli-composes',

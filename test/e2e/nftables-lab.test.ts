@@ -21,6 +21,7 @@ import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { keyKind } from '../../src/model/keys.js';
 import type { KV } from '../../src/model/types.js';
+import { NO_SIDE } from '../harness/rules.js';
 import {
   apiServiceSlice,
   namedPortsPolicy,
@@ -275,16 +276,7 @@ describeE2E(
     });
 
     it('every rule encoding the unit tests show, and every golden file, passes `nft -c`', async () => {
-      const side = {
-        nets: [],
-        notNets: [],
-        ports: [],
-        notPorts: [],
-        namedPorts: [],
-        notNamedPorts: [],
-        ipSets: [],
-        notIpSets: [],
-      };
+      const side = NO_SIDE;
       const rules: ParsedRule[] = [
         { action: 'log', protocol: 'udp', src: side, dst: side },
         { action: 'next-tier', notProtocol: 'tcp', src: { ...side, notNets: ['10.0.0.0/8'] }, dst: side },

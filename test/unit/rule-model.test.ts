@@ -3,7 +3,7 @@
 // exhaustiveness check below fails until it has one), and its text in each translator.
 
 import { describe, expect, it } from 'vitest';
-import type { ParsedRule, SideMatch } from '../../src/agent/calc/index.js';
+import type { ParsedRule } from '../../src/agent/calc/index.js';
 import { IPTABLES, ruleLines as iptablesLines } from '../../src/agent/dataplane/iptables/index.js';
 import { NFTABLES, ruleLines as nftLines } from '../../src/agent/dataplane/nftables/index.js';
 import {
@@ -13,6 +13,7 @@ import {
   type Rule,
   type Term,
 } from '../../src/agent/dataplane/rules/index.js';
+import { NO_SIDE } from '../harness/rules.js';
 
 type Row = readonly [name: string, rule: Rule, iptables: readonly string[], nft: readonly string[]];
 
@@ -199,16 +200,6 @@ describe('rule model: one table of match kinds and actions, both translators', (
   });
 });
 
-const NO_SIDE: SideMatch = {
-  nets: [],
-  notNets: [],
-  ports: [],
-  notPorts: [],
-  namedPorts: [],
-  notNamedPorts: [],
-  ipSets: [],
-  notIpSets: [],
-};
 const names = { setName: (id: string) => `s-${id}`, portSetName: (id: string) => `p-${id}` };
 
 describe('rule model: a policy rule is split by what the syntax can say in one rule', () => {
