@@ -11,20 +11,14 @@ import {
   render,
   renderRestore,
 } from './dataplane/iptables/index.js';
-import { RenderCache, snapshotOf } from './dataplane/rules/index.js';
+import { snapshotOf } from './dataplane/rules/index.js';
 import { RenderingDataplane } from './rendering-dataplane.js';
 
 export class IptablesDataplane extends RenderingDataplane<RenderedDataplane, ApplyResult> {
   readonly name = 'iptables';
-  /** Chains of unchanged policies, profiles and endpoints are reused from the last render. */
-  readonly #cache = new RenderCache();
 
   constructor(log: Logger, driver: IptablesDriver = new IptablesDriver(execShim())) {
-    super(log, driver);
-  }
-
-  protected render(calc: PolicyCalculator): RenderedDataplane {
-    return render(snapshotOf(calc), {}, this.#cache);
+    super(log, driver, render);
   }
 
   protected describe(r: ApplyResult) {

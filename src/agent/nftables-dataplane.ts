@@ -11,20 +11,14 @@ import {
   render,
   renderReplace,
 } from './dataplane/nftables/index.js';
-import { RenderCache, snapshotOf } from './dataplane/rules/index.js';
+import { snapshotOf } from './dataplane/rules/index.js';
 import { RenderingDataplane } from './rendering-dataplane.js';
 
 export class NftablesDataplane extends RenderingDataplane<RenderedNftables, NftApplyResult> {
   readonly name = 'nftables';
-  /** Chains of unchanged policies, profiles and endpoints are reused from the last render. */
-  readonly #cache = new RenderCache();
 
   constructor(log: Logger, driver: NftablesDriver = new NftablesDriver(execShim())) {
-    super(log, driver);
-  }
-
-  protected render(calc: PolicyCalculator): RenderedNftables {
-    return render(snapshotOf(calc), {}, this.#cache);
+    super(log, driver, render);
   }
 
   protected describe(r: NftApplyResult, rendered: RenderedNftables) {

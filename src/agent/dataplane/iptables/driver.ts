@@ -8,7 +8,7 @@ import type { Shim } from '../exec-shim.js';
 
 export { type ExecShimOptions, execShim, type Shim, type ShimResult } from '../exec-shim.js';
 
-import { DataplaneError, type Table } from '../rules/index.js';
+import { type DataplaneError, dataplaneError, type Table } from '../rules/index.js';
 import type { RenderedDataplane } from './render.js';
 import {
   ChainHashCache,
@@ -56,10 +56,7 @@ export class IptablesDriver {
       this.lastError = undefined;
       return result;
     } catch (err) {
-      this.lastError =
-        err instanceof DataplaneError
-          ? err
-          : new DataplaneError(`apply failed: ${(err as Error).message}`, { cause: err });
+      this.lastError = dataplaneError(err, 'apply');
       throw this.lastError;
     }
   }
@@ -108,7 +105,7 @@ export class IptablesDriver {
     try {
       await this.shim.run(cmd, args, stdin);
     } catch (err) {
-      throw new DataplaneError(`${what} failed: ${(err as Error).message}`, { cause: err });
+      throw dataplaneError(err, what);
     }
   }
 }

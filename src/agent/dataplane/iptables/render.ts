@@ -1,18 +1,14 @@
 // Pure: the rule model (built from a snapshot of calc output) as Tabby's iptables chains per
 // table, the IP sets they reference, and the hook rules. Deterministic: same snapshot, same text.
 
-import { type Render, renderer, type SetModel, type Table } from '../rules/index.js';
+import { type Render, renderer, type SetModel, type SetSpec, type Table } from '../rules/index.js';
 import { IPTABLES, ruleLines } from './translate.js';
 
-export interface IpSetSpec {
-  readonly id: string;
-  readonly type: 'hash:net' | 'hash:ip,port';
-  /**
-   * Sorted members: for hash:net IPv4 CIDRs (a /0 split into two /1s, as hash:net cannot hold
-   * /0); for hash:ip,port `addr,proto:port` (Felix's named-port sets).
-   */
-  readonly members: readonly string[];
-}
+/**
+ * Members: for hash:net IPv4 CIDRs (a /0 split into two /1s, as hash:net cannot hold /0); for
+ * hash:ip,port `addr,proto:port` (Felix's named-port sets).
+ */
+export type IpSetSpec = SetSpec<'hash:net' | 'hash:ip,port'>;
 
 export interface RenderedDataplane {
   /** The filter table's chains: name -> rule specs (without `-A <chain>`), keys sorted. */

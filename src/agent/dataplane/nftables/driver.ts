@@ -3,7 +3,7 @@
 // leaves the previous table in force and is reported as a DataplaneError. Only `ip tabby`.
 
 import type { Shim } from '../exec-shim.js';
-import { DataplaneError } from '../rules/index.js';
+import { type DataplaneError, dataplaneError } from '../rules/index.js';
 import { TABLE_FAMILY, TABLE_NAME } from './names.js';
 import { parseTableHash, type RenderedNftables, renderCleanup, renderReplace } from './render.js';
 
@@ -52,10 +52,7 @@ export class NftablesDriver {
           .map(([n]) => n),
       };
     } catch (err) {
-      this.lastError =
-        err instanceof DataplaneError
-          ? err
-          : new DataplaneError(`apply failed: ${(err as Error).message}`, { cause: err });
+      this.lastError = dataplaneError(err, 'apply');
       throw this.lastError;
     }
   }
@@ -70,7 +67,7 @@ export class NftablesDriver {
     try {
       await this.shim.run('nft', ['-f', '-'], script);
     } catch (err) {
-      throw new DataplaneError(`${what} failed: ${(err as Error).message}`, { cause: err });
+      throw dataplaneError(err, what);
     }
   }
 }

@@ -4,20 +4,16 @@
 // comment. Deterministic: same snapshot, same text.
 
 import { createHash } from 'node:crypto';
-import { type Render, renderer, type SetModel, sortedMap } from '../rules/index.js';
+import { type Render, renderer, type SetModel, type SetSpec, sortedMap } from '../rules/index.js';
 import { BASE_CHAINS, nftChainName, TABLE_FAMILY, TABLE_NAME } from './names.js';
 import { NFTABLES, ruleLines } from './translate.js';
 
-export interface NftSetSpec {
-  readonly id: string;
-  /**
-   * `ipv4_addr`: a selector set; `ipv4_addr . inet_proto . inet_service`: a named-port set
-   * (Felix's hash:ip,port).
-   */
-  readonly type: 'ipv4_addr' | 'ipv4_addr . inet_proto . inet_service';
-  /** Sorted: IPv4 CIDRs (an interval set holds /0 as is), or `addr . proto . port`. */
-  readonly members: readonly string[];
-}
+/**
+ * `ipv4_addr`: a selector set of IPv4 CIDRs (an interval set holds /0 as is);
+ * `ipv4_addr . inet_proto . inet_service`: a named-port set (Felix's hash:ip,port) of
+ * `addr . proto . port`.
+ */
+export type NftSetSpec = SetSpec<'ipv4_addr' | 'ipv4_addr . inet_proto . inet_service'>;
 
 export interface RenderedNftables {
   /** Regular chain name -> rules, keys sorted; the base chain's rules are under BASE_CHAIN. */

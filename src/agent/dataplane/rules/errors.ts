@@ -7,3 +7,9 @@ export class DataplaneError extends Error {
     this.name = 'DataplaneError';
   }
 }
+
+/** `err` as a DataplaneError saying what failed (one already is kept as it is). */
+export const dataplaneError = (err: unknown, what: string): DataplaneError =>
+  err instanceof DataplaneError
+    ? err
+    : new DataplaneError(`${what} failed: ${(err as Error).message}`, { cause: err });

@@ -2,7 +2,7 @@
 // host layout, the snapshot of calc output, and the model built from it; see model.ts.
 
 export { buildModel, sortedMap } from './build.js';
-export { DataplaneError } from './errors.js';
+export { DataplaneError, dataplaneError } from './errors.js';
 export * from './host-layout.js';
 export type * from './model.js';
 export * from './names.js';

@@ -84,6 +84,13 @@ export interface SetModel {
   readonly members: readonly string[];
 }
 
+/** A set as one syntax declares it: its type and its members in that syntax, sorted. */
+export interface SetSpec<Type extends string> {
+  readonly id: string;
+  readonly type: Type;
+  readonly members: readonly string[];
+}
+
 export type ChainMap = ReadonlyMap<string, readonly Rule[]>;
 
 export interface RuleModel {
