@@ -11,8 +11,7 @@ import {
   render,
   renderRestore,
 } from './dataplane/iptables/index.js';
-import { snapshotOf } from './dataplane/rules/index.js';
-import { RenderingDataplane } from './rendering-dataplane.js';
+import { RenderingDataplane, renderFresh } from './rendering-dataplane.js';
 
 export class IptablesDataplane extends RenderingDataplane<RenderedDataplane, ApplyResult> {
   readonly name = 'iptables';
@@ -29,5 +28,5 @@ export class IptablesDataplane extends RenderingDataplane<RenderedDataplane, App
 
 /** The iptables-restore text the dataplane would apply from scratch (for --dry-run). */
 export function dryRunIptables(calc: PolicyCalculator): Record<string, string> {
-  return { 'iptables.rules': renderRestore(render(snapshotOf(calc))).text };
+  return { 'iptables.rules': renderRestore(renderFresh(render, calc)).text };
 }

@@ -11,8 +11,7 @@ import {
   render,
   renderReplace,
 } from './dataplane/nftables/index.js';
-import { snapshotOf } from './dataplane/rules/index.js';
-import { RenderingDataplane } from './rendering-dataplane.js';
+import { RenderingDataplane, renderFresh } from './rendering-dataplane.js';
 
 export class NftablesDataplane extends RenderingDataplane<RenderedNftables, NftApplyResult> {
   readonly name = 'nftables';
@@ -29,5 +28,5 @@ export class NftablesDataplane extends RenderingDataplane<RenderedNftables, NftA
 
 /** The nft script the dataplane would apply from scratch (for --dry-run). */
 export function dryRunNftables(calc: PolicyCalculator): Record<string, string> {
-  return { 'nftables.nft': renderReplace(render(snapshotOf(calc))) };
+  return { 'nftables.nft': renderReplace(renderFresh(render, calc)) };
 }

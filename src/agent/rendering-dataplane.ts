@@ -8,6 +8,9 @@ import type { PolicyDataplane } from './agent.js';
 import type { PolicyCalculator } from './calc/index.js';
 import { type Render, RenderCache, snapshotOf } from './dataplane/rules/index.js';
 
+/** A render of the calculator's state from scratch, without a cache (for --dry-run). */
+export const renderFresh = <R>(render: Render<R>, calc: PolicyCalculator): R => render(snapshotOf(calc));
+
 export interface RenderingDriver<R, A> {
   apply(rendered: R): Promise<A>;
 }
