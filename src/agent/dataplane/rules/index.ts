@@ -16,7 +16,7 @@ export {
   type RuleNames,
   translateRule,
 } from './policy-rules.js';
-export { PURE, RenderCache, sameValue } from './render-cache.js';
+export { RenderCache } from './render-cache.js';
 export {
   type DataplaneSnapshot,
   namedPortMembers,
