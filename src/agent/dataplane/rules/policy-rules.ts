@@ -66,6 +66,38 @@ interface Parts {
   readonly none: Term[][];
 }
 
+const netTerm = (side: Side, nets: readonly string[], not?: boolean): Term =>
+  not ? { t: 'net', side, nets, not } : { t: 'net', side, nets };
+
+const portTerms = (
+  side: Side,
+  proto: string,
+  ports: readonly (number | string)[],
+  caps: Capabilities,
+  not?: boolean,
+): Term[] =>
+  chunks(ports, caps.portSlotsPerTerm, slots).map((c) =>
+    not ? { t: 'ports', side, proto, ports: c, not } : { t: 'ports', side, proto, ports: c },
+  );
+
+function portSet(side: Side, n: NamedPortMatch, names: RuleNames, not?: boolean): Term {
+  const set = names.portSetName(namedPortKey(n));
+  return not ? { t: 'port-set', side, set, not } : { t: 'port-set', side, set };
+}
+
+const one = (): number => 1;
+
+const isEmpty = (m: SideMatch): boolean =>
+  m.nets.length === 0 &&
+  m.notNets.length === 0 &&
+  m.ipSets.length === 0 &&
+  m.notIpSets.length === 0 &&
+  m.ports.length === 0 &&
+  m.notPorts.length === 0 &&
+  m.namedPorts.length === 0 &&
+  m.notNamedPorts.length === 0 &&
+  (m.ipPortSets === undefined || m.ipPortSets.length === 0);
+
 function side(
   m: SideMatch,
   which: Side,
@@ -74,37 +106,29 @@ function side(
   names: RuleNames,
   out: Parts,
 ) {
+  if (isEmpty(m)) return; // most sides: nothing to match, nothing to allocate
   const nets = m.nets.filter((n) => !isV6(n));
   const notNets = m.notNets.filter((n) => !isV6(n));
-  const netTerm = (n: readonly string[], not?: boolean): Term =>
-    not ? { t: 'net', side: which, nets: n, not } : { t: 'net', side: which, nets: n };
   const netsInBase = nets.length > 0 && nets.length <= caps.netsPerTerm;
-  if (netsInBase) out.base.push(netTerm(nets));
-  else if (nets.length > 0) out.any.push(chunks(nets, caps.netsPerTerm, () => 1).map((c) => netTerm(c)));
+  if (netsInBase) out.base.push(netTerm(which, nets));
+  else if (nets.length > 0) out.any.push(chunks(nets, caps.netsPerTerm, one).map((c) => netTerm(which, c)));
   if (notNets.length > 0 && notNets.length <= caps.netsPerTerm && (caps.netAndNotNet || !netsInBase))
-    out.base.push(netTerm(notNets, true));
+    out.base.push(netTerm(which, notNets, true));
   else if (notNets.length > 0)
-    out.none.push(chunks(notNets, caps.netsPerTerm, () => 1).map((c) => netTerm(c)));
+    out.none.push(chunks(notNets, caps.netsPerTerm, one).map((c) => netTerm(which, c)));
   for (const id of m.ipSets) out.base.push({ t: 'set', side: which, set: names.setName(id) });
   for (const id of m.notIpSets) out.base.push({ t: 'set', side: which, set: names.setName(id), not: true });
   if ((m.ports.length > 0 || m.notPorts.length > 0) && (proto === undefined || !PORT_PROTOCOLS.has(proto)))
     throw new Skip('ports need protocol tcp, udp, sctp or udplite');
-  const portTerms = (ports: readonly (number | string)[], not?: boolean): Term[] =>
-    chunks(ports, caps.portSlotsPerTerm, slots).map((c) =>
-      not
-        ? { t: 'ports', side: which, proto: proto!, ports: c, not }
-        : { t: 'ports', side: which, proto: proto!, ports: c },
-    );
-  const portSet = (n: NamedPortMatch, not?: boolean): Term => {
-    const set = names.portSetName(namedPortKey(n));
-    return not ? { t: 'port-set', side: which, set, not } : { t: 'port-set', side: which, set };
-  };
-  // Felix: the rule's ports are its numeric ports OR its named ports.
-  const alts = [...portTerms(m.ports), ...m.namedPorts.map((n) => portSet(n))];
+  // Felix: the rule's ports are its numeric ports OR its named ports (ports need a protocol).
+  const alts = [
+    ...(m.ports.length === 0 ? [] : portTerms(which, proto!, m.ports, caps)),
+    ...m.namedPorts.map((n) => portSet(which, n, names)),
+  ];
   if (alts.length === 1) out.base.push(alts[0]!);
   else if (alts.length > 1) out.any.push(alts);
-  out.base.push(...portTerms(m.notPorts, true));
-  for (const n of m.notNamedPorts) out.base.push(portSet(n, true));
+  if (m.notPorts.length > 0) out.base.push(...portTerms(which, proto!, m.notPorts, caps, true));
+  for (const n of m.notNamedPorts) out.base.push(portSet(which, n, names, true));
   // A destination service: (address, protocol, port) in the service's set.
   for (const id of m.ipPortSets ?? [])
     out.base.push({ t: 'port-set', side: which, set: names.portSetName(id) });
