@@ -58,6 +58,22 @@ module.exports = {
       to: { path: '^src/(datastore|snapcache|client)/' },
     },
     {
+      name: 'rule-model-is-neutral',
+      comment:
+        'agent/dataplane/rules is the model every table-based dataplane translates: it imports no dataplane',
+      severity: 'error',
+      from: { path: '^src/agent/dataplane/rules/' },
+      to: { path: '^src/', pathNot: '^src/(agent/dataplane/(rules/|named-port\\.ts$)|agent/calc/|model/)' },
+    },
+    {
+      name: 'table-dataplanes-apart',
+      comment:
+        'iptables and nftables each translate the rule model and import not each other: what both need belongs in agent/dataplane/rules',
+      severity: 'error',
+      from: { path: '^src/agent/dataplane/(iptables|nftables)/' },
+      to: { path: '^src/agent/dataplane/(iptables|nftables)/', pathNot: '^src/agent/dataplane/$1/' },
+    },
+    {
       name: 'only-cli-composes',
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/cli/' },

@@ -7,25 +7,17 @@ import {
   type ApplyResult,
   execShim,
   IptablesDriver,
-  RenderCache,
   type RenderedDataplane,
   render,
   renderRestore,
-  snapshotOf,
 } from './dataplane/iptables/index.js';
-import { RenderingDataplane } from './rendering-dataplane.js';
+import { RenderingDataplane, renderFresh } from './rendering-dataplane.js';
 
 export class IptablesDataplane extends RenderingDataplane<RenderedDataplane, ApplyResult> {
   readonly name = 'iptables';
-  /** Chains of unchanged policies, profiles and endpoints are reused from the last render. */
-  readonly #cache = new RenderCache();
 
   constructor(log: Logger, driver: IptablesDriver = new IptablesDriver(execShim())) {
-    super(log, driver);
-  }
-
-  protected render(calc: PolicyCalculator): RenderedDataplane {
-    return render(snapshotOf(calc), {}, this.#cache);
+    super(log, driver, render);
   }
 
   protected describe(r: ApplyResult) {
@@ -36,5 +28,5 @@ export class IptablesDataplane extends RenderingDataplane<RenderedDataplane, App
 
 /** The iptables-restore text the dataplane would apply from scratch (for --dry-run). */
 export function dryRunIptables(calc: PolicyCalculator): Record<string, string> {
-  return { 'iptables.rules': renderRestore(render(snapshotOf(calc))).text };
+  return { 'iptables.rules': renderRestore(renderFresh(render, calc)).text };
 }

@@ -7,25 +7,17 @@ import {
   execShim,
   type NftApplyResult,
   NftablesDriver,
-  RenderCache,
   type RenderedNftables,
   render,
   renderReplace,
-  snapshotOf,
 } from './dataplane/nftables/index.js';
-import { RenderingDataplane } from './rendering-dataplane.js';
+import { RenderingDataplane, renderFresh } from './rendering-dataplane.js';
 
 export class NftablesDataplane extends RenderingDataplane<RenderedNftables, NftApplyResult> {
   readonly name = 'nftables';
-  /** Chains of unchanged policies, profiles and endpoints are reused from the last render. */
-  readonly #cache = new RenderCache();
 
   constructor(log: Logger, driver: NftablesDriver = new NftablesDriver(execShim())) {
-    super(log, driver);
-  }
-
-  protected render(calc: PolicyCalculator): RenderedNftables {
-    return render(snapshotOf(calc), {}, this.#cache);
+    super(log, driver, render);
   }
 
   protected describe(r: NftApplyResult, rendered: RenderedNftables) {
@@ -36,5 +28,5 @@ export class NftablesDataplane extends RenderingDataplane<RenderedNftables, NftA
 
 /** The nft script the dataplane would apply from scratch (for --dry-run). */
 export function dryRunNftables(calc: PolicyCalculator): Record<string, string> {
-  return { 'nftables.nft': renderReplace(render(snapshotOf(calc))) };
+  return { 'nftables.nft': renderReplace(renderFresh(render, calc)) };
 }

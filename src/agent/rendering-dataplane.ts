@@ -1,9 +1,15 @@
-// What the iptables and nftables dataplanes share: render the calculator's state (pure), log
-// each distinct renderer warning once, hand the result to the driver, and log what it changed.
+// What the iptables and nftables dataplanes share: render the calculator's state (pure, through
+// a cache held across renders, so chains of unchanged policies, profiles and endpoints are
+// reused), log each distinct renderer warning once, hand the result to the driver, and log
+// what it changed.
 
 import type { Logger } from '../model/logger.js';
 import type { PolicyDataplane } from './agent.js';
 import type { PolicyCalculator } from './calc/index.js';
+import { type Render, RenderCache, snapshotOf } from './dataplane/rules/index.js';
+
+/** A render of the calculator's state from scratch, without a cache (for --dry-run). */
+export const renderFresh = <R>(render: Render<R>, calc: PolicyCalculator): R => render(snapshotOf(calc));
 
 export interface RenderingDriver<R, A> {
   apply(rendered: R): Promise<A>;
@@ -14,13 +20,17 @@ export abstract class RenderingDataplane<R extends { readonly warnings: readonly
 {
   abstract readonly name: string;
   private readonly warned = new Set<string>();
+  readonly #cache = new RenderCache();
 
   constructor(
     protected readonly log: Logger,
     readonly driver: RenderingDriver<R, A>,
+    private readonly renderer: Render<R>,
   ) {}
 
-  protected abstract render(calc: PolicyCalculator): R;
+  protected render(calc: PolicyCalculator): R {
+    return this.renderer(snapshotOf(calc), {}, this.#cache);
+  }
   /** What the apply changed, for the log; undefined when nothing changed. */
   protected abstract describe(result: A, rendered: R): Record<string, unknown> | undefined;
 

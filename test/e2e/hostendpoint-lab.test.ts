@@ -12,9 +12,9 @@ import {
   execShim,
   IptablesDriver,
   render as renderIptables,
-  snapshotOf,
 } from '../../src/agent/dataplane/iptables/index.js';
 import { NftablesDriver, render as renderNft } from '../../src/agent/dataplane/nftables/index.js';
+import { snapshotOf } from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { Keys } from '../../src/model/keys.js';

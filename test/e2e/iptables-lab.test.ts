@@ -7,18 +7,18 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { explain, type ParsedRule, PolicyCalculator } from '../../src/agent/calc/index.js';
 import {
-  DataplaneError,
   execShim,
   IptablesDriver,
   type RenderedDataplane,
   render,
   renderRule,
-  snapshotOf,
 } from '../../src/agent/dataplane/iptables/index.js';
+import { DataplaneError, snapshotOf } from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { keyKind } from '../../src/model/keys.js';
 import type { KV } from '../../src/model/types.js';
+import { NO_SIDE } from '../harness/rules.js';
 import {
   apiServiceSlice,
   namedPortsPolicy,
@@ -272,16 +272,7 @@ describeE2E('e2e iptables: the seed lab enforced by rendered chains (2 nodes × 
   });
 
   it('every rule encoding the unit tests show is accepted by the kernel (iptables-restore --test)', async () => {
-    const side = {
-      nets: [],
-      notNets: [],
-      ports: [],
-      notPorts: [],
-      namedPorts: [],
-      notNamedPorts: [],
-      ipSets: [],
-      notIpSets: [],
-    };
+    const side = NO_SIDE;
     const rules: ParsedRule[] = [
       { action: 'log', protocol: 'udp', src: side, dst: side },
       { action: 'next-tier', notProtocol: 'tcp', src: { ...side, notNets: ['10.0.0.0/8'] }, dst: side },

@@ -7,8 +7,9 @@
 
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { explain, PolicyCalculator } from '../../src/agent/calc/index.js';
-import { execShim, IptablesDriver, render, snapshotOf } from '../../src/agent/dataplane/iptables/index.js';
+import { execShim, IptablesDriver, render } from '../../src/agent/dataplane/iptables/index.js';
 import { type CompiledMaps, evaluateAcross, mapsOf } from '../../src/agent/dataplane/maps/index.js';
+import { snapshotOf } from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import { keyKind } from '../../src/model/keys.js';
 import type { KV } from '../../src/model/types.js';

@@ -9,19 +9,19 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { explain, type ParsedRule, PolicyCalculator } from '../../src/agent/calc/index.js';
 import {
-  DataplaneError,
   execShim,
   NftablesDriver,
   type RenderedNftables,
   render,
   renderReplace,
   renderRule,
-  snapshotOf,
 } from '../../src/agent/dataplane/nftables/index.js';
+import { DataplaneError, snapshotOf } from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { keyKind } from '../../src/model/keys.js';
 import type { KV } from '../../src/model/types.js';
+import { NO_SIDE } from '../harness/rules.js';
 import {
   apiServiceSlice,
   namedPortsPolicy,
@@ -276,16 +276,7 @@ describeE2E(
     });
 
     it('every rule encoding the unit tests show, and every golden file, passes `nft -c`', async () => {
-      const side = {
-        nets: [],
-        notNets: [],
-        ports: [],
-        notPorts: [],
-        namedPorts: [],
-        notNamedPorts: [],
-        ipSets: [],
-        notIpSets: [],
-      };
+      const side = NO_SIDE;
       const rules: ParsedRule[] = [
         { action: 'log', protocol: 'udp', src: side, dst: side },
         { action: 'next-tier', notProtocol: 'tcp', src: { ...side, notNets: ['10.0.0.0/8'] }, dst: side },

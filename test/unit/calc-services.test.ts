@@ -5,9 +5,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { explain, type Flow, PolicyCalculator } from '../../src/agent/calc/index.js';
-import { render as renderIptables, snapshotOf } from '../../src/agent/dataplane/iptables/render.js';
+import { render as renderIptables } from '../../src/agent/dataplane/iptables/render.js';
 import { evaluateMaps, mapsOf } from '../../src/agent/dataplane/maps/index.js';
 import { render as renderNft } from '../../src/agent/dataplane/nftables/index.js';
+import { snapshotOf } from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import type { KV } from '../../src/model/types.js';

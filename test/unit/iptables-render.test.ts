@@ -5,14 +5,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { type ParsedRule, PolicyCalculator, type SideMatch } from '../../src/agent/calc/index.js';
+import { type ParsedRule, PolicyCalculator } from '../../src/agent/calc/index.js';
 import {
   appliedState,
-  DataplaneError,
   digests,
   IptablesDriver,
-  MAX_CHAIN_NAME,
-  MAX_SET_NAME,
   parseIpsetSave as parseIpsetSaveOf,
   parseIptablesSave,
   type RenderedDataplane,
@@ -22,10 +19,16 @@ import {
   renderRestore,
   renderRule,
   type Shim,
-  snapshotOf,
 } from '../../src/agent/dataplane/iptables/index.js';
+import {
+  DataplaneError,
+  MAX_CHAIN_NAME,
+  MAX_SET_NAME,
+  snapshotOf,
+} from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
+import { NO_SIDE, parsedRule } from '../harness/rules.js';
 
 const lab = (): KubeObject[] =>
   parseAllDocuments(readFileSync(new URL('../fixtures/calc/lab.yaml', import.meta.url), 'utf8'), {
@@ -145,18 +148,8 @@ const restoreRules = (r: RenderedDataplane): string =>
     .map((l) => `${l}\n`)
     .join('');
 
-const NO_SIDE: SideMatch = {
-  nets: [],
-  notNets: [],
-  ports: [],
-  notPorts: [],
-  namedPorts: [],
-  notNamedPorts: [],
-  ipSets: [],
-  notIpSets: [],
-};
 const ctx = { setName: (id: string) => `set-${id}` };
-const rule = (r: Partial<ParsedRule>): ParsedRule => ({ action: 'allow', src: NO_SIDE, dst: NO_SIDE, ...r });
+const rule = parsedRule;
 const lines = (r: ParsedRule): string[] => {
   const out = renderRule(r, ctx);
   if ('skipped' in out) throw new Error(out.skipped);

@@ -9,7 +9,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { explain, type Flow, PolicyCalculator } from '../../src/agent/calc/index.js';
-import { snapshotOf } from '../../src/agent/dataplane/iptables/render.js';
 import {
   type CompiledMaps,
   compileMaps,
@@ -18,6 +17,7 @@ import {
   evaluateMaps,
   mapsOf,
 } from '../../src/agent/dataplane/maps/index.js';
+import { snapshotOf } from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { Keys } from '../../src/model/keys.js';

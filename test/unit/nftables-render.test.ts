@@ -5,11 +5,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { type ParsedRule, PolicyCalculator, type SideMatch } from '../../src/agent/calc/index.js';
+import { type ParsedRule, PolicyCalculator } from '../../src/agent/calc/index.js';
 import { render as renderIptables } from '../../src/agent/dataplane/iptables/index.js';
 import {
   BASE_CHAIN,
-  DataplaneError,
   NftablesDriver,
   nftChainName,
   parseTableHash,
@@ -18,10 +17,11 @@ import {
   renderReplace,
   renderRule,
   type Shim,
-  snapshotOf,
 } from '../../src/agent/dataplane/nftables/index.js';
+import { DataplaneError, snapshotOf } from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
+import { NO_SIDE, parsedRule } from '../harness/rules.js';
 
 const lab = (): KubeObject[] =>
   parseAllDocuments(readFileSync(new URL('../fixtures/calc/lab.yaml', import.meta.url), 'utf8'), {
@@ -109,18 +109,8 @@ describe('nftables render: the lab', () => {
   });
 });
 
-const NO_SIDE: SideMatch = {
-  nets: [],
-  notNets: [],
-  ports: [],
-  notPorts: [],
-  namedPorts: [],
-  notNamedPorts: [],
-  ipSets: [],
-  notIpSets: [],
-};
 const ctx = { setName: (id: string) => `set-${id}` };
-const rule = (r: Partial<ParsedRule>): ParsedRule => ({ action: 'allow', src: NO_SIDE, dst: NO_SIDE, ...r });
+const rule = parsedRule;
 const line = (r: ParsedRule): string => {
   const out = renderRule(r, ctx);
   if ('skipped' in out) throw new Error(out.skipped);

@@ -10,13 +10,12 @@ import { PolicyCalculator } from '../../src/agent/calc/index.js';
 import {
   appliedState,
   ChainHashCache,
-  RenderCache,
   type RenderedDataplane,
   render,
   renderRestore,
-  snapshotOf,
 } from '../../src/agent/dataplane/iptables/index.js';
 import { render as renderNft } from '../../src/agent/dataplane/nftables/index.js';
+import { RenderCache, snapshotOf } from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import type { JsonValue, KV } from '../../src/model/types.js';

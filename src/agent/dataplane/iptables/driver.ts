@@ -8,7 +8,7 @@ import type { Shim } from '../exec-shim.js';
 
 export { type ExecShimOptions, execShim, type Shim, type ShimResult } from '../exec-shim.js';
 
-import type { Table } from './host-layout.js';
+import { type DataplaneError, dataplaneError, type Table } from '../rules/index.js';
 import type { RenderedDataplane } from './render.js';
 import {
   ChainHashCache,
@@ -20,14 +20,6 @@ import {
   TABLES,
   type TableState,
 } from './restore.js';
-
-export class DataplaneError extends Error {
-  readonly code = 'TABBY_ERR_DATAPLANE_APPLY';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'DataplaneError';
-  }
-}
 
 export interface ApplyResult {
   readonly chainsWritten: readonly string[];
@@ -64,10 +56,7 @@ export class IptablesDriver {
       this.lastError = undefined;
       return result;
     } catch (err) {
-      this.lastError =
-        err instanceof DataplaneError
-          ? err
-          : new DataplaneError(`apply failed: ${(err as Error).message}`, { cause: err });
+      this.lastError = dataplaneError(err, 'apply');
       throw this.lastError;
     }
   }
@@ -116,7 +105,7 @@ export class IptablesDriver {
     try {
       await this.shim.run(cmd, args, stdin);
     } catch (err) {
-      throw new DataplaneError(`${what} failed: ${(err as Error).message}`, { cause: err });
+      throw dataplaneError(err, what);
     }
   }
 }

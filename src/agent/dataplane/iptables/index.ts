@@ -1,26 +1,8 @@
-// The iptables dataplane: render (pure) a calc snapshot to Tabby's chains and IP sets, and a
-// driver that diffs them against the kernel and applies only what changed.
+// The iptables dataplane: the rule model (../rules) translated (pure) to Tabby's chains and IP
+// sets, and a driver that diffs them against the kernel and applies only what changed.
 
-export { RenderCache } from '../render-cache.js';
-export {
-  type ApplyResult,
-  DataplaneError,
-  execShim,
-  IptablesDriver,
-  type Shim,
-  type ShimResult,
-} from './driver.js';
-export * from './host-layout.js';
-export * from './names.js';
-export {
-  type DataplaneSnapshot,
-  type IpSetSpec,
-  opText,
-  type RenderedDataplane,
-  type RenderOptions,
-  render,
-  snapshotOf,
-} from './render.js';
+export { type ApplyResult, execShim, IptablesDriver, type Shim, type ShimResult } from './driver.js';
+export { type IpSetSpec, type RenderedDataplane, render } from './render.js';
 export {
   appliedState,
   type ChainDigests,
@@ -36,4 +18,4 @@ export {
   type TableState,
   type TablesState,
 } from './restore.js';
-export { type RenderedRule, renderRule } from './rule-render.js';
+export { IPTABLES, renderRule, ruleLines } from './translate.js';

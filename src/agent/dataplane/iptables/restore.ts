@@ -4,8 +4,9 @@
 // the hook rule, cleanup scripts, and ipset restore input that rebuilds changed sets off
 // to the side and swaps them in atomically.
 
-import type { Table } from './host-layout.js';
-import { CHAIN_PREFIX, ruleHash, SET_PREFIX, TEMP_SET_PREFIX, tempSetName } from './names.js';
+import type { Table } from '../rules/model.js';
+import { CHAIN_PREFIX, SET_PREFIX } from '../rules/names.js';
+import { ruleHash, TEMP_SET_PREFIX, tempSetName } from './names.js';
 import type { IpSetSpec, RenderedDataplane } from './render.js';
 
 /** Chain name -> the hashes of its rules, in order. */

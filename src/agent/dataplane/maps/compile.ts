@@ -17,8 +17,8 @@ import {
   type SideMatch,
   type TierPlan,
 } from '../../calc/index.js';
-import type { DataplaneSnapshot } from '../iptables/render.js';
 import { type NamedPortMember, namedPortKey } from '../named-port.js';
+import type { DataplaneSnapshot } from '../rules/snapshot.js';
 
 export { type NamedPortMember, namedPortKey } from '../named-port.js';
 

@@ -1,9 +1,9 @@
 // The named-port sets (Felix's hash:ip,port sets) a snapshot's rules use. One implementation,
 // shared with the iptables and nftables renderers: snapshotOf() computes them
-// (namedPortSetsOf in ../iptables/render.ts) and carries them in the snapshot.
+// (namedPortSetsOf in ../rules/snapshot.ts) and carries them in the snapshot.
 
 import type { PolicyCalculator } from '../../calc/index.js';
-import { namedPortSetsOf, snapshotOf } from '../iptables/render.js';
+import { namedPortSetsOf, snapshotOf } from '../rules/snapshot.js';
 import { type CompiledMaps, compileMaps } from './compile.js';
 
 export { namedPortSetsOf };

@@ -1,17 +1,11 @@
-// The only nftables code that touches the OS, through the iptables driver's shim (tests
-// replace it). Reads the hash the live table carries in its comment; when it differs from the
+// The only nftables code that touches the OS, through the dataplane shim (tests replace it). Reads the hash the live table carries in its comment; when it differs from the
 // desired one, replaces the whole table in one `nft -f` transaction. A failed transaction
 // leaves the previous table in force and is reported as a DataplaneError. Only `ip tabby`.
 
-import { DataplaneError, type Shim } from '../iptables/driver.js';
-import {
-  parseTableHash,
-  type RenderedNftables,
-  renderCleanup,
-  renderReplace,
-  TABLE_FAMILY,
-  TABLE_NAME,
-} from './render.js';
+import type { Shim } from '../exec-shim.js';
+import { type DataplaneError, dataplaneError } from '../rules/index.js';
+import { TABLE_FAMILY, TABLE_NAME } from './names.js';
+import { parseTableHash, type RenderedNftables, renderCleanup, renderReplace } from './render.js';
 
 export interface NftApplyResult {
   /** False when the live table already carried the desired hash (nothing was sent). */
@@ -58,10 +52,7 @@ export class NftablesDriver {
           .map(([n]) => n),
       };
     } catch (err) {
-      this.lastError =
-        err instanceof DataplaneError
-          ? err
-          : new DataplaneError(`apply failed: ${(err as Error).message}`, { cause: err });
+      this.lastError = dataplaneError(err, 'apply');
       throw this.lastError;
     }
   }
@@ -76,7 +67,7 @@ export class NftablesDriver {
     try {
       await this.shim.run('nft', ['-f', '-'], script);
     } catch (err) {
-      throw new DataplaneError(`${what} failed: ${(err as Error).message}`, { cause: err });
+      throw dataplaneError(err, what);
     }
   }
 }

@@ -1,22 +1,15 @@
-// The nftables dataplane: the iptables renderer's snapshot rendered (pure) as one `ip tabby`
+// The nftables dataplane: the rule model (../rules) translated (pure) to one `ip tabby`
 // table, and a driver that replaces that table atomically when its hash changes.
 
-export { DataplaneError, execShim, type Shim, type ShimResult } from '../iptables/driver.js';
-export { type DataplaneSnapshot, type RenderOptions, snapshotOf } from '../iptables/render.js';
-export { RenderCache } from '../render-cache.js';
+export { execShim, type Shim, type ShimResult } from '../exec-shim.js';
 export { type NftApplyResult, NftablesDriver } from './driver.js';
+export { BASE_CHAIN, BASE_CHAINS, nftChainName, TABLE_FAMILY, TABLE_NAME } from './names.js';
 export {
-  BASE_CHAIN,
-  BASE_CHAINS,
   type NftSetSpec,
-  nftChainName,
-  nftOpText,
   parseTableHash,
   type RenderedNftables,
   render,
   renderCleanup,
   renderReplace,
-  TABLE_FAMILY,
-  TABLE_NAME,
 } from './render.js';
-export { type RenderedRule, renderRule } from './rule-render.js';
+export { NFTABLES, renderRule, ruleLines } from './translate.js';

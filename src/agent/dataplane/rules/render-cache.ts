@@ -1,21 +1,12 @@
-// Memo for the iptables and nftables renderers across renders of one node, so a small calc
+// Memo for the rule model and its translators across renders of one node, so a small calc
 // change re-renders only what it touched. The calculator keeps a plan object until the plan
-// changes and a (frozen) rule program until its rules change, so an entry is valid while the
-// input it was rendered from is the very same object. The renderer stays pure: the cache is
-// an explicit argument, and a render with a cache returns exactly what one without returns.
-// Hold one cache per renderer (a render drops what it did not use); the nftables renderer's
-// keys are prefixed all the same, so a shared cache would be slow, never wrong.
-
-import type { NamedPortMember } from './named-port.js';
-
-/** What one policy or profile chain rendered to, with the side effects a hit must replay. */
-export interface RuleChainEntry {
-  readonly lines: readonly string[];
-  readonly warnings: readonly string[];
-  /** Selector IP set ids / named-port set ids the chain's rules reference. */
-  readonly sets: readonly string[];
-  readonly namedPortSets: readonly string[];
-}
+// changes and a (frozen) rule program until its rules change, so a model entry is valid while
+// the input it was built from is the very same object; the model's chains and sets are frozen,
+// so a translator's text for one is valid while it is the same object (a WeakMap: it goes when
+// the chain does). The renderer stays pure: the cache is an explicit argument, and a render
+// with a cache returns exactly what one without returns. Hold one cache per renderer (a render
+// drops what it did not use); keys carry the syntax's name, so a shared cache would be slow,
+// never wrong.
 
 interface Slot {
   readonly input: object;
@@ -33,6 +24,8 @@ export class RenderCache {
   /** Lookups answered from the cache / computed, since construction (for tests and benches). */
   hits = 0;
   misses = 0;
+
+  readonly #derived = new Map<string, WeakMap<object, unknown>>();
 
   get size(): number {
     return this.#slots.size;
@@ -69,14 +62,23 @@ export class RenderCache {
     this.#slots.set(key, { input: kept, value, used: this.#render });
     return value;
   }
+
+  /** `compute()` for this immutable `input` under `tag`, once per input object. */
+  derive<V>(tag: string, input: object, compute: () => V): V {
+    let byInput = this.#derived.get(tag);
+    if (byInput === undefined) {
+      byInput = new WeakMap();
+      this.#derived.set(tag, byInput);
+    }
+    if (byInput.has(input)) return byInput.get(input) as V;
+    const value = compute();
+    byInput.set(input, value);
+    return value;
+  }
 }
 
 /** Policy and profile chain names are a pure function of their key: memo them against this. */
 export const PURE: object = Object.freeze({});
-
-/** Named-port set members (fresh objects in every snapshot) compared by value. */
-export const sameNamedPortMember = (a: NamedPortMember, b: NamedPortMember): boolean =>
-  a.net === b.net && a.port === b.port && a.protocol === b.protocol;
 
 /** Element-wise equality by strict equality. */
 export const sameValue = <T>(a: T, b: T): boolean => a === b;

@@ -2,15 +2,15 @@
 // nftables renderers — hooks from INPUT/OUTPUT/FORWARD (filter), raw PREROUTING/OUTPUT
 // (doNotTrack) and mangle PREROUTING (preDNAT), workload → host handling, host endpoint
 // dispatch and chains, failsafe chains — after felix/rules/static.go, dispatch.go and
-// endpoints.go. Each renderer turns the ops into its own syntax and expands the 'tiers' and
-// 'profiles' ops with the helpers it already uses for workload endpoint chains.
+// endpoints.go. The model builder expands the 'tiers' and 'profiles' ops the way it builds
+// workload endpoint chains.
 
 import type { EndpointPlan, FailsafePort, HostPolicyConfig, TierPlan } from '../../calc/index.js';
+import type { Action, Rule, Table, Term } from './model.js';
 import { Chains, hostEndpointChain, Marks } from './names.js';
 
-export type Table = 'raw' | 'mangle' | 'filter';
-
-export interface Match {
+/** The layout's matches, written as one object; rule() turns them into model terms. */
+interface Match {
   /** Interface names; a trailing '+' matches any suffix. */
   readonly iif?: string;
   readonly oif?: string;
@@ -27,13 +27,8 @@ export interface Match {
   readonly daddr?: string;
 }
 
-export type Action =
-  | { readonly t: 'accept' | 'drop' | 'return' | 'notrack' }
-  | { readonly t: 'jump' | 'goto'; readonly chain: string }
-  | { readonly t: 'set-mark' | 'clear-mark'; readonly bits: number };
-
 export type Op =
-  | { readonly op: 'rule'; readonly match?: Match; readonly action: Action; readonly comment?: string }
+  | { readonly op: 'rule'; readonly rule: Rule }
   /** The endpoint's tiers (policy jumps; untracked adds NOTRACK on accept); 'in' = ingress rules. */
   | {
       readonly op: 'tiers';
@@ -58,11 +53,34 @@ export interface HostLayoutOptions {
 }
 
 const ALL_MARKS = Marks.accept | Marks.pass | Marks.scratch0 | Marks.scratch1;
+/** The match's terms in a fixed order, so every translator writes them in that order. */
+function termsOf(m: Match): Term[] {
+  const out: Term[] = [];
+  if (m.iif !== undefined) out.push({ t: 'iif', name: m.iif });
+  if (m.oif !== undefined) out.push({ t: 'oif', name: m.oif });
+  if (m.saddr !== undefined) out.push({ t: 'net', side: 'src', nets: [m.saddr] });
+  if (m.daddr !== undefined) out.push({ t: 'net', side: 'dst', nets: [m.daddr] });
+  if (m.proto !== undefined)
+    out.push({
+      t: 'l4',
+      proto: m.proto,
+      ...(m.dport === undefined ? {} : { dport: m.dport }),
+      ...(m.sport === undefined ? {} : { sport: m.sport }),
+    });
+  if (m.ct !== undefined) out.push({ t: 'ct', state: m.ct });
+  if (m.notDnat) out.push({ t: 'not-dnat' });
+  if (m.markSet !== undefined) out.push({ t: 'mark', bits: m.markSet });
+  if (m.markClear !== undefined) out.push({ t: 'mark', bits: m.markClear, clear: true });
+  return out;
+}
+
 const rule = (action: Action, match?: Match, comment?: string): Op => ({
   op: 'rule',
-  action,
-  ...(match === undefined ? {} : { match }),
-  ...(comment === undefined ? {} : { comment }),
+  rule: {
+    match: match === undefined ? [] : termsOf(match),
+    action,
+    ...(comment === undefined ? {} : { comment }),
+  },
 });
 const ACCEPT: Action = { t: 'accept' };
 const DROP: Action = { t: 'drop' };
