@@ -27,7 +27,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define OP_TIER_END 3     /* flags 1: drop (tier default deny), 0: fall through */
 #define OP_DROP 4         /* final drop / missing profile */
 #define OP_END 5          /* end of a stage without a verdict (no policy: pass) */
-#define OP_IPVER 10       /* a = 4 or 6 */
+#define OP_IP_VERSION 10       /* a = 4 or 6 */
 #define OP_PROTO 11       /* a = protocol (0xffff matches nothing); NEG: must differ */
 #define OP_ICMP 12        /* a = type, b = code or 0xffffffff; NEG: notIcmpType/Code */
 #define OP_SET 13         /* SIDE: address in set b; NEG: not in it */
@@ -234,7 +234,7 @@ static long step(__u32 i, void *ctx)
 		return 1;
 	case OP_END:
 		return 1;
-	case OP_IPVER:
+	case OP_IP_VERSION:
 		ok = p->family == o->a;
 		break;
 	case OP_PROTO:
