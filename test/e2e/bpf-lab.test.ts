@@ -5,10 +5,19 @@
 // judged by policy, a label change writes only what changed, a restarted driver adopts the
 // pins without writing, and cleanup removes programs, qdiscs and pins.
 
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { arch, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { explain, PolicyCalculator } from '../../src/agent/calc/index.js';
-import { type BpfApplyResult, type BpfDriver, encodePolicy } from '../../src/agent/dataplane/bpf/index.js';
+import {
+  type BpfApplyResult,
+  BpfDriver,
+  BpfVerifierError,
+  encodePolicy,
+  execShim,
+} from '../../src/agent/dataplane/bpf/index.js';
 import { mapsOf } from '../../src/agent/dataplane/maps/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
@@ -18,6 +27,9 @@ import { bpfDriver, describeBpf } from './harness/bpf-node.js';
 import { namedPortsPolicy, orGroupsPolicy } from './harness/extra-policies.js';
 import { IDENTITIES, labObjects, podObject } from './harness/seed-lab.js';
 import { Lab } from './harness/topology.js';
+
+/** Debian's multiarch include directory (asm/ headers) for this machine. */
+const archDir = () => `${arch() === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
 
 await describeBpf('e2e bpf: the seed lab enforced by tc programs reading pinned maps', () => {
   let lab: Lab;
@@ -173,6 +185,34 @@ await describeBpf('e2e bpf: the seed lab enforced by tc programs reading pinned 
     expect(r).toMatchObject({ adopted: true, bytes: 0, attached: [] });
     expect(await check('frontend', 'api', 80)).toBe('allow');
     expect(await check('frontend', 'db', 80)).toBe('deny');
+  });
+
+  it('a program the verifier rejects is a typed error naming it; nothing is left pinned', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tabby-bpf-reject-'));
+    const object = join(dir, 'reject.o');
+    const src = new URL('./fixtures/bpf/reject.c', import.meta.url).pathname;
+    execFileSync('clang', [
+      '-O2',
+      '-g',
+      '-target',
+      'bpf',
+      `-I/usr/include/${archDir()}`,
+      '-c',
+      src,
+      '-o',
+      object,
+    ]);
+    const baseDir = `/sys/fs/bpf/${lab.prefix}reject`;
+    const driver = new BpfDriver(execShim(), { baseDir, stateFile: join(dir, 'state.json'), object });
+    const err = await driver.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(BpfVerifierError);
+    expect(err).toMatchObject({ program: 'tabby_from_wl', code: 'TABBY_ERR_BPF_VERIFIER' });
+    expect((err as Error).message).toContain('invalid access to packet');
+    expect(existsSync(baseDir)).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('cleanup removes the programs, qdiscs and pins, and traffic is open again', async () => {

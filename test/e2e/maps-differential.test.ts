@@ -18,6 +18,7 @@ import type { KV } from '../../src/model/types.js';
 import { IPTABLES, NFTABLES } from './harness/agent-dataplanes.js';
 import { bpfDriver, describeBpf } from './harness/bpf-node.js';
 import { preflight } from './harness/preflight.js';
+import { Prober } from './harness/prober.js';
 import { mulberry32, randomModel, TCP_PORTS, UDP_PORTS } from './harness/random-model.js';
 import { IDENTITIES, labObjects, podObject } from './harness/seed-lab.js';
 import { Lab, type LabPod } from './harness/topology.js';
@@ -40,11 +41,12 @@ interface Judged {
 const RANDOM_MODELS = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77];
 const PER_MODEL = 30;
 const SEED_FLOWS = 40;
-const BATCH = 15;
+const BATCH = 30;
 
 await describeBpf('e2e differential: explain(), maps, iptables, nftables and bpf agree on real flows', () => {
   let lab: Lab;
   const results: Judged[] = [];
+  const probers = new Map<LabPod, Prober>();
 
   beforeAll(async () => {
     if (tools !== undefined) throw new Error(`differential needs iptables and nftables: ${tools}`);
@@ -55,14 +57,18 @@ await describeBpf('e2e differential: explain(), maps, iptables, nftables and bpf
         ...UDP_PORTS.map((u) => p.listenUdp(u)),
       ]),
     );
+    for (const p of lab.pods) probers.set(p, new Prober(p.ns));
     // Warm the neighbour caches before any policy, so a later timeout means a DROP.
     const open = await Promise.all(
-      lab.pods.flatMap((a) => lab.pods.filter((b) => b !== a).map((b) => a.connect(b.ip, 80))),
+      lab.pods.flatMap((a) =>
+        lab.pods.filter((b) => b !== a).map((b) => probers.get(a)!.probe('tcp', b.ip, 80, 5000)),
+      ),
     );
     expect(new Set(open)).toEqual(new Set(['connected']));
   }, 60_000);
 
   afterAll(async () => {
+    for (const p of probers.values()) p.close();
     await lab?.destroy();
   });
 
@@ -106,9 +112,10 @@ await describeBpf('e2e differential: explain(), maps, iptables, nftables and bpf
           ...(await Promise.all(
             batch.map(async (p, j) => {
               const timeoutMs = expected[i + j] === 'allow' ? 3000 : 500;
-              if (p.protocol === 'udp')
-                return (await p.a.udpPing(p.b.ip, p.port, { timeoutMs })) === 'reply' ? 'allow' : 'deny';
-              return (await p.a.connect(p.b.ip, p.port, { timeoutMs })) === 'connected' ? 'allow' : 'deny';
+              const r = await probers.get(p.a)!.probe(p.protocol, p.b.ip, p.port, timeoutMs);
+              if (r !== 'connected' && r !== 'reply' && r !== 'timeout')
+                throw new Error(`${p.a.name} -> ${p.b.name} ${p.protocol}/${p.port}: ${r}`);
+              return r === 'timeout' ? 'deny' : 'allow';
             }),
           )),
         );

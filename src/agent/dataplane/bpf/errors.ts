@@ -47,7 +47,9 @@ export function loadError(stderr: string, cause: unknown): BpfError {
       { cause },
     );
   const prog = /prog '([^']+)': (?:BPF program load failed|failed to load)/.exec(stderr)?.[1];
-  return new BpfVerifierError(prog ?? '(unknown program)', lastLines(stderr, 25), { cause });
+  // The verifier's own log sits between these markers; its end says what it refused.
+  const log = /-- BEGIN PROG LOAD LOG --\n([\s\S]*?)-- END PROG LOAD LOG --/.exec(stderr)?.[1];
+  return new BpfVerifierError(prog ?? '(unknown program)', lastLines(log ?? stderr, 20), { cause });
 }
 
 function lastLines(text: string, n: number): string {
