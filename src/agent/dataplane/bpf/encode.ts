@@ -49,43 +49,61 @@ function entryOf(net: string, port: number, proto: number): SetEntry | undefined
 class Encoder {
   readonly sets = new Map<string, readonly SetEntry[]>();
   readonly programs = new Map<string, readonly OpTemplate[]>();
+  /** Set names by what they were made from: a big set is sorted and hashed once, not per rule. */
+  readonly #byNets = new Map<string, string>();
+  readonly #byIpSet = new Map<number, string>();
+  readonly #byPortSet = new Map<number, string>();
 
   constructor(private readonly maps: CompiledMaps) {}
 
-  /** Interns a set by content; returns its name. */
-  setOf(kind: string, entries: readonly (SetEntry | undefined)[], text: string): string {
+  /** Interns a set by content; `entries` is called only for a set not seen yet. */
+  setOf(kind: string, text: string, entries: () => readonly (SetEntry | undefined)[]): string {
     const name = `${kind}:${digest(text)}`;
     if (!this.sets.has(name))
       this.sets.set(
         name,
-        entries.filter((e): e is SetEntry => e !== undefined),
+        entries().filter((e): e is SetEntry => e !== undefined),
       );
     return name;
   }
 
   netsSet(nets: readonly string[]): string {
-    const sorted = [...new Set(nets)].sort();
-    return this.setOf(
-      'nets',
-      sorted.map((n) => entryOf(n, 0, 0)),
-      sorted.join(' '),
-    );
+    const key = nets.join(' ');
+    let name = this.#byNets.get(key);
+    if (name === undefined) {
+      const sorted = [...new Set(nets)].sort();
+      name = this.setOf('nets', sorted.join(' '), () => sorted.map((n) => entryOf(n, 0, 0)));
+      this.#byNets.set(key, name);
+    }
+    return name;
   }
 
   ipSet(index: number): string {
-    return this.netsSet(this.maps.ipSets[index]?.members ?? []);
+    let name = this.#byIpSet.get(index);
+    if (name === undefined) {
+      name = this.netsSet(this.maps.ipSets[index]?.members ?? []);
+      this.#byIpSet.set(index, name);
+    }
+    return name;
   }
 
   portSet(index: number): string {
+    let name = this.#byPortSet.get(index);
+    if (name !== undefined) return name;
     const set = this.maps.namedPortSets[index];
-    if (set === undefined) return this.setOf('ports', [], '');
-    const entries = set.members.map((m) => {
-      const parts = m.split(',');
-      return set.proto === undefined
-        ? entryOf(parts[0]!, Number(parts[2]), Number(parts[1]))
-        : entryOf(parts[0]!, Number(parts[1]), set.proto);
-    });
-    return this.setOf('ports', entries, `${set.proto ?? '*'} ${set.members.join(' ')}`);
+    name =
+      set === undefined
+        ? this.setOf('ports', '', () => [])
+        : this.setOf('ports', `${set.proto ?? '*'} ${set.members.join(' ')}`, () =>
+            set.members.map((m) => {
+              const parts = m.split(',');
+              return set.proto === undefined
+                ? entryOf(parts[0]!, Number(parts[2]), Number(parts[1]))
+                : entryOf(parts[0]!, Number(parts[1]), set.proto);
+            }),
+          );
+    this.#byPortSet.set(index, name);
+    return name;
   }
 
   side(out: OpTemplate[], s: SideFields, dst: boolean): void {

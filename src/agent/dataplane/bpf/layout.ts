@@ -35,7 +35,7 @@ export type MapName = (typeof MAPS)[number];
 /** Program names: tc ingress on the host-side interface is traffic from the workload. */
 export const PROGS = { fromWorkload: 'tabby_from_wl', toWorkload: 'tabby_to_wl' } as const;
 
-export const CODE_ENTRIES = 262_144;
+export const CODE_ENTRIES = 1_048_576;
 export const ANY_CODE = 0xffffffff;
 
 /** One op as the program reads it: struct op { u8 code, flags; u16 a; u32 b, c, d }. */
