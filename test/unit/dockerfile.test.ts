@@ -122,7 +122,10 @@ describe('Dockerfile', () => {
 
   it('gives the agent the compiled eBPF program where the bpf driver looks for it', () => {
     const stages = parseDockerfile(DOCKERFILE);
-    const build = stages.find((s) => s.name === 'build')!.body.map((i) => i.args).join('\n');
+    const build = stages
+      .find((s) => s.name === 'build')!
+      .body.map((i) => i.args)
+      .join('\n');
     expect(build).toContain('bash scripts/build-bpf.sh');
     const agentCopies = stages
       .find((s) => s.name === 'agent')!
