@@ -20,5 +20,8 @@ if [ ! -f /usr/include/bpf/bpf_helpers.h ]; then
   exit 1
 fi
 mkdir -p bpf/build
-clang -O2 -g -Wall -Werror -target bpf -I"$arch_inc" -c bpf/policy.c -o bpf/build/policy.o.tmp
-mv bpf/build/policy.o.tmp bpf/build/policy.o
+# A temporary per process, then a rename: test files build concurrently, and a reader must
+# never see a half-written object.
+tmp="bpf/build/policy.o.$$"
+clang -O2 -g -Wall -Werror -target bpf -I"$arch_inc" -c bpf/policy.c -o "$tmp"
+mv "$tmp" bpf/build/policy.o
