@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the namespace/daemon tests drive (iproute2, iptables,
-# nftables, ipset, bird2, wireguard-tools, wireguard-go), chromium for the browser tests (the
+# nftables, ipset, bird2, wireguard-tools, wireguard-go; clang, llvm, libbpf-dev and bpftool
+# to build and load the eBPF dataplane's tc program, bpf/policy.c), chromium for the browser tests (the
 # live fleet page, test/fv/fleet-page.test.ts, and the load test's HTML report,
 # test/fv/loadtest-smoke.test.ts, both driven by playwright-core), and kubectl for rendering
 # deploy/ (test/unit/deploy.test.ts), when running as root and they are missing. Without root it only
 # says what is missing; the tests that need them say so too.
 set -euo pipefail
-pkgs=(iproute2 iptables ipset nftables bird2 wireguard-tools wireguard-go netcat-openbsd chromium)
+pkgs=(iproute2 iptables ipset nftables bird2 wireguard-tools wireguard-go netcat-openbsd chromium clang llvm libbpf-dev bpftool)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

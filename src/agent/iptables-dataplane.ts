@@ -11,13 +11,13 @@ import {
   render,
   renderRestore,
 } from './dataplane/iptables/index.js';
-import { RenderingDataplane, renderFresh } from './rendering-dataplane.js';
+import { RenderingDataplane, renderFresh, viaRuleModel } from './rendering-dataplane.js';
 
 export class IptablesDataplane extends RenderingDataplane<RenderedDataplane, ApplyResult> {
   readonly name = 'iptables';
 
   constructor(log: Logger, driver: IptablesDriver = new IptablesDriver(execShim())) {
-    super(log, driver, render);
+    super(log, driver, viaRuleModel(render));
   }
 
   protected describe(r: ApplyResult) {

@@ -11,13 +11,13 @@ import {
   render,
   renderReplace,
 } from './dataplane/nftables/index.js';
-import { RenderingDataplane, renderFresh } from './rendering-dataplane.js';
+import { RenderingDataplane, renderFresh, viaRuleModel } from './rendering-dataplane.js';
 
 export class NftablesDataplane extends RenderingDataplane<RenderedNftables, NftApplyResult> {
   readonly name = 'nftables';
 
   constructor(log: Logger, driver: NftablesDriver = new NftablesDriver(execShim())) {
-    super(log, driver, render);
+    super(log, driver, viaRuleModel(render));
   }
 
   protected describe(r: NftApplyResult, rendered: RenderedNftables) {

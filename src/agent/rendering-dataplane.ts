@@ -11,6 +11,15 @@ import { type Render, RenderCache, snapshotOf } from './dataplane/rules/index.js
 /** A render of the calculator's state from scratch, without a cache (for --dry-run). */
 export const renderFresh = <R>(render: Render<R>, calc: PolicyCalculator): R => render(snapshotOf(calc));
 
+/** How a dataplane turns the calculator's state into what its driver applies; `cache` lives across renders. */
+export type CalcRender<R> = (calc: PolicyCalculator, cache: RenderCache) => R;
+
+/** A table dataplane's render (iptables, nftables): its translator of the rule model, over the state's snapshot. */
+export const viaRuleModel =
+  <R>(render: Render<R>): CalcRender<R> =>
+  (calc, cache) =>
+    render(snapshotOf(calc), {}, cache);
+
 export interface RenderingDriver<R, A> {
   apply(rendered: R): Promise<A>;
 }
@@ -25,17 +34,14 @@ export abstract class RenderingDataplane<R extends { readonly warnings: readonly
   constructor(
     protected readonly log: Logger,
     readonly driver: RenderingDriver<R, A>,
-    private readonly renderer: Render<R>,
+    private readonly renderer: CalcRender<R>,
   ) {}
 
-  protected render(calc: PolicyCalculator): R {
-    return this.renderer(snapshotOf(calc), {}, this.#cache);
-  }
   /** What the apply changed, for the log; undefined when nothing changed. */
   protected abstract describe(result: A, rendered: R): Record<string, unknown> | undefined;
 
   async sync(calc: PolicyCalculator): Promise<void> {
-    const rendered = this.render(calc);
+    const rendered = this.renderer(calc, this.#cache);
     for (const w of rendered.warnings) {
       if (this.warned.has(w)) continue;
       this.warned.add(w);

@@ -6,7 +6,7 @@
 import { lstat, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Command } from 'commander';
-import { PolicyAgent, type PolicyDataplane } from '../agent/agent.js';
+import { PolicyAgent } from '../agent/agent.js';
 import { BirdDataplane } from '../agent/bird-dataplane.js';
 import { BirdConnectError, birdCommand } from '../agent/dataplane/bird/birdc.js';
 import { BirdDriver } from '../agent/dataplane/bird/driver.js';
@@ -14,9 +14,6 @@ import { BirdProcess } from '../agent/dataplane/bird/process.js';
 import { FAST_TIMERS, PRODUCTION_TIMERS } from '../agent/dataplane/bird/render.js';
 import { RouteDataplane } from '../agent/dataplane/routes/index.js';
 import { WireguardDataplane } from '../agent/dataplane/wireguard/index.js';
-import { DryRunDataplane } from '../agent/dry-run.js';
-import { dryRunIptables, IptablesDataplane } from '../agent/iptables-dataplane.js';
-import { dryRunNftables, NftablesDataplane } from '../agent/nftables-dataplane.js';
 import { RoutingAgent, type RoutingPart } from '../agent/routing-agent.js';
 import { logStreamMilestones } from '../agent/stream-log.js';
 import { SyncClient } from '../client/sync-client.js';
@@ -32,6 +29,7 @@ import { type AgentHealthSources, agentHealth } from '../observability/agent-hea
 import { startHealthServer } from '../observability/health.js';
 import { createLogger } from '../observability/logging.js';
 import { ReportKind } from '../protocol/reports.js';
+import { createPolicyPart } from './agent-policy.js';
 import { startDiscovery } from './discovery.js';
 import { exitAfterFlush } from './exit.js';
 import { onStopRequest } from './stop-request.js';
@@ -66,9 +64,17 @@ export function agentCommand(): Command {
         log: log.child({ syncer }),
         ...(tls ? { tls } : {}),
       });
-    const policyDataplane = createPolicyDataplane(cfg, log);
+    const policyPart = await createPolicyPart(cfg, log);
+    if (cfg.cleanup) {
+      if (!policyPart?.cleanup)
+        throw new ConfigError('--cleanup: no policy dataplane to clean up (--dataplane none or --dry-run)');
+      await policyPart.cleanup();
+      log.info({ dataplane: cfg.dataplane }, 'policy dataplane removed (--cleanup)');
+      await exitAfterFlush(0);
+      return;
+    }
     const felix = client('felix');
-    const policy = policyDataplane ? new PolicyAgent(cfg.node, felix, policyDataplane, log) : undefined;
+    const policy = policyPart ? new PolicyAgent(cfg.node, felix, policyPart.dataplane, log) : undefined;
     const routing = await createRouting(cfg, felix, client, log);
     logStreamMilestones(cfg.node, routing?.bgp ? [felix, routing.bgp] : [felix], log);
     if (!policy && !routing)
@@ -90,7 +96,7 @@ export function agentCommand(): Command {
     log.info(
       {
         server: cfg.discoveryService ?? cfg.server,
-        dataplane: cfg.dryRun ? `dry-run ${cfg.dryRun}` : cfg.dataplane,
+        dataplane: cfg.dryRun ? `dry-run ${cfg.dryRun}` : (policyPart?.dataplane.name ?? 'none'),
         bgp: cfg.bgp,
         routes: cfg.routes,
         wireguard: cfg.wireguard,
@@ -98,9 +104,18 @@ export function agentCommand(): Command {
       'agent started',
     );
     const stop = async (reason: string) => {
-      log.info({ reason }, 'agent stopping (the dataplane is left as it is)');
+      const cleanup = cfg.cleanupOnStop ? policyPart?.cleanup : undefined;
+      log.info(
+        { reason },
+        cleanup
+          ? 'agent stopping (removing the policy dataplane)'
+          : 'agent stopping (the dataplane is left as it is)',
+      );
       discovery?.stop();
-      const results = await Promise.allSettled([policy?.stop(), routing?.agent.stop()]);
+      const results = await Promise.allSettled([
+        policy?.stop().then(() => cleanup?.()),
+        routing?.agent.stop(),
+      ]);
       const failed = results.filter((r) => r.status === 'rejected');
       for (const r of failed) log.error({ err: String(r.reason) }, 'stop failed');
       await exitAfterFlush(failed.length > 0 ? 1 : 0);
@@ -108,21 +123,6 @@ export function agentCommand(): Command {
     onStopRequest((reason) => void stop(reason));
   });
   return cmd;
-}
-
-function createPolicyDataplane(cfg: AgentConfig, log: Logger): PolicyDataplane | undefined {
-  if (cfg.dryRun) {
-    const extra = { iptables: dryRunIptables, nftables: dryRunNftables, none: undefined }[cfg.dataplane];
-    return new DryRunDataplane(cfg.dryRun, extra);
-  }
-  switch (cfg.dataplane) {
-    case 'none':
-      return undefined;
-    case 'iptables':
-      return new IptablesDataplane(log.child({ dataplane: 'iptables' }));
-    case 'nftables':
-      return new NftablesDataplane(log.child({ dataplane: 'nftables' }));
-  }
 }
 
 /** /livez, /readyz and /metrics on --health-listen; returns the bound address. */

@@ -30,9 +30,33 @@ export const agentSchema = z.object({
     .describe('off its preferred replica, move back after this long ±50 % (0: never)'),
   node: z.string().min(1).describe("this node's name (as in the Node resource)"),
   dataplane: z
-    .enum(['iptables', 'nftables', 'none'])
+    .enum(['iptables', 'nftables', 'bpf', 'auto', 'none'])
     .default('iptables')
-    .describe('policy dataplane to program (none: no policy part, or only --dry-run output)'),
+    .describe(
+      'policy dataplane to program (bpf: tc programs reading pinned maps; auto: bpf, else iptables with a warning; none: no policy part, or only --dry-run output)',
+    ),
+  bpfDir: hostPath(
+    '--dataplane bpf: the bpffs directory its maps and programs are pinned in',
+    '/sys/fs/bpf/tabby',
+  ),
+  bpfStateFile: hostPath(
+    '--dataplane bpf: what the pinned maps hold, so a restarted agent adopts them (keep it on tmpfs, like the pins)',
+    '/var/run/tabby/bpf-state.json',
+  ),
+  bpfObject: z
+    .string()
+    .optional()
+    .describe('--dataplane bpf: the compiled tc program (default: bpf/build/policy.o of this install)'),
+  cleanup: z
+    .boolean()
+    .default(false)
+    .describe('remove everything the policy dataplane programmed (chains, sets, tc programs, pins) and exit'),
+  cleanupOnStop: z
+    .boolean()
+    .default(false)
+    .describe(
+      'on SIGTERM/SIGINT, remove what the policy dataplane programmed before exiting (default: leave it enforcing)',
+    ),
   dryRun: z
     .string()
     .optional()

@@ -106,9 +106,10 @@ describe('Dockerfile', () => {
       .body.filter((i) => i.op === 'RUN')
       .map((i) => i.args)
       .join(' ');
-    // iptables-restore/-save, ipset, nft, ip, bird, wg, wireguard-go (src/agent/dataplane/*).
+    // iptables-restore/-save, ipset, nft, ip, tc, bpftool, bird, wg, wireguard-go (src/agent/dataplane/*).
     for (const pkg of [
       'iptables',
+      'bpftool',
       'ipset',
       'nftables',
       'iproute2',
@@ -117,6 +118,21 @@ describe('Dockerfile', () => {
       'wireguard-go',
     ])
       expect(agentRuns.split(/\s+/)).toContain(pkg);
+  });
+
+  it('gives the agent the compiled eBPF program where the bpf driver looks for it', () => {
+    const stages = parseDockerfile(DOCKERFILE);
+    const build = stages
+      .find((s) => s.name === 'build')!
+      .body.map((i) => i.args)
+      .join('\n');
+    expect(build).toContain('bash scripts/build-bpf.sh');
+    const agentCopies = stages
+      .find((s) => s.name === 'agent')!
+      .body.filter((i) => i.op === 'COPY')
+      .map((i) => i.args);
+    // /app/dist/agent/dataplane/bpf/driver.js -> ../../../../bpf/build/policy.o
+    expect(agentCopies).toContain('--from=build /src/bpf/build ./bpf/build');
   });
 
   it('keeps host build output out of the build context', () => {

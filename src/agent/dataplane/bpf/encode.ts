@@ -1,0 +1,198 @@
+// Pure: CompiledMaps (maps/compile.ts) as bpf/policy.c runs them. Each workload's two
+// instruction arrays become fixed-size ops; every address list an op tests (IP sets, a rule's
+// nets, named-port and service sets) becomes a set of LPM entries. Programs and sets are named
+// by a hash of their content, so identical ones (most endpoints share their programs) are
+// stored once and an unchanged one is never written again; ops refer to sets by that name
+// until plan.ts gives them kernel ids.
+
+import { createHash } from 'node:crypto';
+import { cidrOf } from '../../calc/cidr.js';
+import type { CompiledMaps, Insn, MatchFields, SideFields } from '../maps/compile.js';
+import { ACT, ANY_CODE, FLAG, OP, type SetEntry } from './layout.js';
+
+/** An op before linking: `set` names the set whose id goes in b; `jump` is an op index in the program. */
+export interface OpTemplate {
+  readonly code: number;
+  readonly flags: number;
+  readonly a: number;
+  readonly b: number;
+  readonly set?: string;
+  readonly jump?: number;
+}
+
+export interface EncodedEndpoint {
+  readonly id: string;
+  readonly interfaceName: string;
+  /** Program names (keys of EncodedPolicy.programs). */
+  readonly fromWorkload: string;
+  readonly toWorkload: string;
+}
+
+export interface EncodedPolicy {
+  readonly endpoints: readonly EncodedEndpoint[];
+  readonly programs: ReadonlyMap<string, readonly OpTemplate[]>;
+  readonly sets: ReadonlyMap<string, readonly SetEntry[]>;
+  /** What the kernel program does not enforce (host endpoints today), for the log. */
+  readonly warnings: readonly string[];
+}
+
+const digest = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 24);
+
+function entryOf(net: string, port: number, proto: number): SetEntry | undefined {
+  const c = cidrOf(net);
+  if (c === undefined || proto < 0 || proto > 255) return undefined;
+  const len = c.version === 4 ? 4 : 16;
+  const bytes = Array.from({ length: len }, (_, i) => Number((c.base >> BigInt(8 * (len - 1 - i))) & 0xffn));
+  return { family: c.version, addr: bytes, prefix: c.prefix, port, proto };
+}
+
+class Encoder {
+  readonly sets = new Map<string, readonly SetEntry[]>();
+  readonly programs = new Map<string, readonly OpTemplate[]>();
+  /** Set names by what they were made from: a big set is sorted and hashed once, not per rule. */
+  readonly #byNets = new Map<string, string>();
+  readonly #byIpSet = new Map<number, string>();
+  readonly #byPortSet = new Map<number, string>();
+
+  constructor(private readonly maps: CompiledMaps) {}
+
+  /** Interns a set by content; `entries` is called only for a set not seen yet. */
+  setOf(kind: string, text: string, entries: () => readonly (SetEntry | undefined)[]): string {
+    const name = `${kind}:${digest(text)}`;
+    if (!this.sets.has(name))
+      this.sets.set(
+        name,
+        entries().filter((e): e is SetEntry => e !== undefined),
+      );
+    return name;
+  }
+
+  netsSet(nets: readonly string[]): string {
+    const key = nets.join(' ');
+    let name = this.#byNets.get(key);
+    if (name === undefined) {
+      const sorted = [...new Set(nets)].sort();
+      name = this.setOf('nets', sorted.join(' '), () => sorted.map((n) => entryOf(n, 0, 0)));
+      this.#byNets.set(key, name);
+    }
+    return name;
+  }
+
+  ipSet(index: number): string {
+    let name = this.#byIpSet.get(index);
+    if (name === undefined) {
+      name = this.netsSet(this.maps.ipSets[index]?.members ?? []);
+      this.#byIpSet.set(index, name);
+    }
+    return name;
+  }
+
+  portSet(index: number): string {
+    let name = this.#byPortSet.get(index);
+    if (name !== undefined) return name;
+    const set = this.maps.namedPortSets[index];
+    name =
+      set === undefined
+        ? this.setOf('ports', '', () => [])
+        : this.setOf('ports', `${set.proto ?? '*'} ${set.members.join(' ')}`, () =>
+            set.members.map((m) => {
+              const parts = m.split(',');
+              return set.proto === undefined
+                ? entryOf(parts[0]!, Number(parts[2]), Number(parts[1]))
+                : entryOf(parts[0]!, Number(parts[1]), set.proto);
+            }),
+          );
+    this.#byPortSet.set(index, name);
+    return name;
+  }
+
+  side(out: OpTemplate[], s: SideFields, dst: boolean): void {
+    const f = dst ? FLAG.dst : 0;
+    const setOp = (flags: number, set: string, code: number = OP.set) =>
+      out.push({ code, flags, a: 0, b: 0, set });
+    if (s.nets.length > 0) setOp(f, this.netsSet(s.nets));
+    if (s.notNets.length > 0) setOp(f | FLAG.neg, this.netsSet(s.notNets));
+    for (const i of s.sets) setOp(f, this.ipSet(i));
+    for (const i of s.notSets) setOp(f | FLAG.neg, this.ipSet(i));
+    for (const i of s.ipPortSets) setOp(f, this.portSet(i), OP.service);
+    if (s.ports.length + s.namedPorts.length > 0) {
+      out.push({ code: OP.portsBegin, flags: f, a: 0, b: 0 });
+      for (const [lo, hi] of s.ports) out.push({ code: OP.portRange, flags: f, a: lo, b: hi });
+      for (const i of s.namedPorts) setOp(f, this.portSet(i), OP.namedPort);
+      out.push({ code: OP.portsEnd, flags: f, a: 0, b: 0 });
+    }
+    for (const [lo, hi] of s.notPorts) out.push({ code: OP.portRange, flags: f | FLAG.neg, a: lo, b: hi });
+    for (const i of s.notNamedPorts) setOp(f | FLAG.neg, this.portSet(i), OP.namedPort);
+  }
+
+  terms(out: OpTemplate[], m: MatchFields): void {
+    const proto = (p: number) => (p >= 0 && p <= 255 ? p : 0xffff);
+    if (m.ipVersion !== undefined) out.push({ code: OP.ipVersion, flags: 0, a: m.ipVersion, b: 0 });
+    if (m.proto !== undefined) out.push({ code: OP.proto, flags: 0, a: proto(m.proto), b: 0 });
+    if (m.notProto !== undefined) out.push({ code: OP.proto, flags: FLAG.neg, a: proto(m.notProto), b: 0 });
+    if (m.icmpType !== undefined)
+      out.push({ code: OP.icmp, flags: 0, a: m.icmpType, b: m.icmpCode ?? ANY_CODE });
+    if (m.notIcmpType !== undefined)
+      out.push({ code: OP.icmp, flags: FLAG.neg, a: m.notIcmpType, b: m.notIcmpCode ?? ANY_CODE });
+    this.side(out, m.src, false);
+    this.side(out, m.dst, true);
+  }
+
+  /** One instruction array as ops; returns the program's name. */
+  program(insns: readonly Insn[]): string {
+    const out: OpTemplate[] = [];
+    const start: number[] = [];
+    const passes: { at: number; insn: number }[] = [];
+    for (const insn of insns) {
+      start.push(out.length);
+      switch (insn.op) {
+        case 'allow':
+        case 'deny':
+        case 'log':
+        case 'pass': {
+          const rule = out.push({ code: OP.rule, flags: 0, a: 0, b: 0 }) - 1;
+          this.terms(out, insn.match);
+          if (insn.op === 'pass') passes.push({ at: out.length, insn: insn.jump });
+          out.push({ code: OP.action, flags: ACT[insn.op], a: 0, b: 0 });
+          // A failed term goes on with the next instruction.
+          out[rule] = { ...out[rule]!, jump: out.length };
+          break;
+        }
+        case 'tier-end':
+          out.push({ code: OP.tierEnd, flags: insn.defaultAction === 'deny' ? 1 : 0, a: 0, b: 0 });
+          break;
+        case 'profile-start':
+          if (insn.missing) out.push({ code: OP.drop, flags: 0, a: 0, b: 0 });
+          break;
+        case 'final-drop':
+          out.push({ code: OP.drop, flags: 0, a: 0, b: 0 });
+          break;
+      }
+    }
+    start.push(out.length);
+    if (insns.at(-1)?.op !== 'final-drop') out.push({ code: OP.end, flags: 0, a: 0, b: 0 });
+    for (const p of passes) out[p.at] = { ...out[p.at]!, jump: start[p.insn] ?? start.at(-1)! };
+    const name = `prog:${digest(JSON.stringify(out))}`;
+    if (!this.programs.has(name)) this.programs.set(name, out);
+    return name;
+  }
+}
+
+export function encodePolicy(maps: CompiledMaps): EncodedPolicy {
+  const enc = new Encoder(maps);
+  const endpoints: EncodedEndpoint[] = [];
+  const warnings: string[] = [];
+  for (const ep of maps.endpoints) {
+    if (ep.kind !== 'workload') {
+      warnings.push(`host endpoint ${ep.id}: not enforced by the bpf dataplane yet`);
+      continue;
+    }
+    endpoints.push({
+      id: ep.id,
+      interfaceName: ep.interfaceName,
+      fromWorkload: enc.program(ep.egress),
+      toWorkload: enc.program(ep.ingress),
+    });
+  }
+  return { endpoints, programs: enc.programs, sets: enc.sets, warnings };
+}

@@ -1,0 +1,245 @@
+// Pure: the map writes that take the kernel from the last applied state to a new policy, as one
+// `bpftool batch` file, in an order that makes the change atomic. Endpoint entries exist in two
+// slots and the program reads the slot named by tabby_active[0]:
+//   1. new sets (fresh ids) and new programs (free code ranges) — nothing reads them yet;
+//   2. changed endpoints into the inactive slot;
+//   3. one write flips tabby_active: every packet from here on sees the new version whole;
+//   4. the same endpoint changes into the old slot (both slots equal again, for next time);
+//   5. entries of sets no longer used are deleted; code ranges no longer used are freed.
+// Only what changed is written: sets and programs are named by content (encode.ts).
+
+import type { EncodedPolicy, OpTemplate } from './encode.js';
+import { CODE_ENTRIES, epKeyHex, epValHex, type MapName, opHex, setKeyHex, u32Hex } from './layout.js';
+
+export interface EndpointState {
+  readonly ifindex: number;
+  readonly fromWorkload: string;
+  readonly toWorkload: string;
+}
+
+/** What is in the maps, persisted by the driver so a restarted agent adopts them. */
+export interface BpfState {
+  readonly format: 1;
+  readonly active: 0 | 1;
+  readonly nextSetId: number;
+  /** Set name -> kernel id and the hex keys of its entries (to delete them). */
+  readonly sets: Readonly<Record<string, { readonly id: number; readonly keys: readonly string[] }>>;
+  /** Program name -> its code range. */
+  readonly programs: Readonly<Record<string, { readonly start: number; readonly len: number }>>;
+  /** Free code ranges [start, len], and the first index never used. */
+  readonly free: readonly (readonly [number, number])[];
+  readonly top: number;
+  /** Interface name -> its entry (the same in both slots between applies). */
+  readonly endpoints: Readonly<Record<string, EndpointState>>;
+}
+
+export const EMPTY_STATE: BpfState = {
+  format: 1,
+  active: 0,
+  nextSetId: 1,
+  sets: {},
+  programs: {},
+  free: [],
+  top: 0,
+  endpoints: {},
+};
+
+export interface PlanStats {
+  setsWritten: number;
+  setEntriesWritten: number;
+  setEntriesDeleted: number;
+  programsWritten: number;
+  opsWritten: number;
+  endpointsWritten: number;
+  endpointsDeleted: number;
+  /** Key + value bytes handed to the kernel (the flip included). */
+  bytes: number;
+}
+
+export interface Plan {
+  /** bpftool batch lines (empty when nothing changed). */
+  readonly lines: readonly string[];
+  readonly state: BpfState;
+  readonly stats: PlanStats;
+}
+
+export class CodeSpaceError extends Error {
+  readonly code = 'TABBY_ERR_BPF_CODE_SPACE';
+  constructor(need: number) {
+    super(`bpf dataplane: no room for a program of ${need} ops in tabby_code (${CODE_ENTRIES} entries)`);
+    this.name = 'CodeSpaceError';
+  }
+}
+
+/** First fit from the free list, else the top. */
+function allocate(free: [number, number][], top: { v: number }, len: number): number {
+  const i = free.findIndex(([, l]) => l >= len);
+  if (i >= 0) {
+    const [start, l] = free[i]!;
+    if (l === len) free.splice(i, 1);
+    else free[i] = [start + len, l - len];
+    return start;
+  }
+  if (top.v + len > CODE_ENTRIES) throw new CodeSpaceError(len);
+  const start = top.v;
+  top.v += len;
+  return start;
+}
+
+const hexBytes = (h: string): number => (h.length + 1) / 3;
+
+/**
+ * `ifindex` resolves the desired endpoints' interfaces (one missing is left out: it has no
+ * interface yet). `strays`, when given (after a failed apply or an adoption without state),
+ * lists every entry in tabby_eps: all desired entries are rewritten and the rest deleted.
+ */
+export function planApply(
+  prev: BpfState,
+  desired: EncodedPolicy,
+  ifindex: ReadonlyMap<string, number>,
+  mapPath: (m: MapName) => string,
+  strays?: readonly (readonly [number, number])[],
+): Plan {
+  const lines: string[] = [];
+  const stats: PlanStats = {
+    setsWritten: 0,
+    setEntriesWritten: 0,
+    setEntriesDeleted: 0,
+    programsWritten: 0,
+    opsWritten: 0,
+    endpointsWritten: 0,
+    endpointsDeleted: 0,
+    bytes: 0,
+  };
+  const update = (m: MapName, key: string, value: string) => {
+    lines.push(`map update pinned ${mapPath(m)} key hex ${key} value hex ${value}`);
+    stats.bytes += hexBytes(key) + hexBytes(value);
+  };
+  const remove = (m: MapName, key: string) => {
+    lines.push(`map delete pinned ${mapPath(m)} key hex ${key}`);
+    stats.bytes += hexBytes(key);
+  };
+
+  // Endpoints whose interface exists, and the programs and sets they need.
+  const endpoints: Record<string, EndpointState> = {};
+  for (const ep of desired.endpoints) {
+    const idx = ifindex.get(ep.interfaceName);
+    if (idx === undefined) continue;
+    endpoints[ep.interfaceName] = { ifindex: idx, fromWorkload: ep.fromWorkload, toWorkload: ep.toWorkload };
+  }
+  const progNames = new Set(Object.values(endpoints).flatMap((e) => [e.fromWorkload, e.toWorkload]));
+  const setNames = new Set<string>();
+  for (const p of progNames) for (const op of desired.programs.get(p) ?? []) if (op.set) setNames.add(op.set);
+
+  // 1. New sets and programs.
+  let nextSetId = prev.nextSetId;
+  const sets: Record<string, { id: number; keys: readonly string[] }> = {};
+  for (const name of [...setNames].sort()) {
+    const old = prev.sets[name];
+    if (old !== undefined) {
+      sets[name] = old;
+      continue;
+    }
+    const id = nextSetId++;
+    const keys = (desired.sets.get(name) ?? []).map((e) => setKeyHex(id, e));
+    for (const k of keys) update('tabby_sets', k, '01');
+    sets[name] = { id, keys };
+    stats.setsWritten++;
+    stats.setEntriesWritten += keys.length;
+  }
+  const free = prev.free.map(([s, l]) => [s, l] as [number, number]);
+  const top = { v: prev.top };
+  const programs: Record<string, { start: number; len: number }> = {};
+  // Ranges of programs no longer used are freed only after the new ones are placed: the old
+  // version keeps reading them until the flip.
+  for (const name of [...progNames].sort()) {
+    const old = prev.programs[name];
+    if (old !== undefined) {
+      programs[name] = old;
+      continue;
+    }
+    const ops = desired.programs.get(name) ?? [];
+    const start = allocate(free, top, ops.length);
+    for (const [i, op] of ops.entries())
+      update('tabby_code', u32Hex(start + i), opHex(link(op, start, sets)));
+    programs[name] = { start, len: ops.length };
+    stats.programsWritten++;
+    stats.opsWritten += ops.length;
+  }
+
+  // 2-4. Endpoint entries, flip, shadow.
+  const next = prev.active === 0 ? 1 : 0;
+  const epWrites: (readonly [string, string])[] = [];
+  const epDeletes: number[] = [];
+  for (const [iface, e] of Object.entries(endpoints)) {
+    const old = prev.endpoints[iface];
+    const same =
+      old !== undefined &&
+      old.ifindex === e.ifindex &&
+      old.fromWorkload === e.fromWorkload &&
+      old.toWorkload === e.toWorkload;
+    if (same && strays === undefined) continue;
+    epWrites.push([
+      `${e.ifindex}`,
+      epValHex(programs[e.fromWorkload]!.start, programs[e.toWorkload]!.start),
+    ] as const);
+  }
+  const wanted = new Set(Object.values(endpoints).map((e) => e.ifindex));
+  for (const old of Object.values(prev.endpoints)) if (!wanted.has(old.ifindex)) epDeletes.push(old.ifindex);
+  const extraDeletes = (strays ?? []).filter(([idx]) => !wanted.has(idx) && !epDeletes.includes(idx));
+  const anyEndpointChange = epWrites.length + epDeletes.length + extraDeletes.length > 0;
+  const slotLines = (slot: number) => {
+    for (const [idx, val] of epWrites) update('tabby_eps', epKeyHex(Number(idx), slot), val);
+    for (const idx of epDeletes) remove('tabby_eps', epKeyHex(idx, slot));
+  };
+  if (anyEndpointChange) {
+    slotLines(next);
+    update('tabby_active', u32Hex(0), u32Hex(next));
+    slotLines(prev.active);
+    for (const [idx, slot] of extraDeletes) remove('tabby_eps', epKeyHex(idx, slot));
+    stats.endpointsWritten = epWrites.length;
+    stats.endpointsDeleted = epDeletes.length;
+  }
+
+  // 5. Garbage.
+  for (const [name, s] of Object.entries(prev.sets)) {
+    if (sets[name] !== undefined) continue;
+    for (const k of s.keys) remove('tabby_sets', k);
+    stats.setEntriesDeleted += s.keys.length;
+  }
+  for (const [name, p] of Object.entries(prev.programs))
+    if (programs[name] === undefined) free.push([p.start, p.len]);
+
+  return {
+    lines,
+    stats,
+    state: {
+      format: 1,
+      active: anyEndpointChange ? next : prev.active,
+      nextSetId,
+      sets,
+      programs,
+      free: mergeFree(free),
+      top: top.v,
+      endpoints,
+    },
+  };
+}
+
+/** An op with its set id and absolute jump target filled in. */
+function link(op: OpTemplate, start: number, sets: Readonly<Record<string, { id: number }>>) {
+  if (op.set !== undefined) return { ...op, b: sets[op.set]!.id };
+  if (op.jump !== undefined) return { ...op, b: start + op.jump };
+  return op;
+}
+
+/** Adjacent free ranges merged, sorted by start. */
+function mergeFree(free: readonly (readonly [number, number])[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const [s, l] of [...free].sort((a, b) => a[0] - b[0])) {
+    const last = out.at(-1);
+    if (last !== undefined && last[0] + last[1] === s) last[1] += l;
+    else out.push([s, l]);
+  }
+  return out;
+}
