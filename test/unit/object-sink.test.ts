@@ -81,3 +81,20 @@ describe('object sink: objects sharing a key', () => {
     expect(state.has(Keys.ipPool('10.2.0.0/16'))).toBe(false);
   });
 });
+
+describe('object sink: rejected objects', () => {
+  it('counts rejections by watched kind; any other kind is one label, however many a file invents', () => {
+    const { state, sink } = harness();
+    const invented = Array.from({ length: 50 }, (_, i) => ({
+      apiVersion: 'example.com/v1',
+      kind: `Widget${i}`,
+      metadata: { name: `w${i}` },
+    })) as unknown as KubeObject[];
+    sink.replaceAll([pool('bad', 'not-a-cidr'), pool('good', '10.1.0.0/16'), ...invented], () => true);
+    expect([...sink.conversionErrors]).toEqual([
+      ['IPPool', 1],
+      ['unsupported', 50],
+    ]);
+    expect(state.has(KEY)).toBe(true);
+  });
+});

@@ -13,6 +13,9 @@ import type { Logger } from '../../model/logger.js';
 import type { KV } from '../../model/types.js';
 import type { DatastoreSink } from '../source.js';
 import { type KubeObject, objectId } from './object.js';
+import { RESOURCE_TYPES } from './resources.js';
+
+const WATCHED_KINDS: ReadonlySet<unknown> = new Set(RESOURCE_TYPES.map((r) => r.kind));
 
 export type ObjectEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface ObjectEvent {
@@ -102,7 +105,8 @@ export class ObjectSink {
       if (kvs.some((kv) => kv.value === null)) throw new Error('converter produced a null value');
     } catch (err) {
       const reason = (err as Error).message;
-      const label = `${obj.kind}`;
+      // Only types Tabby watches become label values: a file may name any kind at all.
+      const label = WATCHED_KINDS.has(obj.kind) ? obj.kind : 'unsupported';
       this.conversionErrors.set(label, (this.conversionErrors.get(label) ?? 0) + 1);
       this.log.warn(
         { object: id, reason },
