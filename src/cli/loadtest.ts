@@ -16,6 +16,7 @@ import {
   type Scenario,
 } from '../config/loadtest-config.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
+import { exitAfterFlush } from './exit.js';
 
 /**
  * What this command uses of the engine (loadtest/scenario.ts, loadtest/run.ts). Declared here,
@@ -115,5 +116,7 @@ async function runCommand(cmd: Command): Promise<void> {
     progress: cfg.progress,
   });
   console.log(`wrote ${out.jsonPath}${out.htmlPath ? ` and ${out.htmlPath}` : ''}`);
-  if (out.result.modes.some((m) => m.error)) process.exitCode = 1;
+  // A batch command ends with its report: every child was stopped above, and a handle left
+  // behind (a keep-alive socket, a sampler) once kept large runs alive for minutes.
+  await exitAfterFlush(out.result.modes.some((m) => m.error) ? 1 : 0);
 }
