@@ -113,7 +113,7 @@ export const serveSchema = z.object({
     .max(256)
     .optional()
     .describe(
-      'processes that own the client sockets (the primary keeps the datastore and caches and ships each generation to them once); 1: one process, as before; default: the cores available',
+      'processes that own the client sockets (the primary keeps the datastore and caches and ships each generation to them once); 1: one process, as before; default: the cores available, at most 4',
     ),
   listenBacklog: pos.default(4_096).describe('accept queue length (capped by net.core.somaxconn)'),
   fanoutSliceMs: pos.default(20).describe('a fan-out pass yields to the event loop after this long'),
@@ -179,10 +179,17 @@ export function checkServeConfig(cfg: ServeConfig): string[] {
 }
 
 /**
- * Processes that own client sockets: --workers, else one per core available. Pod identities
- * (`{pod}`) are checked against the primary's placement index, so they keep one process.
+ * Default ceiling on worker processes: each holds its own heap and mirror of every snapshot,
+ * and a pod without a CPU limit sees every core of its node (64 cores must not mean 64 copies).
+ */
+export const MAX_DEFAULT_WORKERS = 4;
+
+/**
+ * Processes that own client sockets: --workers, else one per core available up to
+ * MAX_DEFAULT_WORKERS. Pod identities (`{pod}`) are checked against the primary's placement
+ * index, so they keep one process.
  */
 export function workerCount(cfg: ServeConfig, coresAvailable: number): number {
   if (cfg.workers !== undefined) return cfg.workers;
-  return namesPods(cfg) ? 1 : Math.max(1, coresAvailable);
+  return namesPods(cfg) ? 1 : Math.min(MAX_DEFAULT_WORKERS, Math.max(1, coresAvailable));
 }

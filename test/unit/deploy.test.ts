@@ -8,7 +8,7 @@ import { dirname, join, posix } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { agentSchema } from '../../src/config/agent-config.js';
-import { serveSchema } from '../../src/config/serve-config.js';
+import { checkServeConfig, serveSchema } from '../../src/config/serve-config.js';
 import { envName } from '../../src/config/setting-names.js';
 import { RESOURCE_TYPES, type ResourceType } from '../../src/datastore/kube/resources.js';
 import { type KubeObject, one, render, validate } from '../harness/manifests.js';
@@ -148,6 +148,16 @@ describe('the replicas (Deployment tabby)', () => {
     for (const o of OVERLAYS) {
       const unknown = Object.keys(env(one(rendered[o], 'Deployment', 'tabby'))).filter((n) => !names.has(n));
       expect(unknown, o).toEqual([]);
+    }
+  });
+
+  it('every overlay’s settings make a configuration `tabby serve` accepts (one that fails at start is caught here)', () => {
+    const byEnv = new Map(Object.keys(serveSchema.shape).map((k) => [envName(k), k]));
+    for (const o of OVERLAYS) {
+      const settings: Record<string, unknown> = {};
+      for (const [name, value] of Object.entries(env(one(rendered[o], 'Deployment', 'tabby'))))
+        if (typeof value === 'string' && byEnv.has(name)) settings[byEnv.get(name)!] = value;
+      expect(checkServeConfig(serveSchema.parse(settings)), o).toEqual([]);
     }
   });
 

@@ -11,6 +11,8 @@ describe('serve --workers', () => {
   it('defaults to the cores available, and takes the setting as given', () => {
     expect(workerCount(cfg(), 4)).toBe(4);
     expect(workerCount(cfg(), 0)).toBe(1);
+    // A pod without a CPU limit on a large node: not one process per core of the node.
+    expect(workerCount(cfg(), 64)).toBe(4);
     expect(workerCount(cfg({ workers: '1' }), 8)).toBe(1);
     expect(workerCount(cfg({ workers: 3 }), 2)).toBe(3);
     expect(() => cfg({ workers: 0 })).toThrow();
