@@ -117,12 +117,16 @@ describe('server-side faults', () => {
     h!.emu.create(pod('after-kill', 'faults'));
 
     const want = await apiHash();
+    // A client keeps its state (and says in-sync) while it waits to redial, so being at the
+    // API's hash is not enough: the killed replica's agents must also be on the survivor.
+    const survivor = `replica-${b!.index}`;
     await waitFor(
-      () => clients.every((c) => c.status === 'in-sync' && c.state.hashHex() === want),
+      () =>
+        clients.every((c) => c.status === 'in-sync' && c.state.hashHex() === want) &&
+        [...onKilled].every((c) => c.serverId === survivor),
       SETTLE_MS,
-      'every agent at the API state on the surviving replica',
+      "every agent at the API state, the killed replica's on the survivor",
     );
-    for (const c of onKilled) expect(c.serverId).toBe(`replica-${b!.index}`);
     for (const dp of dataplanes) {
       expect(dp.endpoints.length).toBeGreaterThan(0);
       const first = dp.endpoints.findIndex((n) => n > 0);
