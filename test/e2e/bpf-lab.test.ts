@@ -25,7 +25,7 @@ import { keyKind } from '../../src/model/keys.js';
 import type { KV } from '../../src/model/types.js';
 import { bpfDriver, describeBpf } from './harness/bpf-node.js';
 import { namedPortsPolicy, orGroupsPolicy } from './harness/extra-policies.js';
-import { IDENTITIES, labObjects, podObject } from './harness/seed-lab.js';
+import { connectAsExplained, IDENTITIES, labObjects, podObject } from './harness/seed-lab.js';
 import { Lab } from './harness/topology.js';
 
 /** Debian's multiarch include directory (asm/ headers) for this machine. */
@@ -62,18 +62,8 @@ await describeBpf('e2e bpf: the seed lab enforced by tc programs reading pinned 
     return results;
   }
 
-  async function check(src: string, dst: string, port: number): Promise<'allow' | 'deny'> {
-    const [s, d] = [pod(src), pod(dst)];
-    const expected = explain(calcs.get('node0')!, {
-      srcIp: s.ip,
-      dstIp: d.ip,
-      protocol: 'tcp',
-      dstPort: port,
-    });
-    const got = await s.connect(d.ip, port, { timeoutMs: expected.verdict === 'allow' ? 3000 : 400 });
-    expect(got, `${src} -> ${dst}:${port}`).toBe(expected.verdict === 'allow' ? 'connected' : 'timeout');
-    return expected.verdict;
-  }
+  const check = (src: string, dst: string, port: number) =>
+    connectAsExplained(calcs.get('node0')!, pod(src), pod(dst), port);
 
   beforeAll(async () => {
     lab = await Lab.create({ nodes: 2, podsPerNode: 3 });

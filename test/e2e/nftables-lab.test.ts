@@ -29,7 +29,7 @@ import {
   serviceDenyPolicy,
 } from './harness/extra-policies.js';
 import { describeE2E, preflight } from './harness/preflight.js';
-import { IDENTITIES, labObjects, podObject } from './harness/seed-lab.js';
+import { connectAsExplained, IDENTITIES, labObjects, podObject } from './harness/seed-lab.js';
 import { Lab } from './harness/topology.js';
 
 const reason = await preflight(['ip', 'nft']);
@@ -69,21 +69,8 @@ describeE2E(
       return results;
     }
 
-    /** Real connect vs explain() for a TCP flow. */
-    async function check(src: string, dst: string, port: number): Promise<'allow' | 'deny'> {
-      const [s, d] = [pod(src), pod(dst)];
-      const expected = explain(calcs.get('node0')!, {
-        srcIp: s.ip,
-        dstIp: d.ip,
-        protocol: 'tcp',
-        dstPort: port,
-      });
-      // Silence is the expected answer to a drop, so a short wait then; an allowed connect answers
-      // at once, but the first packet across nodes may wait for ARP, so a long wait.
-      const got = await s.connect(d.ip, port, { timeoutMs: expected.verdict === 'allow' ? 3000 : 400 });
-      expect(got, `${src} -> ${dst}:${port}`).toBe(expected.verdict === 'allow' ? 'connected' : 'timeout');
-      return expected.verdict;
-    }
+    const check = (src: string, dst: string, port: number) =>
+      connectAsExplained(calcs.get('node0')!, pod(src), pod(dst), port);
 
     beforeAll(async () => {
       lab = await Lab.create({ nodes: 2, podsPerNode: 3 });

@@ -4,7 +4,9 @@
 // Lab's nodes with the Lab's addresses. Shared by every dataplane e2e.
 
 import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { explain, type PolicyCalculator } from '../../../src/agent/calc/index.js';
 import type { KubeObject } from '../../../src/datastore/kube/object.js';
 import type { LabPod } from './topology.js';
 
@@ -52,4 +54,22 @@ export function podObject(pod: LabPod, labels?: Record<string, string>): KubeObj
     },
     status: { podIP: pod.ip },
   } as unknown as KubeObject;
+}
+
+/**
+ * A real TCP connect from `s` to `d` must end as explain() judges the flow on `calc` (allowed:
+ * connected; denied: no answer); returns that verdict. Silence is the expected answer to a
+ * drop, so a short wait then; an allowed connect answers at once, but the first packet across
+ * nodes may wait for ARP, so a long wait.
+ */
+export async function connectAsExplained(
+  calc: PolicyCalculator,
+  s: LabPod,
+  d: LabPod,
+  port: number,
+): Promise<'allow' | 'deny'> {
+  const expected = explain(calc, { srcIp: s.ip, dstIp: d.ip, protocol: 'tcp', dstPort: port });
+  const got = await s.connect(d.ip, port, { timeoutMs: expected.verdict === 'allow' ? 3000 : 400 });
+  expect(got, `${s.name} -> ${d.name}:${port}`).toBe(expected.verdict === 'allow' ? 'connected' : 'timeout');
+  return expected.verdict;
 }
