@@ -16,8 +16,7 @@ import { mapsOf } from '../src/agent/dataplane/maps/index.js';
 import { RenderCache, snapshotOf } from '../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../src/datastore/convert/index.js';
 import type { KubeObject } from '../src/datastore/kube/object.js';
-import type { JsonValue, KV } from '../src/model/types.js';
-import { DEFAULTS, generate } from './policy-gen.js';
+import { benchPolicyEdit, DEFAULTS, generate } from './policy-gen.js';
 
 const NODE_INDEX = 7;
 const nodeName = `node-${String(NODE_INDEX).padStart(3, '0')}`;
@@ -55,19 +54,7 @@ console.log(`node ${nodeName}: ${calc.plans().size} local endpoints, ${calc.ipSe
 const full = step('full snapshot');
 
 // One rule of one local Calico NetworkPolicy edited (the policy-bench's edit).
-let policyId: string | undefined;
-for (const plan of [...calc.plans().values()].sort((a, b) => (a.id < b.id ? -1 : 1)))
-  for (const tier of plan.ingress.tiers)
-    for (const p of tier.policies)
-      if (policyId === undefined && p.id.includes('/NetworkPolicy/')) {
-        const v = byKey.get(p.id)?.value as { inboundRules?: unknown[] } | undefined;
-        if ((v?.inboundRules?.length ?? 0) > 0) policyId = p.id;
-      }
-if (policyId === undefined) throw new Error('no local Calico NetworkPolicy with inbound rules');
-const old = byKey.get(policyId)!.value as Record<string, JsonValue>;
-const rules = structuredClone(old['inboundRules']) as Record<string, JsonValue>[];
-rules[0] = { ...rules[0]!, protocol: 'tcp', dstPorts: [9999] };
-calc.apply([{ key: policyId, value: { ...old, inboundRules: rules } } as KV]);
+calc.apply([benchPolicyEdit(calc, byKey)]);
 const edited = step('policy edit', full.state, full.rendered);
 
 // One remote pod relabelled: IP set members move.

@@ -19,8 +19,7 @@ import {
 import { RenderCache, snapshotOf } from '../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../src/datastore/convert/index.js';
 import type { KubeObject } from '../src/datastore/kube/object.js';
-import type { JsonValue, KV } from '../src/model/types.js';
-import { DEFAULTS, generate } from './policy-gen.js';
+import { benchPolicyEdit, DEFAULTS, generate } from './policy-gen.js';
 
 const REPS = Number(process.env['POLICY_BENCH_REPS'] ?? 3);
 const NODE_INDEX = 7;
@@ -144,20 +143,7 @@ async function child(): Promise<Sample> {
   for (const s of r1.rendered.ipSets.values()) renderedMembers += s.members.length;
 
   // (3) Edit one rule of one Calico NetworkPolicy that applies to a local endpoint.
-  let policyId: string | undefined;
-  for (const plan of [...calc.plans().values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-    for (const tier of plan.ingress.tiers)
-      for (const p of tier.policies)
-        if (policyId === undefined && p.id.includes('/NetworkPolicy/')) {
-          const v = byKey.get(p.id)?.value as { inboundRules?: unknown[] } | undefined;
-          if ((v?.inboundRules?.length ?? 0) > 0) policyId = p.id;
-        }
-  }
-  if (policyId === undefined) throw new Error('no local Calico NetworkPolicy with inbound rules');
-  const oldValue = byKey.get(policyId)!.value as Record<string, JsonValue>;
-  const rules = structuredClone(oldValue['inboundRules']) as Record<string, JsonValue>[];
-  rules[0] = { ...rules[0]!, protocol: 'tcp', dstPorts: [9999] };
-  const edit: KV = { key: policyId, value: { ...oldValue, inboundRules: rules } };
+  const edit = benchPolicyEdit(calc, byKey);
   t = now();
   const u3 = calc.apply([edit]);
   const policyCalcMs = now() - t;
@@ -217,7 +203,7 @@ async function child(): Promise<Sample> {
     renderedIpSets: r1.rendered.ipSets.size,
     renderedIpSetMembers: renderedMembers,
     warnings: r1.rendered.warnings.length,
-    policyEdited: policyId,
+    policyEdited: edit.key,
     policyCalcMs,
     policyPlanChanges: u3.endpointPlanChanges.length,
     policyProgramChanges: u3.policyProgramChanges.length,

@@ -3,10 +3,11 @@
 // default tier) built as Kubernetes objects and run through the real converters, so the KVs
 // have exactly the shape the agent receives from the datastore.
 
+import type { PolicyCalculator } from '../src/agent/calc/index.js';
 import { convertObject } from '../src/datastore/convert/index.js';
 import type { KubeObject } from '../src/datastore/kube/object.js';
 import { Rng, RngStream } from '../src/datastore/sim/rng.js';
-import type { KV } from '../src/model/types.js';
+import type { JsonValue, KV } from '../src/model/types.js';
 
 export interface GenOptions {
   readonly seed: number;
@@ -223,4 +224,24 @@ export function generate(o: GenOptions = DEFAULTS): Cluster {
   }
   counts['kvs'] = kvs.length;
   return { kvs, pods, counts, nodeName: nodeNameOf };
+}
+
+/**
+ * The benches' policy edit: one rule of the first (by plan id) local Calico NetworkPolicy with
+ * inbound rules made tcp/9999, so every bench edits the same policy the same way.
+ */
+export function benchPolicyEdit(calc: PolicyCalculator, byKey: ReadonlyMap<string, KV>): KV {
+  let policyId: string | undefined;
+  for (const plan of [...calc.plans().values()].sort((a, b) => (a.id < b.id ? -1 : 1)))
+    for (const tier of plan.ingress.tiers)
+      for (const p of tier.policies)
+        if (policyId === undefined && p.id.includes('/NetworkPolicy/')) {
+          const v = byKey.get(p.id)?.value as { inboundRules?: unknown[] } | undefined;
+          if ((v?.inboundRules?.length ?? 0) > 0) policyId = p.id;
+        }
+  if (policyId === undefined) throw new Error('no local Calico NetworkPolicy with inbound rules');
+  const old = byKey.get(policyId)!.value as Record<string, JsonValue>;
+  const rules = structuredClone(old['inboundRules']) as Record<string, JsonValue>[];
+  rules[0] = { ...rules[0]!, protocol: 'tcp', dstPorts: [9999] };
+  return { key: policyId, value: { ...old, inboundRules: rules } };
 }
