@@ -59,6 +59,9 @@ export class LeanClient {
   connects = 0;
   resumes = 0;
   private epoch: string | undefined;
+  /** The state hash the server sent for generation `hashAt` (SNAPSHOT_END, last DELTA frame). */
+  private hash: string | undefined;
+  private hashAt = -1;
   private port = 0;
   private destroyed = false;
   private onHandshake: (() => void) | undefined;
@@ -91,7 +94,13 @@ export class LeanClient {
       this.epoch !== undefined &&
       this.snapshotEndAtMs > 0 &&
       this.generation >= 0
-        ? { epoch: this.epoch, generation: this.generation }
+        ? {
+            epoch: this.epoch,
+            generation: this.generation,
+            // The hash the server sent for this position (§14.3 allows it: this client keeps
+            // no state to hash), so another replica that had the same state can resume it.
+            ...(this.hashAt === this.generation && this.hash ? { hash: this.hash } : {}),
+          }
         : undefined;
     const s = connect({ host: '127.0.0.1', port, noDelay: true });
     this.socket = s;
@@ -224,6 +233,7 @@ export class LeanClient {
       case MsgType.SnapshotEnd:
         this.snapshotEndAtMs = wallNow();
         this.setGeneration(msg.body.generation);
+        this.noteHash(msg.body.generation, msg.body.hash);
         this.sink.onSnapshotEnd(this);
         return;
       case MsgType.Status:
@@ -269,7 +279,15 @@ export class LeanClient {
       for (let at = body.indexOf(MARKER); at >= 0; at = body.indexOf(MARKER, at + MARKER.length))
         sample(readNumber(body, at + MARKER.length));
     const head = peekDeltaHead(body);
-    if (!head.more) this.setGeneration(head.to);
+    if (!head.more) {
+      this.setGeneration(head.to);
+      this.noteHash(head.to, head.hash);
+    }
+  }
+
+  private noteHash(g: number, hash: string | undefined): void {
+    this.hash = hash;
+    this.hashAt = hash === undefined ? -1 : g;
   }
 
   private setGeneration(g: number): void {
@@ -300,7 +318,7 @@ export function readNumber(b: Buffer, at: number): number {
  * `to` and `more` of a DELTA body without decoding its KVs: the server writes them first
  * (frames.ts: bodyWithKVs({to, more, hash}, ...)). Any other layout falls back to a full decode.
  */
-export function peekDeltaHead(b: Buffer): { to: number; more: boolean } {
+export function peekDeltaHead(b: Buffer): { to: number; more: boolean; hash?: string } {
   // fixmap, fixstr "to", then an unsigned int, then fixstr "more" and a bool.
   if ((b[0]! & 0xf0) === 0x80 && b[1] === 0xa2 && b[2] === 0x74 && b[3] === 0x6f) {
     let at = 4;
@@ -323,10 +341,18 @@ export function peekDeltaHead(b: Buffer): { to: number; more: boolean } {
     }
     if (to >= 0 && b[at] === 0xa4 && b.toString('latin1', at + 1, at + 5) === 'more') {
       const v = b[at + 5];
-      if (v === 0xc2 || v === 0xc3) return { to, more: v === 0xc3 };
+      if (v === 0xc2 || v === 0xc3) {
+        // Then "hash" as str8 of 64 hex characters when the frame carries one (§6.5).
+        at += 6;
+        const hash =
+          b[at] === 0xa4 && b.toString('latin1', at + 1, at + 5) === 'hash' && b[at + 5] === 0xd9 && b[at + 6] === 64
+            ? b.toString('latin1', at + 7, at + 71)
+            : undefined;
+        return { to, more: v === 0xc3, ...(hash ? { hash } : {}) };
+      }
     }
   }
   const msg = parseBody(MsgType.Delta, packr.unpack(b));
   if (msg.type !== MsgType.Delta) throw new Error('not a DELTA');
-  return { to: msg.body.to, more: msg.body.more };
+  return { to: msg.body.to, more: msg.body.more, ...(msg.body.hash ? { hash: msg.body.hash } : {}) };
 }
