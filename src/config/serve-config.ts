@@ -118,7 +118,9 @@ export const serveSchema = z.object({
   listenBacklog: pos.default(4_096).describe('accept queue length (capped by net.core.somaxconn)'),
   fanoutSliceMs: pos.default(20).describe('a fan-out pass yields to the event loop after this long'),
   maxBatchSize: pos.default(1_000).describe('updates per generation at most'),
-  maxBatchDelayMs: ms.default(10).describe('at most one batch per this window (ms); an update after a quiet spell goes out at once'),
+  maxBatchDelayMs: ms
+    .default(10)
+    .describe('at most one batch per this window (ms); an update after a quiet spell goes out at once'),
   maxHistoryBytes: pos.default(64 << 20).describe('retained delta history for catch-up/resume, bytes'),
   maxHistoryAgeMs: pos.default(300_000).describe('retained delta history for catch-up/resume, age'),
   snapshotReuseMs: ms.default(1_000).describe('reuse an encoded snapshot for new clients this long'),
