@@ -19,6 +19,8 @@ export interface DesiredDevice {
 
 export interface DumpPeer {
   readonly publicKey: string;
+  /** The key itself is never kept, only whether one is set. */
+  readonly hasPresharedKey: boolean;
   readonly endpoint?: string;
   readonly allowedIps: readonly string[];
   /** Unix seconds; undefined = never. */
@@ -38,15 +40,32 @@ export interface DeviceDump {
 
 const none = (s: string | undefined) => (s === undefined || s === '(none)' || s === 'off' ? undefined : s);
 
-/** Parses `wg show NAME dump` (tab-separated: interface line, then one line per peer). */
+export class WgDumpError extends Error {
+  readonly code = 'TABBY_ERR_WG_DUMP';
+  constructor(message: string) {
+    super(message);
+    this.name = 'WgDumpError';
+  }
+}
+
+/**
+ * Parses `wg show NAME dump` of one interface (not `wg show all dump`): tab-separated, an
+ * interface line of 4 fields, then one line of 8 per peer. The one parser of the dump: the
+ * dataplane compares it with the desired device, `tabby node status` shows it.
+ */
 export function parseDump(text: string): DeviceDump {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const [head, ...rest] = lines.map((l) => l.split('\t'));
-  if (head === undefined || head.length < 4) throw new Error('empty or malformed wg dump');
-  const peers = rest.map((f): DumpPeer => {
+  if (head?.length !== 4)
+    throw new WgDumpError(
+      `wg dump: want an interface line of 4 fields, got ${JSON.stringify(lines[0] ?? '')}`,
+    );
+  const peers = rest.map((f, i): DumpPeer => {
+    if (f.length !== 8) throw new WgDumpError(`wg dump: peer line ${i + 1} has ${f.length} fields, want 8`);
     const handshake = Number(f[4] ?? '0');
     return {
       publicKey: f[0]!,
+      hasPresharedKey: none(f[1]) !== undefined && f[1] !== '',
       endpoint: none(f[2]),
       allowedIps: (none(f[3]) ?? '').split(',').filter((s) => s !== ''),
       latestHandshake: handshake > 0 ? handshake : undefined,
