@@ -3,24 +3,32 @@ module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
     {
+      name: 'errors-are-leaf',
+      comment:
+        'src/errors is the root of every error class and its table of codes: it imports nothing of ours, so every folder can extend it',
+      severity: 'error',
+      from: { path: '^src/errors/' },
+      to: { path: '^src/', pathNot: '^src/errors/' },
+    },
+    {
       name: 'model-is-leaf',
-      comment: 'model imports nothing of ours',
+      comment: 'model imports nothing of ours but the error root',
       severity: 'error',
       from: { path: '^src/model/' },
-      to: { path: '^src/', pathNot: '^src/model/' },
+      to: { path: '^src/', pathNot: '^src/(model|errors)/' },
     },
     {
       name: 'protocol-only-model',
       severity: 'error',
       from: { path: '^src/protocol/' },
-      to: { path: '^src/', pathNot: '^src/(protocol|model)/' },
+      to: { path: '^src/', pathNot: '^src/(protocol|model|errors)/' },
     },
     {
       name: 'client-ships-to-nodes',
-      comment: 'the client library imports only protocol and model',
+      comment: 'the client library imports only protocol, model and the error root',
       severity: 'error',
       from: { path: '^src/client/' },
-      to: { path: '^src/', pathNot: '^src/(client|protocol|model)/' },
+      to: { path: '^src/', pathNot: '^src/(client|protocol|model|errors)/' },
     },
     {
       name: 'public-entry-is-the-client',
@@ -28,21 +36,21 @@ module.exports = {
         'src/index.ts (package exports) offers the client library and the model, nothing that needs the server',
       severity: 'error',
       from: { path: '^src/index\\.ts$' },
-      to: { path: '^src/', pathNot: '^src/(client|protocol|model)/' },
+      to: { path: '^src/', pathNot: '^src/(client|protocol|model|errors)/' },
     },
     {
       name: 'calc-is-pure',
       comment: 'agent/calc computes desired state from the model only: no I/O, no wire, no datastore',
       severity: 'error',
       from: { path: '^src/agent/calc/' },
-      to: { path: '^src/', pathNot: '^src/(agent/calc|model)/' },
+      to: { path: '^src/', pathNot: '^src/(agent/calc|model|errors)/' },
     },
     {
       name: 'lint-is-pure',
       comment: 'lint rules read the KV model through agent/calc: no I/O, no datastore, no wire',
       severity: 'error',
       from: { path: '^src/lint/' },
-      to: { path: '^src/', pathNot: '^src/(lint|agent/calc|model)/' },
+      to: { path: '^src/', pathNot: '^src/(lint|agent/calc|model|errors)/' },
     },
     {
       name: 'datastore-not-server',
@@ -63,7 +71,10 @@ module.exports = {
         'agent/dataplane/rules is the model every table-based dataplane translates: it imports no dataplane',
       severity: 'error',
       from: { path: '^src/agent/dataplane/rules/' },
-      to: { path: '^src/', pathNot: '^src/(agent/dataplane/(rules/|named-port\\.ts$)|agent/calc/|model/)' },
+      to: {
+        path: '^src/',
+        pathNot: '^src/(agent/dataplane/(rules/|named-port\\.ts$)|agent/calc/|model/|errors/)',
+      },
     },
     {
       name: 'table-dataplanes-apart',

@@ -2,6 +2,9 @@
 // typed records for status output. The private key and preshared keys are never kept: only
 // whether a preshared key is set.
 
+import { ErrorCode } from '../../../errors/codes.js';
+import { TabbyError } from '../../../errors/tabby-error.js';
+
 export interface WgPeerStatus {
   readonly publicKey: string;
   readonly hasPresharedKey: boolean;
@@ -24,11 +27,9 @@ export interface WgInterfaceStatus {
   readonly peers: readonly WgPeerStatus[];
 }
 
-export class WgDumpError extends Error {
-  readonly code = 'TABBY_ERR_WG_DUMP';
+export class WgDumpError extends TabbyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'WgDumpError';
+    super(ErrorCode.WgDump, message);
   }
 }
 
