@@ -85,6 +85,50 @@ module.exports = {
       to: { path: '^src/agent/dataplane/(iptables|nftables)/', pathNot: '^src/agent/dataplane/$1/' },
     },
     {
+      name: 'dataplane-below-the-agent',
+      comment:
+        'agent/dataplane turns calc output into kernel state: it imports calc, the model and the error root, never the agent runtime, the wire, a datastore or the server',
+      severity: 'error',
+      from: { path: '^src/agent/dataplane/' },
+      to: { path: '^src/', pathNot: '^src/(agent/dataplane|agent/calc|model|errors)/' },
+    },
+    {
+      name: 'observability-watches-interfaces',
+      comment:
+        'observability reads components through their types and stats: no datastore implementation (only datastore/source.ts), no emulator, no wire codec',
+      severity: 'error',
+      from: { path: '^src/observability/' },
+      to: { path: '^src/(datastore|emulator|protocol)/', pathNot: '^src/datastore/source\\.ts$' },
+    },
+    {
+      name: 'observability-is-wired-by-roots',
+      comment:
+        "components do not know they are watched: only the composition roots (cli, the emulator's cli) import observability",
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(cli|observability)/|^src/emulator/cli\\.ts$' },
+      to: { path: '^src/observability/' },
+    },
+    {
+      name: 'config-reads-defaults',
+      comment:
+        'config builds one typed object over the defaults each component exports from its options.ts: besides types, it imports only the model, the error root and those options modules',
+      severity: 'error',
+      from: { path: '^src/config/' },
+      to: {
+        path: '^src/',
+        pathNot: '^src/(config|model|errors)/|^src/.+/options\\.ts$',
+        dependencyTypesNot: ['type-only'],
+      },
+    },
+    {
+      name: 'config-is-for-roots',
+      comment:
+        "components take typed options, not settings: only the composition roots (cli, the emulator's cli) import config",
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(cli|config)/|^src/emulator/cli\\.ts$' },
+      to: { path: '^src/config/' },
+    },
+    {
       name: 'only-cli-composes',
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/cli/' },
