@@ -8,6 +8,8 @@ export { ClientState } from './client/state.js';
 export { SyncClient, type SyncClientEvents, type SyncClientOptions } from './client/sync-client.js';
 export type { ClientTlsOptions } from './client/tls.js';
 export { ClientTlsError } from './client/tls.js';
+export { ErrorCode, isErrorCode } from './errors/codes.js';
+export { TabbyError } from './errors/tabby-error.js';
 export { type KeyKind, Keys, keyKind, SYNCER_TABLE, syncersForKey } from './model/keys.js';
 export { canonicalJson, EMPTY_STATE_HASH, hashState, StateHash } from './model/state-hash.js';
 export {
@@ -20,4 +22,5 @@ export {
   SyncerType,
   SyncStatus,
 } from './model/types.js';
-export { CloseCode, isCloseCode, ProtocolError, TabbyError } from './protocol/errors.js';
+export { CloseCode, EncodeError, isCloseCode, ProtocolError } from './protocol/errors.js';
+export { ReportError, ReportRefusal } from './protocol/reports.js';

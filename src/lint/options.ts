@@ -2,6 +2,8 @@
 // server was started with) and thresholds.
 
 import { parseCidr } from '../agent/calc/cidr.js';
+import { ErrorCode } from '../errors/codes.js';
+import { TabbyError } from '../errors/tabby-error.js';
 
 export interface LintOptions {
   /**
@@ -20,11 +22,9 @@ export interface ResolvedLintOptions {
 
 export const DEFAULT_MAX_MESH_NODES = 100;
 
-export class LintOptionsError extends Error {
-  readonly code = 'TABBY_ERR_LINT_OPTIONS';
+export class LintOptionsError extends TabbyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'LintOptionsError';
+    super(ErrorCode.LintOptions, message);
   }
 }
 

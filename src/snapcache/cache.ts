@@ -15,28 +15,10 @@ import { encodeKV } from '../protocol/codec.js';
 import type { Compression } from '../protocol/messages.js';
 import { encodeDelta, encodeSnapshot, type Frames } from './frames.js';
 import { Generation } from './generation.js';
+import type { CacheOptions } from './options.js';
 import { RecentHashes } from './recent-hashes.js';
 
-export interface CacheOptions {
-  syncer: SyncerType;
-  /** A batch becomes a generation once it holds this many keys... */
-  maxBatchSize: number;
-  /** ...or when its first update is this old. */
-  maxBatchDelayMs: number;
-  /** Retained history (for catch-up and resume) is bounded by bytes and by age. */
-  maxHistoryBytes: number;
-  maxHistoryAgeMs: number;
-  /** A built snapshot is reused for new clients this long (they catch up with deltas). */
-  snapshotReuseMs: number;
-  maxFrameBodyBytes: number;
-  minDeflateBytes: number;
-  /** Bytes of merged-delta frames kept for clients at the same position. */
-  mergedDeltaCacheBytes: number;
-  /** The stream's epoch; a mirror takes its primary's, so resume works on every worker. */
-  epoch?: string;
-  now?: () => number;
-  log?: Logger;
-}
+export type { CacheOptions } from './options.js';
 
 /** A mirror's entries carry no digest: its state hash is the primary's, never recomputed. */
 const NO_DIGEST = Buffer.alloc(0);

@@ -2,6 +2,8 @@
 // src/datastore/convert writes them, after libcalico-go's backend model). A value that does
 // not parse is treated as a deletion, like Felix's ValidationFilter, and reported.
 
+import { ErrorCode } from '../../errors/codes.js';
+import { TabbyError } from '../../errors/tabby-error.js';
 import { keyKind } from '../../model/keys.js';
 import { parseSelector, type Selector } from '../../model/selector/index.js';
 import type { JsonValue } from '../../model/types.js';
@@ -97,7 +99,11 @@ export interface NetworkSetValue {
   readonly profileIds: readonly string[];
 }
 
-export class BadValue extends Error {}
+export class BadValue extends TabbyError {
+  constructor(message: string) {
+    super(ErrorCode.BadValue, message);
+  }
+}
 
 type Obj = Readonly<Record<string, JsonValue>>;
 const isObj = (v: JsonValue | undefined): v is Obj =>

@@ -2,6 +2,9 @@
 // parse of `wg show NAME dump`, and the comparison that decides whether a syncconf is due.
 // The dump's first field is the private key: the parser drops it on the spot.
 
+import { ErrorCode } from '../../../errors/codes.js';
+import { TabbyError } from '../../../errors/tabby-error.js';
+
 export interface DesiredPeer {
   readonly publicKey: string;
   readonly endpoint: string;
@@ -40,11 +43,9 @@ export interface DeviceDump {
 
 const none = (s: string | undefined) => (s === undefined || s === '(none)' || s === 'off' ? undefined : s);
 
-export class WgDumpError extends Error {
-  readonly code = 'TABBY_ERR_WG_DUMP';
+export class WgDumpError extends TabbyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'WgDumpError';
+    super(ErrorCode.WgDump, message);
   }
 }
 
