@@ -18,10 +18,18 @@ import {
   profileChain,
 } from './names.js';
 import { lowerRuleChain } from './policy-rules.js';
-import { PURE, type RenderCache, sameValue } from './render-cache.js';
+import { type RenderCache, sameValue } from './render-cache.js';
 import { type DataplaneSnapshot, namedPortMembers, type RenderOptions } from './snapshot.js';
 
 type Dir = 'in' | 'out';
+
+/** A policy chain an endpoint chain jumps to: its name and render-cache key, computed once. */
+interface PolicyChainRef {
+  readonly id: string;
+  readonly dir: Dir;
+  readonly chain: string;
+  readonly key: string;
+}
 
 const NO_RULES: readonly ParsedRule[] = Object.freeze([]);
 const MISSING_PROFILE: readonly Rule[] = Object.freeze([
@@ -69,33 +77,56 @@ export function buildModel(
     into: Map<string, readonly Rule[]>,
     name: string,
     rules: readonly ParsedRule[],
-    what: string,
+    what: () => string,
+    key = `${k}:rule:${name}`,
   ) => {
     if (into.has(name)) return;
     const entry =
       cache === undefined
-        ? lowerRuleChain(rules, what, caps, NAMES)
-        : cache.memo(`${k}:rule:${name}`, rules, () => lowerRuleChain(rules, what, caps, NAMES));
+        ? lowerRuleChain(rules, what(), caps, NAMES)
+        : cache.memo(key, rules, () => lowerRuleChain(rules, what(), caps, NAMES));
     for (const id of entry.sets) usedSets.add(id);
     for (const id of entry.portSets) usedPortSets.add(id);
     warnings.push(...entry.warnings);
     into.set(name, entry.rules);
   };
 
-  /** Ensures the policy's chain exists in `into`; its name (a hash, so memoised). */
-  const policyChainOf = (into: Map<string, readonly Rule[]>, id: string, dir: Dir): string => {
-    const chain =
-      cache === undefined
-        ? policyChain(id, dir)
-        : cache.memo(`name:${dir}:${id}`, PURE, () => policyChain(id, dir));
-    const prog = snapshot.policies.get(id);
+  // A policy's chain name is a hash and its memo key a concatenation: both kept per policy
+  // reference (the same object while its plan is), so an unchanged plan costs no hashing.
+  const refTags = { in: `${k}:ref:in`, out: `${k}:ref:out` } as const;
+  const chainRef = (id: string, dir: Dir): PolicyChainRef => {
+    const chain = policyChain(id, dir);
+    return { id, dir, chain, key: `${k}:rule:${chain}` };
+  };
+  /** While an endpoint's rules are built: the policy chains they jump to. */
+  let collecting: PolicyChainRef[] | undefined;
+
+  /** Ensures the policy's chain exists in `into`. */
+  const ensurePolicy = (into: Map<string, readonly Rule[]>, ref: PolicyChainRef): void => {
+    if (into.has(ref.chain)) return;
+    const prog = snapshot.policies.get(ref.id);
     ruleChain(
       into,
-      chain,
-      (dir === 'in' ? prog?.inbound : prog?.outbound) ?? NO_RULES,
-      `policy ${id} ${dir}`,
+      ref.chain,
+      (ref.dir === 'in' ? prog?.inbound : prog?.outbound) ?? NO_RULES,
+      () => `policy ${ref.id} ${ref.dir}`,
+      ref.key,
     );
-    return chain;
+  };
+
+  /** Ensures the policy's chain exists in `into`; its name. */
+  const policyChainOf = (
+    into: Map<string, readonly Rule[]>,
+    pol: { readonly id: string },
+    dir: Dir,
+  ): string => {
+    const ref =
+      cache === undefined
+        ? chainRef(pol.id, dir)
+        : cache.derive(refTags[dir], pol, () => chainRef(pol.id, dir));
+    collecting?.push(ref);
+    ensurePolicy(into, ref);
+    return ref.chain;
   };
 
   /** Ensures the profile's chain exists in `into` (a drop chain when missing); its name. */
@@ -105,7 +136,8 @@ export function buildModel(
     if (prog === undefined) {
       if (!into.has(chain)) warnings.push(`profile ${name}: missing, renders as DROP`);
       into.set(chain, MISSING_PROFILE);
-    } else ruleChain(into, chain, dir === 'in' ? prog.inbound : prog.outbound, `profile ${name} ${dir}`);
+    } else
+      ruleChain(into, chain, dir === 'in' ? prog.inbound : prog.outbound, () => `profile ${name} ${dir}`);
     return chain;
   };
 
@@ -119,7 +151,7 @@ export function buildModel(
       { match: [], action: { t: 'clear-mark', bits: Marks.pass }, comment: `start of tier ${tier.name}` },
     ];
     for (const pol of tier.policies) {
-      out.push({ match: [ifNotPassed], action: { t: 'jump', chain: policyChainOf(into, pol.id, dir) } });
+      out.push({ match: [ifNotPassed], action: { t: 'jump', chain: policyChainOf(into, pol, dir) } });
       // doNotTrack: an allow is NOTRACK + accept (Felix), so neither direction is tracked.
       if (untracked) out.push({ match: [ifAccepted], action: { t: 'notrack' } });
       out.push(RETURN_IF_ACCEPTED);
@@ -147,21 +179,24 @@ export function buildModel(
     ];
   };
 
-  /** An endpoint chain: its own rules depend only on the plan; the chains it jumps to are ensured. */
+  /**
+   * An endpoint chain: its own rules depend only on the plan, kept with the policy chains they
+   * jump to; those (and its profiles' chains) are ensured.
+   */
   const endpointChainRules = (name: string, plan: EndpointPlan, dir: Dir): readonly Rule[] => {
     if (cache === undefined) return endpointRules(plan, dir);
-    let fresh = false;
     // Frozen: cached rules are shared by every later render's model.
-    const rules = cache.memo(`${k}:endpoint:${name}`, plan, () => {
-      fresh = true;
-      return Object.freeze(endpointRules(plan, dir));
+    const entry = cache.memo(`${k}:endpoint:${name}`, plan, () => {
+      collecting = [];
+      const rules = Object.freeze(endpointRules(plan, dir));
+      const refs: readonly PolicyChainRef[] = collecting;
+      collecting = undefined;
+      return { rules, refs };
     });
-    if (!fresh) {
-      const d = dir === 'in' ? plan.ingress : plan.egress;
-      for (const tier of d.tiers) for (const pol of tier.policies) policyChainOf(filter, pol.id, dir);
-      for (const name of d.profiles) profileChainOf(filter, name, dir);
-    }
-    return rules;
+    for (const ref of entry.refs) ensurePolicy(filter, ref);
+    for (const name of (dir === 'in' ? plan.ingress : plan.egress).profiles)
+      profileChainOf(filter, name, dir);
+    return entry.rules;
   };
 
   const plans = [...snapshot.plans].sort((a, b) => (a.interfaceName < b.interfaceName ? -1 : 1));
