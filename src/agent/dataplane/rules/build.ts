@@ -51,6 +51,13 @@ function netMembers(members: readonly string[]): string[] {
   return [...out].sort();
 }
 
+/** Each chain once, from lists that repeat them. */
+function unionOf(lists: readonly (readonly PolicyChainRef[])[]): readonly PolicyChainRef[] {
+  const out = new Map<string, PolicyChainRef>();
+  for (const refs of lists) for (const ref of refs) if (!out.has(ref.chain)) out.set(ref.chain, ref);
+  return [...out.values()];
+}
+
 /** The map with its keys in code-unit order (chains and sets are written in that order). */
 export const sortedMap = <V>(m: Map<string, V>): Map<string, V> =>
   new Map([...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -179,9 +186,12 @@ export function buildModel(
     ];
   };
 
+  /** Policy chains the cached endpoint chains of this render jump to (ensured after them). */
+  const endpointRefs: (readonly PolicyChainRef[])[] = [];
+
   /**
    * An endpoint chain: its own rules depend only on the plan, kept with the policy chains they
-   * jump to; those (and its profiles' chains) are ensured.
+   * jump to (ensured below, once for all endpoints); its profiles' chains are ensured here.
    */
   const endpointChainRules = (name: string, plan: EndpointPlan, dir: Dir): readonly Rule[] => {
     if (cache === undefined) return endpointRules(plan, dir);
@@ -193,7 +203,7 @@ export function buildModel(
       collecting = undefined;
       return { rules, refs };
     });
-    for (const ref of entry.refs) ensurePolicy(filter, ref);
+    endpointRefs.push(entry.refs);
     for (const name of (dir === 'in' ? plan.ingress : plan.egress).profiles)
       profileChainOf(filter, name, dir);
     return entry.rules;
@@ -211,6 +221,11 @@ export function buildModel(
     toWorkload.push([plan.interfaceName, tw]);
     fromWorkload.push([plan.interfaceName, fw]);
   }
+  // Endpoints share most policies (here 100 plans name 700 policies 21,000 times): while the
+  // plans are the same objects, so is the union of the chains they jump to.
+  if (cache !== undefined)
+    for (const ref of cache.memo(`${k}:endpoint-refs`, plans, () => unionOf(endpointRefs), sameValue))
+      ensurePolicy(filter, ref);
   // An unknown workload interface is dropped (Felix: "Unknown interface").
   const unknown: Rule = { match: [], action: { t: 'drop' }, comment: 'unknown interface' };
   filter.set(Chains.toWlDispatch, [
