@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PolicyCalculator } from '../src/agent/calc/index.js';
+import { type CalcUpdate, PolicyCalculator } from '../src/agent/calc/index.js';
 import {
   appliedState,
   ChainHashCache,
@@ -16,7 +16,7 @@ import {
   render,
   renderRestore,
 } from '../src/agent/dataplane/iptables/index.js';
-import { RenderCache, snapshotOf } from '../src/agent/dataplane/rules/index.js';
+import { type DataplaneSnapshot, RenderCache, SnapshotFeed } from '../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../src/datastore/convert/index.js';
 import type { KubeObject } from '../src/datastore/kube/object.js';
 import { benchPolicyEdit, DEFAULTS, generate } from './policy-gen.js';
@@ -35,8 +35,9 @@ const heapMiB = (): number => {
 };
 
 /**
- * Held across renders, as the agent's dataplane adapter and driver hold them: chains of
- * unchanged policies, profiles and endpoints are reused, and unchanged chains not re-hashed.
+ * Held across renders, as the agent's dataplane adapter and driver hold them: the feed takes
+ * each calc update (the snapshot changes only where the update says), chains of unchanged
+ * policies, profiles and endpoints are reused, and unchanged chains not re-hashed.
  */
 const renderCache = new RenderCache();
 const hashCache = new ChainHashCache();
@@ -44,9 +45,18 @@ const hashCache = new ChainHashCache();
 /** What the kernel would hold after applying `r` (as parseIptablesSave would read it back). */
 const stateOf = (r: RenderedDataplane) => appliedState(r, hashCache);
 
-function renderAll(calc: PolicyCalculator, previous?: RenderedDataplane) {
+let feed: SnapshotFeed | undefined;
+
+/** The feed's snapshot after `update` (the first call builds it from the calculator). */
+function fed(calc: PolicyCalculator, update?: CalcUpdate): DataplaneSnapshot {
+  feed ??= new SnapshotFeed(calc);
+  if (update !== undefined) feed.update(update);
+  return feed.snapshot();
+}
+
+function renderAll(calc: PolicyCalculator, previous?: RenderedDataplane, update?: CalcUpdate) {
   const t0 = now();
-  const snap = snapshotOf(calc);
+  const snap = fed(calc, update);
   const t1 = now();
   const rendered = render(snap, {}, renderCache);
   const t2 = now();
@@ -63,6 +73,7 @@ function renderAll(calc: PolicyCalculator, previous?: RenderedDataplane) {
     }
   }
   return {
+    snap,
     rendered,
     restore,
     setsChanged,
@@ -73,7 +84,7 @@ function renderAll(calc: PolicyCalculator, previous?: RenderedDataplane) {
 /** The nftables renderer, if this checkout has one (optional; loaded by path so its absence is fine). */
 interface NftModule {
   render(
-    snapshot: ReturnType<typeof snapshotOf>,
+    snapshot: DataplaneSnapshot,
     options?: Record<string, never>,
     cache?: RenderCache,
   ): {
@@ -97,9 +108,10 @@ async function loadNft(): Promise<NftModule | undefined> {
 
 type NftRendered = ReturnType<NftModule['render']>;
 const nftCache = new RenderCache();
-function nftRender(nft: NftModule, calc: PolicyCalculator, previous?: NftRendered) {
+/** nftables from the same fed snapshot as iptables (the feed's update is timed there). */
+function nftRender(nft: NftModule, snap: DataplaneSnapshot, previous?: NftRendered) {
   const t0 = now();
-  const rendered = nft.render(snapshotOf(calc), {}, nftCache);
+  const rendered = nft.render(snap, {}, nftCache);
   const text = nft.renderReplace(rendered);
   const ms = now() - t0;
   let chainsChanged = 0;
@@ -137,7 +149,7 @@ async function child(): Promise<Sample> {
 
   // (2) Render this node's rules.
   const r1 = renderAll(calc);
-  const n1 = nft === undefined ? undefined : nftRender(nft, calc);
+  const n1 = nft === undefined ? undefined : nftRender(nft, r1.snap);
   const rules1 = [...r1.rendered.chains.values()].reduce((n, c) => n + c.length, 0);
   let renderedMembers = 0;
   for (const s of r1.rendered.ipSets.values()) renderedMembers += s.members.length;
@@ -147,8 +159,8 @@ async function child(): Promise<Sample> {
   t = now();
   const u3 = calc.apply([edit]);
   const policyCalcMs = now() - t;
-  const r3 = renderAll(calc, r1.rendered);
-  const n3 = nft === undefined ? undefined : nftRender(nft, calc, n1!.rendered);
+  const r3 = renderAll(calc, r1.rendered, u3);
+  const n3 = nft === undefined ? undefined : nftRender(nft, r3.snap, n1!.rendered);
 
   // (4) Relabel one remote pod (app aK -> another app): IP set members move, no chain changes.
   const local = `/calico/v1/host/${nodeName}/`;
@@ -163,8 +175,8 @@ async function child(): Promise<Sample> {
   const labelCalcMs = now() - t;
   let memberChanges = 0;
   for (const c of u4.ipSetChanges) memberChanges += c.added.length + c.removed.length;
-  const r4 = renderAll(calc, r3.rendered);
-  const n4 = nft === undefined ? undefined : nftRender(nft, calc, n3!.rendered);
+  const r4 = renderAll(calc, r3.rendered, u4);
+  const n4 = nft === undefined ? undefined : nftRender(nft, r4.snap, n3!.rendered);
   const nftFigures: Sample =
     n1 === undefined
       ? {}
@@ -265,10 +277,10 @@ function parent(): void {
     ['', 'local endpoints / plans', n('localEndpoints')],
     ['', 'selector IP sets / total members', `${n('ipSets')} / ${n('ipSetMembers')}`],
     ['', 'selector evaluations', n('ipSetEvaluations')],
-    ['(2) render node', 'snapshotOf + render + renderRestore', `${f('renderTotalMs')} ms`],
+    ['(2) render node', 'feed snapshot + render + renderRestore', `${f('renderTotalMs')} ms`],
     [
       '',
-      '  of which snapshotOf / render / restore',
+      '  of which feed / render / restore',
       `${f('renderSnapshotMs')} / ${f('renderMs')} / ${f('restoreMs')} ms`,
     ],
     ['', 'chains / rules / restore bytes', `${n('chains')} / ${n('rules')} / ${n('restoreBytes')}`],
@@ -277,7 +289,7 @@ function parent(): void {
     ['', 're-render + diff', `${f('policyRenderMs')} ms`],
     [
       '',
-      '  of which snapshotOf / render / restore',
+      '  of which feed / render / restore',
       `${f('policySnapshotMs')} / ${f('policyRenderOnlyMs')} / ${f('policyRestoreMs')} ms`,
     ],
     ['', 'chains written / deleted', `${n('policyChainsWritten')} / ${n('policyChainsDeleted')}`],
@@ -287,7 +299,7 @@ function parent(): void {
     ['', 're-render + diff', `${f('labelRenderMs')} ms`],
     [
       '',
-      '  of which snapshotOf / render / restore',
+      '  of which feed / render / restore',
       `${f('labelSnapshotMs')} / ${f('labelRenderOnlyMs')} / ${f('labelRestoreMs')} ms`,
     ],
     ['', 'chains written / deleted', `${n('labelChainsWritten')} / ${n('labelChainsDeleted')}`],

@@ -6,13 +6,18 @@
 import type { SyncClient } from '../client/sync-client.js';
 import type { Logger } from '../model/logger.js';
 import { ApplyLoop, type ApplyStats } from './apply-loop.js';
-import { PolicyCalculator } from './calc/index.js';
+import { type CalcUpdate, PolicyCalculator } from './calc/index.js';
 
 /** What the agent needs from a dataplane (iptables, nftables, dry-run), declared here. */
 export interface PolicyDataplane {
   readonly name: string;
   /** Makes the node match the calculator's current state; throws if it could not (the last good state stays). */
   sync(calc: PolicyCalculator): Promise<void>;
+  /**
+   * Each update as the calculator produces it, before the sync that follows: a dataplane that
+   * keeps its own view of calc output changes only what the update names.
+   */
+  observe?(update: CalcUpdate): void;
 }
 
 export type AgentStats = ApplyStats;
@@ -43,6 +48,7 @@ export class PolicyAgent {
     );
     client.on('updates', (kvs) => {
       const u = this.calc.apply(kvs);
+      dataplane.observe?.(u);
       if (u.invalid.length > 0)
         this.log.warn({ keys: u.invalid.slice(0, 10) }, 'invalid values treated as deleted');
       this.loop.markDirty();

@@ -1,24 +1,28 @@
-// What the iptables and nftables dataplanes share: render the calculator's state (pure, through
-// a cache held across renders, so chains of unchanged policies, profiles and endpoints are
-// reused), log each distinct renderer warning once, hand the result to the driver, and log
-// what it changed.
+// What the iptables, nftables and eBPF dataplanes share: take each calc update as it happens
+// (a SnapshotFeed keeps the calc output the renderers read, changing only what the update
+// names), render it (pure, through a cache held across renders, so chains of unchanged
+// policies, profiles and endpoints are reused), log each distinct renderer warning once, hand
+// the result to the driver, and log what it changed.
 
 import type { Logger } from '../model/logger.js';
 import type { PolicyDataplane } from './agent.js';
-import type { PolicyCalculator } from './calc/index.js';
-import { type Render, RenderCache, snapshotOf } from './dataplane/rules/index.js';
+import type { CalcUpdate, PolicyCalculator } from './calc/index.js';
+import { type Render, RenderCache, SnapshotFeed, snapshotOf } from './dataplane/rules/index.js';
 
 /** A render of the calculator's state from scratch, without a cache (for --dry-run). */
 export const renderFresh = <R>(render: Render<R>, calc: PolicyCalculator): R => render(snapshotOf(calc));
 
-/** How a dataplane turns the calculator's state into what its driver applies; `cache` lives across renders. */
-export type CalcRender<R> = (calc: PolicyCalculator, cache: RenderCache) => R;
+/**
+ * How a dataplane turns the calculator's state into what its driver applies; `cache` and
+ * `feed` (the calc output, kept up to date from each update) live across renders.
+ */
+export type CalcRender<R> = (calc: PolicyCalculator, cache: RenderCache, feed: SnapshotFeed) => R;
 
-/** A table dataplane's render (iptables, nftables): its translator of the rule model, over the state's snapshot. */
+/** A table dataplane's render (iptables, nftables): its translator of the rule model, over the fed snapshot. */
 export const viaRuleModel =
   <R>(render: Render<R>): CalcRender<R> =>
-  (calc, cache) =>
-    render(snapshotOf(calc), {}, cache);
+  (_calc, cache, feed) =>
+    render(feed.snapshot(), {}, cache);
 
 export interface RenderingDriver<R, A> {
   apply(rendered: R): Promise<A>;
@@ -30,6 +34,7 @@ export abstract class RenderingDataplane<R extends { readonly warnings: readonly
   abstract readonly name: string;
   private readonly warned = new Set<string>();
   readonly #cache = new RenderCache();
+  #feed: SnapshotFeed | undefined;
 
   constructor(
     protected readonly log: Logger,
@@ -40,8 +45,13 @@ export abstract class RenderingDataplane<R extends { readonly warnings: readonly
   /** What the apply changed, for the log; undefined when nothing changed. */
   protected abstract describe(result: A, rendered: R): Record<string, unknown> | undefined;
 
+  observe(update: CalcUpdate): void {
+    this.#feed?.update(update);
+  }
+
   async sync(calc: PolicyCalculator): Promise<void> {
-    const rendered = this.renderer(calc, this.#cache);
+    if (this.#feed?.calc !== calc) this.#feed = new SnapshotFeed(calc);
+    const rendered = this.renderer(calc, this.#cache, this.#feed);
     for (const w of rendered.warnings) {
       if (this.warned.has(w)) continue;
       this.warned.add(w);

@@ -18,6 +18,8 @@ import { ServiceIndex, type ServicePortMember, serviceOfSetId } from './service-
 import type { EndpointValue, ModelRule, PolicyValue } from './values.js';
 
 export interface CalcUpdate {
+  /** This update's number: the calculator's version after it (1 for the first apply). */
+  readonly version: number;
   /** Selector IP sets that came into use / went out of use in this update. */
   readonly ipSetsCreated: readonly string[];
   readonly ipSetsDeleted: readonly string[];
@@ -34,6 +36,11 @@ export interface CalcUpdate {
   readonly hostConfigChanged: boolean;
   /** Services (`namespace/name`) whose EndpointSlices changed, sorted. */
   readonly servicesChanged: readonly string[];
+  /**
+   * Endpoints and network sets (any node) added, changed, removed, or relabelled through a
+   * profile, sorted: what a consumer keeping its own per-item index (named ports) re-reads.
+   */
+  readonly itemsChanged: readonly string[];
 }
 
 interface Program {
@@ -73,6 +80,7 @@ export class PolicyCalculator {
   readonly #active = new Map<string, number>();
   /** Every set id used by some program (active or not) -> selector and number of programs. */
   readonly #knownSets = new Map<string, { readonly sel: Selector; n: number }>();
+  #version = 0;
 
   constructor(nodeName: string) {
     if (nodeName === '') throw new TypeError('PolicyCalculator: nodeName is required');
@@ -83,6 +91,11 @@ export class PolicyCalculator {
   /** Failsafe ports and DefaultEndpointToHostAction in force on this node. */
   get hostConfig(): HostPolicyConfig {
     return this.#hostConfig.config;
+  }
+
+  /** Applies so far: a consumer that saw every update up to this one is up to date. */
+  get version(): number {
+    return this.#version;
   }
 
   apply(kvs: readonly KV[]): CalcUpdate {
@@ -118,7 +131,8 @@ export class PolicyCalculator {
       for (const p of this.model.policies.values())
         if (p.tier === name) for (const ep of this.#policyMatch.matchesOf(p.id)) this.#dirty.add(ep);
 
-    for (const id of new Set([...delta.endpoints, ...delta.networkSets, ...relabel])) this.#updateItem(id);
+    const items = new Set([...delta.endpoints, ...delta.networkSets, ...relabel]);
+    for (const id of items) this.#updateItem(id);
     for (const id of delta.endpoints) this.#dirty.add(id);
 
     const planChanges: string[] = [];
@@ -126,6 +140,7 @@ export class PolicyCalculator {
     this.#dirty.clear();
     const sets = this.#ipSets.take();
     return {
+      version: ++this.#version,
       ipSetsCreated: sets.created,
       ipSetsDeleted: sets.deleted,
       ipSetChanges: sets.changes,
@@ -135,6 +150,7 @@ export class PolicyCalculator {
       invalid: delta.invalid,
       hostConfigChanged,
       servicesChanged: [...services].sort(),
+      itemsChanged: [...items].sort(),
     };
   }
 

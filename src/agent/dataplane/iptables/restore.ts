@@ -32,7 +32,7 @@ function hashed(chain: string, rules: readonly string[]): { hash: string; rule: 
 }
 
 const sameList = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
-  a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+  a === b || (a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]));
 
 const hashesOf = (chain: string, rules: readonly string[]): string[] =>
   hashed(chain, rules).map((h) => h.hash);

@@ -3,6 +3,7 @@
 
 export { buildModel, sortedMap } from './build.js';
 export { DataplaneError, dataplaneError } from './errors.js';
+export { SnapshotFeed } from './feed.js';
 export * from './host-layout.js';
 export type * from './model.js';
 export * from './names.js';

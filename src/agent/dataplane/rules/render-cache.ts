@@ -40,8 +40,10 @@ export class RenderCache {
   }
 
   /**
-   * The value cached under `key` for this very `input` (or one `same` says is equal: then a
-   * copy of the input array is kept), else `compute()`'s, then cached.
+   * The value cached under `key` for this very `input` (or one `same` says is equal), else
+   * `compute()`'s, then cached. Inputs are never mutated (calc output and the snapshot feed
+   * replace an array, never edit it), so the input itself is kept: a feed's unchanged set
+   * is found by identity, a fresh snapshot's equal one element by element.
    */
   memo<V>(key: string, input: object, compute: () => V): V;
   memo<V, T>(key: string, input: readonly T[], compute: () => V, same: (a: T, b: T) => boolean): V;
@@ -58,8 +60,7 @@ export class RenderCache {
     }
     this.misses++;
     const value = compute();
-    const kept = same === undefined ? input : [...(input as readonly T[])];
-    this.#slots.set(key, { input: kept, value, used: this.#render });
+    this.#slots.set(key, { input, value, used: this.#render });
     return value;
   }
 
@@ -76,9 +77,6 @@ export class RenderCache {
     return value;
   }
 }
-
-/** Policy and profile chain names are a pure function of their key: memo them against this. */
-export const PURE: object = Object.freeze({});
 
 /** Element-wise equality by strict equality. */
 export const sameValue = <T>(a: T, b: T): boolean => a === b;
