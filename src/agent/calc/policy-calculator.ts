@@ -5,9 +5,10 @@
 // the active sets: those used by policies and profiles that the local plans refer to (as in
 // felix/calc/active_rules_calculator.go). Other sets are answered on demand (ipSetContains).
 
+import { anyContains } from '../../model/net/cidr.js';
+import type { Ip } from '../../model/net/ip.js';
 import type { Selector } from '../../model/selector/index.js';
 import type { KV } from '../../model/types.js';
-import { anyContains, type Cidr } from './cidr.js';
 import { allTierLists, type EndpointPlan, resolvePlan } from './endpoint-plan.js';
 import { HostConfigIndex, type HostPolicyConfig } from './host-config.js';
 import { type IpSetChange, IpSetIndex } from './ip-set-index.js';
@@ -192,7 +193,7 @@ export class PolicyCalculator {
    * set used by a known program the selector is evaluated against the endpoints and network
    * sets owning the address. False for an unknown set.
    */
-  ipSetContains(id: string, ip: Cidr): boolean {
+  ipSetContains(id: string, ip: Ip): boolean {
     const svc = serviceOfSetId(id);
     if (svc !== undefined) return anyContains(this.#services.addresses(svc.service), ip);
     const members = this.#ipSets.memberSet(id);

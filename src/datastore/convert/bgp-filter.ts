@@ -6,12 +6,12 @@
 // AS numbers become numbers, as in BGPPeer.
 
 import { Keys } from '../../model/keys.js';
+import { parseCidr } from '../../model/net/cidr.js';
 import type { JsonValue, KV } from '../../model/types.js';
 import type { KubeObject } from '../kube/object.js';
 import { isCommunity, specCopy, v3 } from './bgp.js';
 import { Invalid } from './errors.js';
 import { type Fields, fields, list, optInt, optString, show, stringList } from './fields.js';
-import { parseCidr } from './net.js';
 import { parseAsn } from './node.js';
 
 const ACTIONS = ['Accept', 'Reject'];

@@ -3,11 +3,12 @@
 // (CEL rules) and validator/v3 validateBGPConfigurationSpec do. AS numbers become numbers.
 
 import { Keys } from '../../model/keys.js';
+import { parseCidr } from '../../model/net/cidr.js';
+import { parseIp } from '../../model/net/ip.js';
 import type { JsonValue, KV } from '../../model/types.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { type Fields, fields, jsonCopy, list, optInt, optString, show, stringList } from './fields.js';
-import { parseCidr, parseIp } from './net.js';
 import { parseAsn } from './node.js';
 import { checkSelector } from './selectors.js';
 
@@ -37,7 +38,7 @@ export function isCommunity(v: string): boolean {
 function cidrList(spec: Fields, key: string): void {
   list(spec, key, 'spec').forEach((e, i) => {
     const cidr = optString(fields(e, `spec.${key}[${i}]`), 'cidr', `spec.${key}[${i}]`) ?? '';
-    if (cidr !== '' && parseCidr(cidr, true) === undefined)
+    if (cidr !== '' && parseCidr(cidr, { bare: true }) === undefined)
       throw new Invalid(`spec.${key}[${i}].cidr: invalid CIDR ${show(cidr)}`);
   });
 }
@@ -59,7 +60,8 @@ export function convertBgpConfiguration(obj: KubeObject): KV[] {
     const where = `spec.prefixAdvertisements[${i}]`;
     const f = fields(p, where);
     const cidr = optString(f, 'cidr', where) ?? '';
-    if (parseCidr(cidr, true) === undefined) throw new Invalid(`${where}.cidr: invalid CIDR ${show(cidr)}`);
+    if (parseCidr(cidr, { bare: true }) === undefined)
+      throw new Invalid(`${where}.cidr: invalid CIDR ${show(cidr)}`);
     for (const c of stringList(f, 'communities', where))
       if (!isCommunity(c) && !defined.has(c))
         throw new Invalid(`${where}.communities: ${show(c)} is not defined`);

@@ -3,12 +3,12 @@
 // clusterinfoprocessor.go write them: "default" is global, "node.<name>" per host.
 
 import { Keys } from '../../model/keys.js';
+import { parseCidr } from '../../model/net/cidr.js';
 import type { JsonValue, KV } from '../../model/types.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { FELIX_FIELDS } from './felix-config-fields.js';
 import { fields, isFields, show } from './fields.js';
-import { parseCidr } from './net.js';
 
 const ANNOTATION_PREFIX = 'config.projectcalico.org/';
 const UNITS: Record<string, number> = {
@@ -165,7 +165,7 @@ function protoPorts(v: unknown, what: string): string {
     const proto = String(f['protocol'] ?? 'tcp').toLowerCase();
     const net = typeof f['net'] === 'string' ? f['net'] : '';
     if (net === '') return `${proto}:${f['port']}`;
-    const c = parseCidr(net, true);
+    const c = parseCidr(net, { bare: true });
     if (c === undefined) throw new Invalid(`${what}[${i}].net: invalid CIDR ${show(net)}`);
     return c.version === 6 ? `${proto}:[${net}]:${f['port']}` : `${proto}:${net}:${f['port']}`;
   });

@@ -3,11 +3,12 @@
 // family, named ports with the model's lowercase protocols.
 
 import { Keys } from '../../model/keys.js';
+import { formatIp } from '../../model/net/ip.js';
 import type { KV } from '../../model/types.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { fields, list, optInt, optString, reqString, stringList } from './fields.js';
-import { formatIp, ipOf } from './net.js';
+import { ipOf } from './net.js';
 import { isValidPortName, parseProtocol, protocolToModel } from './ports.js';
 
 const INTERFACE = /^[a-zA-Z0-9_.-]{1,15}$/;

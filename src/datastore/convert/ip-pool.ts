@@ -3,11 +3,12 @@
 // and validator/v3 validateIPPoolSpec do; reservations pass through as v3 resources.
 
 import { Keys } from '../../model/keys.js';
+import { cidrsOverlap, formatCidr, isMasked, parseCidr } from '../../model/net/cidr.js';
 import type { JsonValue, KV } from '../../model/types.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { fields, optBool, optInt, optString, reqString, show, stringList } from './fields.js';
-import { type Cidr, cidrOf, formatCidr, isMasked, masked, parseCidr } from './net.js';
+import { cidrOf } from './net.js';
 import { checkSelector } from './selectors.js';
 
 const MODES = ['Never', 'Always', 'CrossSubnet'];
@@ -20,11 +21,6 @@ function mode(v: string | undefined, field: string): string {
   return v;
 }
 
-function overlaps(a: Cidr, b: Cidr): boolean {
-  if (a.version !== b.version) return false;
-  const p = Math.min(a.prefix, b.prefix);
-  return formatCidr(masked({ ...a, prefix: p })) === formatCidr(masked({ ...b, prefix: p }));
-}
 const LINK_LOCAL = [parseCidr('169.254.0.0/16')!, parseCidr('fe80::/10')!];
 
 export function convertIpPool(obj: KubeObject): KV[] {
@@ -32,7 +28,7 @@ export function convertIpPool(obj: KubeObject): KV[] {
   const cidr = cidrOf(reqString(spec, 'cidr', 'spec'), 'spec.cidr');
   if (!isMasked(cidr))
     throw new Invalid(`spec.cidr: IPPool CIDR must be strictly masked, got ${formatCidr(cidr)}`);
-  if (LINK_LOCAL.some((l) => overlaps(l, cidr)))
+  if (LINK_LOCAL.some((l) => cidrsOverlap(l, cidr)))
     throw new Invalid(`spec.cidr: ${formatCidr(cidr)} overlaps the link-local range`);
   const v4 = cidr.version === 4;
   const blockSize = optInt(spec, 'blockSize', 'spec', 0, 128) || (v4 ? 26 : 122);
@@ -97,7 +93,7 @@ export function convertIpPool(obj: KubeObject): KV[] {
 export function convertIpReservation(obj: KubeObject): KV[] {
   const spec = fields(obj.spec, 'spec');
   const reserved = stringList(spec, 'reservedCIDRs', 'spec').map((c, i) => {
-    const p = parseCidr(c, true);
+    const p = parseCidr(c, { bare: true });
     if (p === undefined) throw new Invalid(`spec.reservedCIDRs[${i}]: invalid CIDR ${show(c)}`);
     return c;
   });

@@ -3,11 +3,12 @@
 // ipam_affinity_v1.go (toModelV1): the model block keeps Calico's allocation layout.
 
 import { Keys } from '../../model/keys.js';
+import { formatCidr, isMasked, masked } from '../../model/net/cidr.js';
 import type { JsonValue, KV } from '../../model/types.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { fields, jsonCopy, list, optBool, optInt, optString, reqString, show } from './fields.js';
-import { cidrOf, formatCidr, isMasked, masked } from './net.js';
+import { cidrOf } from './net.js';
 
 const STATES = ['confirmed', 'pending', 'pendingDeletion'];
 

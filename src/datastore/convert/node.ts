@@ -3,11 +3,12 @@
 // in projectcalico.org/* annotations) and updateprocessors/felixnodeprocessor.go.
 
 import { Keys } from '../../model/keys.js';
+import { formatCidr, isMasked, masked, parseCidr } from '../../model/net/cidr.js';
+import { formatIp, type IpVersion, parseIp } from '../../model/net/ip.js';
 import type { JsonValue, KV } from '../../model/types.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { type Fields, fields, list, optString, show } from './fields.js';
-import { formatCidr, formatIp, type IpVersion, isMasked, masked, parseCidr, parseIp } from './net.js';
 
 const A = 'projectcalico.org/';
 
@@ -28,7 +29,7 @@ export function parseAsn(v: unknown, what: string): number {
 
 /** An interface address "ip/len" of the given family (host bits allowed). */
 function cidrAddress(s: string, version: IpVersion, what: string): string {
-  const c = parseCidr(s, true);
+  const c = parseCidr(s, { bare: true });
   if (c === undefined || c.version !== version)
     throw new Invalid(`${what}: invalid IPv${version} CIDR ${show(s)}`);
   return s.includes('/') ? `${formatIp(c)}/${c.prefix}` : formatIp(c);
@@ -36,7 +37,7 @@ function cidrAddress(s: string, version: IpVersion, what: string): string {
 
 /** ValidateIPv4Network/IPv6Network: an IP, or a strictly masked CIDR; returned as the IP. */
 function networkAddress(s: string, version: IpVersion, what: string): string {
-  const c = parseCidr(s, true);
+  const c = parseCidr(s, { bare: true });
   if (c === undefined || c.version !== version || !isMasked(c))
     throw new Invalid(`${what}: invalid IPv${version} address ${show(s)}`);
   return formatIp(c);

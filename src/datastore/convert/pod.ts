@@ -4,11 +4,11 @@
 
 import { createHash } from 'node:crypto';
 import { Keys } from '../../model/keys.js';
+import { formatCidr, masked, parseCidr } from '../../model/net/cidr.js';
 import type { JsonValue, KV } from '../../model/types.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { fields, list, optBool, optInt, optString, show } from './fields.js';
-import { formatCidr, masked, parseCidr } from './net.js';
 import { NAMESPACE_LABEL } from './rules.js';
 
 export const ANNOTATION_POD_IP = 'cni.projectcalico.org/podIP';
@@ -41,7 +41,7 @@ function podIps(status: Readonly<Record<string, unknown>>, annotations: Record<s
   return raw.map((ip) => {
     // The common case, a plain IPv4 address, without the general parser's allocations.
     if (V4.test(ip)) return `${ip}/32`;
-    const c = parseCidr(ip.trim(), true);
+    const c = parseCidr(ip.trim(), { bare: true });
     if (c === undefined) throw new Invalid(`pod IP ${show(ip)} is not an IP address`);
     return formatCidr(masked(c));
   });

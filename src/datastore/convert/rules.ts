@@ -2,11 +2,12 @@
 // libcalico-go/lib/backend/syncersv1/updateprocessors/rules.go (RuleAPIV3ToBackend,
 // getEndpointSelector), with the checks of lib/validator/v3 validateRule applied first.
 
+import { formatCidr, masked, parseCidr } from '../../model/net/cidr.js';
 import { namespaceSelectorToEndpointSelector, parseSelector } from '../../model/selector/index.js';
 import type { JsonValue } from '../../model/types.js';
 import { Invalid, within } from './errors.js';
 import { type Fields, fields, list, optInt, optString, show, stringList, stringMap } from './fields.js';
-import { cidrOf, formatCidr, masked, parseCidr } from './net.js';
+import { cidrOf } from './net.js';
 import {
   isNamedPort,
   type ModelPort,
@@ -226,7 +227,7 @@ function serviceAccountSelector(names: readonly string[], selector: string, what
 
 function netList(e: Fields, key: string, where: string, family: Family): string[] {
   const out = stringList(e, key, where).map((n, i) => {
-    const c = parseCidr(n, true) ?? cidrOf(n, `${where}.${key}[${i}]`);
+    const c = parseCidr(n, { bare: true }) ?? cidrOf(n, `${where}.${key}[${i}]`);
     if (key === 'notNets' && c.prefix === 0)
       throw new Invalid(`${where}.${key}[${i}]: catch-all CIDR in negation matches no traffic`);
     if (family.ipVersion !== undefined && family.ipVersion !== c.version)

@@ -5,9 +5,10 @@
 // parse is dropped (treated as deleted) and reported, as the policy calculation does.
 
 import { keyKind } from '../../../model/keys.js';
+import { addressAt, type Cidr, formatCidr, parseNet } from '../../../model/net/cidr.js';
+import { parseIp } from '../../../model/net/ip.js';
 import { parseSelector, type Selector } from '../../../model/selector/index.js';
 import type { JsonValue, KV } from '../../../model/types.js';
-import { addressAt, type Cidr, formatCidr, parseCidr, parseIp } from './net.js';
 import { parseService, parseSlice, type ServiceInfo, type SliceInfo } from './services.js';
 
 type Obj = { readonly [k: string]: JsonValue };
@@ -140,7 +141,7 @@ function parseNode(v: Obj): NodeInfo | undefined {
       )
         return { ...node, ipv4: a['address'] };
   }
-  if (node.ipv4 !== undefined && parseIp(node.ipv4) === undefined) return undefined;
+  if (node.ipv4 !== undefined && parseIp(node.ipv4, 'lenient') === undefined) return undefined;
   return node;
 }
 
@@ -148,7 +149,7 @@ const MODES: readonly EncapMode[] = ['Never', 'Always', 'CrossSubnet'];
 
 function parsePool(v: Obj): PoolInfo | undefined {
   const cidr = str(v['cidr']);
-  const net = cidr ? parseCidr(cidr) : undefined;
+  const net = cidr ? parseNet(cidr) : undefined;
   const blockSize = num(v['blockSize']);
   if (cidr === undefined || net === undefined || blockSize === undefined) return undefined;
   const mode = (m: JsonValue | undefined): EncapMode | undefined =>
@@ -180,7 +181,7 @@ function parsePool(v: Obj): PoolInfo | undefined {
 
 function parseBlock(v: Obj): BlockInfo | undefined {
   const cidr = str(v['cidr']);
-  const net = cidr ? parseCidr(cidr) : undefined;
+  const net = cidr ? parseNet(cidr) : undefined;
   if (cidr === undefined || net === undefined || v['deleted'] === true) return undefined;
   const affinity = str(v['affinity']);
   const node = affinity?.startsWith('host:') ? affinity.slice(5) : undefined;
