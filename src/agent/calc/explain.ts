@@ -11,13 +11,12 @@
 
 import { anyContains } from '../../model/net/cidr.js';
 import { type Ip, parseIp } from '../../model/net/ip.js';
+import { type ModelPort, selectorOf } from '../../model/values/policy.js';
 import type { EndpointPlan, TierPlan } from './endpoint-plan.js';
 import type { FailsafePort } from './host-config.js';
 import type { PolicyCalculator } from './policy-calculator.js';
 import type { NamedPortMatch, ParsedRule, SideMatch } from './rule-scan.js';
 import { serviceOfSetId } from './service-index.js';
-import type { ModelPort } from './values.js';
-import { selectorOf } from './values.js';
 
 export interface Flow {
   readonly srcIp: string;

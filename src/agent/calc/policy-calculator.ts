@@ -9,6 +9,8 @@ import { anyContains } from '../../model/net/cidr.js';
 import type { Ip } from '../../model/net/ip.js';
 import type { Selector } from '../../model/selector/index.js';
 import type { KV } from '../../model/types.js';
+import type { EndpointValue } from '../../model/values/endpoint.js';
+import type { ModelRule, PolicyValue } from '../../model/values/policy.js';
 import { allTierLists, type EndpointPlan, resolvePlan } from './endpoint-plan.js';
 import { HostConfigIndex, type HostPolicyConfig } from './host-config.js';
 import { type IpSetChange, IpSetIndex } from './ip-set-index.js';
@@ -16,7 +18,6 @@ import { addTo, LabelIndex } from './label-index.js';
 import { PolicyModel } from './policy-model.js';
 import { type RuleProgram, scanRules } from './rule-scan.js';
 import { ServiceIndex, type ServicePortMember, serviceOfSetId } from './service-index.js';
-import type { EndpointValue, ModelRule, PolicyValue } from './values.js';
 
 export interface CalcUpdate {
   /** Selector IP sets that came into use / went out of use in this update. */

@@ -8,6 +8,7 @@
 import { Keys } from '../../model/keys.js';
 import { parseCidr } from '../../model/net/cidr.js';
 import type { JsonValue, KV } from '../../model/types.js';
+import { modelKV } from '../../model/values/kv.js';
 import type { KubeObject } from '../kube/object.js';
 import { isCommunity, specCopy, v3 } from './bgp.js';
 import { Invalid } from './errors.js';
@@ -123,5 +124,5 @@ export function convertBgpFilter(obj: KubeObject): KV[] {
     );
     if (rules.length > 0) out[key] = rules;
   }
-  return [{ key: Keys.bgpFilter(obj.metadata.name), value: v3('BGPFilter', obj, out) }];
+  return [modelKV(Keys.bgpFilter(obj.metadata.name), v3('BGPFilter', obj, out))];
 }

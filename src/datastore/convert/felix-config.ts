@@ -4,7 +4,8 @@
 
 import { Keys } from '../../model/keys.js';
 import { parseCidr } from '../../model/net/cidr.js';
-import type { JsonValue, KV } from '../../model/types.js';
+import type { KV } from '../../model/types.js';
+import { modelKV } from '../../model/values/kv.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { FELIX_FIELDS } from './felix-config-fields.js';
@@ -201,7 +202,7 @@ export function convertFelixConfiguration(obj: KubeObject): KV[] {
   for (const [k, v] of Object.entries(obj.metadata.annotations ?? {}))
     if (k.startsWith(ANNOTATION_PREFIX) && k.length > ANNOTATION_PREFIX.length)
       values.set(k.slice(ANNOTATION_PREFIX.length), v);
-  return [...values].map(([name, value]) => ({ key: configKey(node, name), value }));
+  return [...values].map(([name, value]) => modelKV(configKey(node, name), value));
 }
 
 const CLUSTER_INFO: Readonly<Record<string, string>> = {
@@ -221,13 +222,13 @@ export function convertClusterInformation(obj: KubeObject): KV[] {
     if (v === undefined || v === null) continue;
     if (json === 'datastoreReady') {
       expect(typeof v === 'boolean', 'spec.datastoreReady', v, 'true or false');
-      if (node === '') out.push({ key: Keys.readyFlag(), value: v as JsonValue });
+      if (node === '') out.push(modelKV(Keys.readyFlag(), v as boolean));
       continue;
     }
     const name = CLUSTER_INFO[json];
     if (name === undefined) throw new Invalid(`spec.${json}: unknown ClusterInformation field`);
     const s = stringify('s', v, `spec.${json}`);
-    if (s !== undefined) out.push({ key: configKey(node, name), value: s });
+    if (s !== undefined) out.push(modelKV(configKey(node, name), s));
   }
   return out;
 }

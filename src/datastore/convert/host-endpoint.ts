@@ -5,6 +5,8 @@
 import { Keys } from '../../model/keys.js';
 import { formatIp } from '../../model/net/ip.js';
 import type { KV } from '../../model/types.js';
+import type { HostEndpointKv } from '../../model/values/endpoint.js';
+import { modelKV } from '../../model/values/kv.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { fields, list, optInt, optString, reqString, stringList } from './fields.js';
@@ -30,7 +32,7 @@ export function convertHostEndpoint(obj: KubeObject): KV[] {
     if (port === undefined) throw new Invalid(`${where}.port: required`);
     return { name, protocol: protocolToModel(parseProtocol(f['protocol'], `${where}.protocol`)), port };
   });
-  const value = {
+  const value: HostEndpointKv = {
     name: iface,
     expectedIPv4Addrs: ips.filter((ip) => ip.version === 4).map(formatIp),
     expectedIPv6Addrs: ips.filter((ip) => ip.version === 6).map(formatIp),
@@ -38,5 +40,5 @@ export function convertHostEndpoint(obj: KubeObject): KV[] {
     profileIds: stringList(spec, 'profiles', 'spec'),
     ports,
   };
-  return [{ key: Keys.hostEndpoint(node, obj.metadata.name), value }];
+  return [modelKV(Keys.hostEndpoint(node, obj.metadata.name), value)];
 }

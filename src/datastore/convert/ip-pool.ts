@@ -4,20 +4,23 @@
 
 import { Keys } from '../../model/keys.js';
 import { cidrsOverlap, formatCidr, isMasked, parseCidr } from '../../model/net/cidr.js';
-import type { JsonValue, KV } from '../../model/types.js';
+import type { KV } from '../../model/types.js';
+import { modelKV } from '../../model/values/kv.js';
+import type { EncapMode, IpPoolKv, IpReservationKv } from '../../model/values/routing.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { fields, optBool, optInt, optString, reqString, show, stringList } from './fields.js';
 import { cidrOf } from './net.js';
 import { checkSelector } from './selectors.js';
 
-const MODES = ['Never', 'Always', 'CrossSubnet'];
+const MODES: readonly EncapMode[] = ['Never', 'Always', 'CrossSubnet'];
 const USES = ['Workload', 'Tunnel', 'LoadBalancer'];
 
-function mode(v: string | undefined, field: string): string {
+const isMode = (v: string): v is EncapMode => (MODES as readonly string[]).includes(v);
+
+function mode(v: string | undefined, field: string): EncapMode {
   if (v === undefined || v === '') return 'Never';
-  if (!MODES.includes(v))
-    throw new Invalid(`spec.${field}: expected Never, Always or CrossSubnet, got ${show(v)}`);
+  if (!isMode(v)) throw new Invalid(`spec.${field}: expected Never, Always or CrossSubnet, got ${show(v)}`);
   return v;
 }
 
@@ -72,21 +75,22 @@ export function convertIpPool(obj: KubeObject): KV[] {
   if (assignmentMode !== 'Automatic' && assignmentMode !== 'Manual')
     throw new Invalid(`spec.assignmentMode: expected Automatic or Manual, got ${show(assignmentMode)}`);
   const text = formatCidr(cidr);
-  const value: Record<string, JsonValue> = {
+  const natOutgoing = optBool(spec, 'natOutgoing', 'spec') ?? false;
+  const value: IpPoolKv = {
     name: obj.metadata.name,
     cidr: text,
     blockSize,
     ipipMode,
     vxlanMode,
-    natOutgoing: optBool(spec, 'natOutgoing', 'spec') ?? false,
+    natOutgoing,
     disabled,
     disableBGPExport,
     nodeSelector,
     allowedUses,
     assignmentMode,
+    ...(namespaceSelector !== '' ? { namespaceSelector } : {}),
   };
-  if (namespaceSelector !== '') value['namespaceSelector'] = namespaceSelector;
-  return [{ key: Keys.ipPool(text), value }];
+  return [modelKV(Keys.ipPool(text), value)];
 }
 
 /** IPReservation: a v3 resource; CIDRs (or bare IPs) are checked. */
@@ -97,11 +101,11 @@ export function convertIpReservation(obj: KubeObject): KV[] {
     if (p === undefined) throw new Invalid(`spec.reservedCIDRs[${i}]: invalid CIDR ${show(c)}`);
     return c;
   });
-  const value = {
+  const value: IpReservationKv = {
     kind: 'IPReservation',
     apiVersion: 'projectcalico.org/v3',
     metadata: { name: obj.metadata.name },
     spec: { reservedCIDRs: reserved },
   };
-  return [{ key: Keys.ipReservation(obj.metadata.name), value }];
+  return [modelKV(Keys.ipReservation(obj.metadata.name), value)];
 }

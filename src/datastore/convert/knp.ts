@@ -4,12 +4,13 @@
 
 import { formatCidr, masked } from '../../model/net/cidr.js';
 import type { KV } from '../../model/types.js';
+import type { ModelPort } from '../../model/values/policy.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid, within } from './errors.js';
 import { type Fields, fields, list, optInt, optString, show, stringList, stringMap } from './fields.js';
 import { cidrOf } from './net.js';
 import { policyKV } from './policy.js';
-import { canonicalProtocolName, isNamedPort, type ModelPort, parsePort } from './ports.js';
+import { canonicalProtocolName, isNamedPort, parsePort } from './ports.js';
 import { NAMESPACE_LABEL } from './rules.js';
 import { checkSelector, quoteSafe } from './selectors.js';
 

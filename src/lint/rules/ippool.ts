@@ -2,17 +2,18 @@
 // pods), and pools that overlap the nodes' own subnets or the service cluster IP range
 // (seeds' common mistake #6 and the IPPool example's "must not overlap node, service…").
 
-import type { NodeInfo, PoolInfo, RoutingState } from '../../agent/calc/routing/state.js';
 import { type Cidr, cidrsOverlap, formatCidr, parseNet } from '../../model/net/cidr.js';
 import type { JsonValue } from '../../model/types.js';
+import type { NodeInfo, PoolInfo } from '../../model/values/routing.js';
 import { type Finding, nameList, resourceRef } from '../finding.js';
 import type { ResolvedLintOptions } from '../options.js';
+import type { RoutingValues } from '../view.js';
 
 const poolRef = (p: { readonly name: string }): string => resourceRef('IPPool', undefined, p.name);
-const enabled = (state: RoutingState): PoolInfo[] =>
+const enabled = (state: RoutingValues): PoolInfo[] =>
   [...state.pools.values()].filter((p) => !p.disabled).sort((a, b) => (a.name < b.name ? -1 : 1));
 
-export function poolOverlapRule(state: RoutingState): Finding[] {
+export function poolOverlapRule(state: RoutingValues): Finding[] {
   const pools = enabled(state);
   const out: Finding[] = [];
   for (let i = 0; i < pools.length; i++)
@@ -97,7 +98,7 @@ function subnetText(text: string): string {
   return c === undefined || c.version !== 4 ? text : formatCidr(c);
 }
 
-function serviceNetworks(state: RoutingState, opts: ResolvedLintOptions): Network[] {
+function serviceNetworks(state: RoutingValues, opts: ResolvedLintOptions): Network[] {
   const out: Network[] = [];
   const config = state.bgpConfigurations.get('default');
   const list = config?.spec['serviceClusterIPs'];
@@ -122,7 +123,7 @@ function serviceNetworks(state: RoutingState, opts: ResolvedLintOptions): Networ
   return out;
 }
 
-export function poolNetworkRule(state: RoutingState, opts: ResolvedLintOptions): Finding[] {
+export function poolNetworkRule(state: RoutingValues, opts: ResolvedLintOptions): Finding[] {
   const out: Finding[] = [];
   const nodes = nodeNetworks(state.nodes.values());
   const services = serviceNetworks(state, opts);
