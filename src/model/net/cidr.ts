@@ -15,16 +15,21 @@ export interface CidrSyntax {
   readonly syntax?: IpSyntax;
 }
 
-/** Parses "addr/len" (or, with `bare`, an address alone); undefined if it is not one. */
-export function parseCidr(text: string, { bare = false, syntax = 'go' }: CidrSyntax = {}): Cidr | undefined {
+// Objects are built whole, without spreads: the agent parses every rule net and set member.
+function parse(text: string, bare: boolean, syntax: IpSyntax): Cidr | undefined {
   const slash = text.indexOf('/');
   const ip = parseIp(slash < 0 ? text : text.slice(0, slash), syntax);
   if (ip === undefined) return undefined;
-  if (slash < 0) return bare ? { ...ip, prefix: bitsOf(ip.version) } : undefined;
+  const bits = bitsOf(ip.version);
+  if (slash < 0) return bare ? { version: ip.version, addr: ip.addr, prefix: bits } : undefined;
   const prefix = decimal(text.slice(slash + 1), syntax);
-  if (prefix === undefined || prefix > bitsOf(ip.version)) return undefined;
-  return { ...ip, prefix };
+  if (prefix === undefined || prefix > bits) return undefined;
+  return { version: ip.version, addr: ip.addr, prefix };
 }
+
+/** Parses "addr/len" (or, with `bare`, an address alone); undefined if it is not one. */
+export const parseCidr = (text: string, syntax: CidrSyntax = {}): Cidr | undefined =>
+  parse(text, syntax.bare ?? false, syntax.syntax ?? 'go');
 
 const hostBits = (c: Cidr): bigint => BigInt(bitsOf(c.version) - c.prefix);
 
@@ -65,8 +70,8 @@ export const addressAt = (block: Cidr, ordinal: number): string =>
 
 /** A CIDR or bare address as the agent reads wire text: lenient syntax, host bits cleared. */
 export function parseNet(text: string): Cidr | undefined {
-  const c = parseCidr(text, { bare: true, syntax: 'lenient' });
-  return c === undefined ? undefined : masked(c);
+  const c = parse(text, true, 'lenient');
+  return c === undefined || c.prefix === bitsOf(c.version) ? c : masked(c);
 }
 
 const memo = new Map<string, Cidr | undefined>();
