@@ -5,7 +5,6 @@
 // be safe inside a quoted BIRD string.
 // AS numbers become numbers, as in BGPPeer.
 
-import { Keys } from '../../model/keys.js';
 import { parseCidr } from '../../model/net/cidr.js';
 import type { JsonValue, KV } from '../../model/types.js';
 import { modelKV } from '../../model/values/kv.js';
@@ -124,5 +123,5 @@ export function convertBgpFilter(obj: KubeObject): KV[] {
     );
     if (rules.length > 0) out[key] = rules;
   }
-  return [modelKV(Keys.bgpFilter(obj.metadata.name), v3('BGPFilter', obj, out))];
+  return [modelKV('bgpFilter', [obj.metadata.name], v3('BGPFilter', obj, out))];
 }

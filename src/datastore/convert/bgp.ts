@@ -2,7 +2,6 @@
 // syncers send them unconverted); they are checked first as api/v3 bgpconfig.go, bgppeer.go
 // (CEL rules) and validator/v3 validateBGPConfigurationSpec do. AS numbers become numbers.
 
-import { Keys } from '../../model/keys.js';
 import { parseCidr } from '../../model/net/cidr.js';
 import { parseIp } from '../../model/net/ip.js';
 import type { JsonValue, KV } from '../../model/types.js';
@@ -78,7 +77,7 @@ export function convertBgpConfiguration(obj: KubeObject): KV[] {
   const nodeSelector = optString(spec, 'nodeSelector', 'spec');
   if (nodeSelector) checkSelector(nodeSelector, 'spec.nodeSelector');
   const value = v3('BGPConfiguration', obj, specCopy(spec, ['asNumber']));
-  return [modelKV(Keys.bgpConfiguration(obj.metadata.name), value)];
+  return [modelKV('bgpConfiguration', [obj.metadata.name], value)];
 }
 
 /** "ip", "ip:port" or "[v6]:port". */
@@ -122,5 +121,5 @@ export function convertBgpPeer(obj: KubeObject): KV[] {
   if (reachableBy !== '' && (peerIP === '' || parseIp(reachableBy) === undefined))
     throw new Invalid(`spec.reachableBy: invalid or without peerIP ${show(reachableBy)}`);
   const value = v3('BGPPeer', obj, specCopy(spec, ['asNumber', 'localASNumber']));
-  return [modelKV(Keys.bgpPeer(obj.metadata.name), value)];
+  return [modelKV('bgpPeer', [obj.metadata.name], value)];
 }

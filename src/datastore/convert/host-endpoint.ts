@@ -2,7 +2,6 @@
 // updateprocessors/hostendpointprocessor.go: keyed by node and name, expected IPs split by
 // family, named ports with the model's lowercase protocols.
 
-import { Keys } from '../../model/keys.js';
 import { formatIp } from '../../model/net/ip.js';
 import type { KV } from '../../model/types.js';
 import type { HostEndpointKv } from '../../model/values/endpoint.js';
@@ -40,5 +39,5 @@ export function convertHostEndpoint(obj: KubeObject): KV[] {
     profileIds: stringList(spec, 'profiles', 'spec'),
     ports,
   };
-  return [modelKV(Keys.hostEndpoint(node, obj.metadata.name), value)];
+  return [modelKV('hostEndpoint', [node, obj.metadata.name], value)];
 }

@@ -2,7 +2,6 @@
 // (Calico: k8s/resources/ippool.go IPPoolV3ToV1), checked as api/v3 ippool.go's CEL rules
 // and validator/v3 validateIPPoolSpec do; reservations pass through as v3 resources.
 
-import { Keys } from '../../model/keys.js';
 import { cidrsOverlap, formatCidr, isMasked, parseCidr } from '../../model/net/cidr.js';
 import type { KV } from '../../model/types.js';
 import { modelKV } from '../../model/values/kv.js';
@@ -90,7 +89,7 @@ export function convertIpPool(obj: KubeObject): KV[] {
     assignmentMode,
     ...(namespaceSelector !== '' ? { namespaceSelector } : {}),
   };
-  return [modelKV(Keys.ipPool(text), value)];
+  return [modelKV('ipPool', [text], value)];
 }
 
 /** IPReservation: a v3 resource; CIDRs (or bare IPs) are checked. */
@@ -107,5 +106,5 @@ export function convertIpReservation(obj: KubeObject): KV[] {
     metadata: { name: obj.metadata.name },
     spec: { reservedCIDRs: reserved },
   };
-  return [modelKV(Keys.ipReservation(obj.metadata.name), value)];
+  return [modelKV('ipReservation', [obj.metadata.name], value)];
 }

@@ -2,7 +2,6 @@
 // libcalico-go/lib/backend/k8s/resources/ipam_block.go (IPAMBlockV3toV1) and
 // ipam_affinity_v1.go (toModelV1): the model block keeps Calico's allocation layout.
 
-import { Keys } from '../../model/keys.js';
 import { formatCidr, isMasked, masked } from '../../model/net/cidr.js';
 import type { KV } from '../../model/types.js';
 import { modelKV } from '../../model/values/kv.js';
@@ -75,7 +74,7 @@ export function convertIpamBlock(obj: KubeObject): KV[] {
         }
       : {}),
   };
-  return [modelKV(Keys.ipamBlock(formatCidr(cidr)), value)];
+  return [modelKV('ipamBlock', [formatCidr(cidr)], value)];
 }
 
 /** Only host affinities have a model key (confd reads them); other types produce nothing. */
@@ -95,5 +94,5 @@ export function convertBlockAffinity(obj: KubeObject): KV[] {
     throw new Invalid(`spec.deleted: expected true or false, got ${show(raw)}`);
   const deleted = raw === true || raw === 'true';
   if (type !== 'host') return [];
-  return [modelKV(Keys.blockAffinity(node, formatCidr(masked(cidr))), { state, deleted })];
+  return [modelKV('blockAffinity', [node, formatCidr(masked(cidr))], { state, deleted })];
 }

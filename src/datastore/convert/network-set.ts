@@ -2,7 +2,6 @@
 // selectors read), after Calico's updateprocessors/networksetprocessor.go and
 // globalnetworksetprocessor.go. Namespaced sets carry the namespace label and kns. profile.
 
-import { Keys } from '../../model/keys.js';
 import type { KV } from '../../model/types.js';
 import type { NetworkSetKv } from '../../model/values/endpoint.js';
 import { modelKV } from '../../model/values/kv.js';
@@ -33,9 +32,9 @@ export function convertNetworkSet(obj: KubeObject): KV[] {
     labels: { ...labels(obj), [NAMESPACE_LABEL]: ns },
     profileIds: [`kns.${ns}`],
   };
-  return [modelKV(Keys.networkSet(`${ns}/${obj.metadata.name}`), value)];
+  return [modelKV('networkSet', [`${ns}/${obj.metadata.name}`], value)];
 }
 
 export function convertGlobalNetworkSet(obj: KubeObject): KV[] {
-  return [modelKV(Keys.networkSet(obj.metadata.name), { nets: nets(obj), labels: labels(obj) })];
+  return [modelKV('networkSet', [obj.metadata.name], { nets: nets(obj), labels: labels(obj) })];
 }

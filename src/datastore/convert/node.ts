@@ -2,7 +2,6 @@
 // Calico's libcalico-go/lib/backend/k8s/resources/node.go (K8sNodeToCalico: BGP data lives
 // in projectcalico.org/* annotations) and updateprocessors/felixnodeprocessor.go.
 
-import { Keys } from '../../model/keys.js';
 import { formatCidr, isMasked, masked, parseCidr } from '../../model/net/cidr.js';
 import { formatIp, type IpVersion, parseIp } from '../../model/net/ip.js';
 import type { KV } from '../../model/types.js';
@@ -90,7 +89,7 @@ function emit(n: NodeData): KV[] {
     spec,
     ...(Object.keys(n.status).length > 0 ? { status: n.status } : {}),
   };
-  const out: KV[] = [modelKV(Keys.node(n.name), value)];
+  const out: KV[] = [modelKV('node', [n.name], value)];
   // felixnodeprocessor: tunnel addresses as per-host config keys.
   const hostConfig: [string, string | undefined][] = [
     ['IpInIpTunnelAddr', n.bgp.ipv4IPIPTunnelAddr],
@@ -99,8 +98,7 @@ function emit(n: NodeData): KV[] {
     ['IPv6VXLANTunnelAddr', n.tunnels['ipv6VXLANTunnelAddr']],
     ['VXLANTunnelMACAddrV6', n.tunnels['vxlanTunnelMACAddrV6']],
   ];
-  for (const [name, v] of hostConfig)
-    if (v !== undefined) out.push(modelKV(Keys.hostConfig(n.name, name), v));
+  for (const [name, v] of hostConfig) if (v !== undefined) out.push(modelKV('hostConfig', [n.name, name], v));
   const { interfaceIPv4Address, interfaceIPv6Address } = n.wireguard;
   const { wireguardPublicKey, wireguardPublicKeyV6 } = n.status;
   const wg: WireguardKv = {
@@ -109,7 +107,7 @@ function emit(n: NodeData): KV[] {
     ...(interfaceIPv6Address ? { interfaceIPv6Address } : {}),
     ...(wireguardPublicKeyV6 ? { publicKeyV6: wireguardPublicKeyV6 } : {}),
   };
-  if (Object.keys(wg).length > 0) out.push(modelKV(Keys.wireguard(n.name), wg));
+  if (Object.keys(wg).length > 0) out.push(modelKV('wireguard', [n.name], wg));
   return out;
 }
 

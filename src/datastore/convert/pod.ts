@@ -3,7 +3,6 @@
 // updateprocessors/workloadendpointprocessor.go (the model value Felix receives).
 
 import { createHash } from 'node:crypto';
-import { Keys } from '../../model/keys.js';
 import { formatCidr, masked, parseCidr } from '../../model/net/cidr.js';
 import type { KV } from '../../model/types.js';
 import type { NamedPortKv } from '../../model/values/endpoint.js';
@@ -98,7 +97,7 @@ export function convertPod(obj: KubeObject): KV[] {
   labels['projectcalico.org/orchestrator'] = 'k8s';
   if (sa !== '') labels['projectcalico.org/serviceaccount'] = sa;
   return [
-    modelKV(Keys.workloadEndpoint(node, ns, obj.metadata.name), {
+    modelKV('workloadEndpoint', [node, ns, obj.metadata.name], {
       state: 'active',
       name: interfaceName(ns, obj.metadata.name),
       profileIds: sa === '' ? [`kns.${ns}`] : [`kns.${ns}`, `ksa.${ns}.${sa}`],

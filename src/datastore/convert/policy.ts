@@ -2,7 +2,6 @@
 // libcalico-go/lib/backend/syncersv1/updateprocessors/networkpolicyprocessor.go and
 // globalnetworkpolicyprocessor.go, with api/pkg/defaults (types) and k8s/resources name rules.
 
-import { Keys } from '../../model/keys.js';
 import type { KV } from '../../model/types.js';
 import { modelKV } from '../../model/values/kv.js';
 import type { PolicyKv } from '../../model/values/policy.js';
@@ -59,7 +58,7 @@ export function policyKV(p: PolicyParts): KV {
       ? { performanceHints: [...p.performanceHints] }
       : {}),
   };
-  return modelKV(Keys.policy(p.kind, p.namespace, p.name), value);
+  return modelKV('policy', [p.kind, p.namespace, p.name], value);
 }
 
 /** api/pkg/defaults defaultPolicyTypesField, after checking the values given. */

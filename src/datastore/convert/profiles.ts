@@ -2,7 +2,6 @@
 // conversion.go NamespaceToProfile / ServiceAccountToProfile and profileprocessor.go: labels
 // reach endpoints prefixed (pcns./pcsa.); namespace profiles allow all, SA profiles have no rules.
 
-import { Keys } from '../../model/keys.js';
 import type { KV } from '../../model/types.js';
 import { modelKV } from '../../model/values/kv.js';
 import type { KubeObject } from '../kube/object.js';
@@ -20,7 +19,7 @@ function prefixed(labels: Record<string, string> | undefined, prefix: string, na
 export function convertNamespace(obj: KubeObject): KV[] {
   const name = obj.metadata.name;
   return [
-    modelKV(Keys.profile(`kns.${name}`), {
+    modelKV('profile', [`kns.${name}`], {
       labels: prefixed(obj.metadata.labels, 'pcns.', name),
       inboundRules: [{ action: 'allow' }],
       outboundRules: [{ action: 'allow' }],
@@ -33,7 +32,7 @@ export function convertServiceAccount(obj: KubeObject): KV[] {
   if (!ns) throw new Invalid('metadata.namespace: required');
   const name = obj.metadata.name;
   return [
-    modelKV(Keys.profile(`ksa.${ns}.${name}`), {
+    modelKV('profile', [`ksa.${ns}.${name}`], {
       labels: prefixed(obj.metadata.labels, 'pcsa.', name),
       inboundRules: [],
       outboundRules: [],

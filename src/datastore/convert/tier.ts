@@ -1,7 +1,6 @@
 // Tiers to the model tier (order, default action), after Calico's
 // libcalico-go/lib/backend/syncersv1/updateprocessors/tierprocessor.go; names as validator/v3.
 
-import { Keys } from '../../model/keys.js';
 import type { KV } from '../../model/types.js';
 import { modelKV } from '../../model/values/kv.js';
 import type { KubeObject } from '../kube/object.js';
@@ -19,5 +18,5 @@ export function convertTier(obj: KubeObject): KV[] {
   const action = optString(spec, 'defaultAction', 'spec') ?? 'Deny';
   if (action !== 'Deny' && action !== 'Pass')
     throw new Invalid(`spec.defaultAction: expected Deny or Pass, got ${show(action)}`);
-  return [modelKV(Keys.tier(name), { ...(order !== undefined ? { order } : {}), defaultAction: action })];
+  return [modelKV('tier', [name], { ...(order !== undefined ? { order } : {}), defaultAction: action })];
 }
