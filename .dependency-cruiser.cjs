@@ -3,24 +3,32 @@ module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
     {
+      name: 'errors-are-leaf',
+      comment:
+        'src/errors is the root of every error class and its table of codes: it imports nothing of ours, so every folder can extend it',
+      severity: 'error',
+      from: { path: '^src/errors/' },
+      to: { path: '^src/', pathNot: '^src/errors/' },
+    },
+    {
       name: 'model-is-leaf',
-      comment: 'model imports nothing of ours',
+      comment: 'model imports nothing of ours but the error root',
       severity: 'error',
       from: { path: '^src/model/' },
-      to: { path: '^src/', pathNot: '^src/model/' },
+      to: { path: '^src/', pathNot: '^src/(model|errors)/' },
     },
     {
       name: 'protocol-only-model',
       severity: 'error',
       from: { path: '^src/protocol/' },
-      to: { path: '^src/', pathNot: '^src/(protocol|model)/' },
+      to: { path: '^src/', pathNot: '^src/(protocol|model|errors)/' },
     },
     {
       name: 'client-ships-to-nodes',
-      comment: 'the client library imports only protocol and model',
+      comment: 'the client library imports only protocol, model and the error root',
       severity: 'error',
       from: { path: '^src/client/' },
-      to: { path: '^src/', pathNot: '^src/(client|protocol|model)/' },
+      to: { path: '^src/', pathNot: '^src/(client|protocol|model|errors)/' },
     },
     {
       name: 'public-entry-is-the-client',
@@ -28,21 +36,21 @@ module.exports = {
         'src/index.ts (package exports) offers the client library and the model, nothing that needs the server',
       severity: 'error',
       from: { path: '^src/index\\.ts$' },
-      to: { path: '^src/', pathNot: '^src/(client|protocol|model)/' },
+      to: { path: '^src/', pathNot: '^src/(client|protocol|model|errors)/' },
     },
     {
       name: 'calc-is-pure',
       comment: 'agent/calc computes desired state from the model only: no I/O, no wire, no datastore',
       severity: 'error',
       from: { path: '^src/agent/calc/' },
-      to: { path: '^src/', pathNot: '^src/(agent/calc|model)/' },
+      to: { path: '^src/', pathNot: '^src/(agent/calc|model|errors)/' },
     },
     {
       name: 'lint-is-pure',
       comment: 'lint rules read the KV model through model/values: no I/O, no datastore, no wire',
       severity: 'error',
       from: { path: '^src/lint/' },
-      to: { path: '^src/', pathNot: '^src/(lint|model)/' },
+      to: { path: '^src/', pathNot: '^src/(lint|model|errors)/' },
     },
     {
       name: 'values-through-model',
@@ -71,7 +79,10 @@ module.exports = {
         'agent/dataplane/rules is the model every table-based dataplane translates: it imports no dataplane',
       severity: 'error',
       from: { path: '^src/agent/dataplane/rules/' },
-      to: { path: '^src/', pathNot: '^src/(agent/dataplane/(rules/|named-port\\.ts$)|agent/calc/|model/)' },
+      to: {
+        path: '^src/',
+        pathNot: '^src/(agent/dataplane/(rules/|named-port\\.ts$)|agent/calc/|model/|errors/)',
+      },
     },
     {
       name: 'table-dataplanes-apart',
@@ -80,6 +91,50 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/agent/dataplane/(iptables|nftables)/' },
       to: { path: '^src/agent/dataplane/(iptables|nftables)/', pathNot: '^src/agent/dataplane/$1/' },
+    },
+    {
+      name: 'dataplane-below-the-agent',
+      comment:
+        'agent/dataplane turns calc output into kernel state: it imports calc, the model and the error root, never the agent runtime, the wire, a datastore or the server',
+      severity: 'error',
+      from: { path: '^src/agent/dataplane/' },
+      to: { path: '^src/', pathNot: '^src/(agent/dataplane|agent/calc|model|errors)/' },
+    },
+    {
+      name: 'observability-watches-interfaces',
+      comment:
+        'observability reads components through their types and stats: no datastore implementation (only datastore/source.ts), no emulator, no wire codec',
+      severity: 'error',
+      from: { path: '^src/observability/' },
+      to: { path: '^src/(datastore|emulator|protocol)/', pathNot: '^src/datastore/source\\.ts$' },
+    },
+    {
+      name: 'observability-is-wired-by-roots',
+      comment:
+        "components do not know they are watched: only the composition roots (cli, the emulator's cli) import observability",
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(cli|observability)/|^src/emulator/cli\\.ts$' },
+      to: { path: '^src/observability/' },
+    },
+    {
+      name: 'config-reads-defaults',
+      comment:
+        'config builds one typed object over the defaults each component exports from its options.ts: besides types, it imports only the model, the error root and those options modules',
+      severity: 'error',
+      from: { path: '^src/config/' },
+      to: {
+        path: '^src/',
+        pathNot: '^src/(config|model|errors)/|^src/.+/options\\.ts$',
+        dependencyTypesNot: ['type-only'],
+      },
+    },
+    {
+      name: 'config-is-for-roots',
+      comment:
+        "components take typed options, not settings: only the composition roots (cli, the emulator's cli) import config",
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(cli|config)/|^src/emulator/cli\\.ts$' },
+      to: { path: '^src/config/' },
     },
     {
       name: 'only-cli-composes',

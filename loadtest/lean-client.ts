@@ -345,7 +345,10 @@ export function peekDeltaHead(b: Buffer): { to: number; more: boolean; hash?: st
         // Then "hash" as str8 of 64 hex characters when the frame carries one (§6.5).
         at += 6;
         const hash =
-          b[at] === 0xa4 && b.toString('latin1', at + 1, at + 5) === 'hash' && b[at + 5] === 0xd9 && b[at + 6] === 64
+          b[at] === 0xa4 &&
+          b.toString('latin1', at + 1, at + 5) === 'hash' &&
+          b[at + 5] === 0xd9 &&
+          b[at + 6] === 64
             ? b.toString('latin1', at + 7, at + 71)
             : undefined;
         return { to, more: v === 0xc3, ...(hash ? { hash } : {}) };

@@ -274,7 +274,21 @@ export async function runTabby(ctx: RunContext): Promise<ModeResult> {
       },
       async () => {
         recorder.start(ports[0]!);
-        await Promise.race([recorder.synced, sleep(ctx.sc.syncTimeoutS * 1_000)]);
+        // Every socket-owning process (each replica, each of its workers) encodes the snapshot
+        // for its first client. Warm them all, so that no snapshot is charged to the agents'
+        // memory: connections are dealt round-robin to workers, two per worker covers each.
+        const warmers = ports.flatMap((port) =>
+          Array.from({ length: 2 * (ctx.sc.server.workers ?? 1) }, () => {
+            const w = new Recorder();
+            w.start(port);
+            return w;
+          }),
+        );
+        await Promise.race([
+          Promise.all([recorder.synced, ...warmers.map((w) => w.synced)]),
+          sleep(ctx.sc.syncTimeoutS * 1_000),
+        ]);
+        for (const w of warmers) w.stop();
         await sleep(1_000);
       },
       api0,

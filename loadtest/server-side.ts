@@ -6,22 +6,20 @@ import type { Logger } from '../src/model/logger.js';
 import { DEFAULT_SERVER_OPTIONS, SyncServer } from '../src/server/server.js';
 import { type CacheOptions, SnapshotCache } from '../src/snapcache/cache.js';
 import { encodeSnapshot } from '../src/snapcache/frames.js';
+import { DEFAULT_CACHE_OPTIONS } from '../src/snapcache/options.js';
 import { SyncerRouter } from '../src/snapcache/router.js';
 import { makeWorkload, type Workload, type WorkloadOptions } from './workload.js';
 
-/** The cache defaults of `tabby serve` (src/config/serve-config.ts), except minDeflateBytes. */
+/**
+ * The cache defaults of `tabby serve` (src/snapcache/options.ts). The bench passes its own
+ * minDeflateBytes (`serve` uses 1 KiB): its default (bench.ts --min-deflate-bytes) leaves deltas
+ * raw, as Typha does (it compresses snapshots only), because inflating (~23 µs per 10-key delta,
+ * ~0.5 ms per merged one) per client in the worker processes would make the clients, not the
+ * server, the bottleneck. Snapshot chunks are compressed whatever it says.
+ */
 export const BENCH_CACHE_OPTIONS: Omit<CacheOptions, 'syncer'> = {
-  maxBatchSize: 1_000,
-  maxBatchDelayMs: 10,
-  maxHistoryBytes: 64 << 20,
-  maxHistoryAgeMs: 300_000,
-  snapshotReuseMs: 1_000,
-  maxFrameBodyBytes: 1 << 20,
-  // `serve` uses 1 KiB. The bench default (bench.ts --min-deflate-bytes) leaves deltas raw, as
-  // Typha does (it compresses snapshots only), because inflating (~23 µs per 10-key delta,
-  // ~0.5 ms per merged one) per client in the worker processes would make the clients, not
-  // the server, the bottleneck. Snapshot chunks are compressed whatever this says.
-  minDeflateBytes: 1_024,
+  ...DEFAULT_CACHE_OPTIONS,
+  // What `serve` keeps for its 64 MiB of history (cli/serve-options.ts).
   mergedDeltaCacheBytes: 16 << 20,
 };
 

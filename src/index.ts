@@ -9,6 +9,8 @@ export { ClientState } from './client/state.js';
 export { SyncClient, type SyncClientEvents, type SyncClientOptions } from './client/sync-client.js';
 export type { ClientTlsOptions } from './client/tls.js';
 export { ClientTlsError } from './client/tls.js';
+export { ErrorCode, isErrorCode } from './errors/codes.js';
+export { TabbyError } from './errors/tabby-error.js';
 export { type KeyKind, Keys, keyKind, SYNCER_TABLE, syncersForKey } from './model/keys.js';
 export { type Cidr, cidrContains, formatCidr, parseCidr, parseNet } from './model/net/cidr.js';
 export { formatIp, type Ip, type IpSyntax, type IpVersion, parseIp } from './model/net/ip.js';
@@ -61,4 +63,5 @@ export {
   parseV3,
   type WireguardKv,
 } from './model/values/routing.js';
-export { CloseCode, isCloseCode, ProtocolError, TabbyError } from './protocol/errors.js';
+export { CloseCode, EncodeError, isCloseCode, ProtocolError } from './protocol/errors.js';
+export { ReportError, ReportRefusal } from './protocol/reports.js';

@@ -5,13 +5,13 @@
 
 import { CommanderError } from 'commander';
 import { ConfigError } from '../config/errors.js';
+import { ErrorCode } from '../errors/codes.js';
+import { TabbyError } from '../errors/tabby-error.js';
 
 /** An operation failed for a reason outside the program (server unreachable, not in sync): exit 1. */
-export class CommandFailed extends Error {
-  readonly code = 'TABBY_ERR_COMMAND';
+export class CommandFailed extends TabbyError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'CommandFailed';
+    super(ErrorCode.Command, message, options);
   }
 }
 

@@ -151,6 +151,6 @@ export async function workerProcesses(p: FanOutParts, workers: number): Promise<
     local: idle,
     replica,
     registry: (local) => clusterRegistry(local, pool),
-    drain: (ms) => pool.drain(ms, 10_000),
+    drain: (ms) => pool.drain(ms),
   };
 }

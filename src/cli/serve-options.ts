@@ -7,12 +7,14 @@ import type { ServeConfig } from '../config/serve-config.js';
 import { serverTlsOptions } from '../config/tls-config.js';
 import type { Logger } from '../model/logger.js';
 import type { SyncerType } from '../model/types.js';
-import { FRAME_OVERHEAD_BYTES, type ServerOptions } from '../server/server.js';
+import { DEFAULT_SERVER_OPTIONS, FRAME_OVERHEAD_BYTES, type ServerOptions } from '../server/server.js';
 import { TlsConfigError, TlsMaterial } from '../server/tls.js';
-import type { CacheOptions } from '../snapcache/cache.js';
+import { type CacheOptions, DEFAULT_CACHE_OPTIONS } from '../snapcache/options.js';
 
+/** What no flag sets (minDeflateBytes) is the cache's own default. */
 export function cacheOptions(cfg: ServeConfig, syncer: SyncerType, log: Logger): CacheOptions {
   return {
+    ...DEFAULT_CACHE_OPTIONS,
     syncer,
     maxBatchSize: cfg.maxBatchSize,
     maxBatchDelayMs: cfg.maxBatchDelayMs,
@@ -20,7 +22,6 @@ export function cacheOptions(cfg: ServeConfig, syncer: SyncerType, log: Logger):
     maxHistoryAgeMs: cfg.maxHistoryAgeMs,
     snapshotReuseMs: cfg.snapshotReuseMs,
     maxFrameBodyBytes: cfg.maxFrameBodyBytes,
-    minDeflateBytes: 1024,
     mergedDeltaCacheBytes: Math.max(1 << 20, cfg.maxHistoryBytes / 4),
     log: log.child({ component: 'cache', syncer }),
   };
@@ -28,14 +29,15 @@ export function cacheOptions(cfg: ServeConfig, syncer: SyncerType, log: Logger):
 
 /**
  * `workers` processes share the connection limits: each takes its part of them (rounded up),
- * so the replica as a whole holds about --max-connections.
+ * so the replica as a whole holds about --max-connections. What no flag sets (tick, linger,
+ * handshake grace, inbound frame limit) is the server's own default.
  */
 export function serverOptions(cfg: ServeConfig, serverId: string, workers = 1): ServerOptions {
   return {
+    ...DEFAULT_SERVER_OPTIONS,
     serverId,
     maxConnections: Math.ceil(cfg.maxConnections / workers),
     maxPendingHandshakes: Math.ceil(cfg.maxPendingHandshakes / workers),
-    minHandshakeGraceMs: 1_000,
     handshakeTimeoutMs: cfg.handshakeTimeoutMs,
     pingIntervalMs: cfg.pingIntervalMs,
     pongTimeoutMs: cfg.pongTimeoutMs,
@@ -46,12 +48,9 @@ export function serverOptions(cfg: ServeConfig, serverId: string, workers = 1): 
     maxFallBehindMs: cfg.maxFallBehindMs,
     newClientGraceMs: cfg.newClientGraceMs,
     compressions: compressionsFor(cfg.compression),
-    maxInboundFrameBytes: 1 << 20,
     maxOutboundFrameBytes: cfg.maxFrameBodyBytes + FRAME_OVERHEAD_BYTES,
     listenBacklog: cfg.listenBacklog,
     fanoutSliceMs: cfg.fanoutSliceMs,
-    tickMs: 1_000,
-    closeLingerMs: 5_000,
     rebalanceIntervalMs: cfg.rebalanceIntervalMs,
     rebalanceMaxPerInterval: cfg.rebalanceMaxPerInterval,
     rebalanceSlack: cfg.rebalanceSlack,

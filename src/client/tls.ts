@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { type ConnectionOptions, checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { TabbyError } from '../protocol/errors.js';
+import { ErrorCode } from '../errors/codes.js';
+import { TabbyError } from '../errors/tabby-error.js';
 
 export interface ClientTlsOptions {
   certFile: string;
@@ -21,7 +22,7 @@ export interface ClientTlsOptions {
 
 export class ClientTlsError extends TabbyError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('TABBY_ERR_CLIENT_TLS', message, options);
+    super(ErrorCode.ClientTls, message, options);
   }
 }
 

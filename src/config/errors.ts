@@ -1,13 +1,13 @@
 // User errors: thrown before anything starts (or when a setting proves unusable, e.g. a busy
 // port), printed as one line without a stack trace, exit code 2 (cli/main.ts).
 
+import { ErrorCode } from '../errors/codes.js';
+import { TabbyError } from '../errors/tabby-error.js';
 import { settingName } from './setting-names.js';
 
-export class ConfigError extends Error {
-  readonly code = 'TABBY_ERR_CONFIG';
+export class ConfigError extends TabbyError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ConfigError';
+    super(ErrorCode.Config, message, options);
   }
 }
 

@@ -1,8 +1,13 @@
-// Every setting of `tabby serve`, with defaults and units in the names. Defaults follow
-// Typha's where it has one (ping 10 s, pong 60 s, handshake 10 s, fall-behind 300 s).
+// Every setting of `tabby serve`, with units in the names. A component's defaults come from
+// the component (server, cache, datastores, lint), where they are kept once; the settings
+// that belong to this command alone have theirs here.
 
 import { z } from 'zod';
-import { DEFAULT_SERVER_OPTIONS } from '../server/options.js';
+import { DEFAULT_WATCHER_OPTIONS as watcher } from '../datastore/kubernetes/options.js';
+import { DEFAULT_SIM_OPTIONS as sim } from '../datastore/sim/options.js';
+import { DEFAULT_MAX_MESH_NODES } from '../lint/options.js';
+import { DEFAULT_SERVER_OPTIONS as server } from '../server/options.js';
+import { DEFAULT_CACHE_OPTIONS as cache } from '../snapcache/options.js';
 import { compressionSetting, discoveryService, listenAddress as hostPort } from './fields.js';
 import { namesPods, serverTlsFields, serverTlsProblems } from './tls-config.js';
 
@@ -25,7 +30,7 @@ export const serveSchema = z.object({
     .optional()
     .describe('file: directory of Kubernetes/Calico YAML manifests, re-read on change'),
   watchTimeoutSeconds: pos
-    .default(300)
+    .default(watcher.minWatchTimeoutSeconds)
     .describe('kubernetes: watches end after a random 1-2x this and resume'),
   listen: hostPort.default('0.0.0.0:5473').describe('sync protocol listen address'),
   healthListen: hostPort
@@ -36,29 +41,35 @@ export const serveSchema = z.object({
   serverId: z.string().optional().describe('name reported to clients (default: host name)'),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('log level'),
   maxConnections: pos
-    .default(10_000)
+    .default(server.maxConnections)
     .describe('connections past HELLO beyond this are refused with a reason and a retry hint'),
   maxPendingHandshakes: pos
-    .default(1_000)
+    .default(server.maxPendingHandshakes)
     .describe(
       'connections still waiting for HELLO, counted apart; when full the longest-waiting one (after 1 s) gives way',
     ),
-  handshakeTimeoutMs: pos.default(10_000).describe('a client must send HELLO within this'),
-  pingIntervalMs: pos.default(10_000).describe('server PING interval'),
-  pongTimeoutMs: pos.default(60_000).describe('drop a client silent for this long'),
-  writeTimeoutMs: pos.default(120_000).describe('drop a client whose socket does not drain for this long'),
+  handshakeTimeoutMs: pos.default(server.handshakeTimeoutMs).describe('a client must send HELLO within this'),
+  pingIntervalMs: pos.default(server.pingIntervalMs).describe('server PING interval'),
+  pongTimeoutMs: pos.default(server.pongTimeoutMs).describe('drop a client silent for this long'),
+  writeTimeoutMs: pos
+    .default(server.writeTimeoutMs)
+    .describe('drop a client whose socket does not drain for this long'),
   maxQueuedBytes: pos
     .min(1 << 20)
-    .default(64 << 20)
+    .default(server.maxQueuedBytes)
     .describe(
       'drop a client whose socket holds more unsent bytes than this (write-queue-full); must exceed the largest snapshot',
     ),
   clientPingBurst: pos
-    .default(10)
+    .default(server.clientPingBurst)
     .describe('PINGs a client may send at once; beyond its rate: too-many-pings'),
-  clientPingRefillMs: pos.default(1_000).describe('a client earns one more PING per this many ms'),
-  maxFallBehindMs: pos.default(300_000).describe('drop a client whose oldest missing update is this old'),
-  newClientGraceMs: ms.default(300_000).describe('fall-behind grace after a snapshot'),
+  clientPingRefillMs: pos
+    .default(server.clientPingRefillMs)
+    .describe('a client earns one more PING per this many ms'),
+  maxFallBehindMs: pos
+    .default(server.maxFallBehindMs)
+    .describe('drop a client whose oldest missing update is this old'),
+  newClientGraceMs: ms.default(server.newClientGraceMs).describe('fall-behind grace after a snapshot'),
   shutdownDrainMs: ms
     .default(60_000)
     .describe('on SIGTERM, move clients to other replicas spread over this long (they resume there)'),
@@ -79,25 +90,27 @@ export const serveSchema = z.object({
     .default(0)
     .describe('ready replicas, when not discovered (--discovery-service); 0: no rebalancing'),
   rebalanceIntervalMs: ms
-    .default(5_000)
+    .default(server.rebalanceIntervalMs)
     .describe('how often a replica above its share of the nodes moves a few clients away (0: never)'),
-  rebalanceMaxPerInterval: pos.default(5).describe('clients moved per syncer per rebalance interval at most'),
+  rebalanceMaxPerInterval: pos
+    .default(server.rebalanceMaxPerInterval)
+    .describe('clients moved per syncer per rebalance interval at most'),
   rebalanceSlack: z.coerce
     .number()
     .nonnegative()
-    .default(0.1)
+    .default(server.rebalanceSlack)
     .describe('room above an even share (nodes / ready replicas) before moving clients, e.g. 0.1 = 10 %'),
   rebalanceRetryAfterMs: ms
-    .default(60_000)
+    .default(server.rebalanceRetryAfterMs)
     .describe('a client moved away for rebalancing stays away from this replica this long'),
   notReadyRetryAfterMs: pos
-    .default(5_000)
+    .default(server.notReadyRetryAfterMs)
     .describe('retry hint (±50 %) given to clients refused as not-ready'),
   maxSnapshotsInFlight: z.coerce
     .number()
     .int()
     .nonnegative()
-    .default(DEFAULT_SERVER_OPTIONS.maxSnapshotsInFlight)
+    .default(server.maxSnapshotsInFlight)
     .describe(
       'snapshots written at once (default: 4 per core, at least 8); more clients wait in line, FIFO, and are told their place (0: unlimited)',
     ),
@@ -105,7 +118,7 @@ export const serveSchema = z.object({
     .number()
     .int()
     .nonnegative()
-    .default(DEFAULT_SERVER_OPTIONS.snapshotBytesPerSecond)
+    .default(server.snapshotBytesPerSecond)
     .describe(
       'average snapshot bytes per second over all clients, e.g. to spare a narrow link (0: unlimited)',
     ),
@@ -115,24 +128,40 @@ export const serveSchema = z.object({
     .describe(
       'processes that own the client sockets (the primary keeps the datastore and caches and ships each generation to them once); 1: one process, as before; default: the cores available, at most 4',
     ),
-  listenBacklog: pos.default(4_096).describe('accept queue length (capped by net.core.somaxconn)'),
-  fanoutSliceMs: pos.default(20).describe('a fan-out pass yields to the event loop after this long'),
-  maxBatchSize: pos.default(1_000).describe('updates per generation at most'),
-  maxBatchDelayMs: ms.default(10).describe('a batch is published when its first update is this old'),
-  maxHistoryBytes: pos.default(64 << 20).describe('retained delta history for catch-up/resume, bytes'),
-  maxHistoryAgeMs: pos.default(300_000).describe('retained delta history for catch-up/resume, age'),
-  snapshotReuseMs: ms.default(1_000).describe('reuse an encoded snapshot for new clients this long'),
+  listenBacklog: pos
+    .default(server.listenBacklog)
+    .describe('accept queue length (capped by net.core.somaxconn)'),
+  fanoutSliceMs: pos
+    .default(server.fanoutSliceMs)
+    .describe('a fan-out pass yields to the event loop after this long'),
+  maxBatchSize: pos.default(cache.maxBatchSize).describe('updates per generation at most'),
+  maxBatchDelayMs: ms
+    .default(cache.maxBatchDelayMs)
+    .describe('at most one batch per this window (ms); an update after a quiet spell goes out at once'),
+  maxHistoryBytes: pos
+    .default(cache.maxHistoryBytes)
+    .describe('retained delta history for catch-up/resume, bytes'),
+  maxHistoryAgeMs: pos
+    .default(cache.maxHistoryAgeMs)
+    .describe('retained delta history for catch-up/resume, age'),
+  snapshotReuseMs: ms
+    .default(cache.snapshotReuseMs)
+    .describe('reuse an encoded snapshot for new clients this long'),
   maxFrameBodyBytes: pos
     .max(8 << 20)
-    .default(1 << 20)
+    .default(cache.maxFrameBodyBytes)
     .describe('frame body size limit: larger deltas/snapshots are split; a larger single value is rejected'),
   compression: compressionSetting.describe(
     'compression to use with clients that offer it: zstd (else deflate; zstd only where this Node has it, >= 22.15), deflate or none',
   ),
-  simSeed: z.coerce.number().int().default(1).describe('sim: random seed'),
-  simNodes: z.coerce.number().int().min(4).default(50).describe('sim: nodes (at least 4)'),
-  simPods: z.coerce.number().int().min(3).default(1_500).describe('sim: pods (at least 3)'),
-  simChurnPerSec: z.coerce.number().nonnegative().default(20).describe('sim: updates per second'),
+  simSeed: z.coerce.number().int().default(sim.seed).describe('sim: random seed'),
+  simNodes: z.coerce.number().int().min(4).default(sim.nodes).describe('sim: nodes (at least 4)'),
+  simPods: z.coerce.number().int().min(3).default(sim.pods).describe('sim: pods (at least 3)'),
+  simChurnPerSec: z.coerce
+    .number()
+    .nonnegative()
+    .default(sim.churnPerSec)
+    .describe('sim: updates per second'),
   agents: z.coerce.number().int().nonnegative().default(0).describe('in-process demo agents to run'),
   insecureAcceptUnauthenticatedReports: z
     .boolean()
@@ -150,7 +179,9 @@ export const serveSchema = z.object({
     .describe(
       "lint: the API server's service cluster IP ranges, comma-separated (pools must not overlap them)",
     ),
-  lintMaxMeshNodes: pos.default(100).describe('lint: flag a node-to-node mesh with more BGP nodes than this'),
+  lintMaxMeshNodes: pos
+    .default(DEFAULT_MAX_MESH_NODES)
+    .describe('lint: flag a node-to-node mesh with more BGP nodes than this'),
   summaryIntervalMs: ms.default(0).describe('print a console summary this often (0: off)'),
   ...serverTlsFields,
 });

@@ -2,6 +2,8 @@
 // a source pushes batches of KV changes and its sync status into a sink. Sources never see
 // syncer types or the wire; routing keys to syncers is the caller's job (model/keys.ts).
 
+import { ErrorCode } from '../errors/codes.js';
+import { TabbyError } from '../errors/tabby-error.js';
 import type { KV, SyncStatus } from '../model/types.js';
 
 export interface DatastoreSink {
@@ -58,11 +60,9 @@ export interface NodeReportRecorder {
 }
 
 /** A report about a node the datastore does not have. */
-export class NodeNotFoundError extends Error {
-  readonly code = 'TABBY_ERR_NODE_NOT_FOUND';
+export class NodeNotFoundError extends TabbyError {
   constructor(readonly node: string) {
-    super(`no node named "${node}"`);
-    this.name = 'NodeNotFoundError';
+    super(ErrorCode.NodeNotFound, `no node named "${node}"`);
   }
 }
 

@@ -3,6 +3,8 @@
 // k8s.io/apimachinery/pkg/api/errors so clients see what a real kube-apiserver would send.
 
 import type { ResourceType } from '../datastore/kube/resources.js';
+import { ErrorCode } from '../errors/codes.js';
+import { TabbyError } from '../errors/tabby-error.js';
 
 export interface StatusCause {
   reason?: string;
@@ -31,11 +33,9 @@ export interface Status {
 }
 
 /** A request that fails with a metav1.Status; `status.code` is the HTTP status. */
-export class ApiError extends Error {
-  readonly code = 'TABBY_ERR_EMULATOR_API';
+export class ApiError extends TabbyError {
   constructor(readonly status: Status) {
-    super(status.message);
-    this.name = 'ApiError';
+    super(ErrorCode.EmulatorApi, status.message ?? '');
   }
   get httpStatus(): number {
     return this.status.code;

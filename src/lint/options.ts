@@ -1,6 +1,8 @@
 // Settings of the lint rules: what the datastore cannot tell (the service CIDR the API
 // server was started with) and thresholds.
 
+import { ErrorCode } from '../errors/codes.js';
+import { TabbyError } from '../errors/tabby-error.js';
 import { parseNet } from '../model/net/cidr.js';
 
 export interface LintOptions {
@@ -20,11 +22,9 @@ export interface ResolvedLintOptions {
 
 export const DEFAULT_MAX_MESH_NODES = 100;
 
-export class LintOptionsError extends Error {
-  readonly code = 'TABBY_ERR_LINT_OPTIONS';
+export class LintOptionsError extends TabbyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'LintOptionsError';
+    super(ErrorCode.LintOptions, message);
   }
 }
 

@@ -2,6 +2,9 @@
 // sent in GOODBYE frames and the `reason` label of the disconnect metric, so they are part
 // of the wire contract (proto/PROTOCOL.md, "Close reasons").
 
+import { ErrorCode, wireCode } from '../errors/codes.js';
+import { TabbyError } from '../errors/tabby-error.js';
+
 export const CloseCode = {
   // Peer broke the protocol.
   FrameTooLarge: 'frame-too-large',
@@ -38,20 +41,11 @@ const CLOSE_CODES = new Set<string>(Object.values(CloseCode));
 /** Whether a peer's code is one this version defines (peers may send others, §16). */
 export const isCloseCode = (code: string): code is CloseCode => CLOSE_CODES.has(code);
 
-export class TabbyError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
-
 /** A peer sent something the protocol does not allow; the connection ends with `closeCode`. */
 export class ProtocolError extends TabbyError {
   readonly closeCode: CloseCode;
   constructor(closeCode: CloseCode, message: string, options?: { cause?: unknown }) {
-    super(`TABBY_ERR_PROTOCOL_${closeCode.toUpperCase().replaceAll('-', '_')}`, message, options);
+    super(wireCode('TABBY_ERR_PROTOCOL', closeCode), message, options);
     this.closeCode = closeCode;
   }
 }
@@ -59,6 +53,6 @@ export class ProtocolError extends TabbyError {
 /** A value to be sent breaks the wire's MessagePack profile (PROTOCOL.md §4.1); nothing was sent. */
 export class EncodeError extends TabbyError {
   constructor(message: string) {
-    super('TABBY_ERR_ENCODE', message);
+    super(ErrorCode.Encode, message);
   }
 }

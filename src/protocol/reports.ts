@@ -3,8 +3,9 @@
 // must not trust what a client sends). A check failing is not a protocol error: the server
 // ignores the report and counts it, the connection goes on (§15.3).
 
+import { wireCode } from '../errors/codes.js';
+import { TabbyError } from '../errors/tabby-error.js';
 import type { JsonValue } from '../model/types.js';
-import { TabbyError } from './errors.js';
 
 export const ReportKind = {
   /** data: {publicKey: "<base64 of 32 bytes>" | null}; null = the node has no key. */
@@ -32,7 +33,7 @@ export class ReportError extends TabbyError {
     readonly refusal: ReportRefusal,
     message: string,
   ) {
-    super(`TABBY_ERR_REPORT_${refusal.toUpperCase().replaceAll('-', '_')}`, message);
+    super(wireCode('TABBY_ERR_REPORT', refusal), message);
   }
 }
 

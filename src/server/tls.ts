@@ -6,7 +6,8 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import { TabbyError } from '../protocol/errors.js';
+import { ErrorCode } from '../errors/codes.js';
+import { TabbyError } from '../errors/tabby-error.js';
 import { IdentityPolicy, type IdentityResult } from './peer-identity.js';
 
 export interface ServerTlsOptions {
@@ -24,7 +25,7 @@ export interface ServerTlsOptions {
 
 export class TlsConfigError extends TabbyError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('TABBY_ERR_TLS_CONFIG', message, options);
+    super(ErrorCode.TlsConfig, message, options);
   }
 }
 

@@ -15,28 +15,10 @@ import { encodeKV } from '../protocol/codec.js';
 import type { Compression } from '../protocol/messages.js';
 import { encodeDelta, encodeSnapshot, type Frames } from './frames.js';
 import { Generation } from './generation.js';
+import type { CacheOptions } from './options.js';
 import { RecentHashes } from './recent-hashes.js';
 
-export interface CacheOptions {
-  syncer: SyncerType;
-  /** A batch becomes a generation once it holds this many keys... */
-  maxBatchSize: number;
-  /** ...or when its first update is this old. */
-  maxBatchDelayMs: number;
-  /** Retained history (for catch-up and resume) is bounded by bytes and by age. */
-  maxHistoryBytes: number;
-  maxHistoryAgeMs: number;
-  /** A built snapshot is reused for new clients this long (they catch up with deltas). */
-  snapshotReuseMs: number;
-  maxFrameBodyBytes: number;
-  minDeflateBytes: number;
-  /** Bytes of merged-delta frames kept for clients at the same position. */
-  mergedDeltaCacheBytes: number;
-  /** The stream's epoch; a mirror takes its primary's, so resume works on every worker. */
-  epoch?: string;
-  now?: () => number;
-  log?: Logger;
-}
+export type { CacheOptions } from './options.js';
 
 /** A mirror's entries carry no digest: its state hash is the primary's, never recomputed. */
 const NO_DIGEST = Buffer.alloc(0);
@@ -68,6 +50,8 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
   private pending = new Map<string, KV>();
   private pendingStatus: SyncStatus | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
+  /** When the last batch was taken (flush), for the leading edge of the batch window. */
+  private lastFlushMs = Number.NEGATIVE_INFINITY;
   private readonly snapshots = new Map<Compression, EncodedSnapshot>();
   private readonly merged: LRUCache<string, Frames>;
   /** Hashes of the last generations, beyond the catch-up window: for judging ACKs (§13). */
@@ -131,6 +115,7 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
       clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
     }
+    this.lastFlushMs = this.opts.now();
     const batch = this.pending;
     this.pending = new Map();
     const changes = new Map<string, Buffer>();
@@ -250,11 +235,18 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
     changes.set(key, encodeKV(key, null));
   }
 
+  /**
+   * Batches are at most one per maxBatchDelayMs, but an update after a quiet spell is not held
+   * for the window: it goes out on the next turn of the loop, with whatever arrived in the same
+   * turn. Under a stream of updates this is the window as before; for the usual sparse churn
+   * (one pod event every few ms or less often) it removes the window from the latency.
+   */
   private scheduleFlush(): void {
+    const wait = Math.max(0, this.lastFlushMs + this.opts.maxBatchDelayMs - this.opts.now());
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = undefined;
       this.flush();
-    }, this.opts.maxBatchDelayMs);
+    }, wait);
   }
 
   private evict(): void {

@@ -55,6 +55,31 @@ describe('batching', () => {
     expect(deltas(c.catchUp(0, 'none')!.frames)[0]!.kvs).toEqual([kv('a', 3), kv('b', 2)]);
   });
 
+  it('an update after a quiet spell goes out on the next turn; a stream of them at most one batch per delay', () => {
+    vi.useFakeTimers();
+    const c = cache({ maxBatchDelayMs: 100 });
+    const seen: number[] = [];
+    c.on('advance', (g) => seen.push(g.generation));
+    c.apply([kv('a', 1)]);
+    c.apply([kv('b', 1)]); // same turn of the loop: same batch
+    expect(seen).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(seen).toEqual([1]); // not held for the 100 ms window
+    clock += 30;
+    c.apply([kv('a', 2)]);
+    vi.advanceTimersByTime(69);
+    expect(seen).toEqual([1]); // 99 ms since the last batch: still in its window
+    clock += 70;
+    c.apply([kv('b', 2)]);
+    vi.advanceTimersByTime(1);
+    expect(seen).toEqual([1, 2]);
+    expect(c.head.changes.size).toBe(2); // both updates of the window in one generation
+    clock += 500;
+    c.apply([kv('c', 1)]);
+    vi.advanceTimersByTime(1);
+    expect(seen).toEqual([1, 2, 3]); // quiet again: at once
+  });
+
   it('publishes as soon as a batch is full', () => {
     const c = cache({ maxBatchSize: 3 });
     c.apply([kv('a', 1), kv('b', 1), kv('c', 1), kv('d', 1)]);

@@ -128,6 +128,7 @@ describe('wg conf and dump', () => {
       peers: [
         {
           publicKey: k2,
+          hasPresharedKey: false,
           endpoint: '10.0.0.2:51820',
           allowedIps: ['10.65.2.0/26', '10.65.3.5/32'],
           latestHandshake: 1700000000,

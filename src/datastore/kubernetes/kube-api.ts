@@ -5,22 +5,22 @@
 
 import { type KubeConfig, Watch } from '@kubernetes/client-node';
 import fetch from 'node-fetch';
+import { ErrorCode } from '../../errors/codes.js';
+import { TabbyError } from '../../errors/tabby-error.js';
 import type { KubeObject } from '../kube/object.js';
 import { collectionPath, type ResourceType } from '../kube/resources.js';
 
 export const MERGE_PATCH = 'application/merge-patch+json';
 
 /** A failed API call; `statusCode` 410 means the resourceVersion is too old. */
-export class KubeApiError extends Error {
-  readonly code = 'TABBY_ERR_KUBE_API';
+export class KubeApiError extends TabbyError {
   constructor(
     message: string,
     readonly statusCode: number | undefined,
     readonly reason: string | undefined,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-    this.name = 'KubeApiError';
+    super(ErrorCode.KubeApi, message, options);
   }
   get expired(): boolean {
     return this.statusCode === 410;

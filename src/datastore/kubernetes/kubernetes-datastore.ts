@@ -25,6 +25,7 @@ import type { DatastoreHealth, DatastoreSink, DatastoreSource, NodeReportRecorde
 import { ApiProbe, type ProbeOptions, type ProbeResult, type ProbeTarget } from './api-probe.js';
 import { KubeApi, KubeApiError } from './kube-api.js';
 import { NodeKeyWriter } from './node-key-writer.js';
+import { DEFAULT_PROBE_OPTIONS, DEFAULT_WATCHER_OPTIONS } from './options.js';
 import { ResourceWatcher, type WatcherOptions, type WatcherSupervisor } from './resource-watcher.js';
 import { RevisionWatermark } from './revision.js';
 
@@ -40,15 +41,6 @@ export interface KubernetesDatastoreOptions {
 }
 
 const isNodes = (r: ResourceType): boolean => r.group === '' && r.kind === 'Node';
-
-export const DEFAULT_WATCHER_OPTIONS: WatcherOptions = {
-  pageSize: 500,
-  minWatchTimeoutSeconds: 300,
-  backoff: { ...DEFAULT_BACKOFF, initialMs: 200 },
-};
-
-/** A silent API is noticed within intervalMs + timeoutMs = 20 s. */
-export const DEFAULT_PROBE_OPTIONS: ProbeOptions = { intervalMs: 10_000, timeoutMs: 10_000 };
 
 /**
  * The probe reads the kube-system namespace (it cannot be deleted, so its uid names the store;

@@ -2,6 +2,9 @@
 // generation starts, so that a bad value throws at construction and never half-way through
 // a 150k-pod build.
 
+import { ErrorCode } from '../../errors/codes.js';
+import { TabbyError } from '../../errors/tabby-error.js';
+
 export interface SimOptions {
   /** PRNG seed: the same seed and options always give the same sequence of batches. */
   readonly seed: number;
@@ -45,11 +48,9 @@ export const MIN_PODS = 3;
 /** The special nodes (two route reflectors, the rack2 ASN override) need four nodes. */
 export const MIN_NODES = 4;
 
-export class SimOptionsError extends Error {
-  readonly code = 'TABBY_ERR_SIM_OPTIONS';
+export class SimOptionsError extends TabbyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'SimOptionsError';
+    super(ErrorCode.SimOptions, message);
   }
 }
 

@@ -1,9 +1,9 @@
 // The one error a selector can raise: where in the source text parsing failed and why.
-// Model code imports nothing of ours, so this does not extend the protocol's TabbyError;
-// it carries the same `code` convention instead.
 
-export class SelectorError extends Error {
-  readonly code = 'TABBY_ERR_SELECTOR';
+import { ErrorCode } from '../../errors/codes.js';
+import { TabbyError } from '../../errors/tabby-error.js';
+
+export class SelectorError extends TabbyError {
   /** The selector text as given. */
   readonly source: string;
   /** 0-based index (UTF-16 code unit) into `source` where the problem was found. */
@@ -12,8 +12,7 @@ export class SelectorError extends Error {
   readonly reason: string;
 
   constructor(reason: string, source: string, position: number) {
-    super(`${reason} at ${position} in ${JSON.stringify(source)}`);
-    this.name = 'SelectorError';
+    super(ErrorCode.Selector, `${reason} at ${position} in ${JSON.stringify(source)}`);
     this.source = source;
     this.position = position;
     this.reason = reason;

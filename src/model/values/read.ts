@@ -2,10 +2,16 @@
 // checked at run time; the keys a reader may ask for are the keys of the stored type, so a
 // field renamed on the converter side fails to compile on the reading side.
 
+import { ErrorCode } from '../../errors/codes.js';
+import { TabbyError } from '../../errors/tabby-error.js';
 import type { JsonValue } from '../types.js';
 
 /** A value that does not parse as its key's model type. */
-export class BadValue extends Error {}
+export class BadValue extends TabbyError {
+  constructor(message: string) {
+    super(ErrorCode.BadValue, message);
+  }
+}
 
 type JsonObject = { readonly [k: string]: JsonValue };
 

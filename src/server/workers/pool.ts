@@ -49,6 +49,8 @@ interface Member {
 const FAST_FAILURE_MS = 10_000;
 const MAX_RESTART_DELAY_MS = 30_000;
 const METRICS_TIMEOUT_MS = 3_000;
+/** How long past its drain a worker may take to exit before it is killed. */
+const DRAIN_GRACE_MS = 10_000;
 
 export class WorkerPool {
   /** Workers that died and were replaced. */
@@ -286,7 +288,7 @@ export class WorkerPool {
    * Every worker drains its clients over `ms` (as one process would); resolves once all have
    * exited, killing those still there `graceMs` after the drain should have ended.
    */
-  async drain(ms: number, graceMs: number): Promise<void> {
+  async drain(ms: number, graceMs = DRAIN_GRACE_MS): Promise<void> {
     this.stopping = true;
     clearInterval(this.viewTimer);
     const exited = [...this.members.values()].map(

@@ -4,6 +4,8 @@
 // a spontaneous printout. 8xxx (run-time) and 9xxx (parse) codes are errors (doc/reply_codes).
 
 import net from 'node:net';
+import { ErrorCode } from '../../../errors/codes.js';
+import { TabbyError } from '../../../errors/tabby-error.js';
 
 export interface BirdReplyLine {
   /** The reply code this line belongs to (continuation lines inherit the previous code). */
@@ -26,31 +28,27 @@ export function replyText(reply: BirdReply): string {
   return lines.map((l) => l.text).join('\n');
 }
 
-export class BirdError extends Error {
-  readonly code: string = 'TABBY_ERR_BIRD';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'BirdError';
+export class BirdError extends TabbyError {
+  /** `code` is for subclasses: a plain BirdError is TABBY_ERR_BIRD. */
+  constructor(message: string, options?: { cause?: unknown }, code: ErrorCode = ErrorCode.Bird) {
+    super(code, message, options);
   }
 }
 
 /** The control socket is missing, refused the connection or closed before greeting. */
 export class BirdConnectError extends BirdError {
-  override readonly code = 'TABBY_ERR_BIRD_CONNECT';
   constructor(
     readonly socketPath: string,
     readonly reason: 'missing' | 'refused' | 'denied' | 'closed' | 'timeout' | 'other',
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-    this.name = 'BirdConnectError';
+    super(message, options, ErrorCode.BirdConnect);
   }
 }
 
 /** BIRD answered with an 8xxx (run-time) or 9xxx (parse) code. */
 export class BirdCommandError extends BirdError {
-  override readonly code = 'TABBY_ERR_BIRD_COMMAND';
   constructor(
     readonly command: string,
     readonly birdCode: number,
@@ -58,29 +56,24 @@ export class BirdCommandError extends BirdError {
     readonly birdMessage: string,
     readonly reply: BirdReply,
   ) {
-    super(`bird: ${command}: ${birdMessage} (code ${birdCode})`);
-    this.name = 'BirdCommandError';
+    super(`bird: ${command}: ${birdMessage} (code ${birdCode})`, undefined, ErrorCode.BirdCommand);
   }
 }
 
 /** No complete reply within the deadline; the connection is closed since its state is unknown. */
 export class BirdTimeoutError extends BirdError {
-  override readonly code = 'TABBY_ERR_BIRD_TIMEOUT';
   constructor(
     readonly command: string,
     readonly timeoutMs: number,
   ) {
-    super(`bird: no reply to "${command}" within ${timeoutMs} ms`);
-    this.name = 'BirdTimeoutError';
+    super(`bird: no reply to "${command}" within ${timeoutMs} ms`, undefined, ErrorCode.BirdTimeout);
   }
 }
 
 /** The daemon sent something that is not the reply protocol, or closed in the middle of a reply. */
 export class BirdProtocolError extends BirdError {
-  override readonly code = 'TABBY_ERR_BIRD_PROTOCOL';
   constructor(message: string) {
-    super(message);
-    this.name = 'BirdProtocolError';
+    super(message, undefined, ErrorCode.BirdProtocol);
   }
 }
 

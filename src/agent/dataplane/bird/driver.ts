@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ErrorCode } from '../../../errors/codes.js';
 import type { Logger } from '../../../model/logger.js';
 import { silentLogger } from '../../../model/logger.js';
 import { execShim, type Shim } from '../exec-shim.js';
@@ -16,7 +17,6 @@ export type BirdApplyOutcome = 'unchanged' | 'reloaded' | 'started';
 
 /** BIRD refused the configuration (`bird -p` or `configure`); the previous one stays in force. */
 export class BirdConfigError extends BirdError {
-  override readonly code = 'TABBY_ERR_BIRD_CONFIG';
   /** BIRD's message, e.g. `/etc/tabby/bird.cfg.rejected:2:51 syntax error, unexpected ';', …`. */
   readonly birdMessage: string;
   readonly line: number | undefined;
@@ -24,8 +24,7 @@ export class BirdConfigError extends BirdError {
   /** Where the refused text was saved for inspection. */
   readonly rejectedPath: string;
   constructor(birdMessage: string, rejectedPath: string, options?: { cause?: unknown }) {
-    super(`BIRD refused the configuration: ${birdMessage}`, options);
-    this.name = 'BirdConfigError';
+    super(`BIRD refused the configuration: ${birdMessage}`, options, ErrorCode.BirdConfig);
     this.birdMessage = birdMessage;
     this.rejectedPath = rejectedPath;
     const m = /:(\d+):(\d+)\b/.exec(birdMessage);
@@ -36,10 +35,8 @@ export class BirdConfigError extends BirdError {
 
 /** BIRD is not running and we do not supervise it: the file is written, nothing reloaded. */
 export class BirdNotRunningError extends BirdError {
-  override readonly code = 'TABBY_ERR_BIRD_NOT_RUNNING';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'BirdNotRunningError';
+    super(message, options, ErrorCode.BirdNotRunning);
   }
 }
 

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { lstatSync, unlinkSync } from 'node:fs';
+import { ErrorCode } from '../../../errors/codes.js';
 import type { Logger } from '../../../model/logger.js';
 import { silentLogger } from '../../../model/logger.js';
 import { BirdClient, BirdError } from './birdc.js';
@@ -32,10 +33,8 @@ export interface BirdProcessOptions {
 
 /** bird would not start, or started but its socket never answered. */
 export class BirdStartError extends BirdError {
-  override readonly code = 'TABBY_ERR_BIRD_START';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'BirdStartError';
+    super(message, options, ErrorCode.BirdStart);
   }
 }
 

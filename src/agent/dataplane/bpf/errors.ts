@@ -1,22 +1,16 @@
 // The bpf dataplane's errors, each with a stable code: no BPF here (or no permission) at start,
 // a program the verifier rejected (named), and a failed map update or attach.
 
-export class BpfError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'BpfError';
-  }
-}
+import { ErrorCode } from '../../../errors/codes.js';
+import { TabbyError } from '../../../errors/tabby-error.js';
+
+/** Any bpf dataplane failure: the CLI tells these apart from other errors by this class. */
+export class BpfError extends TabbyError {}
 
 /** This kernel or process cannot run the bpf dataplane (no bpffs, no bpf(), no CAP_BPF/root, no object). */
 export class BpfUnavailableError extends BpfError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('TABBY_ERR_BPF_UNAVAILABLE', `bpf dataplane unavailable: ${message}`, options);
-    this.name = 'BpfUnavailableError';
+    super(ErrorCode.BpfUnavailable, `bpf dataplane unavailable: ${message}`, options);
   }
 }
 
@@ -27,15 +21,13 @@ export class BpfVerifierError extends BpfError {
     readonly log: string,
     options?: { cause?: unknown },
   ) {
-    super('TABBY_ERR_BPF_VERIFIER', `bpf program ${program} was rejected by the kernel:\n${log}`, options);
-    this.name = 'BpfVerifierError';
+    super(ErrorCode.BpfVerifier, `bpf program ${program} was rejected by the kernel:\n${log}`, options);
   }
 }
 
 export class BpfApplyError extends BpfError {
   constructor(stage: string, message: string, options?: { cause?: unknown }) {
-    super('TABBY_ERR_BPF_APPLY', `bpf dataplane: ${stage} failed: ${message}`, options);
-    this.name = 'BpfApplyError';
+    super(ErrorCode.BpfApply, `bpf dataplane: ${stage} failed: ${message}`, options);
   }
 }
 

@@ -8,6 +8,8 @@
 //   5. entries of sets no longer used are deleted; code ranges no longer used are freed.
 // Only what changed is written: sets and programs are named by content (encode.ts).
 
+import { ErrorCode } from '../../../errors/codes.js';
+import { TabbyError } from '../../../errors/tabby-error.js';
 import type { EncodedPolicy, OpTemplate } from './encode.js';
 import { CODE_ENTRIES, epKeyHex, epValHex, type MapName, opHex, setKeyHex, u32Hex } from './layout.js';
 
@@ -63,11 +65,12 @@ export interface Plan {
   readonly stats: PlanStats;
 }
 
-export class CodeSpaceError extends Error {
-  readonly code = 'TABBY_ERR_BPF_CODE_SPACE';
+export class CodeSpaceError extends TabbyError {
   constructor(need: number) {
-    super(`bpf dataplane: no room for a program of ${need} ops in tabby_code (${CODE_ENTRIES} entries)`);
-    this.name = 'CodeSpaceError';
+    super(
+      ErrorCode.BpfCodeSpace,
+      `bpf dataplane: no room for a program of ${need} ops in tabby_code (${CODE_ENTRIES} entries)`,
+    );
   }
 }
 

@@ -4,6 +4,8 @@
 // any other protocol are never changed: deletes name our protocol, and a desired destination
 // that another protocol already holds is reported as a conflict rather than overwritten.
 
+import { ErrorCode } from '../../../errors/codes.js';
+import { TabbyError } from '../../../errors/tabby-error.js';
 import type { DesiredRoute } from '../../calc/routing/routes.js';
 import { execShim, type Shim } from '../exec-shim.js';
 import {
@@ -33,31 +35,25 @@ export interface RouteFailure {
   readonly message: string;
 }
 
-export class RouteApplyError extends Error {
-  readonly code = 'TABBY_ERR_ROUTE_APPLY';
+export class RouteApplyError extends TabbyError {
   constructor(
     message: string,
     readonly failures: readonly RouteFailure[],
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-    this.name = 'RouteApplyError';
+    super(ErrorCode.RouteApply, message, options);
   }
 }
 
-export class RouteReadError extends Error {
-  readonly code = 'TABBY_ERR_ROUTE_READ';
+export class RouteReadError extends TabbyError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RouteReadError';
+    super(ErrorCode.RouteRead, message, options);
   }
 }
 
-export class RouteDriverOptionsError extends Error {
-  readonly code = 'TABBY_ERR_ROUTE_OPTIONS';
+export class RouteDriverOptionsError extends TabbyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'RouteDriverOptionsError';
+    super(ErrorCode.RouteOptions, message);
   }
 }
 

@@ -2,6 +2,8 @@
 // the desired ones, and write the `ip -batch` lines. Kept apart from the driver so that the
 // diff and the text can be tested without a kernel.
 
+import { ErrorCode } from '../../../errors/codes.js';
+import { TabbyError } from '../../../errors/tabby-error.js';
 import type { DesiredRoute, RouteType } from '../../calc/routing/routes.js';
 
 /**
@@ -23,11 +25,9 @@ export interface KernelRoute {
   readonly metric: number;
 }
 
-export class RouteSpecError extends Error {
-  readonly code = 'TABBY_ERR_ROUTE_SPEC';
+export class RouteSpecError extends TabbyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'RouteSpecError';
+    super(ErrorCode.RouteSpec, message);
   }
 }
 

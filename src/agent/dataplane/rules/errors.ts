@@ -1,10 +1,11 @@
 // The error every table-based dataplane driver reports a failed apply with.
 
-export class DataplaneError extends Error {
-  readonly code = 'TABBY_ERR_DATAPLANE_APPLY';
+import { ErrorCode } from '../../../errors/codes.js';
+import { TabbyError } from '../../../errors/tabby-error.js';
+
+export class DataplaneError extends TabbyError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'DataplaneError';
+    super(ErrorCode.DataplaneApply, message, options);
   }
 }
 

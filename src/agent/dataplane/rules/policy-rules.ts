@@ -4,6 +4,8 @@
 // slots, numeric ports OR named-port sets, negated lists beside a positive one) becomes OR
 // groups over two scratch mark bits: each group ANDs into the running bit. IPv4 only.
 
+import { ErrorCode } from '../../../errors/codes.js';
+import { TabbyError } from '../../../errors/tabby-error.js';
 import type { NamedPortMatch, ParsedRule, SideMatch } from '../../calc/index.js';
 import { namedPortKey } from '../named-port.js';
 import type { Action, Capabilities, Rule, Side, Term } from './model.js';
@@ -18,7 +20,11 @@ export interface RuleNames {
 
 export type LoweredRule = { readonly rules: readonly Rule[] } | { readonly skipped: string };
 
-class Skip extends Error {}
+class Skip extends TabbyError {
+  constructor(message: string) {
+    super(ErrorCode.RuleSkipped, message);
+  }
+}
 
 const PROTOCOL_NAMES: Readonly<Record<string, string>> = {
   tcp: 'tcp',

@@ -1,6 +1,9 @@
-// Parses `wg show NAME dump` (tab-separated: an interface line, then one line per peer) into
-// typed records for status output. The private key and preshared keys are never kept: only
-// whether a preshared key is set.
+// The WireGuard device as `tabby node status` reports it: typed records of `wg show NAME dump`
+// (parsed by wireguard/conf.ts, which never keeps the private key or preshared keys).
+
+import { parseDump } from '../wireguard/conf.js';
+
+export { WgDumpError } from '../wireguard/conf.js';
 
 export interface WgPeerStatus {
   readonly publicKey: string;
@@ -24,45 +27,22 @@ export interface WgInterfaceStatus {
   readonly peers: readonly WgPeerStatus[];
 }
 
-export class WgDumpError extends Error {
-  readonly code = 'TABBY_ERR_WG_DUMP';
-  constructor(message: string) {
-    super(message);
-    this.name = 'WgDumpError';
-  }
-}
-
-const none = (v: string | undefined): boolean => v === undefined || v === '(none)' || v === 'off' || v === '';
-
-/** Parses the dump of one interface (`wg show NAME dump`, not `wg show all dump`). */
+/** `tabby node status`'s view of `wg show NAME dump`, parsed by the dataplane's one parser. */
 export function parseWgDump(text: string): WgInterfaceStatus {
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  const head = lines[0]?.split('\t');
-  if (head?.length !== 4)
-    throw new WgDumpError(
-      `wg dump: want an interface line of 4 fields, got ${JSON.stringify(lines[0] ?? '')}`,
-    );
-  const [, publicKey = '', port = '0', fwmark] = head;
-  const peers = lines.slice(1).map((line, i) => {
-    const f = line.split('\t');
-    if (f.length !== 8) throw new WgDumpError(`wg dump: peer line ${i + 1} has ${f.length} fields, want 8`);
-    const [pub = '', psk, endpoint, allowed, handshake = '0', rx = '0', tx = '0', keepalive] = f;
-    const hs = Number(handshake);
-    return {
-      publicKey: pub,
-      hasPresharedKey: !none(psk),
-      ...(!none(endpoint) && { endpoint: endpoint! }),
-      allowedIps: none(allowed) ? [] : allowed!.split(','),
-      ...(hs > 0 && { latestHandshakeSec: hs }),
-      rxBytes: Number(rx),
-      txBytes: Number(tx),
-      ...(!none(keepalive) && { persistentKeepaliveSec: Number(keepalive) }),
-    };
-  });
+  const d = parseDump(text);
   return {
-    publicKey: none(publicKey) ? '' : publicKey,
-    listenPort: Number(port),
-    ...(!none(fwmark) && { fwmark: Number(fwmark) }),
-    peers,
+    publicKey: d.publicKey ?? '',
+    listenPort: d.listenPort,
+    ...(d.firewallMark !== 0 && { fwmark: d.firewallMark }),
+    peers: d.peers.map((p) => ({
+      publicKey: p.publicKey,
+      hasPresharedKey: p.hasPresharedKey,
+      ...(p.endpoint !== undefined && { endpoint: p.endpoint }),
+      allowedIps: p.allowedIps,
+      ...(p.latestHandshake !== undefined && { latestHandshakeSec: p.latestHandshake }),
+      rxBytes: p.rxBytes,
+      txBytes: p.txBytes,
+      ...(p.persistentKeepaliveSeconds !== 0 && { persistentKeepaliveSec: p.persistentKeepaliveSeconds }),
+    })),
   };
 }

@@ -2,6 +2,9 @@
 // parse of `wg show NAME dump`, and the comparison that decides whether a syncconf is due.
 // The dump's first field is the private key: the parser drops it on the spot.
 
+import { ErrorCode } from '../../../errors/codes.js';
+import { TabbyError } from '../../../errors/tabby-error.js';
+
 export interface DesiredPeer {
   readonly publicKey: string;
   readonly endpoint: string;
@@ -19,6 +22,8 @@ export interface DesiredDevice {
 
 export interface DumpPeer {
   readonly publicKey: string;
+  /** The key itself is never kept, only whether one is set. */
+  readonly hasPresharedKey: boolean;
   readonly endpoint?: string;
   readonly allowedIps: readonly string[];
   /** Unix seconds; undefined = never. */
@@ -38,15 +43,30 @@ export interface DeviceDump {
 
 const none = (s: string | undefined) => (s === undefined || s === '(none)' || s === 'off' ? undefined : s);
 
-/** Parses `wg show NAME dump` (tab-separated: interface line, then one line per peer). */
+export class WgDumpError extends TabbyError {
+  constructor(message: string) {
+    super(ErrorCode.WgDump, message);
+  }
+}
+
+/**
+ * Parses `wg show NAME dump` of one interface (not `wg show all dump`): tab-separated, an
+ * interface line of 4 fields, then one line of 8 per peer. The one parser of the dump: the
+ * dataplane compares it with the desired device, `tabby node status` shows it.
+ */
 export function parseDump(text: string): DeviceDump {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const [head, ...rest] = lines.map((l) => l.split('\t'));
-  if (head === undefined || head.length < 4) throw new Error('empty or malformed wg dump');
-  const peers = rest.map((f): DumpPeer => {
+  if (head?.length !== 4)
+    throw new WgDumpError(
+      `wg dump: want an interface line of 4 fields, got ${JSON.stringify(lines[0] ?? '')}`,
+    );
+  const peers = rest.map((f, i): DumpPeer => {
+    if (f.length !== 8) throw new WgDumpError(`wg dump: peer line ${i + 1} has ${f.length} fields, want 8`);
     const handshake = Number(f[4] ?? '0');
     return {
       publicKey: f[0]!,
+      hasPresharedKey: none(f[1]) !== undefined && f[1] !== '',
       endpoint: none(f[2]),
       allowedIps: (none(f[3]) ?? '').split(',').filter((s) => s !== ''),
       latestHandshake: handshake > 0 ? handshake : undefined,
