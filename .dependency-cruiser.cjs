@@ -47,10 +47,18 @@ module.exports = {
     },
     {
       name: 'lint-is-pure',
-      comment: 'lint rules read the KV model through agent/calc: no I/O, no datastore, no wire',
+      comment: 'lint rules read the KV model through model/values: no I/O, no datastore, no wire',
       severity: 'error',
       from: { path: '^src/lint/' },
-      to: { path: '^src/', pathNot: '^src/(lint|agent/calc|model|errors)/' },
+      to: { path: '^src/', pathNot: '^src/(lint|model|errors)/' },
+    },
+    {
+      name: 'values-through-model',
+      comment:
+        'the converters write and the linter reads KV values through the types in model/values, never through agent code',
+      severity: 'error',
+      from: { path: '^src/(lint|datastore)/' },
+      to: { path: '^src/agent/' },
     },
     {
       name: 'datastore-not-server',

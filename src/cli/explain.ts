@@ -20,6 +20,8 @@ import { FileDatastore } from '../datastore/file/file-datastore.js';
 import { keyKind } from '../model/keys.js';
 import { silentLogger } from '../model/logger.js';
 import type { JsonValue, KV } from '../model/types.js';
+import { type EndpointValue, parseEndpoint } from '../model/values/endpoint.js';
+import { BadValue } from '../model/values/read.js';
 import { readFelixState } from './read-state.js';
 
 export function explainCommand(): Command {
@@ -94,31 +96,35 @@ function resolveEndpoint(state: ReadonlyMap<string, JsonValue>, ref: string, wha
   const needle = `/workload/k8s/${encodeURIComponent(`${m[1]}/${m[2]}`)}/endpoint/`;
   for (const [key, value] of state) {
     if (keyKind(key) !== 'workloadEndpoint' || !key.includes(needle)) continue;
-    const nets = (value as { ipv4Nets?: string[]; ipv6Nets?: string[] }).ipv4Nets ?? [];
-    const first = nets[0] ?? (value as { ipv6Nets?: string[] }).ipv6Nets?.[0];
-    if (!first) throw new ConfigError(`--${what}: ${ref} has no IP`);
-    return { label: ref, ip: first.split('/')[0]!, node: nodeOfKey(key) };
+    const ep = endpointOf(key, value);
+    const first = ep?.nets[0];
+    if (ep === undefined || first === undefined) throw new ConfigError(`--${what}: ${ref} has no IP`);
+    return { label: ref, ip: first.split('/')[0]!, node: ep.node };
   }
   throw new ConfigError(`--${what}: no workload endpoint ${ref} in the state`);
 }
 
-const nodeOfKey = (key: string): string => decodeURIComponent(key.split('/')[4] ?? '');
+/** The endpoint stored at `key`, or undefined if its value does not parse (it is skipped). */
+function endpointOf(key: string, value: JsonValue): EndpointValue | undefined {
+  try {
+    return parseEndpoint(key, value);
+  } catch (err) {
+    if (err instanceof BadValue) return undefined;
+    throw err;
+  }
+}
 
 /** The node of the workload (or host) endpoint that has `ip` among its addresses, if any. */
 function nodeOwning(state: ReadonlyMap<string, JsonValue>, ip: string): string | undefined {
   let host: string | undefined;
   for (const [key, value] of state) {
     const kind = keyKind(key);
-    if (kind === 'workloadEndpoint') {
-      const v = value as { ipv4Nets?: string[]; ipv6Nets?: string[] };
-      if ([...(v.ipv4Nets ?? []), ...(v.ipv6Nets ?? [])].some((n) => n.split('/')[0] === ip))
-        return nodeOfKey(key);
-    } else if (kind === 'hostEndpoint' && host === undefined) {
-      // A host endpoint's expected IPs: the flow is host-bound or host-originated on that node.
-      const v = value as { expectedIPv4Addrs?: string[]; expectedIPv6Addrs?: string[] };
-      if ([...(v.expectedIPv4Addrs ?? []), ...(v.expectedIPv6Addrs ?? [])].includes(ip))
-        host = nodeOfKey(key);
-    }
+    if (kind !== 'workloadEndpoint' && (kind !== 'hostEndpoint' || host !== undefined)) continue;
+    // A host endpoint's expected IPs: the flow is host-bound or host-originated on that node.
+    const ep = endpointOf(key, value);
+    if (ep === undefined || !ep.nets.some((n) => n.split('/')[0] === ip)) continue;
+    if (kind === 'workloadEndpoint') return ep.node;
+    host = ep.node;
   }
   return host;
 }

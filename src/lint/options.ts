@@ -1,9 +1,9 @@
 // Settings of the lint rules: what the datastore cannot tell (the service CIDR the API
 // server was started with) and thresholds.
 
-import { parseCidr } from '../agent/calc/cidr.js';
 import { ErrorCode } from '../errors/codes.js';
 import { TabbyError } from '../errors/tabby-error.js';
+import { parseNet } from '../model/net/cidr.js';
 
 export interface LintOptions {
   /**
@@ -32,7 +32,7 @@ export class LintOptionsError extends TabbyError {
 export function resolveLintOptions(opts: LintOptions = {}): ResolvedLintOptions {
   const serviceCidrs = [...(opts.serviceCidrs ?? [])];
   for (const c of serviceCidrs)
-    if (parseCidr(c) === undefined) throw new LintOptionsError(`service CIDR: invalid CIDR "${c}"`);
+    if (parseNet(c) === undefined) throw new LintOptionsError(`service CIDR: invalid CIDR "${c}"`);
   const maxMeshNodes = opts.maxMeshNodes ?? DEFAULT_MAX_MESH_NODES;
   if (!Number.isInteger(maxMeshNodes) || maxMeshNodes < 1)
     throw new LintOptionsError(`max mesh nodes: want a positive integer, got ${maxMeshNodes}`);

@@ -7,9 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { goDuration, goFloat, parseGoDuration } from '../../src/datastore/convert/felix-config.js';
 import { ConversionError, convertObject } from '../../src/datastore/convert/index.js';
 import { simplifyPorts } from '../../src/datastore/convert/knp.js';
-import { formatCidr, masked, parseCidr, parseIp } from '../../src/datastore/convert/net.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { Keys } from '../../src/model/keys.js';
+import { formatCidr, masked, parseCidr } from '../../src/model/net/cidr.js';
+import { parseIp } from '../../src/model/net/ip.js';
 import type { JsonValue } from '../../src/model/types.js';
 
 type Obj = Record<string, JsonValue>;
@@ -567,7 +568,7 @@ describe('properties', () => {
         const c = parseCidr(`${ip}/${prefix}`)!;
         const m = formatCidr(masked(c));
         expect(formatCidr(masked(parseCidr(m)!))).toBe(m);
-        expect(parseCidr(m)!.bytes).toEqual(masked(c).bytes);
+        expect(parseCidr(m)!.addr).toEqual(masked(c).addr);
       }),
     );
   });

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { cidrCovers, parseCidr, parseIp } from '../../src/agent/calc/routing/net.js';
 import { RoutingState } from '../../src/agent/calc/routing/state.js';
 import { computeWireguard, type WireguardModel } from '../../src/agent/calc/routing/wireguard.js';
 import { publicKeyOf } from '../../src/agent/dataplane/wireguard/keys.js';
 import { generateInitialState } from '../../src/datastore/sim/index.js';
 import { Keys } from '../../src/model/keys.js';
+import { cidrCovers, parseNet } from '../../src/model/net/cidr.js';
+import { parseIp } from '../../src/model/net/ip.js';
 import type { JsonValue, KV } from '../../src/model/types.js';
 
 // Deterministic, valid keys: the public key of a private key made of one repeated byte.
@@ -65,11 +66,11 @@ function lab(extra: KV[] = []): RoutingState {
 
 /** The peer WireGuard sends a packet for `ip` to: longest prefix over all allowed IPs. */
 function lpmPeer(model: WireguardModel, ip: string): string | undefined {
-  const addr = parseCidr(`${ip}/32`)!;
+  const addr = parseNet(`${ip}/32`)!;
   let best: { node: string; prefix: number } | undefined;
   for (const p of model.peers)
     for (const c of p.allowedIps) {
-      const net = parseCidr(c)!;
+      const net = parseNet(c)!;
       if (cidrCovers(net, addr) && (best === undefined || net.prefix > best.prefix))
         best = { node: p.node, prefix: net.prefix };
     }
@@ -78,9 +79,9 @@ function lpmPeer(model: WireguardModel, ip: string): string | undefined {
 
 /** The route the WireGuard table picks for `ip` (longest prefix). */
 function routeFor(model: WireguardModel, ip: string): { type: string; node: string } | undefined {
-  const addr = parseCidr(`${ip}/32`)!;
-  const hits = model.routes.filter((r) => cidrCovers(parseCidr(r.cidr)!, addr));
-  hits.sort((a, b) => parseCidr(b.cidr)!.prefix - parseCidr(a.cidr)!.prefix);
+  const addr = parseNet(`${ip}/32`)!;
+  const hits = model.routes.filter((r) => cidrCovers(parseNet(r.cidr)!, addr));
+  hits.sort((a, b) => parseNet(b.cidr)!.prefix - parseNet(a.cidr)!.prefix);
   return hits[0] && { type: hits[0].type, node: hits[0].node };
 }
 
@@ -249,7 +250,7 @@ describe('computeWireguard', () => {
         if (x.node !== self) expect(lpmPeer(m, x.ip)).toBe(x.node);
       }
       if (b.node !== undefined && b.node !== self) {
-        const probe = parseIp(b.cidr.split('/')[0]!)!;
+        const probe = parseIp(b.cidr.split('/')[0]!, 'lenient')!;
         expect(probe.version).toBe(4);
         const lent = new Set(b.borrowed.map((x) => x.ip));
         const first = b.cidr.replace(/\.(\d+)\/\d+$/, (_, d) => `.${Number(d) + 1}`).split('/')[0]!;

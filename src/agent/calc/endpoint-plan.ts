@@ -4,8 +4,15 @@
 // policies and profiles by id, so a change to a policy's rules changes its rule program,
 // not the plans of the endpoints it applies to.
 
+import type { EndpointValue } from '../../model/values/endpoint.js';
+import type { PolicyValue, TierValue } from '../../model/values/policy.js';
+import {
+  comparePolicies,
+  compareTiers,
+  isNormalPolicy,
+  type TierKey,
+} from '../../model/values/policy-order.js';
 import { deepFreeze } from './rule-scan.js';
-import type { EndpointValue, PolicyValue, TierValue } from './values.js';
 
 export interface PolicyRef {
   /** The policy's model key. */
@@ -54,40 +61,6 @@ export interface EndpointPlan {
   /** Host endpoints only. */
   readonly host?: HostPlan;
 }
-
-interface TierKey {
-  readonly name: string;
-  readonly valid: boolean;
-  readonly order: number | undefined;
-}
-
-/** TierLess: valid tiers first, then order ascending with no order last, then name. */
-export function compareTiers(a: TierKey, b: TierKey): number {
-  if (a.valid !== b.valid) return a.valid ? -1 : 1;
-  if (a.order !== b.order) {
-    if (a.order === undefined) return 1;
-    if (b.order === undefined) return -1;
-    return a.order - b.order;
-  }
-  return cmp(a.name, b.name);
-}
-
-/** Within a tier: order (unset = +Inf), then the string "name/namespace/kind". */
-export function comparePolicies(a: PolicyValue, b: PolicyValue): number {
-  if (a.order !== b.order) return a.order < b.order ? -1 : 1;
-  return cmp(`${a.name}/${a.namespace}/${a.kind}`, `${b.name}/${b.namespace}/${b.kind}`);
-}
-
-const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-/**
- * Policies of the normal (conntracked, post-DNAT) dataplane path. doNotTrack and preDNAT
- * policies apply only to host endpoints, in their own raw/mangle chains (HostPlan).
- * Staged* kinds are never enforced; leaving them out gives the verdicts Felix's "a tier
- * whose applicable policies are all staged passes" rule gives.
- */
-export const isNormalPolicy = (p: PolicyValue): boolean =>
-  !p.doNotTrack && !p.preDNAT && !p.kind.startsWith('Staged');
 
 const isEnforced = (p: PolicyValue): boolean => !p.kind.startsWith('Staged');
 

@@ -9,14 +9,14 @@
 // Policy applied to traffic forwarded through a host interface (applyOnForward) is not modelled:
 // which interface a flow leaves by is a routing question.
 
-import { anyContains, type Cidr, parseIp } from './cidr.js';
+import { anyContains } from '../../model/net/cidr.js';
+import { type Ip, parseIp } from '../../model/net/ip.js';
+import { type ModelPort, selectorOf } from '../../model/values/policy.js';
 import type { EndpointPlan, TierPlan } from './endpoint-plan.js';
 import type { FailsafePort } from './host-config.js';
 import type { PolicyCalculator } from './policy-calculator.js';
 import type { NamedPortMatch, ParsedRule, SideMatch } from './rule-scan.js';
 import { serviceOfSetId } from './service-index.js';
-import type { ModelPort } from './values.js';
-import { selectorOf } from './values.js';
 
 export interface Flow {
   readonly srcIp: string;
@@ -99,15 +99,15 @@ function protocolNumber(p: string | number): number {
 }
 
 interface Packet {
-  readonly src: Cidr;
-  readonly dst: Cidr;
+  readonly src: Ip;
+  readonly dst: Ip;
   readonly proto: number;
   readonly flow: Flow;
 }
 
 export function explain(calc: PolicyCalculator, flow: Flow): Explanation {
-  const src = parseIp(flow.srcIp);
-  const dst = parseIp(flow.dstIp);
+  const src = parseIp(flow.srcIp, 'lenient');
+  const dst = parseIp(flow.dstIp, 'lenient');
   if (src === undefined || dst === undefined)
     throw new TypeError('explain: srcIp and dstIp must be IP addresses');
   const pkt: Packet = { src, dst, proto: protocolNumber(flow.protocol), flow };
@@ -148,7 +148,7 @@ export function failsafeMatch(
   ports: readonly FailsafePort[],
   proto: number,
   port: number | undefined,
-  peer: Cidr,
+  peer: Ip,
 ): FailsafePort | undefined {
   if (port === undefined) return undefined;
   return ports.find(
@@ -160,7 +160,7 @@ export function failsafeMatch(
 }
 
 /** The endpoint owning an address (the first by id if several claim it). */
-function endpointWith(calc: PolicyCalculator, ip: Cidr): string | undefined {
+function endpointWith(calc: PolicyCalculator, ip: Ip): string | undefined {
   let found: string | undefined;
   for (const ep of calc.model.endpoints.values())
     if (anyContains(ep.nets, ip) && (found === undefined || ep.id < found)) found = ep.id;
@@ -277,13 +277,7 @@ export function ruleMatches(calc: PolicyCalculator, rule: ParsedRule, pkt: Packe
   );
 }
 
-function sideMatches(
-  calc: PolicyCalculator,
-  m: SideMatch,
-  ip: Cidr,
-  port: number | undefined,
-  proto: number,
-) {
+function sideMatches(calc: PolicyCalculator, m: SideMatch, ip: Ip, port: number | undefined, proto: number) {
   if (m.nets.length > 0 && !anyContains(m.nets, ip)) return false;
   if (m.notNets.length > 0 && anyContains(m.notNets, ip)) return false;
   for (const id of m.ipSets) if (!inSet(calc, id, ip)) return false;
@@ -306,12 +300,12 @@ function sideMatches(
 }
 
 /** Active sets answer from their members; others (remote endpoints' policies) on demand. */
-function inSet(calc: PolicyCalculator, id: string, ip: Cidr): boolean {
+function inSet(calc: PolicyCalculator, id: string, ip: Ip): boolean {
   return calc.ipSetContains(id, ip);
 }
 
 /** A destination-service set holds (address, protocol, port) of the service's slices. */
-function serviceHas(calc: PolicyCalculator, id: string, ip: Cidr, port: number | undefined, proto: number) {
+function serviceHas(calc: PolicyCalculator, id: string, ip: Ip, port: number | undefined, proto: number) {
   const svc = serviceOfSetId(id);
   if (svc === undefined || port === undefined) return false;
   return calc
@@ -333,7 +327,7 @@ function portIn(p: ModelPort, port: number): boolean {
 function namedPortIs(
   calc: PolicyCalculator,
   n: NamedPortMatch,
-  ip: Cidr,
+  ip: Ip,
   port: number,
   proto: number,
 ): boolean {

@@ -2,10 +2,11 @@
 // src/model). Feed PolicyCalculator with updates; read plans, rule programs and IP sets;
 // explain() walks the same plans to say what the dataplane will do with a flow.
 
+export type { EndpointValue, NetworkSetValue } from '../../model/values/endpoint.js';
+export type { ModelRule, PolicyValue, ProfileValue, TierValue } from '../../model/values/policy.js';
+export { comparePolicies, compareTiers } from '../../model/values/policy-order.js';
 export {
   allTierLists,
-  comparePolicies,
-  compareTiers,
   type DirectionPlan,
   type EndpointPlan,
   type HostPlan,
@@ -43,11 +44,3 @@ export {
   serviceOfSetId,
   serviceSetId,
 } from './service-index.js';
-export type {
-  EndpointValue,
-  ModelRule,
-  NetworkSetValue,
-  PolicyValue,
-  ProfileValue,
-  TierValue,
-} from './values.js';

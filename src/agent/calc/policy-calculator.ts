@@ -5,9 +5,12 @@
 // the active sets: those used by policies and profiles that the local plans refer to (as in
 // felix/calc/active_rules_calculator.go). Other sets are answered on demand (ipSetContains).
 
+import { anyContains } from '../../model/net/cidr.js';
+import type { Ip } from '../../model/net/ip.js';
 import type { Selector } from '../../model/selector/index.js';
 import type { KV } from '../../model/types.js';
-import { anyContains, type Cidr } from './cidr.js';
+import type { EndpointValue } from '../../model/values/endpoint.js';
+import type { ModelRule, PolicyValue } from '../../model/values/policy.js';
 import { allTierLists, type EndpointPlan, resolvePlan } from './endpoint-plan.js';
 import { HostConfigIndex, type HostPolicyConfig } from './host-config.js';
 import { type IpSetChange, IpSetIndex } from './ip-set-index.js';
@@ -15,7 +18,6 @@ import { addTo, LabelIndex } from './label-index.js';
 import { PolicyModel } from './policy-model.js';
 import { type RuleProgram, scanRules } from './rule-scan.js';
 import { ServiceIndex, type ServicePortMember, serviceOfSetId } from './service-index.js';
-import type { EndpointValue, ModelRule, PolicyValue } from './values.js';
 
 export interface CalcUpdate {
   /** This update's number: the calculator's version after it (1 for the first apply). */
@@ -208,7 +210,7 @@ export class PolicyCalculator {
    * set used by a known program the selector is evaluated against the endpoints and network
    * sets owning the address. False for an unknown set.
    */
-  ipSetContains(id: string, ip: Cidr): boolean {
+  ipSetContains(id: string, ip: Ip): boolean {
     const svc = serviceOfSetId(id);
     if (svc !== undefined) return anyContains(this.#services.addresses(svc.service), ip);
     const members = this.#ipSets.memberSet(id);

@@ -5,18 +5,20 @@
 import { keyKind } from '../../model/keys.js';
 import type { JsonValue, KV } from '../../model/types.js';
 import {
-  BadValue,
   type EndpointValue,
   type NetworkSetValue,
-  type PolicyValue,
-  type ProfileValue,
   parseEndpoint,
   parseNetworkSet,
+} from '../../model/values/endpoint.js';
+import {
+  type PolicyValue,
+  type ProfileValue,
   parsePolicy,
   parseProfile,
   parseTier,
   type TierValue,
-} from './values.js';
+} from '../../model/values/policy.js';
+import { BadValue } from '../../model/values/read.js';
 
 /** Ids (model keys; tier and profile names) whose value was set or deleted by one apply(). */
 export interface ModelDelta {

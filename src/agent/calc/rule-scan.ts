@@ -7,8 +7,8 @@
 // members for a destination (rule_scanner's ServiceIncludePorts).
 
 import { parseSelector, type Selector } from '../../model/selector/index.js';
+import { type ModelPort, type ModelRule, selectorOf } from '../../model/values/policy.js';
 import { serviceSetId } from './service-index.js';
-import { type ModelPort, type ModelRule, selectorOf } from './values.js';
 
 export interface NamedPortMatch {
   readonly name: string;

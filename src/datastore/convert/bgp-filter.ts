@@ -5,13 +5,13 @@
 // be safe inside a quoted BIRD string.
 // AS numbers become numbers, as in BGPPeer.
 
-import { Keys } from '../../model/keys.js';
+import { parseCidr } from '../../model/net/cidr.js';
 import type { JsonValue, KV } from '../../model/types.js';
+import { modelKV } from '../../model/values/kv.js';
 import type { KubeObject } from '../kube/object.js';
 import { isCommunity, specCopy, v3 } from './bgp.js';
 import { Invalid } from './errors.js';
 import { type Fields, fields, list, optInt, optString, show, stringList } from './fields.js';
-import { parseCidr } from './net.js';
 import { parseAsn } from './node.js';
 
 const ACTIONS = ['Accept', 'Reject'];
@@ -123,5 +123,5 @@ export function convertBgpFilter(obj: KubeObject): KV[] {
     );
     if (rules.length > 0) out[key] = rules;
   }
-  return [{ key: Keys.bgpFilter(obj.metadata.name), value: v3('BGPFilter', obj, out) }];
+  return [modelKV('bgpFilter', [obj.metadata.name], v3('BGPFilter', obj, out))];
 }

@@ -2,19 +2,28 @@
 // syncers send them unconverted); they are checked first as api/v3 bgpconfig.go, bgppeer.go
 // (CEL rules) and validator/v3 validateBGPConfigurationSpec do. AS numbers become numbers.
 
-import { Keys } from '../../model/keys.js';
+import { parseCidr } from '../../model/net/cidr.js';
+import { parseIp } from '../../model/net/ip.js';
 import type { JsonValue, KV } from '../../model/types.js';
+import { modelKV } from '../../model/values/kv.js';
+import type { BgpResourceKv } from '../../model/values/routing.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { type Fields, fields, jsonCopy, list, optInt, optString, show, stringList } from './fields.js';
-import { parseCidr, parseIp } from './net.js';
 import { parseAsn } from './node.js';
 import { checkSelector } from './selectors.js';
 
-export function v3(kind: string, obj: KubeObject, spec: Record<string, JsonValue>): JsonValue {
-  const metadata: Record<string, JsonValue> = { name: obj.metadata.name };
-  if (obj.metadata.labels && Object.keys(obj.metadata.labels).length > 0)
-    metadata['labels'] = { ...obj.metadata.labels };
+/** The stored form of a BGP resource: the v3 object with its spec as checked. */
+export function v3(
+  kind: BgpResourceKv['kind'],
+  obj: KubeObject,
+  spec: Record<string, JsonValue>,
+): BgpResourceKv {
+  const labels = obj.metadata.labels;
+  const metadata =
+    labels && Object.keys(labels).length > 0
+      ? { name: obj.metadata.name, labels: { ...labels } }
+      : { name: obj.metadata.name };
   return { kind, apiVersion: 'projectcalico.org/v3', metadata, spec };
 }
 
@@ -37,7 +46,7 @@ export function isCommunity(v: string): boolean {
 function cidrList(spec: Fields, key: string): void {
   list(spec, key, 'spec').forEach((e, i) => {
     const cidr = optString(fields(e, `spec.${key}[${i}]`), 'cidr', `spec.${key}[${i}]`) ?? '';
-    if (cidr !== '' && parseCidr(cidr, true) === undefined)
+    if (cidr !== '' && parseCidr(cidr, { bare: true }) === undefined)
       throw new Invalid(`spec.${key}[${i}].cidr: invalid CIDR ${show(cidr)}`);
   });
 }
@@ -59,7 +68,8 @@ export function convertBgpConfiguration(obj: KubeObject): KV[] {
     const where = `spec.prefixAdvertisements[${i}]`;
     const f = fields(p, where);
     const cidr = optString(f, 'cidr', where) ?? '';
-    if (parseCidr(cidr, true) === undefined) throw new Invalid(`${where}.cidr: invalid CIDR ${show(cidr)}`);
+    if (parseCidr(cidr, { bare: true }) === undefined)
+      throw new Invalid(`${where}.cidr: invalid CIDR ${show(cidr)}`);
     for (const c of stringList(f, 'communities', where))
       if (!isCommunity(c) && !defined.has(c))
         throw new Invalid(`${where}.communities: ${show(c)} is not defined`);
@@ -67,7 +77,7 @@ export function convertBgpConfiguration(obj: KubeObject): KV[] {
   const nodeSelector = optString(spec, 'nodeSelector', 'spec');
   if (nodeSelector) checkSelector(nodeSelector, 'spec.nodeSelector');
   const value = v3('BGPConfiguration', obj, specCopy(spec, ['asNumber']));
-  return [{ key: Keys.bgpConfiguration(obj.metadata.name), value }];
+  return [modelKV('bgpConfiguration', [obj.metadata.name], value)];
 }
 
 /** "ip", "ip:port" or "[v6]:port". */
@@ -111,5 +121,5 @@ export function convertBgpPeer(obj: KubeObject): KV[] {
   if (reachableBy !== '' && (peerIP === '' || parseIp(reachableBy) === undefined))
     throw new Invalid(`spec.reachableBy: invalid or without peerIP ${show(reachableBy)}`);
   const value = v3('BGPPeer', obj, specCopy(spec, ['asNumber', 'localASNumber']));
-  return [{ key: Keys.bgpPeer(obj.metadata.name), value }];
+  return [modelKV('bgpPeer', [obj.metadata.name], value)];
 }

@@ -2,13 +2,13 @@
 // as Calico's updateprocessors/configurationprocessor.go, felixconfigprocessor.go and
 // clusterinfoprocessor.go write them: "default" is global, "node.<name>" per host.
 
-import { Keys } from '../../model/keys.js';
-import type { JsonValue, KV } from '../../model/types.js';
+import { parseCidr } from '../../model/net/cidr.js';
+import type { KV } from '../../model/types.js';
+import { modelKV } from '../../model/values/kv.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { FELIX_FIELDS } from './felix-config-fields.js';
 import { fields, isFields, show } from './fields.js';
-import { parseCidr } from './net.js';
 
 const ANNOTATION_PREFIX = 'config.projectcalico.org/';
 const UNITS: Record<string, number> = {
@@ -165,7 +165,7 @@ function protoPorts(v: unknown, what: string): string {
     const proto = String(f['protocol'] ?? 'tcp').toLowerCase();
     const net = typeof f['net'] === 'string' ? f['net'] : '';
     if (net === '') return `${proto}:${f['port']}`;
-    const c = parseCidr(net, true);
+    const c = parseCidr(net, { bare: true });
     if (c === undefined) throw new Invalid(`${what}[${i}].net: invalid CIDR ${show(net)}`);
     return c.version === 6 ? `${proto}:[${net}]:${f['port']}` : `${proto}:${net}:${f['port']}`;
   });
@@ -178,8 +178,8 @@ function scope(name: string): string | undefined {
   return name.startsWith('node.') ? name.slice(5) : undefined;
 }
 
-const configKey = (node: string, name: string) =>
-  node === '' ? Keys.globalConfig(name) : Keys.hostConfig(node, name);
+const configKV = (node: string, name: string, value: string) =>
+  node === '' ? modelKV('globalConfig', [name], value) : modelKV('hostConfig', [node, name], value);
 
 /** Selector-scoped FelixConfigurations (Calico hands them to its ConfigBatcher) yield no keys. */
 export function convertFelixConfiguration(obj: KubeObject): KV[] {
@@ -201,7 +201,7 @@ export function convertFelixConfiguration(obj: KubeObject): KV[] {
   for (const [k, v] of Object.entries(obj.metadata.annotations ?? {}))
     if (k.startsWith(ANNOTATION_PREFIX) && k.length > ANNOTATION_PREFIX.length)
       values.set(k.slice(ANNOTATION_PREFIX.length), v);
-  return [...values].map(([name, value]) => ({ key: configKey(node, name), value }));
+  return [...values].map(([name, value]) => configKV(node, name, value));
 }
 
 const CLUSTER_INFO: Readonly<Record<string, string>> = {
@@ -221,13 +221,13 @@ export function convertClusterInformation(obj: KubeObject): KV[] {
     if (v === undefined || v === null) continue;
     if (json === 'datastoreReady') {
       expect(typeof v === 'boolean', 'spec.datastoreReady', v, 'true or false');
-      if (node === '') out.push({ key: Keys.readyFlag(), value: v as JsonValue });
+      if (node === '') out.push(modelKV('readyFlag', [], v as boolean));
       continue;
     }
     const name = CLUSTER_INFO[json];
     if (name === undefined) throw new Invalid(`spec.${json}: unknown ClusterInformation field`);
     const s = stringify('s', v, `spec.${json}`);
-    if (s !== undefined) out.push({ key: configKey(node, name), value: s });
+    if (s !== undefined) out.push(configKV(node, name, s));
   }
   return out;
 }

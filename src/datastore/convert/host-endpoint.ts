@@ -2,12 +2,14 @@
 // updateprocessors/hostendpointprocessor.go: keyed by node and name, expected IPs split by
 // family, named ports with the model's lowercase protocols.
 
-import { Keys } from '../../model/keys.js';
+import { formatIp } from '../../model/net/ip.js';
 import type { KV } from '../../model/types.js';
+import type { HostEndpointKv } from '../../model/values/endpoint.js';
+import { modelKV } from '../../model/values/kv.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { fields, list, optInt, optString, reqString, stringList } from './fields.js';
-import { formatIp, ipOf } from './net.js';
+import { ipOf } from './net.js';
 import { isValidPortName, parseProtocol, protocolToModel } from './ports.js';
 
 const INTERFACE = /^[a-zA-Z0-9_.-]{1,15}$/;
@@ -29,7 +31,7 @@ export function convertHostEndpoint(obj: KubeObject): KV[] {
     if (port === undefined) throw new Invalid(`${where}.port: required`);
     return { name, protocol: protocolToModel(parseProtocol(f['protocol'], `${where}.protocol`)), port };
   });
-  const value = {
+  const value: HostEndpointKv = {
     name: iface,
     expectedIPv4Addrs: ips.filter((ip) => ip.version === 4).map(formatIp),
     expectedIPv6Addrs: ips.filter((ip) => ip.version === 6).map(formatIp),
@@ -37,5 +39,5 @@ export function convertHostEndpoint(obj: KubeObject): KV[] {
     profileIds: stringList(spec, 'profiles', 'spec'),
     ports,
   };
-  return [{ key: Keys.hostEndpoint(node, obj.metadata.name), value }];
+  return [modelKV('hostEndpoint', [node, obj.metadata.name], value)];
 }

@@ -2,29 +2,27 @@
 // (Calico: k8s/resources/ippool.go IPPoolV3ToV1), checked as api/v3 ippool.go's CEL rules
 // and validator/v3 validateIPPoolSpec do; reservations pass through as v3 resources.
 
-import { Keys } from '../../model/keys.js';
-import type { JsonValue, KV } from '../../model/types.js';
+import { cidrsOverlap, formatCidr, isMasked, parseCidr } from '../../model/net/cidr.js';
+import type { KV } from '../../model/types.js';
+import { modelKV } from '../../model/values/kv.js';
+import type { EncapMode, IpPoolKv, IpReservationKv } from '../../model/values/routing.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { fields, optBool, optInt, optString, reqString, show, stringList } from './fields.js';
-import { type Cidr, cidrOf, formatCidr, isMasked, masked, parseCidr } from './net.js';
+import { cidrOf } from './net.js';
 import { checkSelector } from './selectors.js';
 
-const MODES = ['Never', 'Always', 'CrossSubnet'];
+const MODES: readonly EncapMode[] = ['Never', 'Always', 'CrossSubnet'];
 const USES = ['Workload', 'Tunnel', 'LoadBalancer'];
 
-function mode(v: string | undefined, field: string): string {
+const isMode = (v: string): v is EncapMode => (MODES as readonly string[]).includes(v);
+
+function mode(v: string | undefined, field: string): EncapMode {
   if (v === undefined || v === '') return 'Never';
-  if (!MODES.includes(v))
-    throw new Invalid(`spec.${field}: expected Never, Always or CrossSubnet, got ${show(v)}`);
+  if (!isMode(v)) throw new Invalid(`spec.${field}: expected Never, Always or CrossSubnet, got ${show(v)}`);
   return v;
 }
 
-function overlaps(a: Cidr, b: Cidr): boolean {
-  if (a.version !== b.version) return false;
-  const p = Math.min(a.prefix, b.prefix);
-  return formatCidr(masked({ ...a, prefix: p })) === formatCidr(masked({ ...b, prefix: p }));
-}
 const LINK_LOCAL = [parseCidr('169.254.0.0/16')!, parseCidr('fe80::/10')!];
 
 export function convertIpPool(obj: KubeObject): KV[] {
@@ -32,7 +30,7 @@ export function convertIpPool(obj: KubeObject): KV[] {
   const cidr = cidrOf(reqString(spec, 'cidr', 'spec'), 'spec.cidr');
   if (!isMasked(cidr))
     throw new Invalid(`spec.cidr: IPPool CIDR must be strictly masked, got ${formatCidr(cidr)}`);
-  if (LINK_LOCAL.some((l) => overlaps(l, cidr)))
+  if (LINK_LOCAL.some((l) => cidrsOverlap(l, cidr)))
     throw new Invalid(`spec.cidr: ${formatCidr(cidr)} overlaps the link-local range`);
   const v4 = cidr.version === 4;
   const blockSize = optInt(spec, 'blockSize', 'spec', 0, 128) || (v4 ? 26 : 122);
@@ -76,36 +74,37 @@ export function convertIpPool(obj: KubeObject): KV[] {
   if (assignmentMode !== 'Automatic' && assignmentMode !== 'Manual')
     throw new Invalid(`spec.assignmentMode: expected Automatic or Manual, got ${show(assignmentMode)}`);
   const text = formatCidr(cidr);
-  const value: Record<string, JsonValue> = {
+  const natOutgoing = optBool(spec, 'natOutgoing', 'spec') ?? false;
+  const value: IpPoolKv = {
     name: obj.metadata.name,
     cidr: text,
     blockSize,
     ipipMode,
     vxlanMode,
-    natOutgoing: optBool(spec, 'natOutgoing', 'spec') ?? false,
+    natOutgoing,
     disabled,
     disableBGPExport,
     nodeSelector,
     allowedUses,
     assignmentMode,
+    ...(namespaceSelector !== '' ? { namespaceSelector } : {}),
   };
-  if (namespaceSelector !== '') value['namespaceSelector'] = namespaceSelector;
-  return [{ key: Keys.ipPool(text), value }];
+  return [modelKV('ipPool', [text], value)];
 }
 
 /** IPReservation: a v3 resource; CIDRs (or bare IPs) are checked. */
 export function convertIpReservation(obj: KubeObject): KV[] {
   const spec = fields(obj.spec, 'spec');
   const reserved = stringList(spec, 'reservedCIDRs', 'spec').map((c, i) => {
-    const p = parseCidr(c, true);
+    const p = parseCidr(c, { bare: true });
     if (p === undefined) throw new Invalid(`spec.reservedCIDRs[${i}]: invalid CIDR ${show(c)}`);
     return c;
   });
-  const value = {
+  const value: IpReservationKv = {
     kind: 'IPReservation',
     apiVersion: 'projectcalico.org/v3',
     metadata: { name: obj.metadata.name },
     spec: { reservedCIDRs: reserved },
   };
-  return [{ key: Keys.ipReservation(obj.metadata.name), value }];
+  return [modelKV('ipReservation', [obj.metadata.name], value)];
 }

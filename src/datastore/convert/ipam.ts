@@ -2,12 +2,14 @@
 // libcalico-go/lib/backend/k8s/resources/ipam_block.go (IPAMBlockV3toV1) and
 // ipam_affinity_v1.go (toModelV1): the model block keeps Calico's allocation layout.
 
-import { Keys } from '../../model/keys.js';
-import type { JsonValue, KV } from '../../model/types.js';
+import { formatCidr, isMasked, masked } from '../../model/net/cidr.js';
+import type { KV } from '../../model/types.js';
+import { modelKV } from '../../model/values/kv.js';
+import type { IpamAttributeKv, IpamBlockKv } from '../../model/values/routing.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { fields, jsonCopy, list, optBool, optInt, optString, reqString, show } from './fields.js';
-import { cidrOf, formatCidr, isMasked, masked } from './net.js';
+import { cidrOf } from './net.js';
 
 const STATES = ['confirmed', 'pending', 'pendingDeletion'];
 
@@ -20,18 +22,18 @@ export function convertIpamBlock(obj: KubeObject): KV[] {
   if (size > 65536) throw new Invalid(`spec.cidr: block /${cidr.prefix} is too large`);
   const attributes = list(spec, 'attributes', 'spec').map((a, i) => {
     const f = fields(a, `spec.attributes[${i}]`);
-    const out: Record<string, JsonValue> = {};
     const handle = optString(f, 'handle_id', `spec.attributes[${i}]`);
-    if (handle !== undefined) out['handleId'] = handle;
-    if (f['secondary'] != null)
-      out['secondary'] = jsonCopy(f['secondary'], `spec.attributes[${i}].secondary`);
-    if (f['alternateOwnerAttrs'] != null)
-      out['alternateOwnerAttrs'] = jsonCopy(
-        f['alternateOwnerAttrs'],
-        `spec.attributes[${i}].alternateOwnerAttrs`,
-      );
-    if (f['releasedAt'] != null)
-      out['releasedAt'] = jsonCopy(f['releasedAt'], `spec.attributes[${i}].releasedAt`);
+    const copy = (k: 'secondary' | 'alternateOwnerAttrs' | 'releasedAt') =>
+      f[k] != null ? jsonCopy(f[k], `spec.attributes[${i}].${k}`) : undefined;
+    const secondary = copy('secondary');
+    const alternateOwnerAttrs = copy('alternateOwnerAttrs');
+    const releasedAt = copy('releasedAt');
+    const out: IpamAttributeKv = {
+      ...(handle !== undefined ? { handleId: handle } : {}),
+      ...(secondary !== undefined ? { secondary } : {}),
+      ...(alternateOwnerAttrs !== undefined ? { alternateOwnerAttrs } : {}),
+      ...(releasedAt !== undefined ? { releasedAt } : {}),
+    };
     return out;
   });
   const allocations = list(spec, 'allocations', 'spec').map((a, i) => {
@@ -47,27 +49,32 @@ export function convertIpamBlock(obj: KubeObject): KV[] {
       throw new Invalid(`spec.unallocated[${i}]: expected an ordinal below ${size}, got ${show(u)}`);
     return u;
   });
-  const value: Record<string, JsonValue> = {
+  const strictAffinity = optBool(spec, 'strictAffinity', 'spec') ?? false;
+  const deleted = optBool(spec, 'deleted', 'spec') ?? false;
+  const sequenceNumber = optInt(spec, 'sequenceNumber', 'spec', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+  const affinity = optString(spec, 'affinity', 'spec');
+  if (affinity && !/^[a-z]+:.+$/.test(affinity))
+    throw new Invalid(`spec.affinity: expected "host:<node>", got ${show(affinity)}`);
+  // Fields in the order they are stored: the encoded bytes and the golden frames depend on it.
+  const value: IpamBlockKv = {
     cidr: formatCidr(cidr),
-    strictAffinity: optBool(spec, 'strictAffinity', 'spec') ?? false,
+    strictAffinity,
     allocations,
     unallocated,
     attributes,
-    deleted: optBool(spec, 'deleted', 'spec') ?? false,
-    sequenceNumber: optInt(spec, 'sequenceNumber', 'spec', 0, Number.MAX_SAFE_INTEGER) ?? 0,
+    deleted,
+    sequenceNumber,
+    ...(affinity ? { affinity } : {}),
+    ...(spec['sequenceNumberForAllocation'] != null
+      ? {
+          sequenceNumberForAllocation: jsonCopy(
+            spec['sequenceNumberForAllocation'],
+            'spec.sequenceNumberForAllocation',
+          ),
+        }
+      : {}),
   };
-  const affinity = optString(spec, 'affinity', 'spec');
-  if (affinity) {
-    if (!/^[a-z]+:.+$/.test(affinity))
-      throw new Invalid(`spec.affinity: expected "host:<node>", got ${show(affinity)}`);
-    value['affinity'] = affinity;
-  }
-  if (spec['sequenceNumberForAllocation'] != null)
-    value['sequenceNumberForAllocation'] = jsonCopy(
-      spec['sequenceNumberForAllocation'],
-      'spec.sequenceNumberForAllocation',
-    );
-  return [{ key: Keys.ipamBlock(formatCidr(cidr)), value }];
+  return [modelKV('ipamBlock', [formatCidr(cidr)], value)];
 }
 
 /** Only host affinities have a model key (confd reads them); other types produce nothing. */
@@ -87,5 +94,5 @@ export function convertBlockAffinity(obj: KubeObject): KV[] {
     throw new Invalid(`spec.deleted: expected true or false, got ${show(raw)}`);
   const deleted = raw === true || raw === 'true';
   if (type !== 'host') return [];
-  return [{ key: Keys.blockAffinity(node, formatCidr(masked(cidr))), value: { state, deleted } }];
+  return [modelKV('blockAffinity', [node, formatCidr(masked(cidr))], { state, deleted })];
 }

@@ -2,13 +2,15 @@
 // K8sNetworkPolicyToCalico (libcalico-go/lib/backend/k8s/conversion/conversion.go) makes a
 // v3 policy in tier default at order 1000, which networkpolicyprocessor.go then converts.
 
+import { formatCidr, masked } from '../../model/net/cidr.js';
 import type { KV } from '../../model/types.js';
+import type { ModelPort } from '../../model/values/policy.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid, within } from './errors.js';
 import { type Fields, fields, list, optInt, optString, show, stringList, stringMap } from './fields.js';
-import { cidrOf, formatCidr, masked } from './net.js';
+import { cidrOf } from './net.js';
 import { policyKV } from './policy.js';
-import { canonicalProtocolName, isNamedPort, type ModelPort, parsePort } from './ports.js';
+import { canonicalProtocolName, isNamedPort, parsePort } from './ports.js';
 import { NAMESPACE_LABEL } from './rules.js';
 import { checkSelector, quoteSafe } from './selectors.js';
 

@@ -2,8 +2,9 @@
 // selectors read), after Calico's updateprocessors/networksetprocessor.go and
 // globalnetworksetprocessor.go. Namespaced sets carry the namespace label and kns. profile.
 
-import { Keys } from '../../model/keys.js';
 import type { KV } from '../../model/types.js';
+import type { NetworkSetKv } from '../../model/values/endpoint.js';
+import { modelKV } from '../../model/values/kv.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { fields, stringList } from './fields.js';
@@ -26,14 +27,14 @@ function labels(obj: KubeObject): Record<string, string> {
 export function convertNetworkSet(obj: KubeObject): KV[] {
   const ns = obj.metadata.namespace;
   if (!ns) throw new Invalid('metadata.namespace: required');
-  const value = {
+  const value: NetworkSetKv = {
     nets: nets(obj),
     labels: { ...labels(obj), [NAMESPACE_LABEL]: ns },
     profileIds: [`kns.${ns}`],
   };
-  return [{ key: Keys.networkSet(`${ns}/${obj.metadata.name}`), value }];
+  return [modelKV('networkSet', [`${ns}/${obj.metadata.name}`], value)];
 }
 
 export function convertGlobalNetworkSet(obj: KubeObject): KV[] {
-  return [{ key: Keys.networkSet(obj.metadata.name), value: { nets: nets(obj), labels: labels(obj) } }];
+  return [modelKV('networkSet', [obj.metadata.name], { nets: nets(obj), labels: labels(obj) })];
 }

@@ -2,12 +2,14 @@
 // Calico's libcalico-go/lib/backend/k8s/resources/node.go (K8sNodeToCalico: BGP data lives
 // in projectcalico.org/* annotations) and updateprocessors/felixnodeprocessor.go.
 
-import { Keys } from '../../model/keys.js';
-import type { JsonValue, KV } from '../../model/types.js';
+import { formatCidr, isMasked, masked, parseCidr } from '../../model/net/cidr.js';
+import { formatIp, type IpVersion, parseIp } from '../../model/net/ip.js';
+import type { KV } from '../../model/types.js';
+import { modelKV } from '../../model/values/kv.js';
+import type { NodeBgpKv, NodeKv, NodeSpecKv, WireguardKv } from '../../model/values/routing.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { type Fields, fields, list, optString, show } from './fields.js';
-import { formatCidr, formatIp, type IpVersion, isMasked, masked, parseCidr, parseIp } from './net.js';
 
 const A = 'projectcalico.org/';
 
@@ -28,7 +30,7 @@ export function parseAsn(v: unknown, what: string): number {
 
 /** An interface address "ip/len" of the given family (host bits allowed). */
 function cidrAddress(s: string, version: IpVersion, what: string): string {
-  const c = parseCidr(s, true);
+  const c = parseCidr(s, { bare: true });
   if (c === undefined || c.version !== version)
     throw new Invalid(`${what}: invalid IPv${version} CIDR ${show(s)}`);
   return s.includes('/') ? `${formatIp(c)}/${c.prefix}` : formatIp(c);
@@ -36,7 +38,7 @@ function cidrAddress(s: string, version: IpVersion, what: string): string {
 
 /** ValidateIPv4Network/IPv6Network: an IP, or a strictly masked CIDR; returned as the IP. */
 function networkAddress(s: string, version: IpVersion, what: string): string {
-  const c = parseCidr(s, true);
+  const c = parseCidr(s, { bare: true });
   if (c === undefined || c.version !== version || !isMasked(c))
     throw new Invalid(`${what}: invalid IPv${version} address ${show(s)}`);
   return formatIp(c);
@@ -54,47 +56,58 @@ function wireguardKey(s: string, what: string): string {
 }
 
 /** Everything a node contributes, whichever form it came in. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type Tunnels = Pick<
+  NodeSpecKv,
+  'ipv4VXLANTunnelAddr' | 'vxlanTunnelMACAddr' | 'ipv6VXLANTunnelAddr' | 'vxlanTunnelMACAddrV6'
+>;
+type NodeAddress = NonNullable<NodeSpecKv['addresses']>[number];
+
 interface NodeData {
   name: string;
   labels: Record<string, string>;
-  bgp: Record<string, JsonValue>;
-  addresses: JsonValue[];
-  wireguard: Record<string, string>;
-  tunnels: Record<string, string>;
-  status: Record<string, JsonValue>;
+  bgp: Mutable<NodeBgpKv>;
+  addresses: NodeAddress[];
+  wireguard: Mutable<NonNullable<NodeSpecKv['wireguard']>>;
+  tunnels: Mutable<Tunnels>;
+  status: Mutable<NonNullable<NodeKv['status']>>;
 }
 
 function emit(n: NodeData): KV[] {
-  const spec: Record<string, JsonValue> = {};
-  if (Object.keys(n.bgp).length > 0) spec['bgp'] = n.bgp;
-  if (n.addresses.length > 0) spec['addresses'] = n.addresses;
-  spec['orchRefs'] = [{ nodeName: n.name, orchestrator: 'k8s' }];
-  if (Object.keys(n.wireguard).length > 0) spec['wireguard'] = { ...n.wireguard };
-  for (const [field, v] of Object.entries(n.tunnels)) spec[field] = v;
-  const value: Record<string, JsonValue> = {
+  // Fields in the order they are stored: the encoded bytes and the golden frames depend on it.
+  const spec: NodeSpecKv = {
+    ...(Object.keys(n.bgp).length > 0 ? { bgp: n.bgp } : {}),
+    ...(n.addresses.length > 0 ? { addresses: n.addresses } : {}),
+    orchRefs: [{ nodeName: n.name, orchestrator: 'k8s' }],
+    ...(Object.keys(n.wireguard).length > 0 ? { wireguard: { ...n.wireguard } } : {}),
+    ...n.tunnels,
+  };
+  const value: NodeKv = {
     kind: 'Node',
     apiVersion: 'projectcalico.org/v3',
     metadata: Object.keys(n.labels).length > 0 ? { name: n.name, labels: n.labels } : { name: n.name },
     spec,
+    ...(Object.keys(n.status).length > 0 ? { status: n.status } : {}),
   };
-  if (Object.keys(n.status).length > 0) value['status'] = n.status;
-  const out: KV[] = [{ key: Keys.node(n.name), value }];
+  const out: KV[] = [modelKV('node', [n.name], value)];
   // felixnodeprocessor: tunnel addresses as per-host config keys.
   const hostConfig: [string, string | undefined][] = [
-    ['IpInIpTunnelAddr', n.bgp['ipv4IPIPTunnelAddr'] as string | undefined],
+    ['IpInIpTunnelAddr', n.bgp.ipv4IPIPTunnelAddr],
     ['IPv4VXLANTunnelAddr', n.tunnels['ipv4VXLANTunnelAddr']],
     ['VXLANTunnelMACAddr', n.tunnels['vxlanTunnelMACAddr']],
     ['IPv6VXLANTunnelAddr', n.tunnels['ipv6VXLANTunnelAddr']],
     ['VXLANTunnelMACAddrV6', n.tunnels['vxlanTunnelMACAddrV6']],
   ];
-  for (const [name, v] of hostConfig)
-    if (v !== undefined) out.push({ key: Keys.hostConfig(n.name, name), value: v });
-  const wg: Record<string, JsonValue> = {};
-  if (n.wireguard['interfaceIPv4Address']) wg['interfaceIPv4Address'] = n.wireguard['interfaceIPv4Address'];
-  if (n.status['wireguardPublicKey']) wg['publicKey'] = n.status['wireguardPublicKey'];
-  if (n.wireguard['interfaceIPv6Address']) wg['interfaceIPv6Address'] = n.wireguard['interfaceIPv6Address'];
-  if (n.status['wireguardPublicKeyV6']) wg['publicKeyV6'] = n.status['wireguardPublicKeyV6'];
-  if (Object.keys(wg).length > 0) out.push({ key: Keys.wireguard(n.name), value: wg });
+  for (const [name, v] of hostConfig) if (v !== undefined) out.push(modelKV('hostConfig', [n.name, name], v));
+  const { interfaceIPv4Address, interfaceIPv6Address } = n.wireguard;
+  const { wireguardPublicKey, wireguardPublicKeyV6 } = n.status;
+  const wg: WireguardKv = {
+    ...(interfaceIPv4Address ? { interfaceIPv4Address } : {}),
+    ...(wireguardPublicKey ? { publicKey: wireguardPublicKey } : {}),
+    ...(interfaceIPv6Address ? { interfaceIPv6Address } : {}),
+    ...(wireguardPublicKeyV6 ? { publicKeyV6: wireguardPublicKeyV6 } : {}),
+  };
+  if (Object.keys(wg).length > 0) out.push(modelKV('wireguard', [n.name], wg));
   return out;
 }
 
@@ -106,7 +119,7 @@ function readCalicoFields(get: (field: string) => unknown, where: (field: string
     if (typeof v !== 'string') throw new Invalid(`${where(f)}: expected a string, got ${show(v)}`);
     return v;
   };
-  const bgp: Record<string, JsonValue> = {};
+  const bgp: Mutable<NodeBgpKv> = {};
   const v4 = str('IPv4Address');
   if (v4) bgp['ipv4Address'] = cidrAddress(v4, 4, where('IPv4Address'));
   const v6 = str('IPv6Address');
@@ -117,7 +130,7 @@ function readCalicoFields(get: (field: string) => unknown, where: (field: string
   if (rr) bgp['routeReflectorClusterID'] = networkAddress(rr, 4, where('RouteReflectorClusterID'));
   const ipip = str('IPv4IPIPTunnelAddr');
   if (ipip) bgp['ipv4IPIPTunnelAddr'] = networkAddress(ipip, 4, where('IPv4IPIPTunnelAddr'));
-  const tunnels: Record<string, string> = {};
+  const tunnels: Mutable<Tunnels> = {};
   const t4 = str('IPv4VXLANTunnelAddr');
   if (t4) tunnels['ipv4VXLANTunnelAddr'] = networkAddress(t4, 4, where('IPv4VXLANTunnelAddr'));
   const m4 = str('VXLANTunnelMACAddr');
@@ -126,12 +139,12 @@ function readCalicoFields(get: (field: string) => unknown, where: (field: string
   if (t6) tunnels['ipv6VXLANTunnelAddr'] = networkAddress(t6, 6, where('IPv6VXLANTunnelAddr'));
   const m6 = str('VXLANTunnelMACAddrV6');
   if (m6) tunnels['vxlanTunnelMACAddrV6'] = mac(m6, where('VXLANTunnelMACAddrV6'));
-  const wireguard: Record<string, string> = {};
+  const wireguard: NodeData['wireguard'] = {};
   const w4 = str('IPv4WireguardInterfaceAddr');
   if (w4) wireguard['interfaceIPv4Address'] = networkAddress(w4, 4, where('IPv4WireguardInterfaceAddr'));
   const w6 = str('IPv6WireguardInterfaceAddr');
   if (w6) wireguard['interfaceIPv6Address'] = networkAddress(w6, 6, where('IPv6WireguardInterfaceAddr'));
-  const status: Record<string, JsonValue> = {};
+  const status: NodeData['status'] = {};
   const k4 = str('WireguardPublicKey');
   if (k4) status['wireguardPublicKey'] = wireguardKey(k4, where('WireguardPublicKey'));
   const k6 = str('WireguardPublicKeyV6');
@@ -140,10 +153,10 @@ function readCalicoFields(get: (field: string) => unknown, where: (field: string
 }
 
 /** CalicoNodeIP addresses from the BGP spec, then the Kubernetes InternalIP/ExternalIP ones. */
-function calicoAddresses(bgp: Record<string, JsonValue>): JsonValue[] {
-  const out: JsonValue[] = [];
-  for (const f of ['ipv4Address', 'ipv6Address'])
-    if (typeof bgp[f] === 'string') out.push({ address: bgp[f], type: 'CalicoNodeIP' });
+function calicoAddresses(bgp: NodeBgpKv): NodeAddress[] {
+  const out: NodeAddress[] = [];
+  for (const address of [bgp.ipv4Address, bgp.ipv6Address])
+    if (typeof address === 'string') out.push({ address, type: 'CalicoNodeIP' });
   return out;
 }
 

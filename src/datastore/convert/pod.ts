@@ -3,12 +3,13 @@
 // updateprocessors/workloadendpointprocessor.go (the model value Felix receives).
 
 import { createHash } from 'node:crypto';
-import { Keys } from '../../model/keys.js';
-import type { JsonValue, KV } from '../../model/types.js';
+import { formatCidr, masked, parseCidr } from '../../model/net/cidr.js';
+import type { KV } from '../../model/types.js';
+import type { NamedPortKv } from '../../model/values/endpoint.js';
+import { modelKV } from '../../model/values/kv.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { fields, list, optBool, optInt, optString, show } from './fields.js';
-import { formatCidr, masked, parseCidr } from './net.js';
 import { NAMESPACE_LABEL } from './rules.js';
 
 export const ANNOTATION_POD_IP = 'cni.projectcalico.org/podIP';
@@ -41,7 +42,7 @@ function podIps(status: Readonly<Record<string, unknown>>, annotations: Record<s
   return raw.map((ip) => {
     // The common case, a plain IPv4 address, without the general parser's allocations.
     if (V4.test(ip)) return `${ip}/32`;
-    const c = parseCidr(ip.trim(), true);
+    const c = parseCidr(ip.trim(), { bare: true });
     if (c === undefined) throw new Invalid(`pod IP ${show(ip)} is not an IP address`);
     return formatCidr(masked(c));
   });
@@ -58,8 +59,8 @@ function isFinished(obj: KubeObject, phase: string | undefined): boolean {
 const PROTOCOLS: Record<string, string> = { TCP: 'tcp', '': 'tcp', UDP: 'udp', SCTP: 'sctp' };
 
 /** Named container ports (init containers too); unnamed ones never reach Felix. */
-function namedPorts(spec: Readonly<Record<string, unknown>>): JsonValue[] {
-  const out: JsonValue[] = [];
+function namedPorts(spec: Readonly<Record<string, unknown>>): NamedPortKv[] {
+  const out: NamedPortKv[] = [];
   for (const key of ['containers', 'initContainers']) {
     list(spec, key, 'spec').forEach((c, i) => {
       const where = `spec.${key}[${i}]`;
@@ -95,14 +96,15 @@ export function convertPod(obj: KubeObject): KV[] {
   labels[NAMESPACE_LABEL] = ns;
   labels['projectcalico.org/orchestrator'] = 'k8s';
   if (sa !== '') labels['projectcalico.org/serviceaccount'] = sa;
-  const value = {
-    state: 'active',
-    name: interfaceName(ns, obj.metadata.name),
-    profileIds: sa === '' ? [`kns.${ns}`] : [`kns.${ns}`, `ksa.${ns}.${sa}`],
-    ipv4Nets: ips.filter((ip) => !ip.includes(':')),
-    ipv6Nets: ips.filter((ip) => ip.includes(':')),
-    labels,
-    ports: namedPorts(spec),
-  };
-  return [{ key: Keys.workloadEndpoint(node, ns, obj.metadata.name), value }];
+  return [
+    modelKV('workloadEndpoint', [node, ns, obj.metadata.name], {
+      state: 'active',
+      name: interfaceName(ns, obj.metadata.name),
+      profileIds: sa === '' ? [`kns.${ns}`] : [`kns.${ns}`, `ksa.${ns}.${sa}`],
+      ipv4Nets: ips.filter((ip) => !ip.includes(':')),
+      ipv6Nets: ips.filter((ip) => ip.includes(':')),
+      labels,
+      ports: namedPorts(spec),
+    }),
+  ];
 }

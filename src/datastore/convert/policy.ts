@@ -2,8 +2,9 @@
 // libcalico-go/lib/backend/syncersv1/updateprocessors/networkpolicyprocessor.go and
 // globalnetworkpolicyprocessor.go, with api/pkg/defaults (types) and k8s/resources name rules.
 
-import { Keys } from '../../model/keys.js';
-import type { JsonValue, KV } from '../../model/types.js';
+import type { KV } from '../../model/types.js';
+import { modelKV } from '../../model/values/kv.js';
+import type { PolicyKv } from '../../model/values/policy.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { type Fields, fields, list, optBool, optNumber, optString, show, stringList } from './fields.js';
@@ -19,6 +20,7 @@ const GNP_NAME = new RegExp(`^(${LABEL}\\.)?${LABEL}$`);
 const METADATA_ANNOTATION = 'projectcalico.org/metadata';
 
 export type PolicyKind = 'NetworkPolicy' | 'GlobalNetworkPolicy' | 'KubernetesNetworkPolicy';
+export type PolicyType = 'Ingress' | 'Egress';
 
 /** The parts of a policy every kind shares, already checked. */
 export interface PolicyParts {
@@ -31,7 +33,7 @@ export interface PolicyParts {
   readonly selector: string;
   readonly ingress: readonly unknown[];
   readonly egress: readonly unknown[];
-  readonly types: readonly string[];
+  readonly types: readonly PolicyType[];
   readonly applyOnForward: boolean;
   readonly doNotTrack?: boolean;
   readonly preDNAT?: boolean;
@@ -40,33 +42,40 @@ export interface PolicyParts {
 
 /** The model value and key of a policy (rules are converted here). */
 export function policyKV(p: PolicyParts): KV {
-  const out: Record<string, JsonValue> = {};
-  if (p.namespace !== '') out['namespace'] = p.namespace;
-  out['tier'] = p.tier;
-  if (p.order !== undefined) out['order'] = p.order;
-  out['selector'] = p.selector;
-  out['inboundRules'] = convertRules(p.ingress, p.namespace, 'ingress');
-  out['outboundRules'] = convertRules(p.egress, p.namespace, 'egress');
-  out['types'] = p.types.map((t) => t.toLowerCase());
-  out['applyOnForward'] = p.applyOnForward;
-  if (p.doNotTrack) out['doNotTrack'] = true;
-  if (p.preDNAT) out['preDNAT'] = true;
-  if (p.performanceHints !== undefined && p.performanceHints.length > 0)
-    out['performanceHints'] = [...p.performanceHints];
-  return { key: Keys.policy(p.kind, p.namespace, p.name), value: out };
+  // Fields in the order they are stored: the encoded bytes and the golden frames depend on it.
+  const value: PolicyKv = {
+    ...(p.namespace !== '' ? { namespace: p.namespace } : {}),
+    tier: p.tier,
+    ...(p.order !== undefined ? { order: p.order } : {}),
+    selector: p.selector,
+    inboundRules: convertRules(p.ingress, p.namespace, 'ingress'),
+    outboundRules: convertRules(p.egress, p.namespace, 'egress'),
+    types: p.types.map((t) => t.toLowerCase() as Lowercase<PolicyType>),
+    applyOnForward: p.applyOnForward,
+    ...(p.doNotTrack ? { doNotTrack: true } : {}),
+    ...(p.preDNAT ? { preDNAT: true } : {}),
+    ...(p.performanceHints !== undefined && p.performanceHints.length > 0
+      ? { performanceHints: [...p.performanceHints] }
+      : {}),
+  };
+  return modelKV('policy', [p.kind, p.namespace, p.name], value);
 }
 
 /** api/pkg/defaults defaultPolicyTypesField, after checking the values given. */
-export function policyTypes(spec: Fields, ingress: readonly unknown[], egress: readonly unknown[]): string[] {
+export function policyTypes(
+  spec: Fields,
+  ingress: readonly unknown[],
+  egress: readonly unknown[],
+): PolicyType[] {
   const types = stringList(spec, 'types', 'spec');
-  const seen = new Set<string>();
+  const seen = new Set<PolicyType>();
   for (const t of types) {
     if (t !== 'Ingress' && t !== 'Egress')
       throw new Invalid(`spec.types: expected Ingress or Egress, got ${show(t)}`);
     if (seen.has(t)) throw new Invalid(`spec.types: '${t}' type specified more than once`);
     seen.add(t);
   }
-  if (types.length > 0) return types;
+  if (types.length > 0) return [...seen];
   if (egress.length === 0) return ['Ingress'];
   return ingress.length === 0 ? ['Egress'] : ['Ingress', 'Egress'];
 }

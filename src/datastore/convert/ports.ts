@@ -3,11 +3,9 @@
 // port; in the model a single port is a number, a range "lo:hi", a name stays a string.
 // Protocols are TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 1–255; the model lowercases names.
 
-import type { JsonValue } from '../../model/types.js';
+import type { ModelPort } from '../../model/values/policy.js';
 import { Invalid } from './errors.js';
 import { show } from './fields.js';
-
-export type ModelPort = number | string;
 
 /** Kubernetes' IsValidPortName (IANA service name): ≤15 chars, [a-z0-9-], a letter, no "--". */
 export function isValidPortName(s: string): boolean {
@@ -63,7 +61,7 @@ export function canonicalProtocolName(name: string): string {
 }
 
 /** Protocol.ToV1(): names lowercased, numbers unchanged. */
-export const protocolToModel = (p: string | number): JsonValue =>
+export const protocolToModel = (p: string | number): string | number =>
   typeof p === 'number' ? p : p.toLowerCase();
 
 /** Protocol.SupportsPorts(): TCP, UDP, SCTP (6, 17, 132). */

@@ -2,8 +2,8 @@
 // conversion.go NamespaceToProfile / ServiceAccountToProfile and profileprocessor.go: labels
 // reach endpoints prefixed (pcns./pcsa.); namespace profiles allow all, SA profiles have no rules.
 
-import { Keys } from '../../model/keys.js';
 import type { KV } from '../../model/types.js';
+import { modelKV } from '../../model/values/kv.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 
@@ -19,14 +19,11 @@ function prefixed(labels: Record<string, string> | undefined, prefix: string, na
 export function convertNamespace(obj: KubeObject): KV[] {
   const name = obj.metadata.name;
   return [
-    {
-      key: Keys.profile(`kns.${name}`),
-      value: {
-        labels: prefixed(obj.metadata.labels, 'pcns.', name),
-        inboundRules: [{ action: 'allow' }],
-        outboundRules: [{ action: 'allow' }],
-      },
-    },
+    modelKV('profile', [`kns.${name}`], {
+      labels: prefixed(obj.metadata.labels, 'pcns.', name),
+      inboundRules: [{ action: 'allow' }],
+      outboundRules: [{ action: 'allow' }],
+    }),
   ];
 }
 
@@ -35,9 +32,10 @@ export function convertServiceAccount(obj: KubeObject): KV[] {
   if (!ns) throw new Invalid('metadata.namespace: required');
   const name = obj.metadata.name;
   return [
-    {
-      key: Keys.profile(`ksa.${ns}.${name}`),
-      value: { labels: prefixed(obj.metadata.labels, 'pcsa.', name), inboundRules: [], outboundRules: [] },
-    },
+    modelKV('profile', [`ksa.${ns}.${name}`], {
+      labels: prefixed(obj.metadata.labels, 'pcsa.', name),
+      inboundRules: [],
+      outboundRules: [],
+    }),
   ];
 }

@@ -2,22 +2,17 @@
 // libcalico-go/lib/backend/syncersv1/updateprocessors/rules.go (RuleAPIV3ToBackend,
 // getEndpointSelector), with the checks of lib/validator/v3 validateRule applied first.
 
+import { formatCidr, masked, parseCidr } from '../../model/net/cidr.js';
 import { namespaceSelectorToEndpointSelector, parseSelector } from '../../model/selector/index.js';
-import type { JsonValue } from '../../model/types.js';
+import type { HttpPathKv, ModelPort, RuleKv } from '../../model/values/policy.js';
 import { Invalid, within } from './errors.js';
 import { type Fields, fields, list, optInt, optString, show, stringList, stringMap } from './fields.js';
-import { cidrOf, formatCidr, masked, parseCidr } from './net.js';
-import {
-  isNamedPort,
-  type ModelPort,
-  parsePort,
-  parseProtocol,
-  protocolToModel,
-  supportsPorts,
-} from './ports.js';
+import { cidrOf } from './net.js';
+import { isNamedPort, parsePort, parseProtocol, protocolToModel, supportsPorts } from './ports.js';
 import { checkSelector, prefixedSelector } from './selectors.js';
 
-type Out = Record<string, JsonValue>;
+/** A rule being built, in the order its fields are stored. */
+type Out = { -readonly [K in keyof RuleKv]?: RuleKv[K] } & Pick<RuleKv, 'action'>;
 const ACTIONS = ['Allow', 'Deny', 'Log', 'Pass'] as const;
 export const NAMESPACE_LABEL = 'projectcalico.org/namespace';
 const SA_LABEL = 'projectcalico.org/serviceaccount';
@@ -55,7 +50,7 @@ export function convertRules(
   rules: readonly unknown[],
   ns: string,
   direction: 'ingress' | 'egress',
-): JsonValue[] {
+): RuleKv[] {
   return rules.map((r, i) => within(`rule ${direction}[${i}]`, () => convertRule(r, ns, direction), ' '));
 }
 
@@ -65,11 +60,12 @@ function convertRule(raw: unknown, ns: string, direction: 'ingress' | 'egress'):
   const action = optString(r, 'action', '');
   if (action === undefined || !(ACTIONS as readonly string[]).includes(action))
     throw new Invalid(`action: expected one of ${ACTIONS.join(', ')}, got ${show(r['action'])}`);
-  const out: Out = { action: action === 'Pass' ? 'next-tier' : action.toLowerCase() };
+  const lower = action.toLowerCase() as Lowercase<Exclude<(typeof ACTIONS)[number], 'Pass'>>;
+  const out: Out = { action: action === 'Pass' ? 'next-tier' : lower };
 
   const ipVersion = optInt(r, 'ipVersion', '', 4, 6);
   if (ipVersion === 5) throw new Invalid('ipVersion: expected 4 or 6');
-  if (ipVersion !== undefined) out['ipVersion'] = ipVersion;
+  if (ipVersion !== undefined) out['ipVersion'] = ipVersion as 4 | 6;
   const protocol = r['protocol'] == null ? undefined : parseProtocol(r['protocol'], 'protocol');
   const notProtocol = r['notProtocol'] == null ? undefined : parseProtocol(r['notProtocol'], 'notProtocol');
   if (protocol !== undefined) out['protocol'] = protocolToModel(protocol);
@@ -92,7 +88,7 @@ function convertRule(raw: unknown, ns: string, direction: 'ingress' | 'egress'):
     if (protocol !== undefined && protocol !== 'TCP' && protocol !== 6)
       throw new Invalid('http: rules with an HTTP match must have protocol TCP or none');
     const http = fields(r['http'], 'http');
-    const paths = list(http, 'paths', 'http').map((p, i): JsonValue => {
+    const paths = list(http, 'paths', 'http').map((p, i): HttpPathKv => {
       const f = fields(p, `http.paths[${i}]`);
       const exact = optString(f, 'exact', `http.paths[${i}]`);
       const prefix = optString(f, 'prefix', `http.paths[${i}]`);
@@ -108,7 +104,7 @@ function convertRule(raw: unknown, ns: string, direction: 'ingress' | 'egress'):
   return out;
 }
 
-function icmp(r: Fields, key: string, out: Out, model: string): void {
+function icmp(r: Fields, key: string, out: Out, model: 'icmp' | 'notIcmp'): void {
   if (r[key] == null) return;
   const f = fields(r[key], key);
   const type = optInt(f, 'type', key, 0, 254);
@@ -133,7 +129,7 @@ function entity(
   family: Family,
   out: Out,
 ): void {
-  const Side = side === 'src' ? 'Src' : 'Dst';
+  const Side = side === 'src' ? ('Src' as const) : ('Dst' as const);
   checkKnown(e, [...ENTITY_FIELDS, 'serviceAccounts', 'services'], `${where}.`);
   const selector = optString(e, 'selector', where) ?? '';
   const notSelector = optString(e, 'notSelector', where) ?? '';
@@ -178,7 +174,7 @@ function entity(
     out[`${side}Service`] = service.name;
     if (service.namespace !== '') out[`${side}ServiceNamespace`] = service.namespace;
   }
-  const not = side === 'src' ? 'notSrc' : 'notDst';
+  const not = side === 'src' ? ('notSrc' as const) : ('notDst' as const);
   if (notNets.length > 0) out[`${not}Nets`] = notNets;
   if (notSelector !== '') out[`${not}Selector`] = notSelector;
   if (notPorts.length > 0) out[`${not}Ports`] = notPorts;
@@ -226,7 +222,7 @@ function serviceAccountSelector(names: readonly string[], selector: string, what
 
 function netList(e: Fields, key: string, where: string, family: Family): string[] {
   const out = stringList(e, key, where).map((n, i) => {
-    const c = parseCidr(n, true) ?? cidrOf(n, `${where}.${key}[${i}]`);
+    const c = parseCidr(n, { bare: true }) ?? cidrOf(n, `${where}.${key}[${i}]`);
     if (key === 'notNets' && c.prefix === 0)
       throw new Invalid(`${where}.${key}[${i}]: catch-all CIDR in negation matches no traffic`);
     if (family.ipVersion !== undefined && family.ipVersion !== c.version)

@@ -3,11 +3,12 @@
 // advertisement; we send compact values holding just the fields those consumers read.
 
 import { Keys } from '../../model/keys.js';
+import { formatIp } from '../../model/net/ip.js';
 import type { JsonValue, KV } from '../../model/types.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { fields, list, optBool, optInt, optString, show, stringList } from './fields.js';
-import { formatIp, ipOf } from './net.js';
+import { ipOf } from './net.js';
 
 const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'];
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';

@@ -1,8 +1,8 @@
 // Tiers to the model tier (order, default action), after Calico's
 // libcalico-go/lib/backend/syncersv1/updateprocessors/tierprocessor.go; names as validator/v3.
 
-import { Keys } from '../../model/keys.js';
-import type { JsonValue, KV } from '../../model/types.js';
+import type { KV } from '../../model/types.js';
+import { modelKV } from '../../model/values/kv.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { fields, optNumber, optString, show } from './fields.js';
@@ -18,8 +18,5 @@ export function convertTier(obj: KubeObject): KV[] {
   const action = optString(spec, 'defaultAction', 'spec') ?? 'Deny';
   if (action !== 'Deny' && action !== 'Pass')
     throw new Invalid(`spec.defaultAction: expected Deny or Pass, got ${show(action)}`);
-  const value: Record<string, JsonValue> = {};
-  if (order !== undefined) value['order'] = order;
-  value['defaultAction'] = action;
-  return [{ key: Keys.tier(name), value }];
+  return [modelKV('tier', [name], { ...(order !== undefined ? { order } : {}), defaultAction: action })];
 }

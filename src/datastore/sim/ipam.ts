@@ -3,7 +3,15 @@
 // borrows single IPs from another node's block when it cannot claim one (or, at a small
 // rate, to model claim contention). Reserved CIDRs are never handed out.
 
-import { type Cidr, cidrContains, cidrsOverlap, formatCidr, intToIp, ipToInt, parseCidr } from './ipv4.js';
+import {
+  formatRange,
+  intToIp,
+  ipToInt,
+  parseRange,
+  type Range4,
+  rangeContains,
+  rangesOverlap,
+} from './ipv4.js';
 import type { Rng } from './rng.js';
 
 export interface PoolDef {
@@ -22,7 +30,7 @@ export interface AllocationOwner {
 
 export interface Block {
   readonly cidr: string;
-  readonly range: Cidr;
+  readonly range: Range4;
   readonly pool: string;
   /** The affine node (`host:<node>`). */
   readonly node: string;
@@ -49,7 +57,7 @@ export interface Assignment {
 
 interface PoolState {
   readonly def: PoolDef;
-  readonly range: Cidr;
+  readonly range: Range4;
   readonly blockAddrs: number;
   readonly blockCount: number;
   nextIndex: number;
@@ -60,7 +68,7 @@ export class Ipam {
   private readonly pools = new Map<string, PoolState>();
   private readonly byNode = new Map<string, Block[]>();
   private readonly claimOrder: Block[] = [];
-  private readonly reserved: readonly Cidr[];
+  private readonly reserved: readonly Range4[];
 
   constructor(
     pools: readonly PoolDef[],
@@ -68,7 +76,7 @@ export class Ipam {
     private readonly rng: Rng,
   ) {
     for (const def of pools) {
-      const range = parseCidr(def.cidr);
+      const range = parseRange(def.cidr);
       const blockAddrs = 2 ** (32 - def.blockSize);
       if (def.blockSize < range.prefix) throw new RangeError(`${def.name}: blockSize < pool prefix`);
       this.pools.set(def.name, {
@@ -80,7 +88,7 @@ export class Ipam {
         blocks: new Map(),
       });
     }
-    this.reserved = reservedCidrs.map(parseCidr);
+    this.reserved = reservedCidrs.map(parseRange);
   }
 
   /** All claimed blocks, in claim order. */
@@ -135,7 +143,7 @@ export class Ipam {
 
   blockContaining(addr: number): Block | undefined {
     for (const pool of this.pools.values()) {
-      if (cidrContains(pool.range, addr)) {
+      if (rangeContains(pool.range, addr)) {
         return pool.blocks.get(Math.floor((addr - pool.range.base) / pool.blockAddrs));
       }
     }
@@ -160,7 +168,7 @@ export class Ipam {
     // Calico walks blocks in a host-seeded random order; ascending order reads better in a sim.
     while (pool.nextIndex < pool.blockCount) {
       const index = pool.nextIndex++;
-      const range: Cidr = {
+      const range: Range4 = {
         base: pool.range.base + index * pool.blockAddrs,
         prefix: pool.def.blockSize,
         size: pool.blockAddrs,
@@ -168,7 +176,7 @@ export class Ipam {
       const reserved = this.reservedOrdinals(range);
       if (reserved.size === range.size) continue;
       const block: Block = {
-        cidr: formatCidr(range),
+        cidr: formatRange(range),
         range,
         pool: poolName,
         node,
@@ -189,10 +197,10 @@ export class Ipam {
     return undefined;
   }
 
-  private reservedOrdinals(range: Cidr): Set<number> {
+  private reservedOrdinals(range: Range4): Set<number> {
     const out = new Set<number>();
     for (const r of this.reserved) {
-      if (!cidrsOverlap(r, range)) continue;
+      if (!rangesOverlap(r, range)) continue;
       const from = Math.max(r.base, range.base);
       const to = Math.min(r.base + r.size, range.base + range.size);
       for (let a = from; a < to; a++) out.add(a - range.base);

@@ -1,7 +1,10 @@
-// IPv4 addresses as unsigned 32-bit integers, and CIDRs over them: the arithmetic the
-// simulated IPAM needs and nothing more (the sim is IPv4-only, like the seed lab).
+// IPv4 ranges as unsigned 32-bit integers: the arithmetic the simulated IPAM needs and nothing more
+// (the sim is IPv4-only, like the seed lab). Text is read and written by src/model/net.
 
-export interface Cidr {
+import { formatCidr, isMasked, parseCidr } from '../../model/net/cidr.js';
+import { formatIp, parseIp } from '../../model/net/ip.js';
+
+export interface Range4 {
   /** Network address (host bits zero), unsigned. */
   readonly base: number;
   readonly prefix: number;
@@ -10,43 +13,32 @@ export interface Cidr {
 }
 
 export function ipToInt(ip: string): number {
-  const parts = ip.split('.');
-  if (parts.length !== 4) throw new RangeError(`not an IPv4 address: ${ip}`);
-  let n = 0;
-  for (const p of parts) {
-    const octet = Number(p);
-    if (!/^\d{1,3}$/.test(p) || octet > 255) throw new RangeError(`not an IPv4 address: ${ip}`);
-    n = n * 256 + octet;
-  }
-  return n;
+  const a = parseIp(ip, 'lenient');
+  if (a?.version !== 4) throw new RangeError(`not an IPv4 address: ${ip}`);
+  return Number(a.addr);
 }
 
 export function intToIp(n: number): string {
-  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  return formatIp({ version: 4, addr: BigInt(n >>> 0) });
 }
 
-export function parseCidr(s: string): Cidr {
-  const [ip, len] = s.split('/');
-  const prefix = Number(len);
-  if (ip === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) {
-    throw new RangeError(`not an IPv4 CIDR: ${s}`);
-  }
-  const size = 2 ** (32 - prefix);
-  const addr = ipToInt(ip);
-  const base = addr - (addr % size);
-  if (base !== addr) throw new RangeError(`CIDR has host bits set: ${s}`);
-  return { base, prefix, size };
+/** "10.0.0.0/16" as a range; host bits set are an error (a pool definition must be exact). */
+export function parseRange(s: string): Range4 {
+  const c = parseCidr(s, { syntax: 'lenient' });
+  if (c?.version !== 4) throw new RangeError(`not an IPv4 CIDR: ${s}`);
+  if (!isMasked(c)) throw new RangeError(`CIDR has host bits set: ${s}`);
+  return { base: Number(c.addr), prefix: c.prefix, size: 2 ** (32 - c.prefix) };
 }
 
-export function formatCidr(c: Cidr): string {
-  return `${intToIp(c.base)}/${c.prefix}`;
+export function formatRange(r: Range4): string {
+  return formatCidr({ version: 4, addr: BigInt(r.base), prefix: r.prefix });
 }
 
-export function cidrContains(c: Cidr, ip: number): boolean {
-  return ip >= c.base && ip < c.base + c.size;
+export function rangeContains(r: Range4, ip: number): boolean {
+  return ip >= r.base && ip < r.base + r.size;
 }
 
 /** True if the two ranges share at least one address. */
-export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+export function rangesOverlap(a: Range4, b: Range4): boolean {
   return a.base < b.base + b.size && b.base < a.base + a.size;
 }

@@ -5,10 +5,11 @@
 // the default BGPConfiguration's asNumber, else 64512; peerSelector peerings take the ASN
 // from the selected node (and cannot set asNumber); a node skips a peer at its own address.
 
-import type { NodeInfo, RoutingState, V3Resource } from '../../agent/calc/routing/state.js';
 import { parseSelector } from '../../model/selector/index.js';
+import type { NodeInfo, V3Resource } from '../../model/values/routing.js';
 import { type Finding, nameList, resourceRef } from '../finding.js';
 import type { ResolvedLintOptions } from '../options.js';
+import type { RoutingValues } from '../view.js';
 
 export const DEFAULT_ASN = 64512;
 
@@ -27,7 +28,7 @@ export function splitPeerIp(peerIP: string): { ip: string; port: number } {
 }
 
 /** The cluster default AS and where it comes from. */
-function clusterAsn(state: RoutingState): { asn: number; from: string } {
+function clusterAsn(state: RoutingValues): { asn: number; from: string } {
   const n = asn(state.bgpConfigurations.get('default')?.spec['asNumber']);
   return n !== undefined
     ? { asn: n, from: 'the default BGPConfiguration asNumber' }
@@ -47,7 +48,7 @@ function appliesTo(peer: V3Resource, node: NodeInfo): boolean {
   }
 }
 
-function nodesByIp(state: RoutingState): Map<string, NodeInfo> {
+function nodesByIp(state: RoutingValues): Map<string, NodeInfo> {
   const out = new Map<string, NodeInfo>();
   for (const n of state.nodes.values()) {
     if (n.ipv4 !== undefined) out.set(n.ipv4, n);
@@ -56,7 +57,7 @@ function nodesByIp(state: RoutingState): Map<string, NodeInfo> {
   return out;
 }
 
-export function bgpPeerRules(state: RoutingState): Finding[] {
+export function bgpPeerRules(state: RoutingValues): Finding[] {
   const out: Finding[] = [];
   const byIp = nodesByIp(state);
   const cluster = clusterAsn(state);
@@ -94,7 +95,7 @@ export function bgpPeerRules(state: RoutingState): Finding[] {
 }
 
 /** confd skips a filter name with no BGPFilter: the session then runs unfiltered. */
-function missingFilters(state: RoutingState, peer: V3Resource): Finding[] {
+function missingFilters(state: RoutingValues, peer: V3Resource): Finding[] {
   const names = Array.isArray(peer.spec['filters']) ? peer.spec['filters'] : [];
   const missing = [...new Set(names.filter((n): n is string => typeof n === 'string' && n !== ''))].filter(
     (n) => !state.bgpFilters.has(n),
@@ -114,7 +115,7 @@ function missingFilters(state: RoutingState, peer: V3Resource): Finding[] {
 }
 
 function nodeTargetMismatch(
-  state: RoutingState,
+  state: RoutingValues,
   peer: V3Resource,
   ip: string,
   claimed: number,
@@ -190,7 +191,7 @@ function conflictingClaims(group: readonly V3Resource[]): Finding[] {
 }
 
 /** The node-to-node mesh with more BGP nodes than the threshold (seeds' common mistake #1). */
-export function fullMeshRule(state: RoutingState, opts: ResolvedLintOptions): Finding[] {
+export function fullMeshRule(state: RoutingValues, opts: ResolvedLintOptions): Finding[] {
   const config = state.bgpConfigurations.get('default');
   if (config?.spec['nodeToNodeMeshEnabled'] === false) return [];
   const n = [...state.nodes.values()].filter((x) => x.bgpEnabled).length;

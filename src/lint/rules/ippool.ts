@@ -2,17 +2,18 @@
 // pods), and pools that overlap the nodes' own subnets or the service cluster IP range
 // (seeds' common mistake #6 and the IPPool example's "must not overlap node, service…").
 
-import { type Cidr, cidrsOverlap, parseCidr } from '../../agent/calc/routing/net.js';
-import type { NodeInfo, PoolInfo, RoutingState } from '../../agent/calc/routing/state.js';
+import { type Cidr, cidrsOverlap, formatCidr, parseNet } from '../../model/net/cidr.js';
 import type { JsonValue } from '../../model/types.js';
+import type { NodeInfo, PoolInfo } from '../../model/values/routing.js';
 import { type Finding, nameList, resourceRef } from '../finding.js';
 import type { ResolvedLintOptions } from '../options.js';
+import type { RoutingValues } from '../view.js';
 
 const poolRef = (p: { readonly name: string }): string => resourceRef('IPPool', undefined, p.name);
-const enabled = (state: RoutingState): PoolInfo[] =>
+const enabled = (state: RoutingValues): PoolInfo[] =>
   [...state.pools.values()].filter((p) => !p.disabled).sort((a, b) => (a.name < b.name ? -1 : 1));
 
-export function poolOverlapRule(state: RoutingState): Finding[] {
+export function poolOverlapRule(state: RoutingValues): Finding[] {
   const pools = enabled(state);
   const out: Finding[] = [];
   for (let i = 0; i < pools.length; i++)
@@ -75,9 +76,9 @@ function nodeNetworks(nodes: Iterable<NodeInfo>): Network[] {
   const bySubnet = new Map<string, Network>();
   for (const n of nodes)
     for (const text of [n.ipv4Cidr ?? n.ipv4, n.ipv6]) {
-      const net = text === undefined ? undefined : parseCidr(text);
+      const net = text === undefined ? undefined : parseNet(text);
       if (net === undefined || text === undefined) continue;
-      const key = `${net.version}/${net.base}/${net.prefix}`;
+      const key = `${net.version}/${net.addr}/${net.prefix}`;
       const withPrefix = text.includes('/');
       const entry = bySubnet.get(key) ?? {
         net,
@@ -93,20 +94,18 @@ function nodeNetworks(nodes: Iterable<NodeInfo>): Network[] {
 
 /** "10.0.1.5/24" → "10.0.1.0/24" for v4; other text as is. */
 function subnetText(text: string): string {
-  const c = parseCidr(text);
-  if (c === undefined || c.version !== 4) return text;
-  const ip = [24n, 16n, 8n, 0n].map((s) => String((c.base >> s) & 255n)).join('.');
-  return `${ip}/${c.prefix}`;
+  const c = parseNet(text);
+  return c === undefined || c.version !== 4 ? text : formatCidr(c);
 }
 
-function serviceNetworks(state: RoutingState, opts: ResolvedLintOptions): Network[] {
+function serviceNetworks(state: RoutingValues, opts: ResolvedLintOptions): Network[] {
   const out: Network[] = [];
   const config = state.bgpConfigurations.get('default');
   const list = config?.spec['serviceClusterIPs'];
   if (Array.isArray(list))
     for (const e of list) {
       const text = typeof e === 'object' && e !== null && !Array.isArray(e) ? e['cidr'] : undefined;
-      const net = typeof text === 'string' ? parseCidr(text) : undefined;
+      const net = typeof text === 'string' ? parseNet(text) : undefined;
       if (net !== undefined && typeof text === 'string')
         out.push({
           net,
@@ -117,14 +116,14 @@ function serviceNetworks(state: RoutingState, opts: ResolvedLintOptions): Networ
         });
     }
   for (const text of opts.serviceCidrs) {
-    const net = parseCidr(text);
+    const net = parseNet(text);
     if (net !== undefined && !out.some((n) => n.text === text))
       out.push({ net, text, what: 'the service cluster IP range (--service-cidr)', nodes: [] });
   }
   return out;
 }
 
-export function poolNetworkRule(state: RoutingState, opts: ResolvedLintOptions): Finding[] {
+export function poolNetworkRule(state: RoutingValues, opts: ResolvedLintOptions): Finding[] {
   const out: Finding[] = [];
   const nodes = nodeNetworks(state.nodes.values());
   const services = serviceNetworks(state, opts);

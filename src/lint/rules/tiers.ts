@@ -6,11 +6,11 @@
 // the policy nor a policy of the tier that provably selects all of its endpoints ends in a
 // catch-all rule. Only selectors and types are read, so the result does not churn with pods.
 
-import { comparePolicies, compareTiers, isNormalPolicy } from '../../agent/calc/endpoint-plan.js';
-import type { PolicyModel } from '../../agent/calc/policy-model.js';
-import type { ModelRule, PolicyValue } from '../../agent/calc/values.js';
 import { type Selector, Selector as SelectorClass, type SelectorNode } from '../../model/selector/index.js';
+import type { ModelRule, PolicyValue } from '../../model/values/policy.js';
+import { comparePolicies, compareTiers, isNormalPolicy } from '../../model/values/policy-order.js';
 import { type Finding, nameList, resourceRef } from '../finding.js';
+import type { PolicyValues } from '../view.js';
 
 type Direction = 'ingress' | 'egress';
 const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
@@ -53,7 +53,7 @@ export function selectorsDisjoint(a: Selector, b: Selector): boolean {
 const nameOf = (p: PolicyValue): string => `${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name}`;
 const describe = (p: PolicyValue): string => `${nameOf(p)} (selector ${p.selector.toString()})`;
 
-export function tierRules(model: PolicyModel): Finding[] {
+export function tierRules(model: PolicyValues): Finding[] {
   const normal = [...model.policies.values()].filter(isNormalPolicy);
   const tierKey = (name: string) => ({
     name,

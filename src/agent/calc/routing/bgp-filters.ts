@@ -5,6 +5,7 @@
 // BGPFilter is skipped (as confd does; lint reports it), as is a direction with no IPv4 rules.
 // Rules: first match wins; a route no rule matches falls through to the rest of the filter.
 
+import { formatCidr, parseNet } from '../../../model/net/cidr.js';
 import type { JsonValue } from '../../../model/types.js';
 import { isObj, num, type Spec, str } from './bgp-config.js';
 import type {
@@ -14,7 +15,6 @@ import type {
   BgpPeerModel,
   BgpWarning,
 } from './bgp-types.js';
-import { formatCidr, parseCidr } from './net.js';
 import type { V3Resource } from './state.js';
 
 const OPERATORS = new Set(['Equal', 'NotEqual', 'In', 'NotIn']);
@@ -47,7 +47,7 @@ function parseRule(r: JsonValue): BgpFilterRule | undefined {
   };
   const cidr = str(r['cidr']);
   if (cidr !== undefined) {
-    const net = parseCidr(cidr);
+    const net = parseNet(cidr);
     const op = str(r['matchOperator']);
     if (net === undefined || net.version !== 4 || op === undefined || !OPERATORS.has(op)) return undefined;
     rule.cidr = formatCidr(net);

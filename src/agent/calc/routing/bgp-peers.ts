@@ -8,12 +8,12 @@
 // The first peering for a key wins. Calico walks BGPPeers in Go map order; we walk them by
 // name, so a conflict between two resources resolves the same way on every node and run.
 
+import { parseIp } from '../../../model/net/ip.js';
 import type { Selector } from '../../../model/selector/index.js';
 import { parseSelector } from '../../../model/selector/index.js';
 import { durationSeconds, isObj, num, type Spec, secretRef, str } from './bgp-config.js';
 import { filterNames } from './bgp-filters.js';
 import type { BgpPeerKind, BgpPeerModel, BgpWarning, SecretRef } from './bgp-types.js';
-import { parseIp } from './net.js';
 import type { NodeInfo, RoutingState, V3Resource } from './state.js';
 
 /** Per-node facts the peer expansion needs (the same ones confd keeps in its v1 cache). */
@@ -163,7 +163,7 @@ class PeerExpansion {
     }
     const peerIp = str(p.spec['peerIP']);
     const { host, port: explicitPort } = splitIpPort(peerIp ?? '');
-    const parsed = parseIp(host);
+    const parsed = parseIp(host, 'lenient');
     const asn = num(p.spec['asNumber']) ?? 0;
     const invalid = (message: string, code: BgpWarning['code'] = 'peer-invalid'): Candidate[] => {
       this.ctx.warnings.push({ code, resource: `BGPPeer/${p.name}`, message });

@@ -2,7 +2,7 @@
 // it holds and how many are allocated (counted from the pool's IPAM blocks), per block its
 // affine node and use, and the addresses borrowed from another node's block.
 
-import { cidrContains, parseCidr } from './net.js';
+import { cidrContains, compareCidr, parseNet } from '../../../model/net/cidr.js';
 import type { BlockInfo, PoolInfo, RoutingState } from './state.js';
 
 export interface PoolUsage {
@@ -43,10 +43,10 @@ export interface IpamReport {
 }
 
 const byCidr = <T extends { readonly cidr: string }>(a: T, b: T): number => {
-  const [x, y] = [parseCidr(a.cidr), parseCidr(b.cidr)];
+  const [x, y] = [parseNet(a.cidr), parseNet(b.cidr)];
   if (x === undefined || y === undefined) return a.cidr < b.cidr ? -1 : a.cidr > b.cidr ? 1 : 0;
   if (x.version !== y.version) return x.version - y.version;
-  return x.base !== y.base ? (x.base < y.base ? -1 : 1) : x.prefix - y.prefix;
+  return compareCidr(x, y);
 };
 
 function poolOf(pools: readonly PoolInfo[], block: BlockInfo): PoolInfo | undefined {

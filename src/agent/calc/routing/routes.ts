@@ -21,7 +21,8 @@
 //   all; a next hop outside this node's subnet is not directly reachable, so such a route is
 //   reported as a warning instead of being written.
 
-import { cidrContains, parseCidr, parseIp } from './net.js';
+import { cidrContains, compareCidr, parseNet } from '../../../model/net/cidr.js';
+import { parseIp } from '../../../model/net/ip.js';
 import type { BlockInfo, EncapMode, NodeInfo, PoolInfo, RoutingState } from './state.js';
 
 export type RouteMode = 'bgp' | 'direct';
@@ -110,7 +111,7 @@ class Planner {
     const cidr = this.local?.ipv4Cidr;
     // A bare address gives no subnet: every peer then counts as off-subnet (encapsulate, or
     // unroutable in direct mode), the safe reading.
-    this.localSubnet = cidr?.includes('/') ? parseCidr(cidr) : undefined;
+    this.localSubnet = cidr?.includes('/') ? parseNet(cidr) : undefined;
     this.agentOwnsNoEncap = opts.mode === 'direct' || !birdOwnsNoEncap(state);
     // Longest pool prefix first, so a block finds its most specific pool.
     this.pools = [...state.pools.values()]
@@ -122,7 +123,7 @@ class Planner {
     for (const block of [...this.state.blocks.values()].sort((a, b) => (a.cidr < b.cidr ? -1 : 1)))
       this.block(block);
     for (const [ip, dev] of this.opts.localWorkloads ?? []) {
-      if (parseIp(ip)?.version !== 4) continue;
+      if (parseIp(ip, 'lenient')?.version !== 4) continue;
       this.routes.set(`${ip}/32`, { dst: `${ip}/32`, type: 'unicast', dev, reason: 'local workload' });
     }
     const routes = [...this.routes.values()].sort((a, b) => compareDst(a.dst, b.dst));
@@ -173,7 +174,7 @@ class Planner {
       return;
     }
     const peer = this.state.nodes.get(peerName);
-    const peerIp = peer?.ipv4 === undefined ? undefined : parseIp(peer.ipv4);
+    const peerIp = peer?.ipv4 === undefined ? undefined : parseIp(peer.ipv4, 'lenient');
     if (peer?.ipv4 === undefined || peerIp === undefined) {
       this.warnings.push({ dst, node: peerName, message: `no IPv4 address known for node ${peerName}` });
       return;
@@ -217,9 +218,8 @@ class Planner {
 
 /** Orders CIDRs by address, then prefix length, so plans and logs read in address order. */
 function compareDst(a: string, b: string): number {
-  const ca = parseCidr(a);
-  const cb = parseCidr(b);
+  const ca = parseNet(a);
+  const cb = parseNet(b);
   if (ca === undefined || cb === undefined) return a < b ? -1 : a > b ? 1 : 0;
-  if (ca.base !== cb.base) return ca.base < cb.base ? -1 : 1;
-  return ca.prefix - cb.prefix;
+  return compareCidr(ca, cb);
 }

@@ -6,8 +6,9 @@
 // IPs (when serviceClusterIPs is set) and of its allowed external and LoadBalancer IPs.
 // IPv4 only, like the BIRD renderer. Endpoints whose ready condition is false do not count.
 
+import { type Cidr, cidrContains, parseNet } from '../../../model/net/cidr.js';
+import { parseIp } from '../../../model/net/ip.js';
 import type { JsonValue } from '../../../model/types.js';
-import { type Cidr, cidrContains, parseCidr, parseIp } from './net.js';
 
 type Obj = { readonly [k: string]: JsonValue };
 const isObj = (v: JsonValue | undefined): v is Obj =>
@@ -60,7 +61,7 @@ export function parseSlice(namespace: string, v: Obj): SliceInfo | undefined {
 const ADVERTISED_TYPES = new Set(['ClusterIP', 'NodePort', 'LoadBalancer']);
 const familyOf = (ip: string): string => (ip.includes(':') ? 'IPv6' : 'IPv4');
 const within = (ip: string, nets: readonly Cidr[]): boolean => {
-  const addr = parseIp(ip);
+  const addr = parseIp(ip, 'lenient');
   return addr !== undefined && nets.some((n) => cidrContains(n, addr));
 };
 
@@ -71,7 +72,7 @@ export interface ServiceAdvertisement {
   readonly loadBalancerIPs: readonly string[];
   readonly aggregateLoadBalancers: boolean;
 }
-const nets = (cidrs: readonly string[]): Cidr[] => cidrs.flatMap((c) => parseCidr(c) ?? []);
+const nets = (cidrs: readonly string[]): Cidr[] => cidrs.flatMap((c) => parseNet(c) ?? []);
 
 /** The /32s this node advertises for individual Services, sorted. */
 export function serviceAddressRoutes(

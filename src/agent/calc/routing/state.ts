@@ -5,85 +5,37 @@
 // parse is dropped (treated as deleted) and reported, as the policy calculation does.
 
 import { keyKind } from '../../../model/keys.js';
-import { parseSelector, type Selector } from '../../../model/selector/index.js';
 import type { JsonValue, KV } from '../../../model/types.js';
-import { addressAt, type Cidr, formatCidr, parseCidr, parseIp } from './net.js';
+import {
+  type AffinityInfo,
+  type BlockInfo,
+  type NodeInfo,
+  type PoolInfo,
+  parseAffinity,
+  parseBlock,
+  parseNode,
+  parsePool,
+  parseV3,
+  parseWireguard,
+  type V3Resource,
+  type WireguardInfo,
+} from '../../../model/values/routing.js';
 import { parseService, parseSlice, type ServiceInfo, type SliceInfo } from './services.js';
+
+export type {
+  AffinityInfo,
+  BlockInfo,
+  BorrowedAddress,
+  EncapMode,
+  NodeInfo,
+  PoolInfo,
+  V3Resource,
+  WireguardInfo,
+} from '../../../model/values/routing.js';
 
 type Obj = { readonly [k: string]: JsonValue };
 const isObj = (v: JsonValue | undefined): v is Obj =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: JsonValue | undefined): string | undefined =>
-  typeof v === 'string' && v !== '' ? v : undefined;
-const num = (v: JsonValue | undefined): number | undefined => (typeof v === 'number' ? v : undefined);
-
-export interface NodeInfo {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  /** The node's BGP/host IPv4 address (no prefix), e.g. "10.250.0.1". */
-  readonly ipv4?: string;
-  /** The same with its subnet as configured, e.g. "10.250.0.1/24". */
-  readonly ipv4Cidr?: string;
-  readonly ipv6?: string;
-  /** Node.spec.bgp.asNumber; undefined = the cluster default applies. */
-  readonly asNumber?: number;
-  readonly routeReflectorClusterId?: string;
-  readonly ipipTunnelAddr?: string;
-  /** True when the node has a spec.bgp section (Calico runs BGP only for those). */
-  readonly bgpEnabled: boolean;
-}
-
-export type EncapMode = 'Never' | 'Always' | 'CrossSubnet';
-
-export interface PoolInfo {
-  readonly name: string;
-  readonly cidr: string;
-  readonly net: Cidr;
-  readonly blockSize: number;
-  readonly ipipMode: EncapMode;
-  readonly vxlanMode: EncapMode;
-  readonly natOutgoing: boolean;
-  readonly disabled: boolean;
-  readonly disableBGPExport: boolean;
-  readonly nodeSelector: Selector;
-  readonly allowedUses: readonly string[];
-}
-
-/** An address of a block allocated to a node other than the block's affine node. */
-export interface BorrowedAddress {
-  readonly ip: string;
-  readonly node: string;
-}
-
-export interface BlockInfo {
-  readonly cidr: string;
-  readonly net: Cidr;
-  /** The affine node ("host:<node>"), if any. */
-  readonly node?: string;
-  readonly allocated: number;
-  readonly size: number;
-  readonly borrowed: readonly BorrowedAddress[];
-}
-
-export interface AffinityInfo {
-  readonly node: string;
-  readonly cidr: string;
-  readonly state: string;
-  readonly deleted: boolean;
-}
-
-export interface WireguardInfo {
-  readonly node: string;
-  readonly publicKey?: string;
-  readonly interfaceIPv4Address?: string;
-}
-
-/** A v3 resource passed through unconverted (BGPConfiguration, BGPPeer, BGPFilter). */
-export interface V3Resource {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly spec: Obj;
-}
 
 export type RoutingAspect =
   | 'nodes'
@@ -99,111 +51,6 @@ export interface RoutingUpdate {
   readonly changed: ReadonlySet<RoutingAspect>;
   /** Keys whose values did not parse (now treated as deleted). */
   readonly invalid: readonly string[];
-}
-
-function labelsOf(meta: JsonValue | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  const labels = isObj(meta) ? meta['labels'] : undefined;
-  if (isObj(labels)) for (const [k, v] of Object.entries(labels)) if (typeof v === 'string') out[k] = v;
-  return out;
-}
-
-function parseNode(v: Obj): NodeInfo | undefined {
-  const meta = v['metadata'];
-  const name = isObj(meta) ? str(meta['name']) : undefined;
-  const spec = v['spec'];
-  if (name === undefined || !isObj(spec)) return undefined;
-  const bgp = isObj(spec['bgp']) ? spec['bgp'] : undefined;
-  const v4 = str(bgp?.['ipv4Address']);
-  const v6 = str(bgp?.['ipv6Address']);
-  const strip = (s: string | undefined) => s?.split('/')[0];
-  const node: NodeInfo = {
-    name,
-    labels: labelsOf(meta),
-    bgpEnabled: bgp !== undefined,
-    ipv4: strip(v4),
-    ipv4Cidr: v4,
-    ipv6: strip(v6),
-    asNumber: num(bgp?.['asNumber']),
-    routeReflectorClusterId: str(bgp?.['routeReflectorClusterID']),
-    ipipTunnelAddr: str(bgp?.['ipv4IPIPTunnelAddr']),
-  };
-  if (node.ipv4 === undefined) {
-    // Without Calico BGP data, a Kubernetes InternalIP is still the node's address.
-    const addrs = Array.isArray(spec['addresses']) ? spec['addresses'] : [];
-    for (const a of addrs)
-      if (
-        isObj(a) &&
-        a['type'] === 'InternalIP' &&
-        typeof a['address'] === 'string' &&
-        !a['address'].includes(':')
-      )
-        return { ...node, ipv4: a['address'] };
-  }
-  if (node.ipv4 !== undefined && parseIp(node.ipv4) === undefined) return undefined;
-  return node;
-}
-
-const MODES: readonly EncapMode[] = ['Never', 'Always', 'CrossSubnet'];
-
-function parsePool(v: Obj): PoolInfo | undefined {
-  const cidr = str(v['cidr']);
-  const net = cidr ? parseCidr(cidr) : undefined;
-  const blockSize = num(v['blockSize']);
-  if (cidr === undefined || net === undefined || blockSize === undefined) return undefined;
-  const mode = (m: JsonValue | undefined): EncapMode | undefined =>
-    m === undefined || m === null ? 'Never' : MODES.find((x) => x === m);
-  const ipipMode = mode(v['ipipMode']);
-  const vxlanMode = mode(v['vxlanMode']);
-  if (ipipMode === undefined || vxlanMode === undefined) return undefined;
-  let nodeSelector: Selector;
-  try {
-    nodeSelector = parseSelector(str(v['nodeSelector']) ?? 'all()');
-  } catch {
-    return undefined;
-  }
-  const uses = Array.isArray(v['allowedUses']) ? v['allowedUses'].filter((u) => typeof u === 'string') : [];
-  return {
-    name: str(v['name']) ?? formatCidr(net),
-    cidr: formatCidr(net),
-    net,
-    blockSize,
-    ipipMode,
-    vxlanMode,
-    natOutgoing: v['natOutgoing'] === true,
-    disabled: v['disabled'] === true,
-    disableBGPExport: v['disableBGPExport'] === true,
-    nodeSelector,
-    allowedUses: uses.length > 0 ? (uses as string[]) : ['Workload', 'Tunnel'],
-  };
-}
-
-function parseBlock(v: Obj): BlockInfo | undefined {
-  const cidr = str(v['cidr']);
-  const net = cidr ? parseCidr(cidr) : undefined;
-  if (cidr === undefined || net === undefined || v['deleted'] === true) return undefined;
-  const affinity = str(v['affinity']);
-  const node = affinity?.startsWith('host:') ? affinity.slice(5) : undefined;
-  const allocations = Array.isArray(v['allocations']) ? v['allocations'] : [];
-  const attributes = Array.isArray(v['attributes']) ? v['attributes'] : [];
-  const borrowed: BorrowedAddress[] = [];
-  let allocated = 0;
-  allocations.forEach((a, ordinal) => {
-    if (typeof a !== 'number') return;
-    allocated++;
-    const attr = attributes[a];
-    const secondary = isObj(attr) && isObj(attr['secondary']) ? attr['secondary'] : undefined;
-    const owner = str(secondary?.['node']);
-    if (owner !== undefined && owner !== node) borrowed.push({ ip: addressAt(net, ordinal), node: owner });
-  });
-  return { cidr: formatCidr(net), net, node, allocated, size: allocations.length, borrowed };
-}
-
-function parseV3(v: Obj): V3Resource | undefined {
-  const meta = v['metadata'];
-  const name = isObj(meta) ? str(meta['name']) : undefined;
-  const spec = v['spec'];
-  return name === undefined || !isObj(spec) ? undefined : { name, labels: labelsOf(meta), spec };
 }
 
 const lastSegment = (key: string): string => decodeURIComponent(key.slice(key.lastIndexOf('/') + 1));
@@ -303,26 +150,18 @@ export class RoutingState {
           if (m.size === 0) this.affinities.delete(node);
           return 'affinities';
         }
-        if (!isObj(value) || typeof value['state'] !== 'string') return 'invalid';
+        const affinity = parseAffinity(node, cidr, value);
+        if (affinity === undefined) return 'invalid';
         if (m === undefined) {
           m = new Map();
           this.affinities.set(node, m);
         }
-        m.set(cidr, { node, cidr, state: value['state'], deleted: value['deleted'] === true });
+        m.set(cidr, affinity);
         return 'affinities';
       }
       case 'wireguard': {
         const node = segments(key)[4]!;
-        return parsed(
-          this.wireguard,
-          node,
-          (v) => ({
-            node,
-            publicKey: str(v['publicKey']),
-            interfaceIPv4Address: str(v['interfaceIPv4Address']),
-          }),
-          'wireguard',
-        );
+        return parsed(this.wireguard, node, (v) => parseWireguard(node, v), 'wireguard');
       }
       case 'globalConfig':
       case 'hostConfig': {

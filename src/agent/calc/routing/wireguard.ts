@@ -4,8 +4,14 @@
 // the CIDRs of nodes that cannot be peers and of this node, so those fall back to the main
 // table in plaintext). Pure: the driver applies it.
 
-import type { Cidr } from './net.js';
-import { cidrCovers, formatCidr, parseCidr, parseIp } from './net.js';
+import {
+  type Cidr,
+  cidrCovers,
+  compareCidr as compareNets,
+  formatCidr,
+  parseNet,
+} from '../../../model/net/cidr.js';
+import { parseIp } from '../../../model/net/ip.js';
 import type { RoutingState } from './state.js';
 
 export const WIREGUARD_DEFAULTS = Object.freeze({
@@ -117,7 +123,7 @@ function claimsByCidr(state: RoutingState, warnings: string[]): Map<string, Clai
     if (wins) claims.set(key, { node, net, source });
   };
   const host = (ip: string | undefined) =>
-    ip === undefined ? undefined : parseCidr(`${ip.split('/')[0]}/32`);
+    ip === undefined ? undefined : parseNet(`${ip.split('/')[0]}/32`);
   for (const b of state.blocks.values()) {
     if (b.node !== undefined) claim(b.node, b.net, Source.Block);
     for (const x of b.borrowed) claim(x.node, host(x.ip), Source.Borrowed);
@@ -138,9 +144,7 @@ function minimal(nets: readonly Cidr[]): string[] {
 }
 
 function compareCidr(a: string, b: string): number {
-  const pa = parseCidr(a)!;
-  const pb = parseCidr(b)!;
-  return pa.base === pb.base ? pa.prefix - pb.prefix : pa.base < pb.base ? -1 : 1;
+  return compareNets(parseNet(a)!, parseNet(b)!);
 }
 
 export function computeWireguard(
@@ -223,7 +227,7 @@ export function computeWireguard(
         ? 'no-key'
         : (holders.get(key) ?? 0) > 1
           ? 'duplicate-key'
-          : ip === undefined || parseIp(ip)?.version !== 4
+          : ip === undefined || parseIp(ip, 'lenient')?.version !== 4
             ? 'no-endpoint'
             : undefined;
     if (why !== undefined) {

@@ -6,7 +6,7 @@
 // until plan.ts gives them kernel ids.
 
 import { createHash } from 'node:crypto';
-import { cidrOf } from '../../calc/cidr.js';
+import { netOf } from '../../../model/net/cidr.js';
 import type { CompiledMaps, Insn, MatchFields, SideFields } from '../maps/compile.js';
 import { ACT, ANY_CODE, FLAG, OP, type SetEntry } from './layout.js';
 
@@ -39,10 +39,10 @@ export interface EncodedPolicy {
 const digest = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 24);
 
 function entryOf(net: string, port: number, proto: number): SetEntry | undefined {
-  const c = cidrOf(net);
+  const c = netOf(net);
   if (c === undefined || proto < 0 || proto > 255) return undefined;
   const len = c.version === 4 ? 4 : 16;
-  const bytes = Array.from({ length: len }, (_, i) => Number((c.base >> BigInt(8 * (len - 1 - i))) & 0xffn));
+  const bytes = Array.from({ length: len }, (_, i) => Number((c.addr >> BigInt(8 * (len - 1 - i))) & 0xffn));
   return { family: c.version, addr: bytes, prefix: c.prefix, port, proto };
 }
 

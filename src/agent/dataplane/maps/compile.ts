@@ -6,7 +6,7 @@
 // map the same way. Everything is plain JSON. Instructions keep their tier/policy/rule index so
 // an evaluation can say which rule decided, as explain() does.
 
-import { cidrOf } from '../../calc/cidr.js';
+import { netOf } from '../../../model/net/cidr.js';
 import {
   defaultHostConfig,
   type EndpointPlan,
@@ -313,7 +313,7 @@ export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions
           }),
     });
     for (const n of plan.nets) {
-      const c = cidrOf(n);
+      const c = netOf(n);
       if (c === undefined) continue;
       const key = formatNet(c);
       if (!Object.hasOwn(endpointByNet, key)) endpointByNet[key] = index; // plans are id-sorted

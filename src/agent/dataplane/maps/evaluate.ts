@@ -3,7 +3,7 @@
 // destination endpoint's ingress array from index 0 (a Pass is a jump), answering set matches
 // from the hash maps. Reads only CompiledMaps; returns explain()'s Explanation shape.
 
-import type { Cidr } from '../../calc/cidr.js';
+import type { Ip } from '../../../model/net/ip.js';
 import {
   type Decision,
   type Explanation,
@@ -26,8 +26,8 @@ import {
 import { maskedKey, parseAddress, probeKeys } from './lpm.js';
 
 interface Packet {
-  readonly src: Cidr;
-  readonly dst: Cidr;
+  readonly src: Ip;
+  readonly dst: Ip;
   readonly proto: number;
   readonly flow: Flow;
 }
@@ -44,7 +44,7 @@ function hashOf(members: readonly string[]): ReadonlySet<string> {
 }
 
 /** The endpoint index an address belongs to: the lowest index among all prefix hits. */
-export function endpointIndexOf(maps: CompiledMaps, ip: Cidr): number | undefined {
+export function endpointIndexOf(maps: CompiledMaps, ip: Ip): number | undefined {
   let found: number | undefined;
   for (const key of probeKeys(maps.endpointPrefixLens, ip)) {
     if (!Object.hasOwn(maps.endpointByNet, key)) continue;
@@ -61,7 +61,7 @@ export function endpointOf(maps: CompiledMaps, ipText: string): string | undefin
   return i === undefined ? undefined : maps.endpoints[i]!.id;
 }
 
-function inNets(nets: readonly string[], ip: Cidr): boolean {
+function inNets(nets: readonly string[], ip: Ip): boolean {
   for (const n of nets) {
     const slash = n.lastIndexOf('/');
     const prefix = Number(n.slice(slash + 1));
@@ -71,14 +71,14 @@ function inNets(nets: readonly string[], ip: Cidr): boolean {
   return false;
 }
 
-function inSet(maps: CompiledMaps, index: number, ip: Cidr): boolean {
+function inSet(maps: CompiledMaps, index: number, ip: Ip): boolean {
   const set = maps.ipSets[index];
   if (set === undefined) return false;
   const hash = hashOf(set.members);
   return probeKeys(set.prefixLens, ip).some((k) => hash.has(k));
 }
 
-function inNamedPortSet(maps: CompiledMaps, index: number, ip: Cidr, port: number, proto: number): boolean {
+function inNamedPortSet(maps: CompiledMaps, index: number, ip: Ip, port: number, proto: number): boolean {
   const set = maps.namedPortSets[index];
   if (set === undefined) return false;
   const hash = hashOf(set.members);
@@ -90,7 +90,7 @@ function inNamedPortSet(maps: CompiledMaps, index: number, ip: Cidr, port: numbe
 
 const portIn = ([lo, hi]: PortRange, port: number): boolean => port >= lo && port <= hi;
 
-function sideMatches(maps: CompiledMaps, m: SideFields, ip: Cidr, port: number | undefined, proto: number) {
+function sideMatches(maps: CompiledMaps, m: SideFields, ip: Ip, port: number | undefined, proto: number) {
   if (m.nets.length > 0 && !inNets(m.nets, ip)) return false;
   if (m.notNets.length > 0 && inNets(m.notNets, ip)) return false;
   for (const s of m.sets) if (!inSet(maps, s, ip)) return false;

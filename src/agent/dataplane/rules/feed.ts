@@ -7,6 +7,7 @@
 // cache reuses its chains and sets by identity). Equal to snapshotOf(calc) after every update
 // (test/unit/render-cache.test.ts); a feed that missed an update rebuilds from the calculator.
 
+import { selectorOf } from '../../../model/values/policy.js';
 import {
   allTierLists,
   type CalcUpdate,
@@ -18,7 +19,6 @@ import {
   serviceOfSetId,
   serviceSetId,
 } from '../../calc/index.js';
-import { selectorOf } from '../../calc/values.js';
 import { type NamedPortMember, namedPortKey } from '../named-port.js';
 import type { DataplaneSnapshot } from './snapshot.js';
 

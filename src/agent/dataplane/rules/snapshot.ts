@@ -2,6 +2,7 @@
 // (local endpoint plans, the rule programs they use, selector and named-port set members),
 // taken from a PolicyCalculator by snapshotOf(). Tests build snapshots without a calculator.
 
+import { selectorOf } from '../../../model/values/policy.js';
 import {
   allTierLists,
   type EndpointPlan,
@@ -10,7 +11,6 @@ import {
   type RuleProgram,
   serviceOfSetId,
 } from '../../calc/index.js';
-import { selectorOf } from '../../calc/values.js';
 import { type NamedPortMember, namedPortKey } from '../named-port.js';
 
 /** What the renderer reads: plain data, so tests can build it without a calculator. */
