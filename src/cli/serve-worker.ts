@@ -40,7 +40,7 @@ const role: WorkerRole = {
     }
     server = new SyncServer(
       [...mirrors.values()],
-      serverOptions(cfg, cfg.serverId, cfg.workers),
+      serverOptions(cfg, cfg.serverId, { workers: cfg.workers, slot: seed.slot }),
       log.child({ component: 'server' }),
       {
         sink: link.reportSink,

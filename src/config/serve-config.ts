@@ -37,7 +37,9 @@ export const serveSchema = z.object({
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('log level'),
   maxConnections: pos
     .default(10_000)
-    .describe('connections past HELLO beyond this are refused with a reason and a retry hint'),
+    .describe(
+      'connections past HELLO beyond this are refused with a reason and a retry hint (the replica’s total: each of --workers takes its part)',
+    ),
   maxPendingHandshakes: pos
     .default(1_000)
     .describe(
@@ -173,6 +175,11 @@ export function checkServeConfig(cfg: ServeConfig): string[] {
     problems.push(
       '{pod} in --tls-allowed-client-* needs --workers 1 (the pod placement index lives in the primary)',
     );
+  // Each worker takes its exact part of the connection limits: none may be left with nothing.
+  if (cfg.workers !== undefined && cfg.workers > Math.min(cfg.maxConnections, cfg.maxPendingHandshakes))
+    problems.push(
+      '--workers is more than --max-connections or --max-pending-handshakes: each worker takes a part of them',
+    );
   if (cfg.tlsCertFile && cfg.agents > 0)
     problems.push('--agents runs plain-TCP demo agents: not with mutual TLS (--tls-cert-file)');
   return problems;
@@ -186,10 +193,12 @@ export const MAX_DEFAULT_WORKERS = 4;
 
 /**
  * Processes that own client sockets: --workers, else one per core available up to
- * MAX_DEFAULT_WORKERS. Pod identities (`{pod}`) are checked against the primary's placement
+ * MAX_DEFAULT_WORKERS, and no more than the connection limits can be split among. Pod identities (`{pod}`) are checked against the primary's placement
  * index, so they keep one process.
  */
 export function workerCount(cfg: ServeConfig, coresAvailable: number): number {
   if (cfg.workers !== undefined) return cfg.workers;
-  return namesPods(cfg) ? 1 : Math.min(MAX_DEFAULT_WORKERS, Math.max(1, coresAvailable));
+  if (namesPods(cfg)) return 1;
+  const limit = Math.min(MAX_DEFAULT_WORKERS, cfg.maxConnections, cfg.maxPendingHandshakes);
+  return Math.min(limit, Math.max(1, coresAvailable));
 }

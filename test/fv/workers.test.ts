@@ -174,6 +174,27 @@ describe('tabby serve --workers 2', () => {
     for (const pid of r.workerPids()) expect(running(pid), `worker ${pid}`).toBe(false);
   });
 
+  it('holds --max-connections for the replica as a whole, not per worker', async () => {
+    const r = await replica(['--max-connections', '5']);
+    const { list } = agents(r.sync, 8);
+    // Every agent has been admitted or refused once: the limit has been tried from all sides.
+    const tried = new Set<number>();
+    list.forEach((c, i) => {
+      c.on('connected', () => tried.add(i));
+      c.on('disconnected', (e: { code?: string }) => e.code === 'too-many-connections' && tried.add(i));
+    });
+    await waitFor(() => tried.size === 8, 30_000, 'every agent admitted or refused');
+    expect(await metric(r.health, /^tabby_connections\{syncer="felix",state="streaming"\}/)).toBe(5);
+    expect(await metric(r.health, /^tabby_connections_refused_total /)).toBeGreaterThanOrEqual(3);
+    // Both workers took their part (the fleet view comes with the workers' next reports).
+    await allCurrent(
+      r.health,
+      list.filter((c) => c.state.size > 0),
+    );
+    const report = await fleet(r.health);
+    expect(new Set(report.agents!.map((a) => workerOf(a.id)))).toEqual(new Set([0, 1]));
+  });
+
   it('a primary that dies takes its workers with it', async () => {
     const r = await replica();
     const pids = r.workerPids();
