@@ -19,7 +19,7 @@ import { ServerStats } from '../server/stats.js';
 import type { TlsMaterial } from '../server/tls.js';
 import { WorkerPool } from '../server/workers/pool.js';
 import type { SnapshotCache } from '../snapcache/cache.js';
-import { recordOf, seedOf } from '../snapcache/mirror.js';
+import { recordBytes, recordOf, seedOf } from '../snapcache/mirror.js';
 import { serverOptions } from './serve-options.js';
 
 export { workerCount } from '../config/serve-config.js';
@@ -123,11 +123,13 @@ export async function workerProcesses(p: FanOutParts, workers: number): Promise<
     },
     reports: p.reports,
     log: p.log.child({ component: 'workers' }),
+    maxQueuedBytes: cfg.maxWorkerQueueBytes,
   });
   for (const c of caches) {
     let status = c.status;
     c.on('advance', (gen) => {
-      pool.ship(c.syncer, recordOf(gen, c));
+      const record = recordOf(gen, c);
+      pool.ship(c.syncer, record, recordBytes(record));
       // Readiness follows the data: told right after it, not at the next view check.
       if (gen.status !== status) pool.refreshView();
       status = gen.status;

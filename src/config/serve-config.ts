@@ -117,6 +117,12 @@ export const serveSchema = z.object({
     .describe(
       'processes that own the client sockets (the primary keeps the datastore and caches and ships each generation to them once); 1: one process, as before; default: the cores available, at most 4',
     ),
+  maxWorkerQueueBytes: pos
+    .min(64 << 10)
+    .default(64 << 20)
+    .describe(
+      'a worker whose IPC channel holds more unwritten bytes than this, none written for 5 s (or 4 times this), has stopped reading (hung, stopped): it is killed and replaced; its clients reconnect and resume',
+    ),
   listenBacklog: pos.default(4_096).describe('accept queue length (capped by net.core.somaxconn)'),
   fanoutSliceMs: pos.default(20).describe('a fan-out pass yields to the event loop after this long'),
   maxBatchSize: pos.default(1_000).describe('updates per generation at most'),

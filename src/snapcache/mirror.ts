@@ -75,16 +75,18 @@ export function recordOf(gen: Generation, cache?: Pick<SnapshotCache, 'has'>): G
   const { keys, lengths, blob } = pack(gen.changes);
   const deleted: number[] = [];
   if (cache) for (let i = 0; i < keys.length; i++) if (!cache.has(keys[i]!)) deleted.push(i);
-  return {
-    generation: gen.generation,
-    createdAtMs: gen.createdAtMs,
-    status: gen.status,
-    hash: gen.hash,
-    keys,
-    lengths,
-    blob,
-    deleted,
-  };
+  return { ...meta(gen), keys, lengths, blob, deleted };
+}
+
+function meta(gen: Generation): Pick<GenerationRecord, 'generation' | 'createdAtMs' | 'status' | 'hash'> {
+  return { generation: gen.generation, createdAtMs: gen.createdAtMs, status: gen.status, hash: gen.hash };
+}
+
+/** About what a record holds: its entries, keys and lengths (what its message costs to keep). */
+export function recordBytes(rec: GenerationRecord): number {
+  let n = rec.blob.byteLength + 64;
+  for (const k of rec.keys) n += k.length + 8;
+  return n;
 }
 
 function generationOf(rec: GenerationRecord): Generation {

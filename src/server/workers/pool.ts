@@ -2,7 +2,9 @@
 // (node:cluster shares the listening socket; on Linux the primary accepts and hands
 // connections round-robin), seeds each with the caches' state, ships every new generation to
 // each once, keeps them told of the replica-wide view, forwards their agents' REPORTs to the
-// datastore, restarts a worker that dies and drains them all on shutdown.
+// datastore, restarts a worker that dies and drains them all on shutdown. A worker that stops
+// reading its channel (hung, stopped) would make the primary hold every generation for it
+// without end: past a bound on the bytes still unwritten to it, it is killed and replaced.
 
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../../model/logger.js';
@@ -32,6 +34,12 @@ export interface PoolOptions {
   log: Logger;
   /** How often the view is checked and sent when it changed (always at least every second). */
   viewCheckMs?: number;
+  /**
+   * Bytes sent to a worker and not yet written to its channel beyond which, when more is to
+   * go, the worker is judged stuck (see stuck()): killed and replaced (a fresh seed; its
+   * clients resume).
+   */
+  maxQueuedBytes: number;
 }
 
 interface Member {
@@ -41,6 +49,12 @@ interface Member {
   seeded: boolean;
   listening: boolean;
   report?: WorkerReport;
+  /** Bytes handed to the channel whose write has not completed (what the primary holds for it). */
+  queuedBytes: number;
+  /** When a write to it last completed, or its queue last went from empty to not. */
+  progressAtMs: number;
+  /** Judged stuck and killed: nothing more is sent to it. */
+  stalled: boolean;
   /** REPORT writes in flight for this worker, by its request id. */
   readonly inflight: Map<number, AbortController>;
 }
@@ -49,10 +63,18 @@ interface Member {
 const FAST_FAILURE_MS = 10_000;
 const MAX_RESTART_DELAY_MS = 30_000;
 const METRICS_TIMEOUT_MS = 3_000;
+/** What a control message (view, metrics request, reply) is counted as on a worker's queue. */
+const CONTROL_MESSAGE_BYTES = 256;
+/** A worker past its queue bound that has written nothing for this long is stuck... */
+const STALL_MS = 5_000;
+/** ...as is one this many times past it, slow or not. */
+const STALL_FACTOR = 4;
 
 export class WorkerPool {
   /** Workers that died and were replaced. */
   restarts = 0;
+  /** Workers killed because their channel held more than maxQueuedBytes (counted in restarts too). */
+  stalls = 0;
   private readonly members = new Map<number, Member>();
   private readonly fastFailures: number[];
   private stopping = false;
@@ -105,15 +127,53 @@ export class WorkerPool {
       startedAtMs: Date.now(),
       seeded: false,
       listening: false,
+      queuedBytes: 0,
+      progressAtMs: Date.now(),
+      stalled: false,
       inflight: new Map(),
     });
     // A closed channel is an exiting worker: 'exit' follows and handles it.
     worker.on('error', (err) => this.o.log.warn({ worker: slot, err: err.message }, 'worker channel error'));
   }
 
-  private send(m: Member, msg: ToWorker): void {
+  /** Sends `msg`, counted as `bytes` on the worker's queue until its write completes. */
+  private send(m: Member, msg: ToWorker, bytes = CONTROL_MESSAGE_BYTES): void {
     // A worker that just died fails the write here; its 'exit' handles the rest.
-    if (m.worker.isConnected()) m.worker.send(msg, undefined, () => {});
+    if (m.stalled || !m.worker.isConnected()) return;
+    if (this.stuck(m)) {
+      this.stall(m);
+      return;
+    }
+    if (m.queuedBytes === 0) m.progressAtMs = Date.now();
+    m.queuedBytes += bytes;
+    // Called once written, or when the channel closes with the write still queued.
+    m.worker.send(msg, undefined, () => {
+      m.queuedBytes -= bytes;
+      m.progressAtMs = Date.now();
+    });
+  }
+
+  /**
+   * Whether a worker has stopped reading: more than the bound unwritten and none of it
+   * written for STALL_MS, or more than STALL_FACTOR times the bound whatever its pace. Bytes
+   * alone would not do: the callbacks that count a write done run on a later turn of the
+   * event loop, so a burst of generations (a re-list) queues up on every worker at once.
+   */
+  private stuck(m: Member): boolean {
+    const max = this.o.maxQueuedBytes;
+    if (m.queuedBytes <= max) return false;
+    return m.queuedBytes > max * STALL_FACTOR || Date.now() - m.progressAtMs > STALL_MS;
+  }
+
+  /** A worker that no longer reads its channel: killed, so 'exit' replaces it with a fresh seed. */
+  private stall(m: Member): void {
+    m.stalled = true;
+    this.stalls++;
+    this.o.log.error(
+      { worker: m.slot, workerPid: m.worker.process.pid, queuedBytes: m.queuedBytes },
+      'worker stopped reading its channel: killing it (a new one starts, its clients reconnect and resume)',
+    );
+    m.worker.process.kill('SIGKILL');
   }
 
   private onListening(w: Worker, addr: { address: string; port: number }): void {
@@ -203,10 +263,10 @@ export class WorkerPool {
     }, delay).unref();
   }
 
-  /** Ships a new generation of `syncer` to every seeded worker. */
-  ship(syncer: SyncerType, record: unknown): void {
+  /** Ships a new generation of `syncer` (about `bytes` long) to every seeded worker. */
+  ship(syncer: SyncerType, record: unknown, bytes: number): void {
     const msg: ToWorker = { t: 'gen', syncer, record };
-    for (const m of this.members.values()) if (m.seeded) this.send(m, msg);
+    for (const m of this.members.values()) if (m.seeded) this.send(m, msg, bytes);
   }
 
   private view(): WorkerView {
