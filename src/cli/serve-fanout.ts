@@ -17,9 +17,9 @@ import type { FleetParts } from '../observability/fleet.js';
 import { type NodeReportSink, type ReplicaView, SyncServer } from '../server/server.js';
 import { ServerStats } from '../server/stats.js';
 import type { TlsMaterial } from '../server/tls.js';
-import { WorkerPool } from '../server/workers/pool.js';
+import { SEED_PART_BYTES, WorkerPool } from '../server/workers/pool.js';
 import type { SnapshotCache } from '../snapcache/cache.js';
-import { recordOf, seedOf } from '../snapcache/mirror.js';
+import { recordBytes, recordOf, seedParts } from '../snapcache/mirror.js';
 import { serverOptions } from './serve-options.js';
 
 export { workerCount } from '../config/serve-config.js';
@@ -104,6 +104,14 @@ function workerEntry(): string {
   return here.replace(/serve-fanout\.(ts|js)$/, 'serve-worker.$1');
 }
 
+/** Every cache's seed parts, one after the other; each cache is taken now (see seedParts). */
+function seedsOf(caches: readonly SnapshotCache[]): Iterable<unknown> {
+  const each = caches.map((c) => seedParts(c, SEED_PART_BYTES));
+  return (function* () {
+    for (const parts of each) yield* parts;
+  })();
+}
+
 /**
  * `workers` processes own the sockets; this one keeps the datastore and caches and ships
  * each generation, encoded once here, to each worker once.
@@ -115,7 +123,7 @@ export async function workerProcesses(p: FanOutParts, workers: number): Promise<
     exec: workerEntry(),
     listen: cfg.listen,
     config: { ...cfg, serverId: p.serverId, workers },
-    seeds: () => caches.map(seedOf),
+    seed: () => seedsOf(caches),
     view: () => {
       const expected: Partial<Record<SyncerType, number>> = {};
       for (const c of caches) expected[c.syncer] = view.expectedClients?.(c.syncer) ?? 0;
@@ -123,11 +131,13 @@ export async function workerProcesses(p: FanOutParts, workers: number): Promise<
     },
     reports: p.reports,
     log: p.log.child({ component: 'workers' }),
+    maxQueuedBytes: cfg.maxWorkerQueueBytes,
   });
   for (const c of caches) {
     let status = c.status;
     c.on('advance', (gen) => {
-      pool.ship(c.syncer, recordOf(gen, c));
+      const record = recordOf(gen, c);
+      pool.ship(c.syncer, record, recordBytes(record));
       // Readiness follows the data: told right after it, not at the next view check.
       if (gen.status !== status) pool.refreshView();
       status = gen.status;

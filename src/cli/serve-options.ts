@@ -27,17 +27,34 @@ export function cacheOptions(cfg: ServeConfig, syncer: SyncerType, log: Logger):
   };
 }
 
+/** Which of the replica's socket-owning processes a server is: slot of workers. */
+export interface ProcessShare {
+  readonly workers: number;
+  readonly slot: number;
+}
+
+const ONE_PROCESS: ProcessShare = { workers: 1, slot: 0 };
+
 /**
- * `workers` processes share the connection limits: each takes its part of them (rounded up),
- * so the replica as a whole holds about --max-connections. What no flag sets (tick, linger,
- * handshake grace, inbound frame limit) is the server's own default.
+ * Slot's part of a replica-wide budget: the parts of all slots add up to `total` exactly (the
+ * first `total % workers` slots take one more), so the replica never holds more than it was
+ * configured for. `0` (unlimited) stays unlimited; a positive budget gives every slot at least 1.
  */
-export function serverOptions(cfg: ServeConfig, serverId: string, workers = 1): ServerOptions {
+export function shareOf(total: number, { workers, slot }: ProcessShare): number {
+  if (total === 0) return 0;
+  return Math.max(1, Math.floor(total / workers) + (slot < total % workers ? 1 : 0));
+}
+
+/**
+ * `workers` processes share the replica's limits: each takes its exact part of them
+ * (shareOf), so the replica as a whole holds at most --max-connections.
+ */
+export function serverOptions(cfg: ServeConfig, serverId: string, share = ONE_PROCESS): ServerOptions {
   return {
     ...DEFAULT_SERVER_OPTIONS,
     serverId,
-    maxConnections: Math.ceil(cfg.maxConnections / workers),
-    maxPendingHandshakes: Math.ceil(cfg.maxPendingHandshakes / workers),
+    maxConnections: shareOf(cfg.maxConnections, share),
+    maxPendingHandshakes: shareOf(cfg.maxPendingHandshakes, share),
     handshakeTimeoutMs: cfg.handshakeTimeoutMs,
     pingIntervalMs: cfg.pingIntervalMs,
     pongTimeoutMs: cfg.pongTimeoutMs,
@@ -57,8 +74,8 @@ export function serverOptions(cfg: ServeConfig, serverId: string, workers = 1): 
     rebalanceRetryAfterMs: cfg.rebalanceRetryAfterMs,
     notReadyRetryAfterMs: cfg.notReadyRetryAfterMs,
     // Admission is per process: each worker takes its part of the replica's budget.
-    maxSnapshotsInFlight: Math.ceil(cfg.maxSnapshotsInFlight / workers),
-    snapshotBytesPerSecond: Math.ceil(cfg.snapshotBytesPerSecond / workers),
+    maxSnapshotsInFlight: shareOf(cfg.maxSnapshotsInFlight, share),
+    snapshotBytesPerSecond: shareOf(cfg.snapshotBytesPerSecond, share),
   };
 }
 

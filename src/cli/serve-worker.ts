@@ -13,7 +13,7 @@ import { SyncServer } from '../server/server.js';
 import { columnsOf } from '../server/workers/columns.js';
 import { WorkerLink, type WorkerRole, type WorkerSeed } from '../server/workers/link.js';
 import type { SnapshotCache } from '../snapcache/cache.js';
-import { adoptRecord, type GenerationRecord, type MirrorSeed, mirrorCache } from '../snapcache/mirror.js';
+import { adoptRecord, type GenerationRecord, mirrorCaches, type SeedPart } from '../snapcache/mirror.js';
 import { exitAfterFlush } from './exit.js';
 import { cacheOptions, loadTls, serverOptions } from './serve-options.js';
 
@@ -34,13 +34,14 @@ const role: WorkerRole = {
   async start(seed: WorkerSeed) {
     const cfg = seed.config as ServeConfig & { serverId: string; workers: number };
     log = createLogger(cfg.logLevel).child({ worker: seed.slot });
-    for (const s of seed.seeds as MirrorSeed[]) {
-      const { syncer: _, ...opts } = cacheOptions(cfg, s.syncer, log);
-      mirrors.set(s.syncer, mirrorCache(opts, s));
-    }
+    const caches = mirrorCaches(seed.parts as SeedPart[], (syncer) => {
+      const { syncer: _, ...opts } = cacheOptions(cfg, syncer, log);
+      return opts;
+    });
+    for (const c of caches) mirrors.set(c.syncer, c);
     server = new SyncServer(
       [...mirrors.values()],
-      serverOptions(cfg, cfg.serverId, cfg.workers),
+      serverOptions(cfg, cfg.serverId, { workers: cfg.workers, slot: seed.slot }),
       log.child({ component: 'server' }),
       {
         sink: link.reportSink,

@@ -1,7 +1,8 @@
 // `tabby sizing`: how many replicas (and what requests) for a cluster of N nodes — Tabby's
 // replica ladder, next to Calico's Typha autoscaler for the same N. The figures come from
 // docs/benchmarks.md (1,000 connections per replica at p99 31-51 ms on a quarter core;
-// RSS 160-190 MiB with a 20,000-key state; about 5 KiB per connection) and are flags.
+// RSS 160-190 MiB with a 20,000-key state; about 5 KiB per connection; each --workers
+// process a copy of the state and a process of its own) and are flags.
 
 import { Command } from 'commander';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
@@ -10,9 +11,30 @@ import { type SizingConfig, sizingSchema } from '../config/sizing-config.js';
 /** Node counts of the printed ladder (and the README table). */
 export const LADDER_NODES = [50, 100, 250, 500, 1000, 2000, 5000, 10000] as const;
 
-/** Measured in docs/benchmarks.md: RSS with a 20,000-key state, and per idle connection. */
+/**
+ * Measured in docs/benchmarks.md ("Server memory"): RSS of a server process with a 20,000-key
+ * state (157-191 MiB at 1,000-10,000 clients: the highest, rounded up), and per idle
+ * connection (4.4-4.8 KiB in the tiny-state run). With workers, the primary keeps this base
+ * (datastore, caches); the connections are the workers' (the same 5 KiB each, in total).
+ */
 const BASE_RSS_MIB = 192;
 const RSS_PER_CONNECTION_KIB = 5;
+/**
+ * Each worker process: in the quiet-machine `fanout-10k` runs (docs/benchmarks.md, "Standard
+ * scenarios on a quiet machine"; 1,000-node / 30,000-pod state, 10,000 agents, from dist/), one
+ * process peaked at 350 MiB RSS and primary + 2 workers at 661-695 MiB, i.e. 155-173 MiB per
+ * worker with its mirror and snapshot of that state; an earlier loaded run through tsx gave
+ * 120-171. 171 is taken for the process, and its state is counted apart below (so the state
+ * is counted twice at that size: the estimate errs high). The connections cancel out of the
+ * difference (the same agents either way).
+ */
+const WORKER_RSS_MIB = 171;
+/**
+ * ...plus its mirror of the state the base was measured with: the 20,000-key entries
+ * (10.25 MiB, the raw snapshot's size) and a snapshot it encodes itself (up to 10.25 MiB
+ * raw; 1.88 MiB deflated) — "Headline run".
+ */
+const WORKER_STATE_MIB = 21;
 /** A quarter core carried 1,000 clients at 200 keys/s (docs/benchmarks.md, steady phase). */
 const MILLICORES_PER_1000_CONNECTIONS = 250;
 
@@ -36,7 +58,12 @@ export function size(nodes: number, o: Ladder): Sizing {
     Math.ceil(connections / o.connectionsPerReplica) + o.spareReplicas,
   );
   const perReplica = Math.ceil(connections / Math.max(1, replicas - o.spareReplicas));
-  const mib = BASE_RSS_MIB + (perReplica * RSS_PER_CONNECTION_KIB) / 1024;
+  // --workers 1 is one process, with the connections in it; N > 1 adds N processes.
+  const workers = o.workers > 1 ? o.workers : 0;
+  const mib =
+    BASE_RSS_MIB +
+    workers * (WORKER_RSS_MIB + WORKER_STATE_MIB) +
+    (perReplica * RSS_PER_CONNECTION_KIB) / 1024;
   return {
     nodes,
     replicas,

@@ -42,7 +42,9 @@ export const serveSchema = z.object({
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('log level'),
   maxConnections: pos
     .default(server.maxConnections)
-    .describe('connections past HELLO beyond this are refused with a reason and a retry hint'),
+    .describe(
+      'connections past HELLO beyond this are refused with a reason and a retry hint (the replica’s total: each of --workers takes its part)',
+    ),
   maxPendingHandshakes: pos
     .default(server.maxPendingHandshakes)
     .describe(
@@ -128,6 +130,12 @@ export const serveSchema = z.object({
     .describe(
       'processes that own the client sockets (the primary keeps the datastore and caches and ships each generation to them once); 1: one process, as before; default: the cores available, at most 4',
     ),
+  maxWorkerQueueBytes: pos
+    .min(64 << 10)
+    .default(64 << 20)
+    .describe(
+      'a worker whose IPC channel holds more unwritten bytes than this, none written for 5 s (or 4 times this), has stopped reading (hung, stopped): it is killed and replaced; its clients reconnect and resume',
+    ),
   listenBacklog: pos
     .default(server.listenBacklog)
     .describe('accept queue length (capped by net.core.somaxconn)'),
@@ -204,6 +212,11 @@ export function checkServeConfig(cfg: ServeConfig): string[] {
     problems.push(
       '{pod} in --tls-allowed-client-* needs --workers 1 (the pod placement index lives in the primary)',
     );
+  // Each worker takes its exact part of the connection limits: none may be left with nothing.
+  if (cfg.workers !== undefined && cfg.workers > Math.min(cfg.maxConnections, cfg.maxPendingHandshakes))
+    problems.push(
+      '--workers is more than --max-connections or --max-pending-handshakes: each worker takes a part of them',
+    );
   if (cfg.tlsCertFile && cfg.agents > 0)
     problems.push('--agents runs plain-TCP demo agents: not with mutual TLS (--tls-cert-file)');
   return problems;
@@ -217,10 +230,12 @@ export const MAX_DEFAULT_WORKERS = 4;
 
 /**
  * Processes that own client sockets: --workers, else one per core available up to
- * MAX_DEFAULT_WORKERS. Pod identities (`{pod}`) are checked against the primary's placement
+ * MAX_DEFAULT_WORKERS, and no more than the connection limits can be split among. Pod identities (`{pod}`) are checked against the primary's placement
  * index, so they keep one process.
  */
 export function workerCount(cfg: ServeConfig, coresAvailable: number): number {
   if (cfg.workers !== undefined) return cfg.workers;
-  return namesPods(cfg) ? 1 : Math.min(MAX_DEFAULT_WORKERS, Math.max(1, coresAvailable));
+  if (namesPods(cfg)) return 1;
+  const limit = Math.min(MAX_DEFAULT_WORKERS, cfg.maxConnections, cfg.maxPendingHandshakes);
+  return Math.min(limit, Math.max(1, coresAvailable));
 }

@@ -21,6 +21,13 @@ export const sizingSchema = z.object({
     .min(0)
     .default(1)
     .describe('replicas that may be down (rollout, PDB maxUnavailable) with the rest still in budget'),
+  workers: count
+    .min(1)
+    .max(256)
+    .default(2)
+    .describe(
+      'tabby serve --workers of each replica (deploy/base sets 2): each worker is a process with its own copy of the state; 1: one process',
+    ),
   json: z.boolean().default(false).describe('print JSON'),
 });
 

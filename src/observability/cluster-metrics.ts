@@ -1,7 +1,8 @@
 // /metrics of a replica whose sockets live in worker processes: this process's registry (the
 // caches, datastore, fleet) plus each worker's (its connections and bytes), merged by
 // prom-client's AggregatorRegistry — counters and per-connection gauges summed, the rest by
-// each metric's own aggregator — and the workers' own health: how many, how many restarts.
+// each metric's own aggregator — and the workers' own health: how many, how many restarts,
+// how many of those were stuck.
 
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 
@@ -10,6 +11,7 @@ export interface WorkerMetricsSource {
   metrics(): Promise<unknown[]>;
   readonly size: number;
   readonly restarts: number;
+  readonly stalls: number;
 }
 
 export function clusterRegistry(local: Registry, workers: WorkerMetricsSource): Registry {
@@ -28,6 +30,15 @@ export function clusterRegistry(local: Registry, workers: WorkerMetricsSource): 
     collect() {
       this.reset();
       this.inc(workers.restarts);
+    },
+  });
+  new Counter({
+    name: 'tabby_worker_stalls_total',
+    help: 'Workers killed because they stopped reading their channel (past --max-worker-queue-bytes): also in restarts',
+    registers: [local],
+    collect() {
+      this.reset();
+      this.inc(workers.stalls);
     },
   });
   return new (class extends Registry {

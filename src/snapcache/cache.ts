@@ -377,6 +377,14 @@ export class SnapshotCache extends EventEmitter<{ advance: [Generation] }> {
     return { maxFrameBodyBytes: this.opts.maxFrameBodyBytes, minDeflateBytes: this.opts.minDeflateBytes };
   }
 
+  /**
+   * The head's entries as they are now, to read later while this cache moves on (entries are
+   * replaced, never changed): a native Map copy, a few ms for 30,000 keys.
+   */
+  headState(): ReadonlyMap<string, { readonly encoded: Buffer }> {
+    return new Map(this.state);
+  }
+
   /** Every key and its encoded entry at the head (for dumps and tests). */
   entries(): IterableIterator<[string, Buffer]> {
     const it = this.state.entries();

@@ -2,7 +2,8 @@
 // replays them: the primary encodes each value once, workers adopt the same bytes into a
 // SnapshotCache of their own, so snapshot, catch-up, resume by hash and hashAt behave as the
 // primary's would (one implementation). Entries travel as one concatenated buffer per record:
-// one copy across the IPC channel instead of one object per key.
+// one copy across the IPC channel instead of one object per key. A new mirror starts from a
+// seed sent in parts of bounded size.
 
 import type { SyncerType, SyncStatus } from '../model/types.js';
 import { type CacheOptions, SnapshotCache } from './cache.js';
@@ -24,20 +25,23 @@ export interface GenerationRecord extends PackedEntries {
   readonly deleted: readonly number[];
 }
 
-/** Where a mirror starts: the primary's epoch, retained generations and head state. */
-export interface MirrorSeed {
-  readonly syncer: SyncerType;
-  readonly epoch: string;
-  readonly history: readonly GenerationRecord[];
-  /** Every key at the head, in the primary's order (snapshots list entries in it)... */
-  readonly order: readonly string[];
+/**
+ * One piece of a mirror seed. A seed goes in pieces of about a set size, so that no single
+ * message holds the primary's event loop while it is serialized (a 1,000-node cache in one
+ * message held it ~0.2 s). In order: per syncer, `begin`, its retained generations oldest
+ * first, then the keys at the head.
+ */
+export type SeedPart =
+  | { readonly k: 'begin'; readonly syncer: SyncerType; readonly epoch: string }
+  /** Changes of a retained generation; one too large for a part is split, `more` until its last. */
+  | { readonly k: 'history'; readonly record: GenerationRecord; readonly more: boolean }
   /**
-   * ...and the entries of those not sent in `history`. The others are the entry of the newest
+   * The next keys at the head in the primary's order (snapshots list entries in it), and the
+   * entries of those the history does not hold. The others are the entry of the newest
    * retained generation that changed the key: sent once and shared on the mirror as on the
    * primary (a fresh replica's first generation holds its whole state: it would go twice).
    */
-  readonly state: PackedEntries;
-}
+  | { readonly k: 'state'; readonly order: readonly string[]; readonly entries: PackedEntries };
 
 /** Each key's entry in the newest of `history` that changed it. */
 function latestEntries(history: Iterable<Generation>): Map<string, Buffer> {
@@ -46,7 +50,7 @@ function latestEntries(history: Iterable<Generation>): Map<string, Buffer> {
   return latest;
 }
 
-function pack(entries: Iterable<[string, Buffer]>): PackedEntries & { buffers: Buffer[] } {
+function pack(entries: Iterable<[string, Buffer]>): PackedEntries {
   const keys: string[] = [];
   const lengths: number[] = [];
   const buffers: Buffer[] = [];
@@ -55,7 +59,7 @@ function pack(entries: Iterable<[string, Buffer]>): PackedEntries & { buffers: B
     lengths.push(e.length);
     buffers.push(e);
   }
-  return { keys, lengths, buffers, blob: Buffer.concat(buffers) };
+  return { keys, lengths, blob: Buffer.concat(buffers) };
 }
 
 /** Views into the blob (no copy): the entries stay one allocation on the mirror's side too. */
@@ -75,50 +79,136 @@ export function recordOf(gen: Generation, cache?: Pick<SnapshotCache, 'has'>): G
   const { keys, lengths, blob } = pack(gen.changes);
   const deleted: number[] = [];
   if (cache) for (let i = 0; i < keys.length; i++) if (!cache.has(keys[i]!)) deleted.push(i);
-  return {
-    generation: gen.generation,
-    createdAtMs: gen.createdAtMs,
-    status: gen.status,
-    hash: gen.hash,
-    keys,
-    lengths,
-    blob,
-    deleted,
-  };
+  return { ...meta(gen), keys, lengths, blob, deleted };
+}
+
+function meta(gen: Generation): Pick<GenerationRecord, 'generation' | 'createdAtMs' | 'status' | 'hash'> {
+  return { generation: gen.generation, createdAtMs: gen.createdAtMs, status: gen.status, hash: gen.hash };
+}
+
+/** About what a record holds: its entries, keys and lengths (what its message costs to keep). */
+export function recordBytes(rec: GenerationRecord): number {
+  let n = rec.blob.byteLength + 64;
+  for (const k of rec.keys) n += k.length + 8;
+  return n;
 }
 
 function generationOf(rec: GenerationRecord): Generation {
   return new Generation(rec.generation, rec.createdAtMs, rec.status, rec.hash, new Map(unpack(rec)));
 }
 
-/** Everything a new mirror needs, taken from the primary's cache now. */
-export function seedOf(cache: SnapshotCache): MirrorSeed {
-  // History records serve catch-ups only (merged changes), so their deletions need no marking.
-  const history = cache.retained().map((g) => recordOf(g));
-  const latest = latestEntries(cache.retained());
-  const order: string[] = [];
-  const rest: [string, Buffer][] = [];
-  for (const [k, e] of cache.entries()) {
-    order.push(k);
-    if (latest.get(k) !== e) rest.push([k, e]); // else: the very object the history holds
+/** Entries in runs of about `partBytes` (keys and entries), at least one each. */
+function* slices(entries: Iterable<[string, Buffer]>, partBytes: number): Generator<[string, Buffer][]> {
+  let slice: [string, Buffer][] = [];
+  let bytes = 0;
+  for (const kv of entries) {
+    slice.push(kv);
+    bytes += kv[0].length + kv[1].length;
+    if (bytes < partBytes) continue;
+    yield slice;
+    slice = [];
+    bytes = 0;
   }
-  const { keys, lengths, blob } = pack(rest);
-  return { syncer: cache.syncer, epoch: cache.epoch, history, order, state: { keys, lengths, blob } };
+  if (slice.length > 0) yield slice;
 }
 
-/** A cache that follows the primary's: seeded now, fed by adopt() from then on. */
-export function mirrorCache(opts: Omit<CacheOptions, 'syncer' | 'epoch'>, seed: MirrorSeed): SnapshotCache {
-  const cache = new SnapshotCache({ ...opts, syncer: seed.syncer, epoch: seed.epoch });
-  const history = seed.history.map(generationOf);
-  const latest = latestEntries(history);
-  const rest = new Map(unpack(seed.state));
-  const entries = seed.order.map((k): [string, Buffer] => {
-    const e = rest.get(k) ?? latest.get(k);
-    if (e === undefined) throw new RangeError(`mirror seed: no entry for ${k}`);
-    return [k, e];
-  });
-  cache.seed(history, entries);
-  return cache;
+function* encodedOf(head: ReadonlyMap<string, { readonly encoded: Buffer }>): Generator<[string, Buffer]> {
+  for (const [k, e] of head) yield [k, e.encoded];
+}
+
+/**
+ * The parts of a seed of `cache` as it is now: the retained generations and a copy of the
+ * head's map are taken at the call (generations and entries are immutable); the parts are
+ * made as they are read, while the cache moves on, each step a part's worth of work.
+ */
+export function seedParts(cache: SnapshotCache, partBytes: number): Iterable<SeedPart> {
+  return partsOf(cache.syncer, cache.epoch, [...cache.retained()], cache.headState(), partBytes);
+}
+
+function* partsOf(
+  syncer: SyncerType,
+  epoch: string,
+  history: readonly Generation[],
+  head: ReadonlyMap<string, { readonly encoded: Buffer }>,
+  partBytes: number,
+): Generator<SeedPart> {
+  yield { k: 'begin', syncer, epoch };
+  // Each key's entry in the newest generation that changed it, gathered part by part.
+  const latest = new Map<string, Buffer>();
+  const historyPart = (g: Generation, slice: [string, Buffer][], more: boolean): SeedPart => {
+    for (const [k, e] of slice) latest.set(k, e);
+    // History serves catch-ups only (merged changes), so its deletions need no marking.
+    return { k: 'history', record: { ...meta(g), ...pack(slice), deleted: [] }, more };
+  };
+  for (const g of history) {
+    let prev: [string, Buffer][] | undefined;
+    for (const slice of slices(g.changes, partBytes)) {
+      if (prev) yield historyPart(g, prev, true);
+      prev = slice;
+    }
+    yield historyPart(g, prev ?? [], false);
+  }
+  for (const slice of slices(encodedOf(head), partBytes)) {
+    const { keys, lengths, blob } = pack(slice.filter(([k, e]) => latest.get(k) !== e));
+    yield { k: 'state', order: slice.map(([k]) => k), entries: { keys, lengths, blob } };
+  }
+}
+
+/** One syncer's seed, put back together from its parts. */
+class SeedAssembly {
+  private readonly history: Generation[] = [];
+  private open: { record: GenerationRecord; changes: Map<string, Buffer> } | undefined;
+  private readonly order: string[] = [];
+  private readonly rest = new Map<string, Buffer>();
+
+  constructor(
+    readonly syncer: SyncerType,
+    readonly epoch: string,
+  ) {}
+
+  add(part: SeedPart): void {
+    if (part.k === 'history') {
+      const { record, more } = part;
+      if (this.open && this.open.record.generation !== record.generation)
+        throw new RangeError(`mirror seed: generation ${this.open.record.generation} left unfinished`);
+      this.open ??= { record, changes: new Map() };
+      for (const [k, e] of unpack(record)) this.open.changes.set(k, e);
+      if (more) return;
+      const r = this.open.record;
+      this.history.push(new Generation(r.generation, r.createdAtMs, r.status, r.hash, this.open.changes));
+      this.open = undefined;
+    } else if (part.k === 'state') {
+      this.order.push(...part.order);
+      for (const [k, e] of unpack(part.entries)) this.rest.set(k, e);
+    }
+  }
+
+  build(opts: Omit<CacheOptions, 'syncer' | 'epoch'>): SnapshotCache {
+    if (this.open) throw new RangeError('mirror seed: ended inside a generation');
+    const latest = latestEntries(this.history);
+    const entries = this.order.map((k): [string, Buffer] => {
+      const e = this.rest.get(k) ?? latest.get(k);
+      if (e === undefined) throw new RangeError(`mirror seed: no entry for ${k}`);
+      return [k, e];
+    });
+    const cache = new SnapshotCache({ ...opts, syncer: this.syncer, epoch: this.epoch });
+    cache.seed(this.history, entries);
+    return cache;
+  }
+}
+
+/** Caches that follow the primary's, one per syncer the parts begin: seeded now, fed by adopt() from then on. */
+export function mirrorCaches(
+  parts: Iterable<SeedPart>,
+  opts: (syncer: SyncerType) => Omit<CacheOptions, 'syncer' | 'epoch'>,
+): SnapshotCache[] {
+  const assemblies: SeedAssembly[] = [];
+  for (const part of parts) {
+    if (part.k === 'begin') assemblies.push(new SeedAssembly(part.syncer, part.epoch));
+    else if (assemblies.length === 0) throw new RangeError('mirror seed: a part before any begin');
+    else assemblies.at(-1)!.add(part);
+  }
+  return assemblies.map((a) => a.build(opts(a.syncer)));
 }
 
 /** Applies one record to a mirror (records arrive in order: the channel is ordered). */

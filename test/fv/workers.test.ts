@@ -22,6 +22,11 @@ afterEach(async () => {
 
 const pool = (name: string, cidr: string) =>
   `apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: ${name}\nspec:\n  cidr: ${cidr}\n`;
+/** `n` (≤ 1,024) IPPools in one manifest, named and numbered after `file` (each a /26 of its own). */
+const pools = (file: number, n: number) =>
+  Array.from({ length: n }, (_, i) =>
+    pool(`many-${file}-${i}`, `10.${100 + file}.${i >> 2}.${(i & 3) << 6}/26`),
+  ).join('---\n');
 
 /** A process that exists and is not a zombie. */
 function running(pid: number): boolean {
@@ -44,15 +49,18 @@ async function replica(extra: string[] = []) {
   cleanup.push(() => {
     if (r.proc.exitCode === null) r.proc.kill('SIGKILL');
   });
-  const workerPids = () =>
+  const listening = () =>
     r.lines.flatMap((l) => {
-      const rec = JSON.parse(l) as { msg?: string; workerPid?: number };
-      return rec.msg === 'worker listening' ? [rec.workerPid!] : [];
+      const rec = JSON.parse(l) as { msg?: string; worker?: number; workerPid?: number };
+      return rec.msg === 'worker listening' ? [{ slot: rec.worker!, pid: rec.workerPid! }] : [];
     });
+  const workerPids = () => listening().map((w) => w.pid);
+  /** The first process of a slot (the slots do not listen in order). */
+  const pidOf = (slot: number) => listening().find((w) => w.slot === slot)!.pid;
   cleanup.push(() => {
     for (const pid of workerPids()) if (running(pid)) process.kill(pid, 'SIGKILL');
   });
-  return { ...r, dir, workerPids };
+  return { ...r, dir, workerPids, pidOf };
 }
 
 const clients: SyncClient[] = [];
@@ -146,7 +154,7 @@ describe('tabby serve --workers 2', () => {
     const r = await replica();
     const { list, resumed } = agents(r.sync, 20);
     const report = await allCurrent(r.health, list);
-    const victim = r.workerPids()[0]!;
+    const victim = r.pidOf(0);
     const onVictim = report.agents!.filter((a) => workerOf(a.id) === 0).length;
     expect(onVictim).toBeGreaterThan(0);
     process.kill(victim, 'SIGKILL');
@@ -162,6 +170,31 @@ describe('tabby serve --workers 2', () => {
     expect(await metric(r.health, /^tabby_connections\{syncer="felix",state="streaming"\}/)).toBe(20);
   });
 
+  it('kills and replaces a worker that stops reading (SIGSTOP) once its queue passes the bound; its agents resume', async () => {
+    const r = await replica(['--max-worker-queue-bytes', String(1 << 20)]);
+    const { list, resumed } = agents(r.sync, 10);
+    const report = await allCurrent(r.health, list);
+    const victim = r.pidOf(0);
+    const onVictim = report.agents!.filter((a) => workerOf(a.id) === 0).length;
+    expect(onVictim).toBeGreaterThan(0);
+    process.kill(victim, 'SIGSTOP');
+    cleanup.push(() => running(victim) && process.kill(victim, 'SIGCONT'));
+    // ~2 MB of generations at once: past the kernel's socket buffers and the bound on the
+    // stopped worker; under 4 times the bound, which the other worker (reading) may reach.
+    for (let f = 0; f < 4; f++) await writeFile(join(r.dir, `many-${f}.yaml`), pools(f, 1_000));
+    await waitFor(() => !running(victim), 60_000, 'the stopped worker killed');
+    const stalled = () => r.lines.filter((l) => l.includes('worker stopped reading its channel'));
+    await waitFor(() => stalled().length > 0, 10_000, 'the stall logged');
+    expect(stalled()).toHaveLength(1); // the other worker, reading, was left alone
+    await waitFor(() => r.workerPids().length === 3, 20_000, 'a new worker');
+    await waitFor(() => resumed.length === 10 + onVictim, 30_000, 'the agents of the stuck worker back');
+    expect(resumed.slice(10).every((x) => x)).toBe(true);
+    await allCurrent(r.health, list, 60_000);
+    expect(await metric(r.health, /^tabby_worker_stalls_total /)).toBe(1);
+    expect(await metric(r.health, /^tabby_worker_restarts_total /)).toBe(1);
+    expect(await metric(r.health, /^tabby_workers /)).toBe(2);
+  }, 180_000);
+
   it('SIGTERM drains every worker: agents are told to go, and no process is left', async () => {
     const r = await replica();
     const { list } = agents(r.sync, 10);
@@ -172,6 +205,27 @@ describe('tabby serve --workers 2', () => {
     expect(await exited(r.proc, 30_000)).toBe(0);
     expect(goodbyes.filter((c) => c === 'shutdown')).toHaveLength(10);
     for (const pid of r.workerPids()) expect(running(pid), `worker ${pid}`).toBe(false);
+  });
+
+  it('holds --max-connections for the replica as a whole, not per worker', async () => {
+    const r = await replica(['--max-connections', '5']);
+    const { list } = agents(r.sync, 8);
+    // Every agent has been admitted or refused once: the limit has been tried from all sides.
+    const tried = new Set<number>();
+    list.forEach((c, i) => {
+      c.on('connected', () => tried.add(i));
+      c.on('disconnected', (e: { code?: string }) => e.code === 'too-many-connections' && tried.add(i));
+    });
+    await waitFor(() => tried.size === 8, 30_000, 'every agent admitted or refused');
+    expect(await metric(r.health, /^tabby_connections\{syncer="felix",state="streaming"\}/)).toBe(5);
+    expect(await metric(r.health, /^tabby_connections_refused_total /)).toBeGreaterThanOrEqual(3);
+    // Both workers took their part (the fleet view comes with the workers' next reports).
+    await allCurrent(
+      r.health,
+      list.filter((c) => c.state.size > 0),
+    );
+    const report = await fleet(r.health);
+    expect(new Set(report.agents!.map((a) => workerOf(a.id)))).toEqual(new Set([0, 1]));
   });
 
   it('a primary that dies takes its workers with it', async () => {

@@ -7,9 +7,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { size } from '../../src/cli/sizing.js';
 import { agentSchema } from '../../src/config/agent-config.js';
 import { checkServeConfig, serveSchema } from '../../src/config/serve-config.js';
 import { envName } from '../../src/config/setting-names.js';
+import { sizingSchema } from '../../src/config/sizing-config.js';
 import { RESOURCE_TYPES, type ResourceType } from '../../src/datastore/kube/resources.js';
 import { type KubeObject, one, render, validate } from '../harness/manifests.js';
 
@@ -203,6 +205,19 @@ describe('the replicas (Deployment tabby)', () => {
       requests: { cpu: expect.any(String), memory: expect.any(String) },
       limits: { memory: expect.any(String) },
     });
+  });
+});
+
+describe('the replica’s memory request', () => {
+  it('covers `tabby sizing` at 1,000 nodes for the workers each overlay runs', () => {
+    for (const o of OVERLAYS) {
+      const d = one(rendered[o], 'Deployment', 'tabby');
+      const workers = Number(env(d).TABBY_WORKERS ?? 1);
+      const need = size(1_000, { ...sizingSchema.parse({}), workers }).memoryRequestMiB;
+      const request = String(container(d).resources.requests.memory);
+      expect(request, `${o}: ${workers} workers`).toMatch(/^\d+Mi$/);
+      expect(Number.parseInt(request, 10), `${o}: ${workers} workers`).toBeGreaterThanOrEqual(need);
+    }
   });
 });
 

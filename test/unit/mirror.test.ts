@@ -7,9 +7,10 @@ import { type CacheOptions, SnapshotCache } from '../../src/snapcache/cache.js';
 import {
   adoptRecord,
   type GenerationRecord,
-  mirrorCache,
+  mirrorCaches,
   recordOf,
-  seedOf,
+  type SeedPart,
+  seedParts,
 } from '../../src/snapcache/mirror.js';
 
 const OPTS: Omit<CacheOptions, 'syncer'> = {
@@ -31,6 +32,17 @@ const kv = (k: string, v: JsonValue): KV => ({ key: `/calico/v1/policy/tier/${k}
 /** Across a process: what process.send with serialization 'advanced' does to a record. */
 const viaIpc = <T>(x: T): T => deserialize(serialize(x)) as T;
 
+/** The parts of a seed of `primary` taken now, each across a process. */
+const partsOf = (primary: SnapshotCache, partBytes = 1_000): SeedPart[] =>
+  [...seedParts(primary, partBytes)].map(viaIpc);
+
+function mirrorOf(parts: Iterable<SeedPart>, opts = OPTS): SnapshotCache {
+  const [mirror, ...more] = mirrorCaches(parts, () => opts);
+  caches.push(mirror!, ...more);
+  expect(more).toHaveLength(0);
+  return mirror!;
+}
+
 function primaryWithMirror(before: number) {
   const primary = new SnapshotCache({ ...OPTS, syncer: 'felix' });
   caches.push(primary);
@@ -42,8 +54,7 @@ function primaryWithMirror(before: number) {
   }
   const records: GenerationRecord[] = [];
   primary.on('advance', (gen) => records.push(viaIpc(recordOf(gen, primary))));
-  const mirror = mirrorCache(OPTS, viaIpc(seedOf(primary)));
-  caches.push(mirror);
+  const mirror = mirrorOf(partsOf(primary));
   return {
     primary,
     mirror,
@@ -102,15 +113,64 @@ describe('mirror cache', () => {
       primary.flush();
     }
     expect(primary.retained()[0]!.generation).toBeGreaterThan(1);
-    const seed = viaIpc(seedOf(primary));
-    expect(seed.state.keys.length).toBeGreaterThan(0); // some entries only the state holds...
-    expect(seed.state.keys.length).toBeLessThan(primary.keyCount); // ...the rest travel once
-    const mirror = mirrorCache({ ...OPTS, maxHistoryBytes: 3_000 }, seed);
-    caches.push(mirror);
+    const parts = partsOf(primary);
+    const stateEntries = parts.reduce((n, p) => n + (p.k === 'state' ? p.entries.keys.length : 0), 0);
+    expect(stateEntries).toBeGreaterThan(0); // some entries only the state holds...
+    expect(stateEntries).toBeLessThan(primary.keyCount); // ...the rest travel once
+    const mirror = mirrorOf(parts, { ...OPTS, maxHistoryBytes: 3_000 });
     expect([...mirror.entries()].map(([k, e]) => [k, e.toString('hex')])).toEqual(
       [...primary.entries()].map(([k, e]) => [k, e.toString('hex')]),
     );
     expect(bytes(mirror.snapshot('none').frames)).toBe(bytes(primary.snapshot('none').frames));
+  });
+
+  it('goes in parts of about the size asked, taken when asked for: the parts made later are of that moment', () => {
+    const primary = new SnapshotCache({ ...OPTS, syncer: 'felix' });
+    caches.push(primary);
+    primary.apply(Array.from({ length: 200 }, (_, i) => kv(`t${i}`, { i, pad: 'z'.repeat(40) })));
+    primary.flush();
+    const records: GenerationRecord[] = [];
+    primary.on('advance', (gen) => records.push(viaIpc(recordOf(gen, primary))));
+    const lazy = seedParts(primary, 1_000)[Symbol.iterator]();
+    const first = [lazy.next().value!, lazy.next().value!];
+    // The cache moves on while the seed is being sent: changed, deleted and new keys.
+    primary.apply([kv('t1', null), kv('t2', { changed: true }), kv('new', 1)]);
+    primary.flush();
+    const rest: SeedPart[] = [];
+    for (let r = lazy.next(); !r.done; r = lazy.next()) rest.push(r.value);
+    const parts = [...first, ...rest].map(viaIpc);
+    // The first generation (200 keys, ~14 KB) did not go in one message.
+    const history = parts.flatMap((p) => (p.k === 'history' ? [p] : []));
+    const big = history.filter((p) => p.record.generation === primary.headGeneration - 1);
+    expect(big.length).toBeGreaterThan(5);
+    expect(big.map((p) => p.more)).toEqual([...big.slice(1).map(() => true), false]);
+    for (const p of parts) if (p.k === 'history') expect(p.record.blob.byteLength).toBeLessThan(1_200);
+    const mirror = mirrorOf(parts);
+    expect(mirror.headGeneration).toBe(primary.headGeneration - 1);
+    for (const r of records) adoptRecord(mirror, r);
+    expect(bytes(mirror.snapshot('deflate').frames)).toBe(bytes(primary.snapshot('deflate').frames));
+    expect(mirror.hashAt(primary.headGeneration)).toBe(primary.hashAt(primary.headGeneration));
+  });
+
+  it('seeds one mirror per syncer from parts one after the other, and refuses a seed cut short', () => {
+    const felix = new SnapshotCache({ ...OPTS, syncer: 'felix' });
+    const bgp = new SnapshotCache({ ...OPTS, syncer: 'bgp' });
+    caches.push(felix, bgp);
+    for (const c of [felix, bgp]) {
+      c.apply(Array.from({ length: 40 }, (_, i) => kv(`${c.syncer}${i}`, { pad: 'q'.repeat(40) })));
+      c.flush();
+    }
+    const parts = [...partsOf(felix, 500), ...partsOf(bgp, 500)];
+    const mirrors = mirrorCaches(parts, () => OPTS);
+    caches.push(...mirrors);
+    expect(mirrors.map((m) => [m.syncer, m.epoch, m.keyCount])).toEqual([
+      ['felix', felix.epoch, 40],
+      ['bgp', bgp.epoch, 40],
+    ]);
+    const cut = partsOf(felix, 500);
+    const split = cut.findIndex((p) => p.k === 'history' && p.more);
+    expect(() => mirrorCaches(cut.slice(0, split + 1), () => OPTS)).toThrow(/ended inside a generation/);
+    expect(() => mirrorCaches(cut.slice(1), () => OPTS)).toThrow(/before any begin/);
   });
 
   it('refuses a generation out of order, and a seed into a used cache', () => {

@@ -17,6 +17,7 @@ describe('tabby sizing', () => {
       connectionsPerReplica: fc.integer({ min: 50, max: 5000 }),
       minReplicas: fc.integer({ min: 1, max: 5 }),
       spareReplicas: fc.integer({ min: 0, max: 2 }),
+      workers: fc.integer({ min: 1, max: 8 }),
     });
     fc.assert(
       fc.property(ladder, fc.integer({ min: 1, max: 20_000 }), (o, nodes) => {
@@ -27,6 +28,9 @@ describe('tabby sizing', () => {
         expect(serving * o.connectionsPerReplica).toBeGreaterThanOrEqual(nodes * o.syncersPerNode);
         expect(s.connectionsPerReplica).toBeLessThanOrEqual(o.connectionsPerReplica);
         expect(size(nodes + 1, o).replicas).toBeGreaterThanOrEqual(s.replicas);
+        expect(size(nodes, { ...o, workers: o.workers + 1 }).memoryRequestMiB).toBeGreaterThan(
+          s.memoryRequestMiB,
+        );
       }),
     );
   });
@@ -39,6 +43,18 @@ describe('tabby sizing', () => {
       connectionsPerReplica: 1000,
       typhaReplicas: 27,
     });
+  });
+
+  it('counts each worker process in the memory request, not one process', () => {
+    const one = size(1000, { ...defaults, workers: 1 });
+    const two = size(1000, { ...defaults, workers: 2 });
+    const four = size(1000, { ...defaults, workers: 4 });
+    // One process: the measured base and 5 KiB per connection, rounded up to 64 Mi.
+    expect(one.memoryRequestMiB).toBe(256);
+    // Each worker: its own process (171 MiB) and copy of the state (21 MiB).
+    expect(two.memoryRequestMiB).toBe(Math.ceil((192 + 2 * 192 + (1000 * 5) / 1024) / 64) * 64);
+    expect(four.memoryRequestMiB).toBeGreaterThanOrEqual(two.memoryRequestMiB + 2 * 192);
+    expect(four.cpuRequestMillicores).toBe(one.cpuRequestMillicores);
   });
 
   it('README shows the ladder the command prints', () => {

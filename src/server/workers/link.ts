@@ -13,7 +13,8 @@ import { type FromWorker, isOurs, type ToWorker, type WorkerReport, type WorkerV
 export interface WorkerSeed {
   slot: number;
   config: unknown;
-  seeds: unknown[];
+  /** The mirror seed's parts, in the order they came. */
+  parts: unknown[];
   view: WorkerView;
   /** host:port to listen on, as configured (cluster shares the socket, port 0 too). */
   listen: string;
@@ -57,6 +58,8 @@ export class WorkerLink {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(): void; reject(err: Error): void }>();
   private reportTimer: NodeJS.Timeout | undefined;
+  /** A seed that has begun and not ended. */
+  private seeding: WorkerSeed | undefined;
 
   constructor(private readonly log: Logger) {}
 
@@ -90,30 +93,45 @@ export class WorkerLink {
     this.send({ t: 'hello' });
   }
 
+  private start(role: WorkerRole, seed: WorkerSeed): void {
+    this.view = seed.view;
+    role.start(seed).then(
+      () => {
+        this.reportTimer = setInterval(
+          () => this.send({ t: 'report', report: role.report() }),
+          REPORT_INTERVAL_MS,
+        );
+        this.reportTimer.unref();
+        this.send({ t: 'report', report: role.report() });
+      },
+      (err: unknown) => {
+        const code = (err as NodeJS.ErrnoException)?.code;
+        this.send({
+          t: 'failed',
+          error: (err as Error)?.message ?? String(err),
+          ...(code ? { code } : {}),
+        });
+        role.exit(1);
+      },
+    );
+  }
+
   private onMessage(role: WorkerRole, msg: ToWorker): void {
     switch (msg.t) {
-      case 'seed':
-        this.view = msg.view;
-        role.start(msg).then(
-          () => {
-            this.reportTimer = setInterval(
-              () => this.send({ t: 'report', report: role.report() }),
-              REPORT_INTERVAL_MS,
-            );
-            this.reportTimer.unref();
-            this.send({ t: 'report', report: role.report() });
-          },
-          (err: unknown) => {
-            const code = (err as NodeJS.ErrnoException)?.code;
-            this.send({
-              t: 'failed',
-              error: (err as Error)?.message ?? String(err),
-              ...(code ? { code } : {}),
-            });
-            role.exit(1);
-          },
-        );
+      case 'seed': {
+        const { slot, config, view, listen } = msg;
+        this.seeding = { slot, config, view, listen, parts: [] };
         return;
+      }
+      case 'seed-part':
+        this.seeding?.parts.push(msg.part);
+        return;
+      case 'seed-end': {
+        const seed = this.seeding;
+        this.seeding = undefined;
+        if (seed) this.start(role, seed);
+        return;
+      }
       case 'gen':
         role.adopt(msg.syncer, msg.record);
         return;

@@ -1,6 +1,6 @@
 // What the primary and its socket-owning workers say to each other over the cluster IPC
 // channel (serialization 'advanced': Buffers and typed arrays cross as bytes, no JSON). The
-// channel is ordered, which the mirrors rely on: a seed, then every generation after it.
+// channel is ordered, which the mirrors rely on: a seed (in parts), then every generation after it.
 // Seeds and generation records are the cache's (snapcache/mirror.ts); here they are opaque.
 
 import type { SyncerType } from '../../model/types.js';
@@ -41,7 +41,10 @@ export interface WorkerReport {
 }
 
 export type ToWorker =
-  | { t: 'seed'; slot: number; config: unknown; seeds: unknown[]; view: WorkerView; listen: string }
+  /** Starts a seed: its parts follow, then seed-end, then the generations made meanwhile. */
+  | { t: 'seed'; slot: number; config: unknown; view: WorkerView; listen: string }
+  | { t: 'seed-part'; part: unknown }
+  | { t: 'seed-end' }
   | { t: 'gen'; syncer: SyncerType; record: unknown }
   | { t: 'view'; view: WorkerView }
   | { t: 'drain'; ms: number }

@@ -1,8 +1,11 @@
 // The primary's side of fan-out on every core: forks the workers that own the client sockets
 // (node:cluster shares the listening socket; on Linux the primary accepts and hands
-// connections round-robin), seeds each with the caches' state, ships every new generation to
-// each once, keeps them told of the replica-wide view, forwards their agents' REPORTs to the
-// datastore, restarts a worker that dies and drains them all on shutdown.
+// connections round-robin), seeds each with the caches' state in parts (so the primary keeps
+// serving while a large seed goes out), ships every new generation to each once, keeps them
+// told of the replica-wide view, forwards their agents' REPORTs to the datastore, restarts a
+// worker that dies and drains them all on shutdown. A worker that stops reading its channel
+// (hung, stopped) would make the primary hold every generation for it without end: past a
+// bound on the bytes still unwritten to it, it is killed and replaced.
 
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../../model/logger.js';
@@ -24,23 +27,44 @@ export interface PoolOptions {
   listen: string;
   /** The replica's settings, sent to each worker (plain data). */
   config: unknown;
-  /** A mirror seed per syncer, taken now. */
-  seeds(): unknown[];
+  /**
+   * The parts of a mirror seed of every cache, taken now and made as they are read: each is
+   * sent once the one before it is written, with the event loop free in between.
+   */
+  seed(): Iterable<unknown>;
   /** Readiness and the fleet's size, as the primary knows them. */
   view(): Omit<WorkerView, 'replicaClients'>;
   reports?: NodeReportSink;
   log: Logger;
   /** How often the view is checked and sent when it changed (always at least every second). */
   viewCheckMs?: number;
+  /**
+   * Bytes sent to a worker and not yet written to its channel beyond which, when more is to
+   * go, the worker is judged stuck (see stuck()): killed and replaced (a fresh seed; its
+   * clients resume).
+   */
+  maxQueuedBytes: number;
 }
 
 interface Member {
   readonly slot: number;
   readonly worker: Worker;
   readonly startedAtMs: number;
+  /** Said hello and is being sent its seed: generations for it wait in `held`, in order. */
+  held: { msg: ToWorker; bytes: number }[] | undefined;
+  /** Has its seed: generations and views go straight to it. */
   seeded: boolean;
   listening: boolean;
   report?: WorkerReport;
+  /** Bytes handed to the channel whose write has not completed (what the primary holds for it). */
+  queuedBytes: number;
+  /** When a write to it last completed, or its queue last went from empty to not. */
+  progressAtMs: number;
+  /** Judged stuck and killed: nothing more is sent to it. */
+  stalled: boolean;
+  /** Settles when it has exited. */
+  readonly exited: Promise<void>;
+  readonly onExit: () => void;
   /** REPORT writes in flight for this worker, by its request id. */
   readonly inflight: Map<number, AbortController>;
 }
@@ -51,10 +75,23 @@ const MAX_RESTART_DELAY_MS = 30_000;
 const METRICS_TIMEOUT_MS = 3_000;
 /** How long past its drain a worker may take to exit before it is killed. */
 const DRAIN_GRACE_MS = 10_000;
+/** What a control message (view, metrics request, reply) is counted as on a worker's queue. */
+const CONTROL_MESSAGE_BYTES = 256;
+/** A worker past its queue bound that has written nothing for this long is stuck... */
+const STALL_MS = 5_000;
+/** ...as is one this many times past it, slow or not. */
+const STALL_FACTOR = 4;
+/**
+ * Seed parts are about this size: serialized in a few ms each, and a 30,000-pod seed is a few
+ * dozen messages. A part in flight is counted as this on its worker's queue.
+ */
+export const SEED_PART_BYTES = 1 << 20;
 
 export class WorkerPool {
   /** Workers that died and were replaced. */
   restarts = 0;
+  /** Workers killed because their channel held more than maxQueuedBytes (counted in restarts too). */
+  stalls = 0;
   private readonly members = new Map<number, Member>();
   private readonly fastFailures: number[];
   private stopping = false;
@@ -101,21 +138,109 @@ export class WorkerPool {
 
   private fork(slot: number): void {
     const worker = cluster.fork();
+    let onExit = () => {};
+    const exited = new Promise<void>((resolve) => {
+      onExit = resolve;
+    });
     this.members.set(worker.id, {
       slot,
       worker,
       startedAtMs: Date.now(),
+      held: undefined,
       seeded: false,
+      exited,
+      onExit,
       listening: false,
+      queuedBytes: 0,
+      progressAtMs: Date.now(),
+      stalled: false,
       inflight: new Map(),
     });
     // A closed channel is an exiting worker: 'exit' follows and handles it.
     worker.on('error', (err) => this.o.log.warn({ worker: slot, err: err.message }, 'worker channel error'));
   }
 
-  private send(m: Member, msg: ToWorker): void {
+  /** Sends `msg`, counted as `bytes` on the worker's queue until its write completes. */
+  private send(m: Member, msg: ToWorker, bytes = CONTROL_MESSAGE_BYTES): void {
     // A worker that just died fails the write here; its 'exit' handles the rest.
-    if (m.worker.isConnected()) m.worker.send(msg, undefined, () => {});
+    if (m.stalled || !m.worker.isConnected()) return;
+    if (this.stuck(m)) {
+      this.stall(m);
+      return;
+    }
+    if (!m.held) {
+      void this.write(m, msg, bytes);
+      return;
+    }
+    m.queuedBytes += bytes;
+    m.held.push({ msg, bytes });
+  }
+
+  /**
+   * Whether a worker has stopped reading: more than the bound unwritten and none of it
+   * written for STALL_MS, or more than STALL_FACTOR times the bound whatever its pace. Bytes
+   * alone would not do: the callbacks that count a write done run on a later turn of the
+   * event loop, so a burst of generations (a re-list) queues up on every worker at once.
+   */
+  private stuck(m: Member): boolean {
+    const max = this.o.maxQueuedBytes;
+    if (m.queuedBytes <= max) return false;
+    return m.queuedBytes > max * STALL_FACTOR || Date.now() - m.progressAtMs > STALL_MS;
+  }
+
+  /**
+   * Hands `msg` to the channel, counted as `bytes` on the worker's queue until it is written;
+   * resolves then (or when the channel closes with it still queued).
+   */
+  private write(m: Member, msg: ToWorker, bytes: number): Promise<void> {
+    if (m.queuedBytes === 0) m.progressAtMs = Date.now();
+    m.queuedBytes += bytes;
+    return new Promise((resolve) => {
+      m.worker.send(msg, undefined, () => {
+        m.queuedBytes -= bytes;
+        m.progressAtMs = Date.now();
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Sends the seed part by part, each once the one before it is written: serializing a large
+   * cache as one message held the event loop for all of it (~0.2 s for 30,000 pods) and made
+   * the primary hold a second copy of it. Generations that come meanwhile wait in `held` and
+   * follow the last part, in order; they count against the worker's bound, so a worker that
+   * stops reading during its seed is caught as well.
+   */
+  private async seed(m: Member): Promise<void> {
+    const { config, listen } = this.o;
+    this.send(m, { t: 'seed', slot: m.slot, config, view: this.view(), listen });
+    m.held = [];
+    for (const part of this.o.seed()) {
+      if (m.stalled || !m.worker.isConnected()) return;
+      await Promise.race([this.write(m, { t: 'seed-part', part }, SEED_PART_BYTES), m.exited]);
+    }
+    if (m.stalled || !m.worker.isConnected()) return;
+    const held = m.held;
+    m.held = undefined;
+    this.send(m, { t: 'seed-end' });
+    for (const h of held) {
+      m.queuedBytes -= h.bytes; // counted again by write()
+      void this.write(m, h.msg, h.bytes);
+    }
+    m.seeded = true;
+    this.send(m, { t: 'view', view: this.view() });
+  }
+
+  /** A worker that no longer reads its channel: killed, so 'exit' replaces it with a fresh seed. */
+  private stall(m: Member): void {
+    m.stalled = true;
+    this.stalls++;
+    m.held = undefined; // what it was to get after its seed: a new worker gets a new seed
+    this.o.log.error(
+      { worker: m.slot, workerPid: m.worker.process.pid, queuedBytes: m.queuedBytes },
+      'worker stopped reading its channel: killing it (a new one starts, its clients reconnect and resume)',
+    );
+    m.worker.process.kill('SIGKILL');
   }
 
   private onListening(w: Worker, addr: { address: string; port: number }): void {
@@ -132,15 +257,7 @@ export class WorkerPool {
     switch (raw.t) {
       case 'hello':
         // Seeds and every later generation go down the same ordered channel, seed first.
-        this.send(m, {
-          t: 'seed',
-          slot: m.slot,
-          config: this.o.config,
-          seeds: this.o.seeds(),
-          view: this.view(),
-          listen: this.o.listen,
-        });
-        m.seeded = true;
+        void this.seed(m);
         return;
       case 'report':
         m.report = raw.report;
@@ -183,6 +300,7 @@ export class WorkerPool {
     const m = this.members.get(w.id);
     if (!m) return;
     this.members.delete(w.id);
+    m.onExit();
     for (const a of m.inflight.values()) a.abort();
     if (this.stopping) return;
     if (this.startFailure) {
@@ -205,10 +323,10 @@ export class WorkerPool {
     }, delay).unref();
   }
 
-  /** Ships a new generation of `syncer` to every seeded worker. */
-  ship(syncer: SyncerType, record: unknown): void {
+  /** Ships a new generation of `syncer` (about `bytes` long) to every seeded worker. */
+  ship(syncer: SyncerType, record: unknown, bytes: number): void {
     const msg: ToWorker = { t: 'gen', syncer, record };
-    for (const m of this.members.values()) if (m.seeded) this.send(m, msg);
+    for (const m of this.members.values()) if (m.seeded || m.held) this.send(m, msg, bytes);
   }
 
   private view(): WorkerView {
