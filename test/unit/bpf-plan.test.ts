@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { PolicyCalculator } from '../../src/agent/calc/index.js';
 import { type BpfState, EMPTY_STATE, encodePolicy, planApply } from '../../src/agent/dataplane/bpf/index.js';
-import { OP, setKeyHex } from '../../src/agent/dataplane/bpf/layout.js';
+import { ACT, EP_FLAG, FLAG, OP, setKeyHex } from '../../src/agent/dataplane/bpf/layout.js';
 import { mapsOf } from '../../src/agent/dataplane/maps/index.js';
 import { Keys } from '../../src/model/keys.js';
 import type { JsonValue, KV } from '../../src/model/types.js';
@@ -62,9 +62,9 @@ describe('bpf encode', () => {
   it('endpoints with the same policy share one program; a Pass jumps past its tier-end', () => {
     const enc = encodePolicy(mapsOf(model()));
     const [a, b, c] = enc.endpoints;
-    expect(a!.fromWorkload).toBe(b!.fromWorkload);
-    expect(c!.fromWorkload).not.toBe(a!.fromWorkload);
-    const ops = enc.programs.get(a!.fromWorkload)!;
+    expect(a!.programs.tcIn).toBe(b!.programs.tcIn);
+    expect(c!.programs.tcIn).not.toBe(a!.programs.tcIn);
+    const ops = enc.programs.get(a!.programs.tcIn!)!;
     const pass = ops.findIndex((o) => o.code === OP.action && o.flags === 3);
     const tierEnd = ops.findIndex((o) => o.code === OP.tierEnd);
     expect(ops[pass]!.jump).toBe(tierEnd + 1);
@@ -151,5 +151,80 @@ describe('bpf plan', () => {
     ]);
     expect(p.stats.endpointsWritten).toBe(3);
     expect(p.lines).toContain('map delete pinned /b/maps/tabby_eps key hex 63 00 00 00 01 00 00 00');
+  });
+});
+
+describe('bpf host endpoints', () => {
+  const hep = (name: string, iface: string): KV => ({
+    key: Keys.hostEndpoint(NODE, name),
+    value: { name: iface, expectedIPv4Addrs: ['10.9.0.1'], labels: { role: 'node' }, profileIds: [] },
+  });
+  const hostModel = (extra: KV[] = []) => {
+    const calc = model();
+    expect(calc.apply([{ key: Keys.tier('default'), value: { order: 1000000 } }, ...extra]).invalid).toEqual(
+      [],
+    );
+    return calc;
+  };
+  const hostPolicy = (name: string, value: Record<string, JsonValue>) =>
+    gnp(name, { tier: 'default', selector: "role == 'node'", ...value });
+
+  it('a host endpoint gets failsafe rules in front of its policy, and only the stages it has', () => {
+    const enc = encodePolicy(mapsOf(hostModel([hep('n1-eth0', 'eth0')])));
+    expect(enc.warnings).toEqual([]);
+    const h = enc.endpoints.find((e) => e.interfaceName === 'eth0')!;
+    expect(h.flags).toBe(EP_FLAG.host);
+    expect(Object.keys(h.programs).sort()).toEqual(['tcIn', 'tcOut']);
+    const ops = enc.programs.get(h.programs.tcIn!)!;
+    // Default failsafe inbound ports: tcp 22 is among them, as a rule ending in an allow.
+    const ports = ops.filter((o) => o.code === OP.portRange && (o.flags & FLAG.dst) !== 0).map((o) => o.a);
+    expect(ports).toContain(22);
+    expect(ops.filter((o) => o.code === OP.action).every((o) => o.flags === ACT.allow)).toBe(true);
+    expect(ops.at(-1)!.code).toBe(OP.drop); // no policy, no profile: nothing else passes
+    // Workloads carry DefaultEndpointToHostAction (Drop by default).
+    expect(enc.endpoints.find((e) => e.interfaceName === 'cali-a')!.flags).toBe(EP_FLAG.toHostDrop);
+  });
+
+  it('doNotTrack, preDNAT and applyOnForward policies become their own stages', () => {
+    const enc = encodePolicy(
+      mapsOf(
+        hostModel([
+          hep('n1-eth0', 'eth0'),
+          hostPolicy('untracked', {
+            doNotTrack: true,
+            applyOnForward: true,
+            inboundRules: [{ action: 'allow' }],
+            types: ['ingress'],
+          }),
+          hostPolicy('pre', {
+            preDNAT: true,
+            applyOnForward: true,
+            inboundRules: [{ action: 'deny' }],
+            types: ['ingress'],
+          }),
+          hostPolicy('fwd', { applyOnForward: true, outboundRules: [{ action: 'deny' }], types: ['egress'] }),
+        ]),
+      ),
+    );
+    const h = enc.endpoints.find((e) => e.interfaceName === 'eth0')!;
+    expect(Object.keys(h.programs).sort()).toEqual(['fwdOut', 'preIn', 'rawIn', 'tcIn', 'tcOut']);
+    // raw: a failsafe flow skips doNotTrack policy with a Pass to the stage's end.
+    const raw = enc.programs.get(h.programs.rawIn!)!;
+    const end = raw.length - 1;
+    expect(raw[end]!.code).toBe(OP.end);
+    const passes = raw.filter((o) => o.code === OP.action && o.flags === ACT.pass);
+    expect(passes.length).toBeGreaterThan(0);
+    expect(passes.every((o) => o.jump === end)).toBe(true);
+  });
+
+  it("'*' takes every interface no endpoint names, except lo and workloads'; a named one wins", () => {
+    const ifindex = new Map([...IFINDEX, ['lo', 1], ['eth0', 2], ['eth1', 3], ['cali-x', 4]]);
+    const p = plan(EMPTY_STATE, hostModel([hep('a-all', '*'), hep('b-eth1', 'eth1')]), ifindex);
+    const eps = p.state.endpoints;
+    expect(Object.keys(eps).sort()).toEqual(['cali-a', 'cali-b', 'cali-c', 'eth0', 'eth1']);
+    expect(eps['eth0']!.programs).not.toEqual(eps['cali-a']!.programs);
+    // The flags and program starts are in the entry: eight u32s.
+    const line = p.lines.find((l) => l.includes('tabby_eps key hex 02 00 00 00'))!;
+    expect(line.split('value hex ')[1]!.split(' ')).toHaveLength(32);
   });
 });

@@ -1,5 +1,6 @@
-// Pure: CompiledMaps (maps/compile.ts) as bpf/policy.c runs them. Each workload's two
-// instruction arrays become fixed-size ops; every address list an op tests (IP sets, a rule's
+// Pure: CompiledMaps (maps/compile.ts) as bpf/policy.c runs them. Each endpoint's instruction
+// arrays (two for a workload, up to seven stages for a host endpoint: host-stages.ts) become
+// fixed-size ops; every address list an op tests (IP sets, a rule's
 // nets, named-port and service sets) becomes a set of LPM entries. Programs and sets are named
 // by a hash of their content, so identical ones (most endpoints share their programs) are
 // stored once and an unchanged one is never written again; ops refer to sets by that name
@@ -7,8 +8,11 @@
 
 import { createHash } from 'node:crypto';
 import { cidrOf } from '../../calc/cidr.js';
-import type { CompiledMaps, Insn, MatchFields, SideFields } from '../maps/compile.js';
-import { ACT, ANY_CODE, FLAG, OP, type SetEntry } from './layout.js';
+import type { HostPolicyConfig } from '../../calc/index.js';
+import type { CompiledEndpoint, CompiledMaps, Insn, MatchFields, SideFields } from '../maps/compile.js';
+import { byInterface } from '../rules/host-layout.js';
+import { hostStages } from './host-stages.js';
+import { ACT, ANY_CODE, EP_FLAG, FLAG, OP, type SetEntry, type Stage } from './layout.js';
 
 /** An op before linking: `set` names the set whose id goes in b; `jump` is an op index in the program. */
 export interface OpTemplate {
@@ -22,18 +26,27 @@ export interface OpTemplate {
 
 export interface EncodedEndpoint {
   readonly id: string;
+  /** '*' for a host endpoint on every interface no other endpoint names (not lo). */
   readonly interfaceName: string;
-  /** Program names (keys of EncodedPolicy.programs). */
-  readonly fromWorkload: string;
-  readonly toWorkload: string;
+  /** Program names (keys of EncodedPolicy.programs) per stage; tcIn and tcOut always. */
+  readonly programs: Readonly<Partial<Record<Stage, string>>>;
+  /** ep_val.flags (layout.ts EP_FLAG). */
+  readonly flags: number;
 }
 
 export interface EncodedPolicy {
   readonly endpoints: readonly EncodedEndpoint[];
   readonly programs: ReadonlyMap<string, readonly OpTemplate[]>;
   readonly sets: ReadonlyMap<string, readonly SetEntry[]>;
-  /** What the kernel program does not enforce (host endpoints today), for the log. */
+  /** What the kernel program does not enforce, for the log. */
   readonly warnings: readonly string[];
+  /** Interfaces with this prefix are workloads' ('*' host endpoints leave them alone). */
+  readonly workloadIfacePrefix: string;
+}
+
+export interface EncodeOptions {
+  /** Felix's InterfacePrefix; default 'cali'. */
+  readonly workloadIfacePrefix?: string;
 }
 
 const digest = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 24);
@@ -46,7 +59,7 @@ function entryOf(net: string, port: number, proto: number): SetEntry | undefined
   return { family: c.version, addr: bytes, prefix: c.prefix, port, proto };
 }
 
-class Encoder {
+export class Encoder {
   readonly sets = new Map<string, readonly SetEntry[]>();
   readonly programs = new Map<string, readonly OpTemplate[]>();
   /** Set names by what they were made from: a big set is sorted and hashed once, not per rule. */
@@ -54,16 +67,17 @@ class Encoder {
   readonly #byIpSet = new Map<number, string>();
   readonly #byPortSet = new Map<number, string>();
 
-  constructor(private readonly maps: CompiledMaps) {}
+  /** `known`: entries of sets encoded before (by name), not parsed again. */
+  constructor(
+    private readonly maps: CompiledMaps,
+    private readonly known?: ReadonlyMap<string, readonly SetEntry[]>,
+  ) {}
 
   /** Interns a set by content; `entries` is called only for a set not seen yet. */
   setOf(kind: string, text: string, entries: () => readonly (SetEntry | undefined)[]): string {
     const name = `${kind}:${digest(text)}`;
     if (!this.sets.has(name))
-      this.sets.set(
-        name,
-        entries().filter((e): e is SetEntry => e !== undefined),
-      );
+      this.sets.set(name, this.known?.get(name) ?? entries().filter((e): e is SetEntry => e !== undefined));
     return name;
   }
 
@@ -178,21 +192,64 @@ class Encoder {
   }
 }
 
-export function encodePolicy(maps: CompiledMaps): EncodedPolicy {
+/** One endpoint's programs per stage, encoded into `enc`. */
+export function stagePrograms(
+  enc: Encoder,
+  ep: CompiledEndpoint,
+  cfg: HostPolicyConfig,
+): Partial<Record<Stage, string>> {
+  // tc ingress on the host side of a veth is what the workload sends.
+  if (ep.kind === 'workload') return { tcIn: enc.program(ep.egress), tcOut: enc.program(ep.ingress) };
+  const programs: Partial<Record<Stage, string>> = {};
+  for (const [stage, insns] of Object.entries(hostStages(ep, cfg)))
+    if (insns !== undefined) programs[stage as Stage] = enc.program(insns);
+  return programs;
+}
+
+/** An endpoint with its encoded programs, before interfaces are assigned. */
+export interface EndpointPrograms {
+  readonly id: string;
+  readonly kind: 'workload' | 'host';
+  readonly interfaceName: string;
+  readonly programs: Partial<Record<Stage, string>>;
+}
+
+/**
+ * The endpoint entries, workloads (in the order given: by id) then one host endpoint per
+ * interface, chosen as the iptables layout chooses; its warnings go to `warnings`.
+ */
+export function assignInterfaces(
+  eps: readonly EndpointPrograms[],
+  cfg: HostPolicyConfig,
+  warnings: string[],
+): EncodedEndpoint[] {
+  const toHostDrop = cfg.endpointToHostAction === 'drop' ? EP_FLAG.toHostDrop : 0;
+  const out: EncodedEndpoint[] = eps
+    .filter((e) => e.kind === 'workload')
+    .map((e) => ({ id: e.id, interfaceName: e.interfaceName, programs: e.programs, flags: toHostDrop }));
+  const { named, star } = byInterface(
+    eps.filter((e) => e.kind === 'host'),
+    warnings,
+  );
+  for (const [iface, e] of [...named, ...(star === undefined ? [] : [['*', star] as const])])
+    out.push({ id: e.id, interfaceName: iface, programs: e.programs, flags: EP_FLAG.host });
+  return out;
+}
+
+export function encodePolicy(maps: CompiledMaps, options: EncodeOptions = {}): EncodedPolicy {
   const enc = new Encoder(maps);
-  const endpoints: EncodedEndpoint[] = [];
   const warnings: string[] = [];
-  for (const ep of maps.endpoints) {
-    if (ep.kind !== 'workload') {
-      warnings.push(`host endpoint ${ep.id}: not enforced by the bpf dataplane yet`);
-      continue;
-    }
-    endpoints.push({
-      id: ep.id,
-      interfaceName: ep.interfaceName,
-      fromWorkload: enc.program(ep.egress),
-      toWorkload: enc.program(ep.ingress),
-    });
-  }
-  return { endpoints, programs: enc.programs, sets: enc.sets, warnings };
+  const eps = maps.endpoints.map((ep) => ({
+    id: ep.id,
+    kind: ep.kind,
+    interfaceName: ep.interfaceName,
+    programs: stagePrograms(enc, ep, maps.hostConfig),
+  }));
+  return {
+    endpoints: assignInterfaces(eps, maps.hostConfig, warnings),
+    programs: enc.programs,
+    sets: enc.sets,
+    warnings,
+    workloadIfacePrefix: options.workloadIfacePrefix ?? 'cali',
+  };
 }

@@ -32,7 +32,10 @@ export const MAPS = [
   'tabby_counters',
 ] as const;
 export type MapName = (typeof MAPS)[number];
-/** Program names: tc ingress on the host-side interface is traffic from the workload. */
+/**
+ * Program names: tc ingress on the host-side interface is traffic from the workload. Host
+ * endpoint interfaces run the same two programs (the endpoint entry says which stages apply).
+ */
 export const PROGS = { fromWorkload: 'tabby_from_wl', toWorkload: 'tabby_to_wl' } as const;
 
 export const CODE_ENTRIES = 1_048_576;
@@ -58,8 +61,21 @@ export function opHex(op: Op): string {
 
 /** struct ep_key { u32 ifindex, slot } */
 export const epKeyHex = (ifindex: number, slot: number): string => hex([...u32(ifindex), ...u32(slot)]);
-/** struct ep_val { u32 from_wl, to_wl } */
-export const epValHex = (fromWl: number, toWl: number): string => hex([...u32(fromWl), ...u32(toWl)]);
+/**
+ * The programs of one endpoint, in struct ep_val's order: tcIn / tcOut run at tc ingress / egress
+ * (a workload's egress / ingress policy; a host endpoint's failsafes and ingress / egress policy),
+ * the rest only on host endpoints (doNotTrack, preDNAT, applyOnForward stages).
+ */
+export const STAGES = ['tcIn', 'tcOut', 'rawIn', 'rawOut', 'preIn', 'fwdIn', 'fwdOut'] as const;
+export type Stage = (typeof STAGES)[number];
+/** A stage with no program: it gives no verdict. */
+export const NO_PROG = 0xffffffff;
+/** ep_val.flags */
+export const EP_FLAG = { host: 1, toHostDrop: 2 } as const;
+
+/** struct ep_val { u32 tc_in, tc_out, raw_in, raw_out, pre_in, fwd_in, fwd_out, flags } */
+export const epValHex = (starts: Partial<Record<Stage, number>>, flags: number): string =>
+  hex([...STAGES.flatMap((s) => u32(starts[s] ?? NO_PROG)), ...u32(flags)]);
 
 /** One member of a set in the LPM trie: a network, with the port and protocol for port sets. */
 export interface SetEntry {

@@ -90,6 +90,12 @@ export interface CompiledEndpoint {
     readonly untrackedIngress: readonly Insn[];
     readonly untrackedEgress: readonly Insn[];
     readonly preDNATIngress: readonly Insn[];
+    /**
+     * applyOnForward policy for traffic forwarded through the interface (explain() does not
+     * model it; the bpf dataplane runs it). No tiers: empty, forwarding allowed.
+     */
+    readonly forwardIngress: readonly Insn[];
+    readonly forwardEgress: readonly Insn[];
   };
 }
 
@@ -309,6 +315,8 @@ export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions
               untrackedIngress: tiersOnly(plan.host.untracked.ingress, 'ingress'),
               untrackedEgress: tiersOnly(plan.host.untracked.egress, 'egress'),
               preDNATIngress: tiersOnly(plan.host.preDNAT.ingress, 'ingress'),
+              forwardIngress: tiersOnly(plan.host.forward.ingress, 'ingress'),
+              forwardEgress: tiersOnly(plan.host.forward.egress, 'egress'),
             },
           }),
     });
