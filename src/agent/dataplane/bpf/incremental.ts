@@ -2,11 +2,11 @@
 // endpoint's programs are compiled and encoded again only when an input of theirs changed. An
 // endpoint's programs are a pure function of its plan, the rule programs of the policies and
 // profiles it names, the members of the sets those rules test and the host config; the
-// calculator keeps a plan and a rule program the very same object until it changes, and set
-// members are compared as text. A changed endpoint is compiled alone (compileMaps over a
-// snapshot holding just its plan: the same instructions, since sets are named by content), and
-// sets already encoded are not parsed again. Equality with a fresh compile is a property test
-// (test/unit/bpf-incremental.test.ts).
+// calculator keeps a plan and a rule program the very same object until it changes, and each
+// set's members are compared with the last ones seen (a version per set). The endpoints that
+// changed are compiled together (compileMaps over a snapshot holding just their plans: the same
+// instructions, since sets are named by content), and sets already encoded are not parsed
+// again. Equality with a fresh compile is a property test (test/unit/bpf-incremental.test.ts).
 
 import {
   allTierLists,
@@ -16,6 +16,7 @@ import {
   type RuleProgram,
 } from '../../calc/index.js';
 import { compileMaps } from '../maps/compile.js';
+import { namedPortKey } from '../named-port.js';
 import { type DataplaneSnapshot, snapshotOf } from '../rules/snapshot.js';
 import {
   assignInterfaces,
@@ -27,17 +28,16 @@ import {
   stagePrograms,
 } from './encode.js';
 import type { SetEntry } from './layout.js';
+import { namesOf } from './plan.js';
 
 interface Entry {
   readonly plan: EndpointPlan;
   readonly hostConfig: HostPolicyConfig;
   /** The rule programs the plan named, in order (undefined: missing). */
   readonly rules: readonly (RuleProgram | undefined)[];
-  /** Members (as text) of every set the compiled rules test, by set id / named-port key. */
-  readonly members: ReadonlyMap<string, string>;
+  /** The version of every set those rules test, by setKey. */
+  readonly sets: ReadonlyMap<string, number>;
   readonly encoded: EndpointPrograms;
-  readonly programs: ReadonlyMap<string, readonly OpTemplate[]>;
-  readonly sets: ReadonlyMap<string, readonly SetEntry[]>;
 }
 
 export interface CompileStats {
@@ -56,20 +56,59 @@ function ruleRefs(plan: EndpointPlan): string[] {
 }
 
 /**
- * The members of an IP set ('i:' + id) or a named-port / service set ('n:' + key) as text (a
- * service id names one of each).
+ * The sets a rule program tests: 'i:' + IP set id (snapshot.ipSets), 'n:' + named-port key or
+ * service id (snapshot.namedPortSets). Once per program object.
  */
-function membersText(snapshot: DataplaneSnapshot, key: string): string {
+const setKeysOf = (() => {
+  const memo = new WeakMap<RuleProgram, readonly string[]>();
+  return (prog: RuleProgram): readonly string[] => {
+    let keys = memo.get(prog);
+    if (keys === undefined) {
+      const out = new Set<string>();
+      for (const r of [...prog.inbound, ...prog.outbound])
+        for (const s of [r.src, r.dst]) {
+          for (const id of [...s.ipSets, ...s.notIpSets]) out.add(`i:${id}`);
+          for (const n of [...s.namedPorts, ...s.notNamedPorts]) out.add(`n:${namedPortKey(n)}`);
+          for (const id of s.ipPortSets ?? []) out.add(`n:${id}`);
+        }
+      keys = [...out];
+      memo.set(prog, keys);
+    }
+    return keys;
+  };
+})();
+
+type Members = readonly unknown[] | undefined;
+
+function membersOf(snapshot: DataplaneSnapshot, key: string): Members {
   const id = key.slice(2);
-  if (key.startsWith('i:')) return snapshot.ipSets.get(id)?.join(' ') ?? '-';
-  const np = snapshot.namedPortSets?.get(id);
-  return np === undefined ? '-' : np.map((m) => `${m.net},${m.protocol ?? ''},${m.port}`).join(' ');
+  return key.startsWith('i:') ? snapshot.ipSets.get(id) : snapshot.namedPortSets?.get(id);
+}
+
+function sameMembers(a: Members, b: Members): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    // Named-port members are objects: { net, port, protocol? }.
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+    const p = x as Record<string, unknown>;
+    const q = y as Record<string, unknown>;
+    if (p['net'] !== q['net'] || p['port'] !== q['port'] || p['protocol'] !== q['protocol']) return false;
+  }
+  return true;
 }
 
 export class BpfCompiler {
-  readonly #entries = new Map<string, Entry>();
-  /** Encoded sets by name, from every entry kept: a set shared by endpoints is parsed once. */
-  #sets = new Map<string, readonly SetEntry[]>();
+  #entries = new Map<string, Entry>();
+  /** Members last seen per set key, with a version bumped whenever they change. */
+  #members = new Map<string, { members: Members; version: number }>();
+  #nextVersion = 1;
+  /** Programs and encoded sets by name, as far as the entries reach them. */
+  #programs = new Map<string, readonly OpTemplate[]>();
+  #encodedSets = new Map<string, readonly SetEntry[]>();
   stats: CompileStats = { compiled: 0, reused: 0 };
 
   constructor(private readonly options: EncodeOptions = {}) {}
@@ -77,45 +116,84 @@ export class BpfCompiler {
   compile(calc: PolicyCalculator): EncodedPolicy {
     const snapshot = snapshotOf(calc);
     const hostConfig = snapshot.hostConfig ?? calc.hostConfig;
-    const rulesOf = (refs: readonly string[]) =>
-      refs.map((r) =>
-        r.startsWith('p:') ? snapshot.policies.get(r.slice(2)) : snapshot.profiles.get(r.slice(2)),
-      );
-    const stats: CompileStats = { compiled: 0, reused: 0 };
+    const checked = new Set<string>();
+    const version = (key: string): number => {
+      const seen = this.#members.get(key);
+      if (checked.has(key)) return seen!.version;
+      checked.add(key);
+      const now = membersOf(snapshot, key);
+      if (seen !== undefined && sameMembers(seen.members, now)) return seen.version;
+      const v = this.#nextVersion++;
+      this.#members.set(key, { members: now, version: v });
+      return v;
+    };
+
     const entries = new Map<string, Entry>();
+    const stale: { plan: EndpointPlan; rules: (RuleProgram | undefined)[] }[] = [];
     const plans = [...snapshot.plans].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     for (const plan of plans) {
       const old = this.#entries.get(plan.id);
-      const rules = rulesOf(ruleRefs(plan));
+      const rules = ruleRefs(plan).map((r) =>
+        r.startsWith('p:') ? snapshot.policies.get(r.slice(2)) : snapshot.profiles.get(r.slice(2)),
+      );
       const fresh =
         old !== undefined &&
         old.plan === plan &&
         old.hostConfig === hostConfig &&
         old.rules.length === rules.length &&
         old.rules.every((r, i) => r === rules[i]) &&
-        [...old.members].every(([key, text]) => membersText(snapshot, key) === text);
-      if (fresh) {
-        entries.set(plan.id, old);
-        stats.reused++;
-        continue;
-      }
-      entries.set(plan.id, this.#compileOne(calc, snapshot, plan, hostConfig, rules));
-      stats.compiled++;
+        [...old.sets].every(([key, v]) => version(key) === v);
+      if (fresh) entries.set(plan.id, old);
+      else stale.push({ plan, rules });
     }
-    this.#entries.clear();
-    for (const [id, e] of entries) this.#entries.set(id, e);
+    this.stats = { compiled: stale.length, reused: plans.length - stale.length };
+
+    if (stale.length > 0) {
+      const maps = compileMaps(
+        { ...snapshot, plans: stale.map((s) => s.plan) },
+        { node: calc.nodeName, ...(snapshot.namedPortSets ? { namedPortSets: snapshot.namedPortSets } : {}) },
+      );
+      const enc = new Encoder(maps, this.#encodedSets);
+      for (const [i, { plan, rules }] of stale.entries()) {
+        const ep = maps.endpoints[i]!;
+        const keys = new Set(rules.flatMap((r) => (r === undefined ? [] : setKeysOf(r))));
+        entries.set(plan.id, {
+          plan,
+          hostConfig,
+          rules,
+          sets: new Map([...keys].map((k) => [k, version(k)])),
+          encoded: {
+            id: ep.id,
+            kind: ep.kind,
+            interfaceName: ep.interfaceName,
+            programs: stagePrograms(enc, ep, hostConfig),
+          },
+        });
+      }
+      for (const [name, ops] of enc.programs) this.#programs.set(name, ops);
+      for (const [name, s] of enc.sets) this.#encodedSets.set(name, s);
+    }
+
+    // Keep what the entries reach (plans are id-sorted: stale ones were added out of order).
+    const ordered = plans.map((p) => entries.get(p.id)!);
+    this.#entries = new Map(ordered.map((e) => [e.plan.id, e]));
     const programs = new Map<string, readonly OpTemplate[]>();
     const sets = new Map<string, readonly SetEntry[]>();
-    for (const e of entries.values()) {
-      for (const [name, ops] of e.programs) programs.set(name, ops);
-      for (const [name, s] of e.sets) sets.set(name, s);
-    }
-    this.#sets = sets;
-    this.stats = stats;
+    for (const e of ordered)
+      for (const name of namesOf(e.encoded.programs)) {
+        const ops = this.#programs.get(name)!;
+        programs.set(name, ops);
+        for (const op of ops) if (op.set !== undefined) sets.set(op.set, this.#encodedSets.get(op.set)!);
+      }
+    this.#programs = programs;
+    this.#encodedSets = sets;
+    const used = new Set(ordered.flatMap((e) => [...e.sets.keys()]));
+    for (const key of this.#members.keys()) if (!used.has(key)) this.#members.delete(key);
+
     const warnings: string[] = [];
     return {
       endpoints: assignInterfaces(
-        [...entries.values()].map((e) => e.encoded),
+        ordered.map((e) => e.encoded),
         hostConfig,
         warnings,
       ),
@@ -124,30 +202,5 @@ export class BpfCompiler {
       warnings,
       workloadIfacePrefix: this.options.workloadIfacePrefix ?? 'cali',
     };
-  }
-
-  #compileOne(
-    calc: PolicyCalculator,
-    snapshot: DataplaneSnapshot,
-    plan: EndpointPlan,
-    hostConfig: HostPolicyConfig,
-    rules: readonly (RuleProgram | undefined)[],
-  ): Entry {
-    const maps = compileMaps(
-      { ...snapshot, plans: [plan] },
-      { node: calc.nodeName, ...(snapshot.namedPortSets ? { namedPortSets: snapshot.namedPortSets } : {}) },
-    );
-    const enc = new Encoder(maps, this.#sets);
-    const ep = maps.endpoints[0]!;
-    const encoded: EndpointPrograms = {
-      id: ep.id,
-      kind: ep.kind,
-      interfaceName: ep.interfaceName,
-      programs: stagePrograms(enc, ep, hostConfig),
-    };
-    const members = new Map<string, string>();
-    for (const s of maps.ipSets) members.set(`i:${s.id}`, membersText(snapshot, `i:${s.id}`));
-    for (const s of maps.namedPortSets) members.set(`n:${s.key}`, membersText(snapshot, `n:${s.key}`));
-    return { plan, hostConfig, rules, members, encoded, programs: enc.programs, sets: enc.sets };
   }
 }
