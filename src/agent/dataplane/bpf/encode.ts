@@ -49,6 +49,9 @@ export interface EncodeOptions {
   readonly workloadIfacePrefix?: string;
 }
 
+/** Set names by compiled member list object (see Encoder.#named). */
+const NAME_OF = new WeakMap<readonly string[], string>();
+
 const digest = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 24);
 
 function entryOf(net: string, port: number, proto: number): SetEntry | undefined {
@@ -75,10 +78,22 @@ export class Encoder {
 
   /** Interns a set by content; `entries` is called only for a set not seen yet. */
   setOf(kind: string, text: string, entries: () => readonly (SetEntry | undefined)[]): string {
-    const name = `${kind}:${digest(text)}`;
+    return this.#intern(`${kind}:${digest(text)}`, entries);
+  }
+
+  #intern(name: string, entries: () => readonly (SetEntry | undefined)[]): string {
     if (!this.sets.has(name))
       this.sets.set(name, this.known?.get(name) ?? entries().filter((e): e is SetEntry => e !== undefined));
     return name;
+  }
+
+  /** A compiled set's name by its (immutable) member list: hashed once per list object. */
+  #named(members: readonly string[], name: () => string, entries: () => readonly (SetEntry | undefined)[]) {
+    const known = NAME_OF.get(members);
+    if (known !== undefined) return this.#intern(known, entries);
+    const n = name();
+    NAME_OF.set(members, n);
+    return n;
   }
 
   netsSet(nets: readonly string[]): string {
@@ -95,7 +110,13 @@ export class Encoder {
   ipSet(index: number): string {
     let name = this.#byIpSet.get(index);
     if (name === undefined) {
-      name = this.netsSet(this.maps.ipSets[index]?.members ?? []);
+      const members = this.maps.ipSets[index]?.members ?? [];
+      // Canonical members are unique and sorted: netsSet names them as they are.
+      name = this.#named(
+        members,
+        () => this.netsSet(members),
+        () => members.map((n) => entryOf(n, 0, 0)),
+      );
       this.#byIpSet.set(index, name);
     }
     return name;
@@ -105,17 +126,22 @@ export class Encoder {
     let name = this.#byPortSet.get(index);
     if (name !== undefined) return name;
     const set = this.maps.namedPortSets[index];
-    name =
-      set === undefined
-        ? this.setOf('ports', '', () => [])
-        : this.setOf('ports', `${set.proto ?? '*'} ${set.members.join(' ')}`, () =>
-            set.members.map((m) => {
-              const parts = m.split(',');
-              return set.proto === undefined
-                ? entryOf(parts[0]!, Number(parts[2]), Number(parts[1]))
-                : entryOf(parts[0]!, Number(parts[1]), set.proto);
-            }),
-          );
+    if (set === undefined) name = this.setOf('ports', '', () => []);
+    else {
+      const entries = () =>
+        set.members.map((m) => {
+          const parts = m.split(',');
+          return set.proto === undefined
+            ? entryOf(parts[0]!, Number(parts[2]), Number(parts[1]))
+            : entryOf(parts[0]!, Number(parts[1]), set.proto);
+        });
+      // The same member list always comes with the same protocol (compileMaps keys it by set).
+      name = this.#named(
+        set.members,
+        () => this.setOf('ports', `${set.proto ?? '*'} ${set.members.join(' ')}`, entries),
+        entries,
+      );
+    }
     this.#byPortSet.set(index, name);
     return name;
   }

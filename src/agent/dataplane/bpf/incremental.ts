@@ -149,19 +149,32 @@ export class BpfCompiler {
     this.stats = { compiled: stale.length, reused: plans.length - stale.length };
 
     if (stale.length > 0) {
+      const deps = stale.map(({ rules }) => {
+        const keys = new Set(rules.flatMap((r) => (r === undefined ? [] : setKeysOf(r))));
+        return new Map([...keys].map((k) => [k, version(k)]));
+      });
+      // Member lists unchanged since an earlier compile are handed over as the very objects
+      // seen then: compileMaps and the encoder parse and hash a list object once.
+      const seen = <V>(prefix: string, m: ReadonlyMap<string, V>): Map<string, V> =>
+        new Map(
+          [...m].map(([id, v]) => [
+            id,
+            checked.has(prefix + id) ? ((this.#members.get(prefix + id)?.members as V | undefined) ?? v) : v,
+          ]),
+        );
+      const namedPortSets = seen('n:', snapshot.namedPortSets ?? new Map());
       const maps = compileMaps(
-        { ...snapshot, plans: stale.map((s) => s.plan) },
-        { node: calc.nodeName, ...(snapshot.namedPortSets ? { namedPortSets: snapshot.namedPortSets } : {}) },
+        { ...snapshot, plans: stale.map((s) => s.plan), ipSets: seen('i:', snapshot.ipSets), namedPortSets },
+        { node: calc.nodeName, namedPortSets },
       );
       const enc = new Encoder(maps, this.#encodedSets);
       for (const [i, { plan, rules }] of stale.entries()) {
         const ep = maps.endpoints[i]!;
-        const keys = new Set(rules.flatMap((r) => (r === undefined ? [] : setKeysOf(r))));
         entries.set(plan.id, {
           plan,
           hostConfig,
           rules,
-          sets: new Map([...keys].map((k) => [k, version(k)])),
+          sets: deps[i]!,
           encoded: {
             id: ep.id,
             kind: ep.kind,
