@@ -428,9 +428,12 @@ static __always_inline int ct_known(struct pkt *p, __u32 ifindex, __u8 hook)
 #define V_ALLOW 1
 #define V_DENY 2
 
-/* One program from its first op; a program that ends without a verdict gives V_NONE. */
-static __always_inline int run_prog(struct pkt *p, __u32 pc)
+/* One program from its first op; a program that ends without a verdict gives V_NONE. A global
+ * function: the verifier checks it (and its bpf_loop) once, not at each of its call sites. */
+__attribute__((noinline)) int run_prog(struct pkt *p, __u32 pc)
 {
+	if (!p)
+		return V_DENY;
 	if (pc == NO_PROG)
 		return V_NONE;
 	struct run r = { .p = p, .pc = pc };
