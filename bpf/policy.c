@@ -32,7 +32,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* ---- ops (layout.ts: OP_*) ---- */
 #define OP_RULE 1         /* a rule starts: b = index of the next rule (where a failed term goes) */
-#define OP_ACTION 2       /* all terms held: flags = ACT_*, b = jump target for pass */
+#define OP_ACTION 2       /* all terms held: flags = ACT_*; pass goes to the calling OP_CALL's c */
 #define OP_TIER_END 3     /* flags 1: drop (tier default deny), 0: fall through */
 #define OP_DROP 4         /* final drop / missing profile */
 #define OP_END 5          /* end of a stage without a verdict (no policy: pass) */
@@ -45,6 +45,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define OP_NAMED_PORT 16  /* SIDE: (addr, port, proto) in set b; in a group: hit; NEG: in it fails */
 #define OP_PORTS_END 17   /* no hit in the group fails */
 #define OP_SERVICE 18     /* SIDE: (addr, proto, port) in set b, else fail */
+#define OP_CALL 19        /* run the fragment at b (one policy's or profile's rules); its Pass goes to c */
+#define OP_RET 20         /* end of a fragment: back after its call */
 
 #define F_DST 1
 #define F_NEG 2
@@ -180,6 +182,8 @@ struct run {
 	struct pkt *p;
 	__u32 pc;
 	__u32 fail; /* where a failed term of the current rule jumps */
+	__u32 ret;  /* after the current fragment's call */
+	__u32 pass_to; /* where the current fragment's Pass goes */
 	__u8 hit;   /* an OR group of ports had a hit */
 	__u8 done;
 	__u8 allow;
@@ -238,7 +242,7 @@ static long step(__u32 i, void *ctx)
 			r->done = 1;
 			return 1;
 		case ACT_PASS:
-			r->pc = o->b;
+			r->pc = r->pass_to;
 			return 0;
 		default: /* log: recorded by explain(), not by the kernel */
 			return 0;
@@ -254,6 +258,14 @@ static long step(__u32 i, void *ctx)
 		return 1;
 	case OP_END:
 		return 1;
+	case OP_CALL:
+		r->ret = pc + 1;
+		r->pass_to = o->c;
+		r->pc = o->b;
+		return 0;
+	case OP_RET:
+		r->pc = r->ret;
+		return 0;
 	case OP_IP_VERSION:
 		ok = p->family == o->a;
 		break;

@@ -24,12 +24,16 @@ const NAMED = [
 function reachable(enc: EncodedPolicy) {
   const programs: Record<string, unknown> = {};
   const sets: Record<string, unknown> = {};
-  for (const ep of enc.endpoints)
-    for (const name of namesOf(ep.programs)) {
-      const ops = enc.programs.get(name);
-      programs[name] = ops;
-      for (const op of ops ?? []) if (op.set !== undefined) sets[op.set] = enc.sets.get(op.set);
+  const reach = (name: string) => {
+    if (name in programs) return;
+    const ops = enc.programs.get(name);
+    programs[name] = ops;
+    for (const op of ops ?? []) {
+      if (op.set !== undefined) sets[op.set] = enc.sets.get(op.set);
+      if (op.call !== undefined) reach(op.call);
     }
+  };
+  for (const ep of enc.endpoints) for (const name of namesOf(ep.programs)) reach(name);
   return { endpoints: enc.endpoints, programs, sets, warnings: enc.warnings };
 }
 

@@ -65,15 +65,39 @@ describe('bpf encode', () => {
     expect(a!.programs.tcIn).toBe(b!.programs.tcIn);
     expect(c!.programs.tcIn).not.toBe(a!.programs.tcIn);
     const ops = enc.programs.get(a!.programs.tcIn!)!;
-    const pass = ops.findIndex((o) => o.code === OP.action && o.flags === 3);
+    // The policy's rules are a fragment of their own: the program calls it, and its Pass goes
+    // where the call says — past the tier-end.
+    const call = ops.findIndex((o) => o.code === OP.call);
     const tierEnd = ops.findIndex((o) => o.code === OP.tierEnd);
-    expect(ops[pass]!.jump).toBe(tierEnd + 1);
+    expect(ops[call]!.passTo).toBe(tierEnd + 1);
     expect(ops.at(-1)!.code).toBe(OP.drop); // final drop
+    const frag = enc.programs.get(ops[call]!.call!)!;
+    expect(frag.at(-1)!.code).toBe(OP.ret);
+    expect(frag.some((o) => o.code === OP.action && o.flags === ACT.pass)).toBe(true);
     // The rule's ports are one OR group: begin, the port, the range, end.
-    expect(ops.filter((o) => o.code === OP.portRange).map((o) => [o.a, o.b])).toEqual([
+    expect(frag.filter((o) => o.code === OP.portRange).map((o) => [o.a, o.b])).toEqual([
       [5432, 5432],
       [6000, 6010],
     ]);
+  });
+
+  it('a policy edit writes its fragment and the calling programs, not the other fragments', () => {
+    const first = plan(EMPTY_STATE, model());
+    const calc = model();
+    calc.apply([
+      gnp('sec.web', {
+        tier: 'sec',
+        order: 1,
+        selector: "role == 'web'",
+        types: ['egress'],
+        outboundRules: [{ action: 'deny', protocol: 'udp' }, { action: 'allow' }],
+      }),
+    ]);
+    const next = plan(first.state, calc);
+    // The new fragment (2 rules) and the web endpoints' calling program; the profile's
+    // fragment is already there.
+    expect(next.stats.programsWritten).toBe(2);
+    expect(next.stats.opsWritten).toBeLessThan(20);
   });
 
   it("an LPM entry's prefix covers set id, port, proto and family, then the network", () => {
@@ -102,8 +126,9 @@ describe('bpf plan', () => {
     expect(after).toHaveLength(3);
     expect(p.state.active).toBe(1);
     // The web endpoints' egress, and one program for everything else: every ingress and c's
-    // egress are the same ops (the profile's allow, then the final drop).
-    expect(p.stats.programsWritten).toBe(2);
+    // egress are the same ops (a call of the profile's allow, then the final drop); and the two
+    // fragments they call (the policy's rules, the profile's).
+    expect(p.stats.programsWritten).toBe(4);
   });
 
   it('the same state again writes nothing', () => {
@@ -175,7 +200,8 @@ describe('bpf host endpoints', () => {
     const h = enc.endpoints.find((e) => e.interfaceName === 'eth0')!;
     expect(h.flags).toBe(EP_FLAG.host);
     expect(Object.keys(h.programs).sort()).toEqual(['tcIn', 'tcOut']);
-    const ops = enc.programs.get(h.programs.tcIn!)!;
+    const calls = enc.programs.get(h.programs.tcIn!)!;
+    const ops = calls.flatMap((o) => (o.call === undefined ? [o] : enc.programs.get(o.call)!));
     // Default failsafe inbound ports: tcp 22 is among them, as a rule ending in an allow.
     const ports = ops.filter((o) => o.code === OP.portRange && (o.flags & FLAG.dst) !== 0).map((o) => o.a);
     expect(ports).toContain(22);
@@ -212,9 +238,9 @@ describe('bpf host endpoints', () => {
     const raw = enc.programs.get(h.programs.rawIn!)!;
     const end = raw.length - 1;
     expect(raw[end]!.code).toBe(OP.end);
-    const passes = raw.filter((o) => o.code === OP.action && o.flags === ACT.pass);
-    expect(passes.length).toBeGreaterThan(0);
-    expect(passes.every((o) => o.jump === end)).toBe(true);
+    const failsafes = raw.filter((o) => o.call !== undefined && o.passTo !== undefined);
+    expect(failsafes.length).toBeGreaterThan(0);
+    expect(failsafes.every((o) => o.passTo === end)).toBe(true);
   });
 
   it("'*' takes every interface no endpoint names, except lo and workloads'; a named one wins", () => {

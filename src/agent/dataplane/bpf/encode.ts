@@ -9,12 +9,23 @@
 import { createHash } from 'node:crypto';
 import { cidrOf } from '../../calc/cidr.js';
 import type { HostPolicyConfig } from '../../calc/index.js';
-import type { CompiledEndpoint, CompiledMaps, Insn, MatchFields, SideFields } from '../maps/compile.js';
+import type {
+  CompiledEndpoint,
+  CompiledMaps,
+  Insn,
+  InsnRef,
+  MatchFields,
+  SideFields,
+} from '../maps/compile.js';
 import { byInterface } from '../rules/host-layout.js';
 import { hostStages } from './host-stages.js';
 import { ACT, ANY_CODE, EP_FLAG, FLAG, OP, type SetEntry, type Stage } from './layout.js';
 
-/** An op before linking: `set` names the set whose id goes in b; `jump` is an op index in the program. */
+/**
+ * An op before linking: `set` names the set whose id goes in b; `jump` is an op index in the
+ * program; `call` names the fragment whose start goes in b, `passTo` the op index (in this
+ * program) its Pass goes to, in c.
+ */
 export interface OpTemplate {
   readonly code: number;
   readonly flags: number;
@@ -22,6 +33,8 @@ export interface OpTemplate {
   readonly b: number;
   readonly set?: string;
   readonly jump?: number;
+  readonly call?: string;
+  readonly passTo?: number;
 }
 
 export interface EncodedEndpoint {
@@ -178,26 +191,53 @@ export class Encoder {
     this.side(out, m.dst, true);
   }
 
-  /** One instruction array as ops; returns the program's name. */
+  /** Rules as a fragment: each a RULE, its terms and an ACTION (a Pass goes where the call says), then RET. */
+  fragment(rules: readonly Insn[]): string {
+    const out: OpTemplate[] = [];
+    for (const insn of rules) {
+      if (!('match' in insn)) continue;
+      const rule = out.push({ code: OP.rule, flags: 0, a: 0, b: 0 }) - 1;
+      this.terms(out, insn.match);
+      out.push({ code: OP.action, flags: ACT[insn.op], a: 0, b: 0 });
+      // A failed term goes on with the next rule.
+      out[rule] = { ...out[rule]!, jump: out.length };
+    }
+    out.push({ code: OP.ret, flags: 0, a: 0, b: 0 });
+    const name = `frag:${digest(JSON.stringify(out))}`;
+    if (!this.programs.has(name)) this.programs.set(name, out);
+    return name;
+  }
+
+  /**
+   * One instruction array as ops; returns the program's name. Each run of rules from one policy
+   * (in one tier) or one profile is a fragment of its own, called from the program: a policy
+   * edit then writes the policy's fragment and the small calling programs, not every program
+   * holding the policy whole.
+   */
   program(insns: readonly Insn[]): string {
     const out: OpTemplate[] = [];
     const start: number[] = [];
-    const passes: { at: number; insn: number }[] = [];
-    for (const insn of insns) {
+    const calls: { at: number; insn: number }[] = [];
+    let i = 0;
+    while (i < insns.length) {
+      const insn = insns[i]!;
+      if ('ref' in insn) {
+        const source = sourceOf(insn.ref);
+        let j = i;
+        while (j < insns.length && sourceOf((insns[j] as { ref?: InsnRef }).ref) === source) {
+          start.push(out.length);
+          j++;
+        }
+        const run = insns.slice(i, j);
+        const at = out.push({ code: OP.call, flags: 0, a: 0, b: 0, call: this.fragment(run) }) - 1;
+        // Every Pass of a tier (or a profile) goes to the same place: the next one's start.
+        const pass = run.find((r) => r.op === 'pass');
+        if (pass?.op === 'pass') calls.push({ at, insn: pass.jump });
+        i = j;
+        continue;
+      }
       start.push(out.length);
       switch (insn.op) {
-        case 'allow':
-        case 'deny':
-        case 'log':
-        case 'pass': {
-          const rule = out.push({ code: OP.rule, flags: 0, a: 0, b: 0 }) - 1;
-          this.terms(out, insn.match);
-          if (insn.op === 'pass') passes.push({ at: out.length, insn: insn.jump });
-          out.push({ code: OP.action, flags: ACT[insn.op], a: 0, b: 0 });
-          // A failed term goes on with the next instruction.
-          out[rule] = { ...out[rule]!, jump: out.length };
-          break;
-        }
         case 'tier-end':
           out.push({ code: OP.tierEnd, flags: insn.defaultAction === 'deny' ? 1 : 0, a: 0, b: 0 });
           break;
@@ -208,15 +248,20 @@ export class Encoder {
           out.push({ code: OP.drop, flags: 0, a: 0, b: 0 });
           break;
       }
+      i++;
     }
     start.push(out.length);
     if (insns.at(-1)?.op !== 'final-drop') out.push({ code: OP.end, flags: 0, a: 0, b: 0 });
-    for (const p of passes) out[p.at] = { ...out[p.at]!, jump: start[p.insn] ?? start.at(-1)! };
+    for (const c of calls) out[c.at] = { ...out[c.at]!, passTo: start[c.insn] ?? start.at(-1)! };
     const name = `prog:${digest(JSON.stringify(out))}`;
     if (!this.programs.has(name)) this.programs.set(name, out);
     return name;
   }
 }
+
+/** Which policy (in which tier) or profile a rule comes from. */
+const sourceOf = (ref: InsnRef | undefined): string | undefined =>
+  ref === undefined ? undefined : ref.kind === 'policy' ? `p ${ref.tier} ${ref.policy}` : `r ${ref.profile}`;
 
 /** One endpoint's programs per stage, encoded into `enc`. */
 export function stagePrograms(

@@ -192,12 +192,16 @@ export class BpfCompiler {
     this.#entries = new Map(ordered.map((e) => [e.plan.id, e]));
     const programs = new Map<string, readonly OpTemplate[]>();
     const sets = new Map<string, readonly SetEntry[]>();
-    for (const e of ordered)
-      for (const name of namesOf(e.encoded.programs)) {
-        const ops = this.#programs.get(name)!;
-        programs.set(name, ops);
-        for (const op of ops) if (op.set !== undefined) sets.set(op.set, this.#encodedSets.get(op.set)!);
+    const reach = (name: string) => {
+      if (programs.has(name)) return;
+      const ops = this.#programs.get(name)!;
+      programs.set(name, ops);
+      for (const op of ops) {
+        if (op.set !== undefined) sets.set(op.set, this.#encodedSets.get(op.set)!);
+        if (op.call !== undefined) reach(op.call);
       }
+    };
+    for (const e of ordered) for (const name of namesOf(e.encoded.programs)) reach(name);
     this.#programs = programs;
     this.#encodedSets = sets;
     const used = new Set(ordered.flatMap((e) => [...e.sets.keys()]));

@@ -17,6 +17,8 @@ export const OP = {
   namedPort: 16,
   portsEnd: 17,
   service: 18,
+  call: 19,
+  ret: 20,
 } as const;
 
 export const FLAG = { dst: 1, neg: 2 } as const;
@@ -47,6 +49,7 @@ export interface Op {
   readonly flags: number;
   readonly a: number;
   readonly b: number;
+  readonly c?: number;
 }
 
 const hex = (bytes: readonly number[]): string => bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
@@ -56,7 +59,7 @@ const u32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0
 export const u32Hex = (v: number): string => hex(u32(v));
 
 export function opHex(op: Op): string {
-  return hex([op.code, op.flags, ...u16(op.a), ...u32(op.b), ...u32(0), ...u32(0)]);
+  return hex([op.code, op.flags, ...u16(op.a), ...u32(op.b), ...u32(op.c ?? 0), ...u32(0)]);
 }
 
 /** struct ep_key { u32 ifindex, slot } */

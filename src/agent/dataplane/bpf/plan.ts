@@ -133,6 +133,9 @@ export function planApply(
 
   const endpoints = endpointsOf(desired, ifindex);
   const progNames = new Set(Object.values(endpoints).flatMap((e) => namesOf(e.programs)));
+  // The fragments those programs call (fragments call nothing).
+  for (const p of [...progNames])
+    for (const op of desired.programs.get(p) ?? []) if (op.call) progNames.add(op.call);
   const setNames = new Set<string>();
   for (const p of progNames) for (const op of desired.programs.get(p) ?? []) if (op.set) setNames.add(op.set);
 
@@ -157,17 +160,23 @@ export function planApply(
   const programs: Record<string, { start: number; len: number }> = {};
   // Ranges of programs no longer used are freed only after the new ones are placed: the old
   // version keeps reading them until the flip.
+  const placed: string[] = [];
   for (const name of [...progNames].sort()) {
     const old = prev.programs[name];
     if (old !== undefined) {
       programs[name] = old;
       continue;
     }
+    const len = desired.programs.get(name)?.length ?? 0;
+    programs[name] = { start: allocate(free, top, len), len };
+    placed.push(name);
+  }
+  // Written once every program has its place: a program links to the fragments it calls.
+  for (const name of placed) {
+    const { start } = programs[name]!;
     const ops = desired.programs.get(name) ?? [];
-    const start = allocate(free, top, ops.length);
     for (const [i, op] of ops.entries())
-      update('tabby_code', u32Hex(start + i), opHex(link(op, start, sets)));
-    programs[name] = { start, len: ops.length };
+      update('tabby_code', u32Hex(start + i), opHex(link(op, start, sets, programs)));
     stats.programsWritten++;
     stats.opsWritten += ops.length;
   }
@@ -266,10 +275,17 @@ function endpointsOf(desired: EncodedPolicy, ifindex: ReadonlyMap<string, number
   return endpoints;
 }
 
-/** An op with its set id and absolute jump target filled in. */
-function link(op: OpTemplate, start: number, sets: Readonly<Record<string, { id: number }>>) {
+/** An op with its set id, absolute jump target, or called fragment and Pass target filled in. */
+function link(
+  op: OpTemplate,
+  start: number,
+  sets: Readonly<Record<string, { id: number }>>,
+  programs: Readonly<Record<string, { start: number }>>,
+) {
   if (op.set !== undefined) return { ...op, b: sets[op.set]!.id };
   if (op.jump !== undefined) return { ...op, b: start + op.jump };
+  if (op.call !== undefined)
+    return { ...op, b: programs[op.call]!.start, c: op.passTo === undefined ? 0 : start + op.passTo };
   return op;
 }
 
