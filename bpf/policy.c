@@ -1,4 +1,5 @@
-// Tabby's eBPF policy program: a tc (clsact) classifier on each workload's host-side interface.
+// Tabby's eBPF policy program: a tc (clsact) classifier on each workload's host-side interface
+// and on each host interface a host endpoint names.
 // It does not contain any policy. It interprets the per-endpoint instruction arrays that
 // src/agent/dataplane/maps/compile.ts makes (encoded to fixed-size ops by
 // src/agent/dataplane/bpf/encode.ts) from pinned maps, so a policy change is a map write, never
@@ -9,6 +10,14 @@
 // (conntrack entry written by this program when it allowed the first packet) passes; otherwise
 // the endpoint's program for this direction runs from its first op to a verdict, in a bpf_loop
 // (the verifier checks the step once, whatever the program length).
+//
+// A host endpoint's interface runs the stages iptables spreads over raw, mangle and filter
+// (src/agent/dataplane/rules/host-layout.ts), each an op program: doNotTrack policy before
+// conntrack (an allow passes without a conntrack entry), then conntrack, preDNAT policy
+// (ingress), then — for traffic to or from the host itself — the failsafe ports and the normal
+// policy and profiles, or — for forwarded traffic — the applyOnForward policy (none: allowed).
+// A FIB lookup tells traffic to the host from forwarded traffic at ingress; at egress, a packet
+// the host sent has no ingress interface.
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -23,7 +32,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* ---- ops (layout.ts: OP_*) ---- */
 #define OP_RULE 1         /* a rule starts: b = index of the next rule (where a failed term goes) */
-#define OP_ACTION 2       /* all terms held: flags = ACT_*, b = jump target for pass */
+#define OP_ACTION 2       /* all terms held: flags = ACT_*; pass goes to the calling OP_CALL's c */
 #define OP_TIER_END 3     /* flags 1: drop (tier default deny), 0: fall through */
 #define OP_DROP 4         /* final drop / missing profile */
 #define OP_END 5          /* end of a stage without a verdict (no policy: pass) */
@@ -36,6 +45,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define OP_NAMED_PORT 16  /* SIDE: (addr, port, proto) in set b; in a group: hit; NEG: in it fails */
 #define OP_PORTS_END 17   /* no hit in the group fails */
 #define OP_SERVICE 18     /* SIDE: (addr, proto, port) in set b, else fail */
+#define OP_CALL 19        /* run the fragment at b (one policy's or profile's rules); its Pass goes to c */
+#define OP_RET 20         /* end of a fragment: back after its call */
 
 #define F_DST 1
 #define F_NEG 2
@@ -56,14 +67,23 @@ struct op {
 	__u32 d;
 };
 
-/* Endpoint entry, per (ifindex, slot): the op index of each direction's program. */
+/* Endpoint entry, per (ifindex, slot): the op index of each stage's program (layout.ts: STAGES). */
 struct ep_key {
 	__u32 ifindex;
 	__u32 slot;
 };
+#define NO_PROG 0xffffffff
+#define EP_HOST 1         /* a host endpoint: the host stages below apply */
+#define EP_TO_HOST_DROP 2 /* a workload: DefaultEndpointToHostAction Drop */
 struct ep_val {
-	__u32 from_wl; /* tc ingress: the workload's egress policy */
-	__u32 to_wl;   /* tc egress: the workload's ingress policy */
+	__u32 tc_in;   /* workload: its egress policy; host endpoint: failsafes + ingress policy */
+	__u32 tc_out;  /* workload: its ingress policy; host endpoint: failsafes + egress policy */
+	__u32 raw_in;  /* host: failsafe skips + doNotTrack ingress, or NO_PROG */
+	__u32 raw_out; /* host: failsafe skips + doNotTrack egress, or NO_PROG */
+	__u32 pre_in;  /* host: failsafes + preDNAT ingress, or NO_PROG */
+	__u32 fwd_in;  /* host: applyOnForward ingress, or NO_PROG (forwarding allowed) */
+	__u32 fwd_out; /* host: applyOnForward egress, or NO_PROG */
+	__u32 flags;   /* EP_* */
 };
 
 /* One LPM trie for every IP set, net list, named-port and service set. */
@@ -162,6 +182,8 @@ struct run {
 	struct pkt *p;
 	__u32 pc;
 	__u32 fail; /* where a failed term of the current rule jumps */
+	__u32 ret;  /* after the current fragment's call */
+	__u32 pass_to; /* where the current fragment's Pass goes */
 	__u8 hit;   /* an OR group of ports had a hit */
 	__u8 done;
 	__u8 allow;
@@ -220,7 +242,7 @@ static long step(__u32 i, void *ctx)
 			r->done = 1;
 			return 1;
 		case ACT_PASS:
-			r->pc = o->b;
+			r->pc = r->pass_to;
 			return 0;
 		default: /* log: recorded by explain(), not by the kernel */
 			return 0;
@@ -236,6 +258,14 @@ static long step(__u32 i, void *ctx)
 		return 1;
 	case OP_END:
 		return 1;
+	case OP_CALL:
+		r->ret = pc + 1;
+		r->pass_to = o->c;
+		r->pc = o->b;
+		return 0;
+	case OP_RET:
+		r->pc = r->ret;
+		return 0;
 	case OP_IP_VERSION:
 		ok = p->family == o->a;
 		break;
@@ -406,6 +436,95 @@ static __always_inline int ct_known(struct pkt *p, __u32 ifindex, __u8 hook)
 	return 0;
 }
 
+#define V_NONE 0
+#define V_ALLOW 1
+#define V_DENY 2
+
+/* One program from its first op; a program that ends without a verdict gives V_NONE. A global
+ * function: the verifier checks it (and its bpf_loop) once, not at each of its call sites. */
+__attribute__((noinline)) int run_prog(struct pkt *p, __u32 pc)
+{
+	if (!p)
+		return V_DENY;
+	if (pc == NO_PROG)
+		return V_NONE;
+	struct run r = { .p = p, .pc = pc };
+	bpf_loop(MAX_STEPS, step, &r, 0);
+	if (r.error)
+		return V_DENY;
+	if (!r.done)
+		return V_NONE;
+	return r.allow ? V_ALLOW : V_DENY;
+}
+
+/* Whether the kernel would deliver the packet arriving on this interface to the host itself
+ * (a local route, or forwarding off so nothing is forwarded), as iptables' INPUT sees it. */
+static __always_inline int to_host(struct __sk_buff *skb, struct pkt *p)
+{
+	struct bpf_fib_lookup f = {};
+	f.ifindex = skb->ingress_ifindex;
+	f.l4_protocol = p->proto;
+	if (p->family == 4) {
+		f.family = 2; /* AF_INET */
+		__builtin_memcpy(&f.ipv4_src, p->src, 4);
+		__builtin_memcpy(&f.ipv4_dst, p->dst, 4);
+	} else {
+		f.family = 10; /* AF_INET6 */
+		__builtin_memcpy(f.ipv6_src, p->src, 16);
+		__builtin_memcpy(f.ipv6_dst, p->dst, 16);
+	}
+	long rc = bpf_fib_lookup(skb, &f, sizeof(f), 0);
+	return rc == BPF_FIB_LKUP_RET_NOT_FWDED || rc == BPF_FIB_LKUP_RET_FWD_DISABLED;
+}
+
+static __always_inline int allow(struct pkt *p, __u32 ifindex, __u8 hook)
+{
+	/* Remember the connection: its later packets and replies skip policy. */
+	struct ct_key k = {};
+	ct_tuple(&k, ifindex, hook, p->family, p->proto, p->src, p->dst, p->sport, p->dport);
+	struct ct_val v = { .seen_ns = bpf_ktime_get_ns() };
+	bpf_map_update_elem(&tabby_ct, &k, &v, BPF_ANY);
+	count(0);
+	return TC_ACT_OK;
+}
+
+static __always_inline int deny(void)
+{
+	count(1);
+	return TC_ACT_SHOT;
+}
+
+static __always_inline int judge_host(struct __sk_buff *skb, struct pkt *p, struct ep_val *ep, __u8 hook)
+{
+	__u32 ifindex = skb->ifindex;
+	/* raw: doNotTrack policy sees every packet (failsafe flows skip it); its allow is final
+	 * and leaves no conntrack entry, so replies need their own allow. */
+	int v = run_prog(p, hook ? ep->raw_out : ep->raw_in);
+	if (v == V_ALLOW) {
+		count(0);
+		return TC_ACT_OK;
+	}
+	if (v == V_DENY)
+		return deny();
+	if (ct_known(p, ifindex, hook)) {
+		count(2);
+		return TC_ACT_OK;
+	}
+	if (!hook) {
+		v = run_prog(p, ep->pre_in);
+		if (v == V_ALLOW)
+			return allow(p, ifindex, hook);
+		if (v == V_DENY)
+			return deny();
+	}
+	/* At egress, a packet the host sent (not one it forwards) has no ingress interface. */
+	int local = hook ? skb->ingress_ifindex == 0 : to_host(skb, p);
+	__u32 pc = local ? (hook ? ep->tc_out : ep->tc_in) : (hook ? ep->fwd_out : ep->fwd_in);
+	if (run_prog(p, pc) == V_DENY)
+		return deny();
+	return allow(p, ifindex, hook);
+}
+
 static __always_inline int judge(struct __sk_buff *skb, __u8 hook)
 {
 	struct pkt p = {};
@@ -415,10 +534,6 @@ static __always_inline int judge(struct __sk_buff *skb, __u8 hook)
 	if (parsed < 0)
 		return TC_ACT_SHOT;
 	__u32 ifindex = skb->ifindex;
-	if (ct_known(&p, ifindex, hook)) {
-		count(2);
-		return TC_ACT_OK;
-	}
 	__u32 zero = 0;
 	__u32 *slot = bpf_map_lookup_elem(&tabby_active, &zero);
 	if (!slot)
@@ -431,19 +546,20 @@ static __always_inline int judge(struct __sk_buff *skb, __u8 hook)
 		count(3);
 		return TC_ACT_SHOT;
 	}
-	struct run r = { .p = &p, .pc = hook ? ep->to_wl : ep->from_wl };
-	bpf_loop(MAX_STEPS, step, &r, 0);
-	if (r.error || (r.done && !r.allow)) {
-		count(1);
-		return TC_ACT_SHOT;
+	if (ep->flags & EP_HOST)
+		return judge_host(skb, &p, ep, hook);
+	if (ct_known(&p, ifindex, hook)) {
+		count(2);
+		return TC_ACT_OK;
 	}
-	/* Allowed (or a stage ended without a verdict): remember the connection. */
-	struct ct_key k = {};
-	ct_tuple(&k, ifindex, hook, p.family, p.proto, p.src, p.dst, p.sport, p.dport);
-	struct ct_val v = { .seen_ns = bpf_ktime_get_ns() };
-	bpf_map_update_elem(&tabby_ct, &k, &v, BPF_ANY);
-	count(0);
-	return TC_ACT_OK;
+	/* tc ingress of a workload interface runs its egress policy, tc egress its ingress policy. */
+	if (run_prog(&p, hook ? ep->tc_out : ep->tc_in) == V_DENY)
+		return deny();
+	/* Workload -> its own host: after the workload's egress policy, DefaultEndpointToHostAction
+	 * (iptables: the wl-to-host chain; a host endpoint's policy never sees it). */
+	if (!hook && (ep->flags & EP_TO_HOST_DROP) && to_host(skb, &p))
+		return deny();
+	return allow(&p, ifindex, hook);
 }
 
 SEC("tc")

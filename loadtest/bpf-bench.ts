@@ -2,10 +2,14 @@
 // as `npm run bench:policy`): the bytes one version writes to the kernel — key + value bytes of
 // every map update and delete that planApply emits, which is exactly the `bpftool batch` the
 // driver runs — for the full snapshot, one policy edit and one remote pod relabel, beside the
-// iptables-restore bytes of the same steps. Pure: no kernel needed. `npm run bench:bpf`.
+// iptables-restore bytes of the same steps. Each step also times the compile both ways: a fresh
+// full one (encodePolicy(mapsOf(calc))) and the agent's incremental BpfCompiler (only endpoints
+// whose inputs changed), and checks that both plans write the same bytes. Pure: no kernel
+// needed. `npm run bench:bpf`.
 
+import { loadavg } from 'node:os';
 import { PolicyCalculator } from '../src/agent/calc/index.js';
-import { EMPTY_STATE, encodePolicy, planApply } from '../src/agent/dataplane/bpf/index.js';
+import { BpfCompiler, EMPTY_STATE, encodePolicy, planApply } from '../src/agent/dataplane/bpf/index.js';
 import {
   appliedState,
   ChainHashCache,
@@ -30,12 +34,21 @@ const ifindex = new Map([...calc.plans().values()].map((p, i) => [p.interfaceNam
 const mapPath = (m: string) => `/sys/fs/bpf/tabby/maps/${m}`;
 const renderCache = new RenderCache();
 const hashCache = new ChainHashCache();
+const compiler = new BpfCompiler();
 
 function step(label: string, state = EMPTY_STATE, previous?: ReturnType<typeof render>) {
   let t = performance.now();
-  const enc = encodePolicy(mapsOf(calc));
+  const fullEnc = encodePolicy(mapsOf(calc));
+  const fullMs = performance.now() - t;
+  t = performance.now();
+  const enc = compiler.compile(calc);
+  const incMs = performance.now() - t;
+  t = performance.now();
   const plan = planApply(state, enc, ifindex, mapPath as never);
-  const bpfMs = performance.now() - t;
+  const planMs = performance.now() - t;
+  const check = planApply(state, fullEnc, ifindex, mapPath as never);
+  if (check.lines.join('\n') !== plan.lines.join('\n'))
+    throw new Error(`${label}: the incremental compile's plan differs from the full compile's`);
   t = performance.now();
   const rendered = render(snapshotOf(calc), {}, renderCache);
   const restore = renderRestore(rendered, previous && appliedState(previous, hashCache), hashCache);
@@ -45,12 +58,18 @@ function step(label: string, state = EMPTY_STATE, previous?: ReturnType<typeof r
     `${label.padEnd(16)} bpf: ${plan.stats.bytes} B to the kernel (${plan.lines.length} map ops, batch file ${batchBytes} B; ` +
       `sets +${plan.stats.setsWritten} entries +${plan.stats.setEntriesWritten}/-${plan.stats.setEntriesDeleted}, ` +
       `programs +${plan.stats.programsWritten} (${plan.stats.opsWritten} ops), endpoints ${plan.stats.endpointsWritten}) ` +
-      `in ${bpfMs.toFixed(0)} ms | iptables-restore: ${Buffer.byteLength(restore.text)} B in ${iptMs.toFixed(0)} ms`,
+      `| compile: full ${fullMs.toFixed(0)} ms, incremental ${incMs.toFixed(0)} ms ` +
+      `(${compiler.stats.compiled} endpoints compiled, ${compiler.stats.reused} reused), plan ${planMs.toFixed(0)} ms ` +
+      `| iptables-restore: ${Buffer.byteLength(restore.text)} B in ${iptMs.toFixed(0)} ms`,
   );
   return { state: plan.state, rendered };
 }
 
-console.log(`node ${nodeName}: ${calc.plans().size} local endpoints, ${calc.ipSetIds().length} IP sets`);
+console.log(
+  `node ${nodeName}: ${calc.plans().size} local endpoints, ${calc.ipSetIds().length} IP sets; load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 const full = step('full snapshot');
 
 // One rule of one local Calico NetworkPolicy edited (the policy-bench's edit).

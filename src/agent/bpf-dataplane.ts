@@ -1,22 +1,23 @@
 // The agent's eBPF dataplane: the calculator's state compiled to maps (maps/), encoded for the
-// tc program (bpf/policy.c) and written by the driver as one atomic version per apply.
+// tc program (bpf/policy.c) — only the endpoints whose inputs changed (BpfCompiler) — and
+// written by the driver as one atomic version per apply.
 
 import type { Logger } from '../model/logger.js';
 import {
   type BpfApplyResult,
+  BpfCompiler,
   type BpfDriver,
   type EncodedPolicy,
-  encodePolicy,
 } from './dataplane/bpf/index.js';
-import { mapsOf } from './dataplane/maps/index.js';
 import { RenderingDataplane } from './rendering-dataplane.js';
 
 export class BpfDataplane extends RenderingDataplane<EncodedPolicy, BpfApplyResult> {
   readonly name = 'bpf';
 
   constructor(log: Logger, driver: BpfDriver) {
-    // The maps compiler reads the calculator itself (named ports need it); no render cache yet.
-    super(log, driver, (calc) => encodePolicy(mapsOf(calc)));
+    // The compiler keeps each endpoint's programs until an input of theirs changes.
+    const compiler = new BpfCompiler();
+    super(log, driver, (calc) => compiler.compile(calc));
   }
 
   protected describe(r: BpfApplyResult) {

@@ -5,7 +5,17 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadError } from '../../src/agent/dataplane/bpf/errors.js';
 import { BpfUnavailableError, BpfVerifierError } from '../../src/agent/dataplane/bpf/index.js';
-import { ACT, CODE_ENTRIES, FLAG, MAPS, OP, PROGS } from '../../src/agent/dataplane/bpf/layout.js';
+import {
+  ACT,
+  CODE_ENTRIES,
+  EP_FLAG,
+  FLAG,
+  MAPS,
+  NO_PROG,
+  OP,
+  PROGS,
+  STAGES,
+} from '../../src/agent/dataplane/bpf/layout.js';
 
 const C = readFileSync(new URL('../../bpf/policy.c', import.meta.url), 'utf8');
 const defines = (prefix: string): Record<string, number> =>
@@ -25,6 +35,15 @@ describe('bpf layout', () => {
     expect(defines('OP')).toEqual(upper(OP));
     expect(defines('F')).toEqual({ DST: FLAG.dst, NEG: FLAG.neg });
     expect(defines('ACT')).toEqual(upper(ACT));
+  });
+
+  it('the endpoint entry: stage fields in the same order, then flags; the same flag bits', () => {
+    const body = /struct ep_val \{([^}]*)\}/.exec(C)![1]!;
+    const fields = [...body.matchAll(/__u32 (\w+);/g)].map((m) => m[1]);
+    const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    expect(fields).toEqual([...STAGES.map(snake), 'flags']);
+    expect(defines('EP')).toEqual(upper(EP_FLAG));
+    expect(C).toContain(`#define NO_PROG 0x${NO_PROG.toString(16)}`);
   });
 
   it('every map and program the driver pins is declared in the C source', () => {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { PolicyCalculator } from '../../src/agent/calc/index.js';
 import { type BpfState, EMPTY_STATE, encodePolicy, planApply } from '../../src/agent/dataplane/bpf/index.js';
-import { OP, setKeyHex } from '../../src/agent/dataplane/bpf/layout.js';
+import { ACT, EP_FLAG, FLAG, OP, setKeyHex } from '../../src/agent/dataplane/bpf/layout.js';
 import { mapsOf } from '../../src/agent/dataplane/maps/index.js';
 import { Keys } from '../../src/model/keys.js';
 import type { JsonValue, KV } from '../../src/model/types.js';
@@ -62,18 +62,42 @@ describe('bpf encode', () => {
   it('endpoints with the same policy share one program; a Pass jumps past its tier-end', () => {
     const enc = encodePolicy(mapsOf(model()));
     const [a, b, c] = enc.endpoints;
-    expect(a!.fromWorkload).toBe(b!.fromWorkload);
-    expect(c!.fromWorkload).not.toBe(a!.fromWorkload);
-    const ops = enc.programs.get(a!.fromWorkload)!;
-    const pass = ops.findIndex((o) => o.code === OP.action && o.flags === 3);
+    expect(a!.programs.tcIn).toBe(b!.programs.tcIn);
+    expect(c!.programs.tcIn).not.toBe(a!.programs.tcIn);
+    const ops = enc.programs.get(a!.programs.tcIn!)!;
+    // The policy's rules are a fragment of their own: the program calls it, and its Pass goes
+    // where the call says — past the tier-end.
+    const call = ops.findIndex((o) => o.code === OP.call);
     const tierEnd = ops.findIndex((o) => o.code === OP.tierEnd);
-    expect(ops[pass]!.jump).toBe(tierEnd + 1);
+    expect(ops[call]!.passTo).toBe(tierEnd + 1);
     expect(ops.at(-1)!.code).toBe(OP.drop); // final drop
+    const frag = enc.programs.get(ops[call]!.call!)!;
+    expect(frag.at(-1)!.code).toBe(OP.ret);
+    expect(frag.some((o) => o.code === OP.action && o.flags === ACT.pass)).toBe(true);
     // The rule's ports are one OR group: begin, the port, the range, end.
-    expect(ops.filter((o) => o.code === OP.portRange).map((o) => [o.a, o.b])).toEqual([
+    expect(frag.filter((o) => o.code === OP.portRange).map((o) => [o.a, o.b])).toEqual([
       [5432, 5432],
       [6000, 6010],
     ]);
+  });
+
+  it('a policy edit writes its fragment and the calling programs, not the other fragments', () => {
+    const first = plan(EMPTY_STATE, model());
+    const calc = model();
+    calc.apply([
+      gnp('sec.web', {
+        tier: 'sec',
+        order: 1,
+        selector: "role == 'web'",
+        types: ['egress'],
+        outboundRules: [{ action: 'deny', protocol: 'udp' }, { action: 'allow' }],
+      }),
+    ]);
+    const next = plan(first.state, calc);
+    // The new fragment (2 rules) and the web endpoints' calling program; the profile's
+    // fragment is already there.
+    expect(next.stats.programsWritten).toBe(2);
+    expect(next.stats.opsWritten).toBeLessThan(20);
   });
 
   it("an LPM entry's prefix covers set id, port, proto and family, then the network", () => {
@@ -102,8 +126,9 @@ describe('bpf plan', () => {
     expect(after).toHaveLength(3);
     expect(p.state.active).toBe(1);
     // The web endpoints' egress, and one program for everything else: every ingress and c's
-    // egress are the same ops (the profile's allow, then the final drop).
-    expect(p.stats.programsWritten).toBe(2);
+    // egress are the same ops (a call of the profile's allow, then the final drop); and the two
+    // fragments they call (the policy's rules, the profile's).
+    expect(p.stats.programsWritten).toBe(4);
   });
 
   it('the same state again writes nothing', () => {
@@ -151,5 +176,81 @@ describe('bpf plan', () => {
     ]);
     expect(p.stats.endpointsWritten).toBe(3);
     expect(p.lines).toContain('map delete pinned /b/maps/tabby_eps key hex 63 00 00 00 01 00 00 00');
+  });
+});
+
+describe('bpf host endpoints', () => {
+  const hep = (name: string, iface: string): KV => ({
+    key: Keys.hostEndpoint(NODE, name),
+    value: { name: iface, expectedIPv4Addrs: ['10.9.0.1'], labels: { role: 'node' }, profileIds: [] },
+  });
+  const hostModel = (extra: KV[] = []) => {
+    const calc = model();
+    expect(calc.apply([{ key: Keys.tier('default'), value: { order: 1000000 } }, ...extra]).invalid).toEqual(
+      [],
+    );
+    return calc;
+  };
+  const hostPolicy = (name: string, value: Record<string, JsonValue>) =>
+    gnp(name, { tier: 'default', selector: "role == 'node'", ...value });
+
+  it('a host endpoint gets failsafe rules in front of its policy, and only the stages it has', () => {
+    const enc = encodePolicy(mapsOf(hostModel([hep('n1-eth0', 'eth0')])));
+    expect(enc.warnings).toEqual([]);
+    const h = enc.endpoints.find((e) => e.interfaceName === 'eth0')!;
+    expect(h.flags).toBe(EP_FLAG.host);
+    expect(Object.keys(h.programs).sort()).toEqual(['tcIn', 'tcOut']);
+    const calls = enc.programs.get(h.programs.tcIn!)!;
+    const ops = calls.flatMap((o) => (o.call === undefined ? [o] : enc.programs.get(o.call)!));
+    // Default failsafe inbound ports: tcp 22 is among them, as a rule ending in an allow.
+    const ports = ops.filter((o) => o.code === OP.portRange && (o.flags & FLAG.dst) !== 0).map((o) => o.a);
+    expect(ports).toContain(22);
+    expect(ops.filter((o) => o.code === OP.action).every((o) => o.flags === ACT.allow)).toBe(true);
+    expect(ops.at(-1)!.code).toBe(OP.drop); // no policy, no profile: nothing else passes
+    // Workloads carry DefaultEndpointToHostAction (Drop by default).
+    expect(enc.endpoints.find((e) => e.interfaceName === 'cali-a')!.flags).toBe(EP_FLAG.toHostDrop);
+  });
+
+  it('doNotTrack, preDNAT and applyOnForward policies become their own stages', () => {
+    const enc = encodePolicy(
+      mapsOf(
+        hostModel([
+          hep('n1-eth0', 'eth0'),
+          hostPolicy('untracked', {
+            doNotTrack: true,
+            applyOnForward: true,
+            inboundRules: [{ action: 'allow' }],
+            types: ['ingress'],
+          }),
+          hostPolicy('pre', {
+            preDNAT: true,
+            applyOnForward: true,
+            inboundRules: [{ action: 'deny' }],
+            types: ['ingress'],
+          }),
+          hostPolicy('fwd', { applyOnForward: true, outboundRules: [{ action: 'deny' }], types: ['egress'] }),
+        ]),
+      ),
+    );
+    const h = enc.endpoints.find((e) => e.interfaceName === 'eth0')!;
+    expect(Object.keys(h.programs).sort()).toEqual(['fwdOut', 'preIn', 'rawIn', 'tcIn', 'tcOut']);
+    // raw: a failsafe flow skips doNotTrack policy with a Pass to the stage's end.
+    const raw = enc.programs.get(h.programs.rawIn!)!;
+    const end = raw.length - 1;
+    expect(raw[end]!.code).toBe(OP.end);
+    const failsafes = raw.filter((o) => o.call !== undefined && o.passTo !== undefined);
+    expect(failsafes.length).toBeGreaterThan(0);
+    expect(failsafes.every((o) => o.passTo === end)).toBe(true);
+  });
+
+  it("'*' takes every interface no endpoint names, except lo and workloads'; a named one wins", () => {
+    const ifindex = new Map([...IFINDEX, ['lo', 1], ['eth0', 2], ['eth1', 3], ['cali-x', 4]]);
+    const p = plan(EMPTY_STATE, hostModel([hep('a-all', '*'), hep('b-eth1', 'eth1')]), ifindex);
+    const eps = p.state.endpoints;
+    expect(Object.keys(eps).sort()).toEqual(['cali-a', 'cali-b', 'cali-c', 'eth0', 'eth1']);
+    expect(eps['eth0']!.programs).not.toEqual(eps['cali-a']!.programs);
+    // The flags and program starts are in the entry: eight u32s.
+    const line = p.lines.find((l) => l.includes('tabby_eps key hex 02 00 00 00'))!;
+    expect(line.split('value hex ')[1]!.split(' ')).toHaveLength(32);
   });
 });

@@ -2,8 +2,8 @@
 // bpf/build/policy.o with its maps pinned under <base>/maps and programs under <base>/progs (or
 // adopts them, with the state file, after a restart: the attached programs never stop), writes
 // each policy version with one `bpftool batch` (plan.ts orders it so the flip is one write),
-// attaches the programs to new workload interfaces with tc (clsact, direct-action) and detaches
-// them from removed ones. bpftool runs in the agent's mount namespace (the pins); tc and ip run
+// attaches the programs to new workload and host endpoint interfaces with tc (clsact,
+// direct-action) and detaches them from removed ones. bpftool runs in the agent's mount namespace (the pins); tc and ip run
 // in the dataplane's network namespace through nsenter, which keeps /sys/fs/bpf visible
 // (`ip netns exec` remounts /sys and hides it).
 
@@ -217,7 +217,7 @@ export class BpfDriver {
   async #readState(): Promise<BpfState | undefined> {
     try {
       const s = JSON.parse(await readFile(this.opts.stateFile, 'utf8')) as BpfState;
-      return s.format === 1 ? s : undefined;
+      return s.format === EMPTY_STATE.format ? s : undefined;
     } catch {
       return undefined;
     }

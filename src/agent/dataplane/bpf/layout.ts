@@ -17,6 +17,8 @@ export const OP = {
   namedPort: 16,
   portsEnd: 17,
   service: 18,
+  call: 19,
+  ret: 20,
 } as const;
 
 export const FLAG = { dst: 1, neg: 2 } as const;
@@ -32,7 +34,10 @@ export const MAPS = [
   'tabby_counters',
 ] as const;
 export type MapName = (typeof MAPS)[number];
-/** Program names: tc ingress on the host-side interface is traffic from the workload. */
+/**
+ * Program names: tc ingress on the host-side interface is traffic from the workload. Host
+ * endpoint interfaces run the same two programs (the endpoint entry says which stages apply).
+ */
 export const PROGS = { fromWorkload: 'tabby_from_wl', toWorkload: 'tabby_to_wl' } as const;
 
 export const CODE_ENTRIES = 1_048_576;
@@ -44,6 +49,7 @@ export interface Op {
   readonly flags: number;
   readonly a: number;
   readonly b: number;
+  readonly c?: number;
 }
 
 const hex = (bytes: readonly number[]): string => bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
@@ -53,13 +59,26 @@ const u32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0
 export const u32Hex = (v: number): string => hex(u32(v));
 
 export function opHex(op: Op): string {
-  return hex([op.code, op.flags, ...u16(op.a), ...u32(op.b), ...u32(0), ...u32(0)]);
+  return hex([op.code, op.flags, ...u16(op.a), ...u32(op.b), ...u32(op.c ?? 0), ...u32(0)]);
 }
 
 /** struct ep_key { u32 ifindex, slot } */
 export const epKeyHex = (ifindex: number, slot: number): string => hex([...u32(ifindex), ...u32(slot)]);
-/** struct ep_val { u32 from_wl, to_wl } */
-export const epValHex = (fromWl: number, toWl: number): string => hex([...u32(fromWl), ...u32(toWl)]);
+/**
+ * The programs of one endpoint, in struct ep_val's order: tcIn / tcOut run at tc ingress / egress
+ * (a workload's egress / ingress policy; a host endpoint's failsafes and ingress / egress policy),
+ * the rest only on host endpoints (doNotTrack, preDNAT, applyOnForward stages).
+ */
+export const STAGES = ['tcIn', 'tcOut', 'rawIn', 'rawOut', 'preIn', 'fwdIn', 'fwdOut'] as const;
+export type Stage = (typeof STAGES)[number];
+/** A stage with no program: it gives no verdict. */
+export const NO_PROG = 0xffffffff;
+/** ep_val.flags */
+export const EP_FLAG = { host: 1, toHostDrop: 2 } as const;
+
+/** struct ep_val { u32 tc_in, tc_out, raw_in, raw_out, pre_in, fwd_in, fwd_out, flags } */
+export const epValHex = (starts: Partial<Record<Stage, number>>, flags: number): string =>
+  hex([...STAGES.flatMap((s) => u32(starts[s] ?? NO_PROG)), ...u32(flags)]);
 
 /** One member of a set in the LPM trie: a network, with the port and protocol for port sets. */
 export interface SetEntry {

@@ -10,18 +10,29 @@
 
 import { ErrorCode } from '../../../errors/codes.js';
 import { TabbyError } from '../../../errors/tabby-error.js';
-import type { EncodedPolicy, OpTemplate } from './encode.js';
-import { CODE_ENTRIES, epKeyHex, epValHex, type MapName, opHex, setKeyHex, u32Hex } from './layout.js';
+import type { EncodedEndpoint, EncodedPolicy, OpTemplate } from './encode.js';
+import {
+  CODE_ENTRIES,
+  epKeyHex,
+  epValHex,
+  type MapName,
+  opHex,
+  STAGES,
+  type Stage,
+  setKeyHex,
+  u32Hex,
+} from './layout.js';
 
 export interface EndpointState {
   readonly ifindex: number;
-  readonly fromWorkload: string;
-  readonly toWorkload: string;
+  /** Program names per stage. */
+  readonly programs: Readonly<Partial<Record<Stage, string>>>;
+  readonly flags: number;
 }
 
 /** What is in the maps, persisted by the driver so a restarted agent adopts them. */
 export interface BpfState {
-  readonly format: 1;
+  readonly format: 2;
   readonly active: 0 | 1;
   readonly nextSetId: number;
   /** Set name -> kernel id and the hex keys of its entries (to delete them). */
@@ -36,7 +47,7 @@ export interface BpfState {
 }
 
 export const EMPTY_STATE: BpfState = {
-  format: 1,
+  format: 2,
   active: 0,
   nextSetId: 1,
   sets: {},
@@ -123,14 +134,11 @@ export function planApply(
     stats.bytes += hexBytes(key);
   };
 
-  // Endpoints whose interface exists, and the programs and sets they need.
-  const endpoints: Record<string, EndpointState> = {};
-  for (const ep of desired.endpoints) {
-    const idx = ifindex.get(ep.interfaceName);
-    if (idx === undefined) continue;
-    endpoints[ep.interfaceName] = { ifindex: idx, fromWorkload: ep.fromWorkload, toWorkload: ep.toWorkload };
-  }
-  const progNames = new Set(Object.values(endpoints).flatMap((e) => [e.fromWorkload, e.toWorkload]));
+  const endpoints = endpointsOf(desired, ifindex);
+  const progNames = new Set(Object.values(endpoints).flatMap((e) => namesOf(e.programs)));
+  // The fragments those programs call (fragments call nothing).
+  for (const p of [...progNames])
+    for (const op of desired.programs.get(p) ?? []) if (op.call) progNames.add(op.call);
   const setNames = new Set<string>();
   for (const p of progNames) for (const op of desired.programs.get(p) ?? []) if (op.set) setNames.add(op.set);
 
@@ -155,17 +163,23 @@ export function planApply(
   const programs: Record<string, { start: number; len: number }> = {};
   // Ranges of programs no longer used are freed only after the new ones are placed: the old
   // version keeps reading them until the flip.
+  const placed: string[] = [];
   for (const name of [...progNames].sort()) {
     const old = prev.programs[name];
     if (old !== undefined) {
       programs[name] = old;
       continue;
     }
+    const len = desired.programs.get(name)?.length ?? 0;
+    programs[name] = { start: allocate(free, top, len), len };
+    placed.push(name);
+  }
+  // Written once every program has its place: a program links to the fragments it calls.
+  for (const name of placed) {
+    const { start } = programs[name]!;
     const ops = desired.programs.get(name) ?? [];
-    const start = allocate(free, top, ops.length);
     for (const [i, op] of ops.entries())
-      update('tabby_code', u32Hex(start + i), opHex(link(op, start, sets)));
-    programs[name] = { start, len: ops.length };
+      update('tabby_code', u32Hex(start + i), opHex(link(op, start, sets, programs)));
     stats.programsWritten++;
     stats.opsWritten += ops.length;
   }
@@ -179,13 +193,15 @@ export function planApply(
     const same =
       old !== undefined &&
       old.ifindex === e.ifindex &&
-      old.fromWorkload === e.fromWorkload &&
-      old.toWorkload === e.toWorkload;
+      old.flags === e.flags &&
+      STAGES.every((s) => old.programs[s] === e.programs[s]);
     if (same && strays === undefined) continue;
-    epWrites.push([
-      `${e.ifindex}`,
-      epValHex(programs[e.fromWorkload]!.start, programs[e.toWorkload]!.start),
-    ] as const);
+    const starts: Partial<Record<Stage, number>> = {};
+    for (const stage of STAGES) {
+      const name = e.programs[stage];
+      if (name !== undefined) starts[stage] = programs[name]!.start;
+    }
+    epWrites.push([`${e.ifindex}`, epValHex(starts, e.flags)] as const);
   }
   const wanted = new Set(Object.values(endpoints).map((e) => e.ifindex));
   for (const old of Object.values(prev.endpoints)) if (!wanted.has(old.ifindex)) epDeletes.push(old.ifindex);
@@ -217,7 +233,7 @@ export function planApply(
     lines,
     stats,
     state: {
-      format: 1,
+      format: 2,
       active: anyEndpointChange ? next : prev.active,
       nextSetId,
       sets,
@@ -229,10 +245,50 @@ export function planApply(
   };
 }
 
-/** An op with its set id and absolute jump target filled in. */
-function link(op: OpTemplate, start: number, sets: Readonly<Record<string, { id: number }>>) {
+/** The program names of an endpoint's stages. */
+export const namesOf = (programs: Readonly<Partial<Record<Stage, string>>>): string[] =>
+  STAGES.flatMap((s) => programs[s] ?? []);
+
+/**
+ * Desired endpoints whose interface exists (one missing has no interface yet), by interface; a
+ * '*' host endpoint takes every interface no endpoint names, except lo and workloads'.
+ */
+function endpointsOf(desired: EncodedPolicy, ifindex: ReadonlyMap<string, number>) {
+  const endpoints: Record<string, EndpointState> = {};
+  const entry = (idx: number, ep: EncodedEndpoint): EndpointState => ({
+    ifindex: idx,
+    programs: ep.programs,
+    flags: ep.flags,
+  });
+  let star: EncodedEndpoint | undefined;
+  for (const ep of desired.endpoints) {
+    if (ep.interfaceName === '*') {
+      star = ep;
+      continue;
+    }
+    const idx = ifindex.get(ep.interfaceName);
+    // A workload's interface stays the workload's (iptables dispatches it first).
+    if (idx !== undefined && endpoints[ep.interfaceName] === undefined)
+      endpoints[ep.interfaceName] = entry(idx, ep);
+  }
+  if (star !== undefined)
+    for (const [name, idx] of [...ifindex].sort(([a], [b]) => (a < b ? -1 : 1)))
+      if (name !== 'lo' && !name.startsWith(desired.workloadIfacePrefix) && endpoints[name] === undefined)
+        endpoints[name] = entry(idx, star);
+  return endpoints;
+}
+
+/** An op with its set id, absolute jump target, or called fragment and Pass target filled in. */
+function link(
+  op: OpTemplate,
+  start: number,
+  sets: Readonly<Record<string, { id: number }>>,
+  programs: Readonly<Record<string, { start: number }>>,
+) {
   if (op.set !== undefined) return { ...op, b: sets[op.set]!.id };
   if (op.jump !== undefined) return { ...op, b: start + op.jump };
+  if (op.call !== undefined)
+    return { ...op, b: programs[op.call]!.start, c: op.passTo === undefined ? 0 : start + op.passTo };
   return op;
 }
 

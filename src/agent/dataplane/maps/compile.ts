@@ -90,6 +90,12 @@ export interface CompiledEndpoint {
     readonly untrackedIngress: readonly Insn[];
     readonly untrackedEgress: readonly Insn[];
     readonly preDNATIngress: readonly Insn[];
+    /**
+     * applyOnForward policy for traffic forwarded through the interface (explain() does not
+     * model it; the bpf dataplane runs it). No tiers: empty, forwarding allowed.
+     */
+    readonly forwardIngress: readonly Insn[];
+    readonly forwardEgress: readonly Insn[];
   };
 }
 
@@ -161,14 +167,39 @@ function portRange(p: number | string): PortRange {
 const nets = (list: readonly string[]): string[] =>
   list.map(canonicalNet).filter((n): n is string => n !== undefined);
 
+interface MembersOut {
+  readonly members: readonly string[];
+  readonly prefixLens: PrefixLens;
+}
+/**
+ * A set's canonical members by its raw member list (and key): the result depends only on the
+ * list's content, and snapshot lists are never mutated, so a caller that hands the same list
+ * object to several compiles (the bpf dataplane's incremental compile) parses it once.
+ */
+const setMemo = new WeakMap<readonly unknown[], Map<string, MembersOut>>();
+function memoMembers(raw: readonly unknown[] | undefined, key: string, make: () => string[]): MembersOut {
+  const byKey = raw === undefined ? undefined : (setMemo.get(raw) ?? new Map<string, MembersOut>());
+  let out = byKey?.get(key);
+  if (out === undefined) {
+    const members = make();
+    out = { members, prefixLens: prefixLensOf(members) };
+    if (raw !== undefined && byKey !== undefined) {
+      byKey.set(key, out);
+      setMemo.set(raw, byKey);
+    }
+  }
+  return out;
+}
+
 export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions = {}): CompiledMaps {
   const setIndex = new Map<string, number>();
   const ipSets: CompiledIpSet[] = [];
   const setOf = (id: string): number => {
     let i = setIndex.get(id);
     if (i === undefined) {
-      const members = [...new Set(nets(snapshot.ipSets.get(id) ?? []))].sort();
-      i = ipSets.push({ id, members, prefixLens: prefixLensOf(members) }) - 1;
+      const raw = snapshot.ipSets.get(id);
+      const c = memoMembers(raw, '', () => [...new Set(nets(raw ?? []))].sort());
+      i = ipSets.push({ id, ...c }) - 1;
       setIndex.set(id, i);
     }
     return i;
@@ -183,14 +214,17 @@ export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions
   ): number => {
     let i = npIndex.get(key);
     if (i === undefined) {
-      const members = new Set<string>();
-      for (const m of options.namedPortSets?.get(key) ?? []) {
-        const net = canonicalNet(m.net);
-        const e = net === undefined ? undefined : entry(net, m);
-        if (e !== undefined) members.add(e);
-      }
-      const sorted = [...members].sort();
-      i = namedPortSets.push({ key, proto, members: sorted, prefixLens: prefixLensOf(sorted) }) - 1;
+      const raw = options.namedPortSets?.get(key);
+      const c = memoMembers(raw, key, () => {
+        const members = new Set<string>();
+        for (const m of raw ?? []) {
+          const net = canonicalNet(m.net);
+          const e = net === undefined ? undefined : entry(net, m);
+          if (e !== undefined) members.add(e);
+        }
+        return [...members].sort();
+      });
+      i = namedPortSets.push({ key, proto, ...c }) - 1;
       npIndex.set(key, i);
     }
     return i;
@@ -309,6 +343,8 @@ export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions
               untrackedIngress: tiersOnly(plan.host.untracked.ingress, 'ingress'),
               untrackedEgress: tiersOnly(plan.host.untracked.egress, 'egress'),
               preDNATIngress: tiersOnly(plan.host.preDNAT.ingress, 'ingress'),
+              forwardIngress: tiersOnly(plan.host.forward.ingress, 'ingress'),
+              forwardEgress: tiersOnly(plan.host.forward.egress, 'egress'),
             },
           }),
     });

@@ -106,9 +106,12 @@ function failsafeRules(ports: readonly FailsafePort[], by: 'dport' | 'sport', ne
  * Which plan polices which interface: named host endpoints by name, '*' as the default; with
  * several endpoints for one interface the lowest id wins (Felix logs and picks one too).
  */
-function byInterface(plans: readonly EndpointPlan[], warnings: string[]) {
-  const named = new Map<string, EndpointPlan>();
-  let star: EndpointPlan | undefined;
+export function byInterface<P extends { readonly id: string; readonly interfaceName: string }>(
+  plans: readonly P[],
+  warnings: string[],
+): { named: [string, P][]; star: P | undefined } {
+  const named = new Map<string, P>();
+  let star: P | undefined;
   for (const p of [...plans].sort((a, b) => (a.id < b.id ? -1 : 1))) {
     if (p.interfaceName === '') {
       warnings.push(`host endpoint ${p.id}: no interfaceName (matching by expectedIPs is not rendered)`);
