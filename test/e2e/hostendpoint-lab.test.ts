@@ -7,12 +7,13 @@
 // verdicts are also compared with explain().
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explain, PolicyCalculator } from '../../src/agent/calc/index.js';
+import { PolicyCalculator } from '../../src/agent/calc/index.js';
 import {
   execShim,
   IptablesDriver,
   render as renderIptables,
 } from '../../src/agent/dataplane/iptables/index.js';
+import { explain } from '../../src/agent/dataplane/maps/index.js';
 import { NftablesDriver, render as renderNft } from '../../src/agent/dataplane/nftables/index.js';
 import { snapshotOf } from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
