@@ -14,7 +14,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PolicyDataplane } from '../../src/agent/agent.js';
 import { BpfDataplane } from '../../src/agent/bpf-dataplane.js';
 import { PolicyCalculator } from '../../src/agent/calc/index.js';
-import { evaluateAcross, explain, type Flow, mapsOf } from '../../src/agent/dataplane/maps/index.js';
+import { evaluateAcross, explainer, type Flow, mapsOf } from '../../src/agent/dataplane/maps/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import { keyKind } from '../../src/model/keys.js';
 import { silentLogger } from '../../src/model/logger.js';
@@ -146,7 +146,8 @@ await describeBpf('e2e differential: explain(), maps, iptables, nftables and bpf
       protocol: p.protocol,
       dstPort: p.port,
     }));
-    const ref = flows.map((f) => explain(calcs.get('node0')!, f).verdict);
+    const explain = explainer(calcs.get('node0')!);
+    const ref = flows.map((f) => explain(f).verdict);
     const viaMaps = probes.map(
       (p, i) => evaluateAcross(maps.get(p.a.node.name)!, maps.get(p.b.node.name)!, flows[i]!).verdict,
     );

@@ -4,7 +4,7 @@
 
 export * from './compile.js';
 export { endpointIndexOf, endpointOf, evaluateAcross, evaluateMaps } from './evaluate.js';
-export { explain } from './explain.js';
+export { explain, explainer } from './explain.js';
 export type {
   Decision,
   Explanation,
