@@ -3,13 +3,14 @@
 // comes from a Tabby server (as an agent sees it) or straight from manifest files.
 
 import { Command } from 'commander';
+import { PolicyCalculator } from '../agent/calc/index.js';
 import {
   type Decision,
   type Explanation,
-  PolicyCalculator,
+  evaluateAcross,
+  mapsOf,
   type SideExplanation,
-} from '../agent/calc/index.js';
-import { evaluateAcross, mapsOf } from '../agent/dataplane/maps/index.js';
+} from '../agent/dataplane/maps/index.js';
 import { ConfigError } from '../config/errors.js';
 import { type ExplainConfig, explainSchema } from '../config/explain-config.js';
 import { requireDirectory } from '../config/paths.js';

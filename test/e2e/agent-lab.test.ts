@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { PolicyAgent } from '../../src/agent/agent.js';
-import { explain } from '../../src/agent/calc/index.js';
+import { explain } from '../../src/agent/dataplane/maps/index.js';
 import { SyncClient } from '../../src/client/sync-client.js';
 import { convertObject, interfaceName } from '../../src/datastore/convert/index.js';
 import { FileDatastore } from '../../src/datastore/file/file-datastore.js';

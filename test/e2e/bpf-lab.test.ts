@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { explain, PolicyCalculator } from '../../src/agent/calc/index.js';
+import { PolicyCalculator } from '../../src/agent/calc/index.js';
 import {
   type BpfApplyResult,
   BpfDriver,
@@ -18,7 +18,7 @@ import {
   encodePolicy,
   execShim,
 } from '../../src/agent/dataplane/bpf/index.js';
-import { mapsOf } from '../../src/agent/dataplane/maps/index.js';
+import { explain, mapsOf } from '../../src/agent/dataplane/maps/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { keyKind } from '../../src/model/keys.js';

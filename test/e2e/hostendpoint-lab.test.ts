@@ -13,14 +13,14 @@
 // Calico’s BPF mode does its own NAT in the program for this reason (docs/bpf-dataplane.md).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explain, PolicyCalculator } from '../../src/agent/calc/index.js';
+import { PolicyCalculator } from '../../src/agent/calc/index.js';
 import { type BpfDriver, encodePolicy } from '../../src/agent/dataplane/bpf/index.js';
 import {
   execShim,
   IptablesDriver,
   render as renderIptables,
 } from '../../src/agent/dataplane/iptables/index.js';
-import { mapsOf } from '../../src/agent/dataplane/maps/index.js';
+import { explain, mapsOf } from '../../src/agent/dataplane/maps/index.js';
 import { NftablesDriver, render as renderNft } from '../../src/agent/dataplane/nftables/index.js';
 import { snapshotOf } from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';

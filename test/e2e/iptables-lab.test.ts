@@ -5,7 +5,7 @@
 // explain()'s. Also: incremental ipset-only updates, idempotence, foreign rules untouched, cleanup.
 
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { explain, type ParsedRule, PolicyCalculator } from '../../src/agent/calc/index.js';
+import { type ParsedRule, PolicyCalculator } from '../../src/agent/calc/index.js';
 import {
   execShim,
   IptablesDriver,
@@ -13,6 +13,7 @@ import {
   render,
   renderRule,
 } from '../../src/agent/dataplane/iptables/index.js';
+import { explain } from '../../src/agent/dataplane/maps/index.js';
 import { DataplaneError, snapshotOf } from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';

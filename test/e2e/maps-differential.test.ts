@@ -1,7 +1,11 @@
-// Differential: four judges of the same flows on a namespace lab (2 nodes × 3 pods) — explain()
-// (the reference), the compiled maps (evaluateAcross: egress from the source node's maps, ingress
-// from the destination node's), and real packets through the iptables, nftables and bpf
-// dataplanes, each programmed in turn on every node by its agent dataplane. The models are the
+// Differential: judges of the same flows on a namespace lab (2 nodes × 3 pods) — the compiled
+// maps, twice, and real packets through the iptables, nftables and bpf dataplanes, each
+// programmed in turn on every node by its agent dataplane. explain() is the maps evaluator and
+// nothing else (agent/dataplane/maps/explain.ts): here it is the destination node's calculator
+// judging each flow on the maps it compiles for each node (a host endpoint is known only to its
+// own node's calculator); the "maps" judge is each node's own calculator's maps (evaluateAcross:
+// egress on the source node's, ingress on the destination's). So the two differ only in whose calculator compiled the maps; the kernel
+// judges are the independent ones. The models are the
 // seed lab and seeded random ones (random labels, tiers with Deny/Pass ends, policies with
 // Pass/log, named ports, selectors, nets); ≥ 200 TCP and UDP flows in all. The random models
 // also give each node a host endpoint on its fabric interface (random labels, so the random
@@ -12,8 +16,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PolicyDataplane } from '../../src/agent/agent.js';
 import { BpfDataplane } from '../../src/agent/bpf-dataplane.js';
-import { explain, type Flow, PolicyCalculator } from '../../src/agent/calc/index.js';
-import { evaluateAcross, mapsOf } from '../../src/agent/dataplane/maps/index.js';
+import { PolicyCalculator } from '../../src/agent/calc/index.js';
+import { evaluateAcross, explain, type Flow, mapsOf } from '../../src/agent/dataplane/maps/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import { Keys, keyKind } from '../../src/model/keys.js';
 import { silentLogger } from '../../src/model/logger.js';

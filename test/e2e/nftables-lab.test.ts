@@ -7,7 +7,8 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { explain, type ParsedRule, PolicyCalculator } from '../../src/agent/calc/index.js';
+import { type ParsedRule, PolicyCalculator } from '../../src/agent/calc/index.js';
+import { explain } from '../../src/agent/dataplane/maps/index.js';
 import {
   execShim,
   NftablesDriver,

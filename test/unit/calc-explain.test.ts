@@ -3,7 +3,8 @@
 // narrows known endpoints; alone it also matches addresses that are no endpoint at all).
 
 import { describe, expect, it } from 'vitest';
-import { explain, type Flow, PolicyCalculator } from '../../src/agent/calc/index.js';
+import { PolicyCalculator } from '../../src/agent/calc/index.js';
+import { explain, type Flow } from '../../src/agent/dataplane/maps/index.js';
 import { Keys } from '../../src/model/keys.js';
 import type { JsonValue, KV } from '../../src/model/types.js';
 

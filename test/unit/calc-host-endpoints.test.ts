@@ -3,10 +3,11 @@
 // explain() walking the host path as Felix's chains do.
 
 import { describe, expect, it } from 'vitest';
-import { explain, PolicyCalculator, parseFailsafePorts } from '../../src/agent/calc/index.js';
-import { evaluateMaps, mapsOf } from '../../src/agent/dataplane/maps/index.js';
+import { PolicyCalculator, parseFailsafePorts } from '../../src/agent/calc/index.js';
+import { evaluateMaps, explain, mapsOf } from '../../src/agent/dataplane/maps/index.js';
 import { Keys } from '../../src/model/keys.js';
 import type { JsonValue, KV } from '../../src/model/types.js';
+import { expectExplanations } from '../harness/explain-golden.js';
 
 const HEP = Keys.hostEndpoint('n1', 'n1-eth0');
 const WEP = Keys.workloadEndpoint('n1', 'ns', 'pod');
@@ -187,7 +188,7 @@ describe('explain on the host path', () => {
   });
 });
 
-describe('maps evaluate host endpoint flows as explain() does', () => {
+describe('maps evaluate host endpoint flows as the plan-walking reference did (golden)', () => {
   it('failsafe, doNotTrack, preDNAT, normal, workload → host, host → workload', () => {
     const c = calc([
       gnp('deny-all', { inboundRules: [], outboundRules: [], types: ['ingress', 'egress'] }),
@@ -219,10 +220,13 @@ describe('maps evaluate host endpoint flows as explain() does', () => {
       tcp('10.251.0.1', '10.250.0.10', 8080),
       tcp('10.250.0.10', '10.251.0.1', 80),
     ];
-    for (const f of flows) expect(evaluateMaps(maps, f), JSON.stringify(f)).toEqual(explain(c, f));
+    expectExplanations(
+      'host-endpoints',
+      flows.map((f) => [f, evaluateMaps(maps, f)] as const),
+    );
     c.apply([{ key: Keys.globalConfig('DefaultEndpointToHostAction'), value: 'Return' }]);
     const f = tcp('10.251.0.1', '10.250.0.10', 8080);
-    expect(evaluateMaps(mapsOf(c), f)).toEqual(explain(c, f));
+    expectExplanations('host-endpoints-return', [[f, evaluateMaps(mapsOf(c), f)]]);
     expect(explain(c, f).verdict).toBe('allow');
   });
 });

@@ -5,7 +5,8 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type CalcUpdate, explain, PolicyCalculator, type RuleProgram } from '../../src/agent/calc/index.js';
+import { type CalcUpdate, PolicyCalculator, type RuleProgram } from '../../src/agent/calc/index.js';
+import { explain } from '../../src/agent/dataplane/maps/index.js';
 import { Keys } from '../../src/model/keys.js';
 import { parseSelector } from '../../src/model/selector/index.js';
 import type { JsonValue, KV } from '../../src/model/types.js';

@@ -9,8 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { explain, type Flow } from '../../src/agent/calc/explain.js';
 import { PolicyCalculator } from '../../src/agent/calc/index.js';
+import { explain, type Flow } from '../../src/agent/dataplane/maps/index.js';
 import { ConversionError, convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { Keys } from '../../src/model/keys.js';

@@ -4,14 +4,15 @@
 // checked the same way in explain(), the compiled maps, iptables and nftables.
 
 import { describe, expect, it } from 'vitest';
-import { explain, type Flow, PolicyCalculator } from '../../src/agent/calc/index.js';
+import { PolicyCalculator } from '../../src/agent/calc/index.js';
 import { render as renderIptables } from '../../src/agent/dataplane/iptables/render.js';
-import { evaluateMaps, mapsOf } from '../../src/agent/dataplane/maps/index.js';
+import { evaluateMaps, explain, type Flow, mapsOf } from '../../src/agent/dataplane/maps/index.js';
 import { render as renderNft } from '../../src/agent/dataplane/nftables/index.js';
 import { snapshotOf } from '../../src/agent/dataplane/rules/index.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import type { KV } from '../../src/model/types.js';
+import { expectExplanations } from '../harness/explain-golden.js';
 
 const kvs = (...objs: object[]): KV[] => objs.flatMap((o) => convertObject(o as KubeObject));
 
@@ -154,18 +155,22 @@ describe('service matches', () => {
     expect(sets.find((s) => s.id === 'svcnoport:shop/web')?.members).toEqual(['10.0.0.2/32']);
   });
 
-  it('the compiled maps decide every flow as explain() does', () => {
-    const calc = cluster();
-    const maps = mapsOf(calc);
-    for (const f of [
-      {},
-      { protocol: 'udp', dstPort: 53 },
-      { dstPort: 80 },
-      { protocol: 'udp', dstPort: 8080 },
-      { dstIp: '10.0.0.3' },
-      { srcIp: '10.0.0.2', dstIp: '10.0.0.4', dstPort: 5432 },
-      { srcIp: '10.0.0.3', dstIp: '10.0.0.4', dstPort: 5432 },
-    ] as Partial<Flow>[])
-      expect(evaluateMaps(maps, flow(f)), JSON.stringify(f)).toEqual(explain(calc, flow(f)));
+  it('the compiled maps decide every flow as the plan-walking reference did (golden)', () => {
+    const maps = mapsOf(cluster());
+    const flows = (
+      [
+        {},
+        { protocol: 'udp', dstPort: 53 },
+        { dstPort: 80 },
+        { protocol: 'udp', dstPort: 8080 },
+        { dstIp: '10.0.0.3' },
+        { srcIp: '10.0.0.2', dstIp: '10.0.0.4', dstPort: 5432 },
+        { srcIp: '10.0.0.3', dstIp: '10.0.0.4', dstPort: 5432 },
+      ] as Partial<Flow>[]
+    ).map(flow);
+    expectExplanations(
+      'services',
+      flows.map((f) => [f, evaluateMaps(maps, f)] as const),
+    );
   });
 });

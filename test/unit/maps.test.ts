@@ -8,13 +8,16 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { explain, type Flow, PolicyCalculator } from '../../src/agent/calc/index.js';
+import { PolicyCalculator } from '../../src/agent/calc/index.js';
 import {
   type CompiledMaps,
   compileMaps,
   endpointOf,
   evaluateAcross,
   evaluateMaps,
+  explain,
+  explainer,
+  type Flow,
   mapsOf,
 } from '../../src/agent/dataplane/maps/index.js';
 import { snapshotOf } from '../../src/agent/dataplane/rules/index.js';
@@ -22,6 +25,7 @@ import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { Keys } from '../../src/model/keys.js';
 import type { JsonValue, KV } from '../../src/model/types.js';
+import { expectExplanations } from '../harness/explain-golden.js';
 
 function labKvs(): KV[] {
   const text = readFileSync(new URL('../fixtures/calc/lab.yaml', import.meta.url), 'utf8');
@@ -280,7 +284,7 @@ describe('maps: a synthetic model with every construct', () => {
     expect(evaluateMaps(copy, f)).toEqual(explain(calc, f));
   });
 
-  it('hand-picked flows across the constructs', () => {
+  it('hand-picked flows across the constructs: the plan-walking reference’s answers (golden)', () => {
     const flows: Flow[] = [
       { srcIp: '10.0.0.1', dstIp: '10.0.0.2', protocol: 'tcp', dstPort: 8080 }, // named port allow
       { srcIp: '10.0.0.1', dstIp: '10.0.1.9', protocol: 'tcp', dstPort: 80 },
@@ -296,22 +300,27 @@ describe('maps: a synthetic model with every construct', () => {
       { srcIp: '10.0.0.5', dstIp: '10.0.0.6', protocol: 'udp', dstPort: 53 }, // picky next-tier, open
       { srcIp: '8.8.8.8', dstIp: '10.0.0.6', protocol: 'tcp', dstPort: 9000 }, // picky deny
     ];
-    const kinds = new Set<string>();
-    for (const f of flows) {
-      const want = explain(calc, f);
-      expect(evaluateMaps(maps, f), JSON.stringify(f)).toEqual(want);
-      kinds.add(want.egress.decidedBy.kind).add(want.ingress.decidedBy.kind);
-    }
+    const answers = flows.map((f) => [f, evaluateMaps(maps, f)] as const);
+    expectExplanations('maps-synthetic-picked', answers);
+    expectExplanations(
+      'maps-synthetic-picked',
+      flows.map((f) => [f, explain(calc, f)] as const),
+    );
+    const kinds = new Set(answers.flatMap(([, e]) => [e.egress.decidedBy.kind, e.ingress.decidedBy.kind]));
     expect([...kinds].sort()).toEqual(['profile', 'profile-missing', 'rule', 'tier-end', 'unmanaged']);
   });
 
-  it('property: evaluateMaps(mapsOf(calc), flow) equals explain(calc, flow)', () => {
-    fc.assert(
-      fc.property(flowArb(ips), (flow) => {
-        expect(evaluateMaps(maps, flow)).toEqual(explain(calc, flow));
-      }),
-      { numRuns: 2000 },
+  it('a fixed sample of random flows: the plan-walking reference’s answers (golden)', () => {
+    const flows = fc.sample(flowArb(ips), { seed: 0x5eed, numRuns: 150 });
+    expectExplanations(
+      'maps-synthetic-sample',
+      flows.map((f) => [f, evaluateMaps(maps, f)] as const),
     );
+    // explain() for many flows: the same answers from maps compiled once.
+    const judge = explainer(calc);
+    const answers = flows.map((f) => [f, judge(f)] as const);
+    expectExplanations('maps-synthetic-sample', answers);
+    expect(new Set(answers.map(([, e]) => e.verdict))).toEqual(new Set(['allow', 'deny']));
   });
 
   it('without named-port data (compileMaps(snapshotOf(calc)) alone) named-port rules never match', () => {

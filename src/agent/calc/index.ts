@@ -1,6 +1,6 @@
 // Policy calculation for the node agent: a pure function of the KV model (imports only
-// src/model). Feed PolicyCalculator with updates; read plans, rule programs and IP sets;
-// explain() walks the same plans to say what the dataplane will do with a flow.
+// src/model). Feed PolicyCalculator with updates; read plans, rule programs and IP sets.
+// What the dataplane does with a flow is explain() in agent/dataplane/maps, on the compiled maps.
 
 export type { EndpointValue, NetworkSetValue } from '../../model/values/endpoint.js';
 export type { ModelRule, PolicyValue, ProfileValue, TierValue } from '../../model/values/policy.js';
@@ -14,16 +14,6 @@ export {
   resolvePlan,
   type TierPlan,
 } from './endpoint-plan.js';
-export {
-  type Decision,
-  type Explanation,
-  explain,
-  type Flow,
-  failsafeMatch,
-  type HostStage,
-  type RuleRef,
-  type SideExplanation,
-} from './explain.js';
 export {
   DEFAULT_FAILSAFE_INBOUND,
   DEFAULT_FAILSAFE_OUTBOUND,

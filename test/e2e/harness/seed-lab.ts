@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { explain, type PolicyCalculator } from '../../../src/agent/calc/index.js';
+import type { PolicyCalculator } from '../../../src/agent/calc/index.js';
+import { explain } from '../../../src/agent/dataplane/maps/index.js';
 import type { KubeObject } from '../../../src/datastore/kube/object.js';
 import type { LabPod } from './topology.js';
 

@@ -1,18 +1,11 @@
 // Pure: a flow's first packet through the compiled maps, as a BPF policy program runs it: look up
 // each address's endpoint in the endpoint map, run the source endpoint's egress array and the
 // destination endpoint's ingress array from index 0 (a Pass is a jump), answering set matches
-// from the hash maps. Reads only CompiledMaps; returns explain()'s Explanation shape.
+// from the hash maps. Reads only CompiledMaps; explain() is this over the nodes' maps.
 
+import { anyContains } from '../../../model/net/cidr.js';
 import type { Ip } from '../../../model/net/ip.js';
-import {
-  type Decision,
-  type Explanation,
-  type Flow,
-  failsafeMatch,
-  type HostStage,
-  type RuleRef,
-  type SideExplanation,
-} from '../../calc/index.js';
+import type { FailsafePort } from '../../calc/index.js';
 import {
   type CompiledEndpoint,
   type CompiledMaps,
@@ -23,6 +16,7 @@ import {
   protocolNumber,
   type SideFields,
 } from './compile.js';
+import type { Decision, Explanation, Flow, HostStage, RuleRef, SideExplanation } from './explanation.js';
 import { maskedKey, parseAddress, probeKeys } from './lpm.js';
 
 interface Packet {
@@ -171,7 +165,7 @@ function run(
           return done(insn.op === 'allow', decision(insn.ref, insn.op, stage));
         break;
       case 'log':
-        // As explain(): only policy log rules are recorded.
+        // Only policy log rules are recorded (a profile has no tier to name).
         if (insn.ref.kind === 'policy' && matches(maps, insn.match, pkt)) {
           const { tier, policy, ruleIndex } = insn.ref;
           logged.push({ tier, policy, ruleIndex });
@@ -205,7 +199,23 @@ function packetOf(flow: Flow): Packet {
   return { src, dst, proto: protocolNumber(flow.protocol), flow };
 }
 
-/** One side, as explain() walks it: a host endpoint's failsafe ports, doNotTrack and preDNAT first. */
+/** A failsafe port list against the packet: inbound/outbound lists match the destination port. */
+function failsafeMatch(
+  ports: readonly FailsafePort[],
+  proto: number,
+  port: number | undefined,
+  peer: Ip,
+): FailsafePort | undefined {
+  if (port === undefined) return undefined;
+  return ports.find(
+    (f) =>
+      protocolNumber(f.protocol) === proto &&
+      f.port === port &&
+      (f.net === undefined || anyContains([f.net], peer)),
+  );
+}
+
+/** One side, as Felix's host path runs it: a host endpoint's failsafe ports, doNotTrack and preDNAT first. */
 function side(
   maps: CompiledMaps,
   pkt: Packet,
