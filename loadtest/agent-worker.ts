@@ -8,6 +8,7 @@ import { DirectAgent, type DirectSink } from './direct-agent.js';
 import { serveCommands } from './ipc.js';
 import { type ClientSink, LeanClient, wallNow } from './lean-client.js';
 import { Histogram, type HistogramJson } from './stats.js';
+import { SampleLog, type SplitPart, splitSamples } from './upstream.js';
 
 export interface AgentConnectArgs {
   kind: 'sync' | 'direct';
@@ -54,6 +55,18 @@ export interface AgentWindow {
   alive: number;
 }
 
+export interface WindowArgs {
+  sinceMs: number;
+  /** Keep each sample of the agents connected to this port, to split against the recorder's (upstream.ts). */
+  keepSamplesOnPort?: number;
+}
+
+export interface SplitArgs {
+  /** [stamp, upstream latency ms] pairs from the recorder. */
+  upstream: [number, number][];
+  tailAboveMs: number;
+}
+
 export interface CurrentResult {
   current: number;
   alive: number;
@@ -78,11 +91,13 @@ let lastCurrentAt = 0;
 const errors: string[] = [];
 let failed = 0;
 let onChange: (() => void) | undefined;
-let w = newWindow(0);
+let w = newWindow({ sinceMs: 0 });
 
-function newWindow(sinceMs: number) {
+function newWindow(a: WindowArgs) {
   return {
-    sinceMs,
+    sinceMs: a.sinceMs,
+    keepOnPort: a.keepSamplesOnPort,
+    samples: new SampleLog(),
     latency: new Histogram(),
     bytes: 0,
     deltaFrames: 0,
@@ -118,7 +133,10 @@ function sample(latencyMs: number, sentAtMs: number, id: number): void {
     newest[i] = sentAtMs;
   }
   // Stamps from before the window (a snapshot re-sent, a relist) are not deliveries.
-  if (sentAtMs >= w.sinceMs) w.latency.record(latencyMs);
+  if (sentAtMs < w.sinceMs) return;
+  w.latency.record(latencyMs);
+  // leans[i] is agent firstId + i (connect() creates them in id order).
+  if (w.keepOnPort !== undefined && leans[i]?.port === w.keepOnPort) w.samples.push(sentAtMs, latencyMs);
 }
 
 const leanSink: ClientSink = {
@@ -189,7 +207,7 @@ function reset(n: number, first: number): void {
 
 function connect(a: AgentConnectArgs): Promise<AgentConnectResult> {
   reset(a.agents, a.firstId);
-  w = newWindow(Number.POSITIVE_INFINITY);
+  w = newWindow({ sinceMs: Number.POSITIVE_INFINITY });
   const started: number[] = new Array(a.agents).fill(0);
   return new Promise((resolve) => {
     let next = 0;
@@ -272,9 +290,12 @@ function awaitCurrent(args: { afterMs: number; deadlineMs: number }): Promise<Cu
 
 serveCommands({
   connect: (a: AgentConnectArgs) => connect(a),
-  window(args: { sinceMs: number }) {
-    w = newWindow(args.sinceMs);
+  window(args: WindowArgs) {
+    w = newWindow(args);
     return {};
+  },
+  split(a: SplitArgs): SplitPart {
+    return splitSamples(w.samples, new Map(a.upstream), a.tailAboveMs);
   },
   progress(): AgentProgress {
     return { agents: inSync.length, inSync: inSyncCount, samples: w.latency.count, bytes: w.bytes };

@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { KubeObject } from '../src/datastore/kube/object.js';
 import { apiVersionOf, RESOURCE_TYPES } from '../src/datastore/kube/resources.js';
 import { ChurnGenerator, generateObjects, type SimOptions } from '../src/datastore/sim/index.js';
@@ -29,6 +30,9 @@ let writes = 0;
 let writeErrors = 0;
 /** Pod writes carrying a stamp: each should reach every agent once. */
 let stampedWrites = 0;
+/** Stalls of this process hold up every watch: the coordinator reads them per window (10 ms, as prom-client). */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 export interface ApiInit {
   sim: Partial<SimOptions>;
@@ -122,8 +126,16 @@ serveCommands({
     return {};
   },
 
-  stats(): StatsSnapshot & { writes: number; writeErrors: number; stamped: number } {
-    return { ...need().stats(), writes, writeErrors, stamped: stampedWrites };
+  /** With `resetLoopDelay`, the event-loop delay figures start again after this answer. */
+  stats(a: { resetLoopDelay?: boolean } = {}): StatsSnapshot & {
+    writes: number;
+    writeErrors: number;
+    stamped: number;
+    loopDelay: { p99Ms: number; maxMs: number };
+  } {
+    const d = { p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 };
+    if (a?.resetLoopDelay) loopDelay.reset();
+    return { ...need().stats(), writes, writeErrors, stamped: stampedWrites, loopDelay: d };
   },
 
   dropWatches() {

@@ -31,7 +31,7 @@ function line(id, yOf, yTitle, opts = {}) {
   const datasets = modes.map((m, i) => ({
     label: m.label, borderColor: colors[i % colors.length], pointRadius: 0, borderWidth: 1.5,
     data: opts.points ? opts.points(m) : m.timeline.map((p) => ({ x: p.t, y: yOf(p) })),
-  })).filter((d) => d.data.length > 0);
+  })).concat(opts.extra || []).filter((d) => d.data.length > 0);
   new Chart(document.getElementById(id), { type: 'line', data: { datasets }, options: { ...common,
     parsing: false, scales: { x: { type: opts.xType || 'linear', title: { display: true, text: opts.xTitle || 'seconds since the mode started' } },
       y: { title: { display: true, text: yTitle }, beginAtZero: true } } } });
@@ -43,8 +43,14 @@ function bars(id, values, yTitle) {
     options: { ...common, scales: { y: { beginAtZero: true, title: { display: true, text: yTitle } } } } });
   drawn++;
 }
+// Tabby's split at the replica's first socket, dashed beside the end-to-end curves.
+const splitCurves = modes.filter((m) => m.window && m.window.split).flatMap((m, i) => [
+  ['upstream (API write to the replica\u2019s first socket)', m.window.split.upstreamCdf, [6, 3]],
+  ['fan-out (agent minus upstream, same stamp)', m.window.split.fanoutCdf, [2, 2]],
+].map(([what, cdf, dash], k) => ({ label: m.label + ' ' + what, borderColor: colors[(modes.length + 2 * i + k) % colors.length],
+  borderDash: dash, pointRadius: 0, borderWidth: 1.5, data: cdf.filter(([x]) => x > 0).map(([x, y]) => ({ x, y })) })));
 line('cdf', null, 'fraction of deliveries', { xType: 'logarithmic', xTitle: 'API write to agent, ms',
-  points: (m) => (m.window ? m.window.cdf.map(([x, y]) => ({ x, y })) : []) });
+  points: (m) => (m.window ? m.window.cdf.map(([x, y]) => ({ x, y })) : []), extra: splitCurves });
 line('insync', (p) => p.inSync, 'agents in sync');
 line('cpu', (p) => p.serverCpuPct, 'server CPU, % of one core');
 line('rss', (p) => p.serverRssMiB, 'server RSS, MiB');

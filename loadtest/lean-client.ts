@@ -62,7 +62,8 @@ export class LeanClient {
   /** The state hash the server sent for generation `hashAt` (SNAPSHOT_END, last DELTA frame). */
   private hash: string | undefined;
   private hashAt = -1;
-  private port = 0;
+  /** The port of the replica (or broadcaster) dialled last. */
+  port = 0;
   private destroyed = false;
   private onHandshake: (() => void) | undefined;
 

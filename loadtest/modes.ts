@@ -7,22 +7,29 @@ import { writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { serialize } from 'node:v8';
-import { inflateSync } from 'node:zlib';
 import type { Scenario } from '../src/config/loadtest-config.js';
 import { RESOURCE_TYPES } from '../src/datastore/kube/resources.js';
 import type { StatsSnapshot } from '../src/emulator/stats.js';
-import { FLAG_DEFLATE, HEADER_BYTES } from '../src/protocol/codec.js';
-import type { AgentConnectArgs, AgentConnectResult, AgentWindow, CurrentResult } from './agent-worker.js';
+import type {
+  AgentConnectArgs,
+  AgentConnectResult,
+  AgentWindow,
+  CurrentResult,
+  SplitArgs,
+  WindowArgs,
+} from './agent-worker.js';
 import type { ApiInfo } from './api-process.js';
 import { Child } from './ipc.js';
 import { wallNow } from './lean-client.js';
+import { type LoopDelay, scrapeLoopDelay } from './loop-delay.js';
 import { ProcGroup, withChildren } from './proc-stats.js';
-import { Recorder, type Recording } from './recorder.js';
+import { deltaBody, Recorder, type Recording } from './recorder.js';
 import { type Replica, startReplicas, type TabbyEntry } from './replicas.js';
 import { type ApiLoad, cdfPoints, type ModeResult, summarize } from './results.js';
 import { Sampler } from './sampler.js';
 import { readStamps } from './stamp.js';
 import { Histogram, percentile } from './stats.js';
+import { mergeSplits, type SplitPart } from './upstream.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = 2 ** 20;
@@ -83,8 +90,12 @@ async function connectAgents(
   };
 }
 
-const apiStats = (ctx: RunContext) =>
-  ctx.api.request<StatsSnapshot & { stamped: number }>('stats', {}, 10_000);
+const apiStats = (ctx: RunContext, resetLoopDelay = false) =>
+  ctx.api.request<StatsSnapshot & { stamped: number; loopDelay: LoopDelay }>(
+    'stats',
+    { resetLoopDelay },
+    10_000,
+  );
 
 function apiLoad(before: StatsSnapshot, after: StatsSnapshot): ApiLoad {
   const a = after.total;
@@ -122,6 +133,37 @@ interface WindowPlan {
   end(): Promise<void>;
   durationMs: number;
   expectedStamps(): Promise<number>;
+  /** Event-loop delay since begin(), read once the window has drained. */
+  eventLoop?(): Promise<Window['eventLoop']>;
+}
+
+type Window = NonNullable<ModeResult['window']>;
+
+/** The recorder's side of the upstream/fan-out split (tabby mode). */
+interface SplitSource {
+  /** Port the recorder is on: only agents on that replica are split against it. */
+  port: number;
+  upstream(sinceMs: number): Map<number, number>;
+}
+
+async function splitWindow(ctx: RunContext, src: SplitSource, sinceMs: number, h: Histogram) {
+  const up = src.upstream(sinceMs);
+  const upH = new Histogram();
+  for (const v of up.values()) upH.record(Math.max(0, v));
+  const args: SplitArgs = { upstream: [...up], tailAboveMs: h.percentile(99) };
+  const parts = await Promise.all(ctx.agents.map((c) => c.request<SplitPart>('split', args, 60_000)));
+  const m = mergeSplits(parts);
+  return {
+    upstreamMs: summarize(upH),
+    fanoutMs: summarize(m.fanout),
+    matched: m.matched,
+    unmatched: m.unmatched,
+    beforeRecorder: m.beforeRecorder,
+    tailUpstreamShare: m.tailUpstreamShare,
+    tailSamples: m.tailSamples,
+    upstreamCdf: cdfPoints(upH.toJSON()),
+    fanoutCdf: cdfPoints(m.fanout.toJSON()),
+  };
 }
 
 async function measure(
@@ -130,11 +172,13 @@ async function measure(
   server: ProcGroup,
   agents: number,
   plan: WindowPlan,
-): Promise<NonNullable<ModeResult['window']>> {
+  split?: SplitSource,
+): Promise<Window> {
   sampler.phase = 'measure';
   sampler.resetPeak();
   const sinceMs = wallNow();
-  await Promise.all(ctx.agents.map((c) => c.request('window', { sinceMs }, 60_000)));
+  const wa: WindowArgs = { sinceMs, ...(split ? { keepSamplesOnPort: split.port } : {}) };
+  await Promise.all(ctx.agents.map((c) => c.request('window', wa, 60_000)));
   const cpu0 = server.read().cpuMs;
   const t0 = performance.now();
   await plan.begin(sinceMs);
@@ -152,7 +196,10 @@ async function measure(
   const h = new Histogram();
   for (const w of windows) h.merge(w.latency);
   const bytes = windows.reduce((s, w) => s + w.bytes, 0);
+  const eventLoop = await plan.eventLoop?.();
   return {
+    ...(split ? { split: await splitWindow(ctx, split, sinceMs, h) } : {}),
+    ...(eventLoop ? { eventLoop } : {}),
     durationMs: Math.round(wallMs),
     latencyMs: summarize(h),
     expectedSamples: (await plan.expectedStamps()) * agents,
@@ -166,12 +213,14 @@ async function measure(
   };
 }
 
-function churnPlan(ctx: RunContext): WindowPlan {
+/** API churn for the window; `replicas`' event-loop delay is bracketed by scrapes of their /metrics. */
+function churnPlan(ctx: RunContext, replicas: Replica[] = []): WindowPlan {
   let stamped0 = 0;
   return {
     durationMs: ctx.sc.durationS * 1_000,
     async begin() {
-      stamped0 = (await apiStats(ctx)).stamped;
+      await Promise.all(replicas.map((r) => scrapeLoopDelay(r.healthPort)));
+      stamped0 = (await apiStats(ctx, true)).stamped;
       await ctx.api.request('churn', { eventsPerSec: ctx.sc.churn.eventsPerSec }, 10_000);
     },
     async end() {
@@ -179,6 +228,13 @@ function churnPlan(ctx: RunContext): WindowPlan {
     },
     async expectedStamps() {
       return (await apiStats(ctx)).stamped - stamped0;
+    },
+    async eventLoop() {
+      const [api, reps] = await Promise.all([
+        apiStats(ctx),
+        Promise.all(replicas.map((r) => scrapeLoopDelay(r.healthPort))),
+      ]);
+      return { api: api.loopDelay, ...(replicas.length > 0 ? { replicas: reps } : {}) };
     },
   };
 }
@@ -242,10 +298,7 @@ function saveRecording(ctx: RunContext, rec: Recording): void {
   const path = join(ctx.tmpDir, 'recording.v8');
   writeFileSync(path, serialize(rec));
   let stamps = 0;
-  for (const d of rec.deltas) {
-    const body = d.frame.subarray(HEADER_BYTES);
-    stamps += new Set(readStamps(d.frame[5]! & FLAG_DEFLATE ? inflateSync(body) : body)).size;
-  }
+  for (const d of rec.deltas) stamps += new Set(readStamps(deltaBody(d.frame))).size;
   ctx.recording = { path, stamps, spanMs: rec.deltas.at(-1)?.atMs ?? 0 };
   ctx.snapshotWireBytes = rec.preamble.length;
 }
@@ -269,7 +322,8 @@ export async function runTabby(ctx: RunContext): Promise<ModeResult> {
       n,
       async (r, sampler) => {
         recorder.record();
-        r.window = await measure(ctx, sampler, server, n, churnPlan(ctx));
+        const split = { port: ports[0]!, upstream: (since: number) => recorder.upstream(since) };
+        r.window = await measure(ctx, sampler, server, n, churnPlan(ctx, replicas), split);
         if (ctx.sc.modes.includes('ceiling')) saveRecording(ctx, recorder.stop());
       },
       async () => {

@@ -7,7 +7,8 @@ import { deflateSync, inflateSync } from 'node:zlib';
 import { encodeMessage, FLAG_DEFLATE, HEADER_BYTES, packr } from '../src/protocol/codec.js';
 import { MsgType, PROTOCOL_VERSIONS } from '../src/protocol/messages.js';
 import { wallNow } from './lean-client.js';
-import { restamp } from './stamp.js';
+import { readStamps, restamp } from './stamp.js';
+import { upstreamLatencies } from './upstream.js';
 
 export interface Recording {
   /** SERVER_HELLO through SNAPSHOT_END (and anything before the first delta), as sent. */
@@ -85,6 +86,14 @@ export class Recorder {
     if (type === MsgType.Delta && this.recording) this.deltas.push({ at: wallNow(), frame: f });
   }
 
+  /** Stamp → upstream latency (arrival here − stamp) of the deltas kept so far, stamps ≥ `sinceMs`. */
+  upstream(sinceMs: number): Map<number, number> {
+    return upstreamLatencies(
+      this.deltas.map((d) => ({ atMs: d.at, stamps: readStamps(deltaBody(d.frame)) })),
+      sinceMs,
+    );
+  }
+
   /** Deltas from now on are kept. */
   record(): void {
     this.deltas = [];
@@ -102,11 +111,16 @@ export class Recorder {
   }
 }
 
+/** A frame's body, inflated if it was compressed; a copy either way (safe to restamp). */
+export function deltaBody(frame: Buffer): Buffer {
+  const packed = frame.subarray(HEADER_BYTES);
+  return frame[5]! & FLAG_DEFLATE ? inflateSync(packed) : Buffer.from(packed);
+}
+
 /** The recorded frame with every stamp set to `ms`, framed again (compressed again if it was). */
 export function restamped(frame: Buffer, ms: number): Buffer {
   const flags = frame[5]!;
-  const packed = frame.subarray(HEADER_BYTES);
-  const body = flags & FLAG_DEFLATE ? inflateSync(packed) : Buffer.from(packed);
+  const body = deltaBody(frame);
   restamp(body, ms);
   const out = flags & FLAG_DEFLATE ? deflateSync(body) : body;
   const f = Buffer.allocUnsafe(HEADER_BYTES + out.length);

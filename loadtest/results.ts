@@ -3,6 +3,7 @@
 
 import type { Scenario } from '../src/config/loadtest-config.js';
 import { RESOURCE_TYPES } from '../src/datastore/kube/resources.js';
+import type { LoopDelay } from './loop-delay.js';
 import { Histogram, type HistogramJson } from './stats.js';
 
 export interface Summary {
@@ -34,6 +35,27 @@ export interface ApiLoad {
   eventsSent: number;
 }
 
+/**
+ * `tabby` mode's latency split at the replica's first socket (the recorder; upstream.ts): what
+ * the API, the watch and the replica's pipeline took, and what the fan-out to the agents took.
+ */
+export interface UpstreamSplit {
+  /** API write → the recorder, one sample per stamp (plus one socket write and the coordinator's read). */
+  upstreamMs: Summary;
+  /** Per agent sample: its latency − the upstream latency of the same stamp (negative counted as 0). */
+  fanoutMs: Summary;
+  /** Agent samples split (agents on the recorder's replica), and those whose stamp the recorder lacked. */
+  matched: number;
+  unmatched: number;
+  /** Samples an agent read before the coordinator did (the estimate's noise). */
+  beforeRecorder: number;
+  /** Of the latency of agent samples at or above the agents' p99, the share that was upstream. */
+  tailUpstreamShare: number;
+  tailSamples: number;
+  upstreamCdf: [number, number][];
+  fanoutCdf: [number, number][];
+}
+
 export interface ModeResult {
   mode: string;
   /** e.g. "rollout, resume on". */
@@ -58,6 +80,9 @@ export interface ModeResult {
     agentCpuMs: number;
     /** [latency ms, fraction ≤] pairs, for the CDF plot. */
     cdf: [number, number][];
+    split?: UpstreamSplit;
+    /** Event-loop delay over the window: the API emulator's, and each replica's (undefined: no answer). */
+    eventLoop?: { api?: LoopDelay; replicas?: (LoopDelay | undefined)[] };
   };
   rollout?: {
     resume: boolean;
@@ -79,6 +104,8 @@ export interface Target {
   target: string;
   measured: string;
   ok: boolean | undefined;
+  /** Shown to explain a target, not one of the issue's: printed as within/above, never met/MISSED. */
+  diagnostic?: boolean;
 }
 
 export interface LoadtestResult {
@@ -126,6 +153,8 @@ export function consoleTable(r: LoadtestResult): string {
     f((m.sync?.allSyncedMs ?? Number.NaN) / 1000, 2),
     f(m.window?.latencyMs.p50, 1),
     f(m.window?.latencyMs.p99, 1),
+    m.window?.split ? `${f(m.window.split.upstreamMs.p50)}/${f(m.window.split.upstreamMs.p99)}` : '-',
+    m.window?.split ? `${f(m.window.split.fanoutMs.p50)}/${f(m.window.split.fanoutMs.p99)}` : '-',
     m.window ? `${big(m.window.latencyMs.count)}/${big(m.window.expectedSamples)}` : '-',
     f(m.window?.serverCpuPct, 0),
     f(m.window?.serverRssMaxMiB, 0),
@@ -144,6 +173,8 @@ export function consoleTable(r: LoadtestResult): string {
     'sync s',
     'p50 ms',
     'p99 ms',
+    'upstream p50/p99',
+    'fan-out p50/p99',
     'samples',
     'srv CPU%',
     'srv RSS',
@@ -153,13 +184,43 @@ export function consoleTable(r: LoadtestResult): string {
     'rollout bytes, current',
     'error',
   ];
-  const targets = r.targets.map((t) => [
-    t.name,
-    t.target,
-    t.measured,
-    t.ok === undefined ? '?' : t.ok ? 'met' : 'MISSED',
-  ]);
-  return `${table(head, rows)}\n\n${table(['target', 'wanted', 'measured', ''], targets)}`;
+  const targets = r.targets.map((t) => [t.name, t.target, t.measured, status(t)]);
+  const splits = r.modes.map((m) => [m.label, splitSummary(m)]).filter(([, t]) => t);
+  return [
+    table(head, rows),
+    ...splits.map(([label, text]) => `${label}: ${text}`),
+    table(['target', 'wanted', 'measured', ''], targets),
+  ].join('\n\n');
+}
+
+function status(t: Target): string {
+  if (t.ok === undefined) return '?';
+  if (t.diagnostic) return t.ok ? '(within)' : '(above)';
+  return t.ok ? 'met' : 'MISSED';
+}
+
+/**
+ * Where a mode's latency went, in a sentence: Tabby's split at the replica's first socket and
+ * the event-loop delay of the API and the replicas over the window. '' when none was measured.
+ */
+export function splitSummary(m: ModeResult): string {
+  const w = m.window;
+  const parts: string[] = [];
+  const s = w?.split;
+  if (s)
+    parts.push(
+      `upstream (API write → replica's first socket) p50 ${f(s.upstreamMs.p50)} / p99 ${f(s.upstreamMs.p99)} / ` +
+        `max ${f(s.upstreamMs.max)} ms`,
+      `fan-out (agent − upstream, same stamp) p50 ${f(s.fanoutMs.p50)} / p99 ${f(s.fanoutMs.p99)} ms over ` +
+        `${big(s.matched)} samples (${big(s.beforeRecorder)} read by an agent before the recorder, ` +
+        `${big(s.unmatched)} unmatched)`,
+      `deliveries at or above the agents' p99: ${f(100 * s.tailUpstreamShare, 0)} % of their latency upstream`,
+    );
+  const loop = (what: string, d: LoopDelay | undefined) =>
+    d ? `${what} event loop delay p99 ${f(d.p99Ms)} / max ${f(d.maxMs)} ms` : `${what} event loop: no answer`;
+  if (w?.eventLoop?.api) parts.push(loop('API', w.eventLoop.api));
+  for (const [i, d] of (w?.eventLoop?.replicas ?? []).entries()) parts.push(loop(`replica ${i}`, d));
+  return parts.join('; ');
 }
 
 const by = (r: LoadtestResult, label: string) => r.modes.find((m) => m.label === label && !m.error);
@@ -177,6 +238,19 @@ export function checkTargets(r: LoadtestResult): Target[] {
       measured: `${f(ratio, 2)}× (${f(tabby.window.latencyMs.p99)} / ${f(ceiling.window.latencyMs.p99)} ms)`,
       ok: ratio <= 1.1,
     });
+    const fanout = tabby.window.split?.fanoutMs.p99;
+    if (fanout !== undefined && Number.isFinite(fanout)) {
+      // The ceiling's clock starts at its own write; this compares it with Tabby's part after
+      // the replica's first socket, to show how much of the gap the fan-out itself holds.
+      const part = fanout / ceiling.window.latencyMs.p99;
+      out.push({
+        name: 'diagnostic: fan-out p99 vs ceiling',
+        target: '≤ 1.1× (not a target of the issue)',
+        measured: `${f(part, 2)}× (${f(fanout)} / ${f(ceiling.window.latencyMs.p99)} ms)`,
+        ok: part <= 1.1,
+        diagnostic: true,
+      });
+    }
   }
   if (tabby?.sync && r.scenario.agents.connect === 'storm')
     out.push({

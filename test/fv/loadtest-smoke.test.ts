@@ -42,6 +42,31 @@ describe('tabby loadtest --scenario smoke', () => {
       expect(w.latencyMs.count / w.expectedSamples, label).toBeGreaterThan(0.9);
     }
     const tabby = result.modes.find((m) => m.label === 'tabby')!;
+    // The split at the replica's first socket: the recorder saw the writes the agents saw, its
+    // part is not longer than the whole, and the agents on its replica were split against it.
+    const tw = tabby.window!;
+    const split = tw.split!;
+    expect(split.upstreamMs.count).toBeGreaterThan(0);
+    expect(split.upstreamMs.count).toBeLessThanOrEqual(tw.expectedSamples / tabby.agents);
+    expect(split.matched).toBeGreaterThan(0);
+    expect(split.unmatched).toBeLessThanOrEqual(split.matched / 10);
+    expect(split.fanoutMs.count).toBe(split.matched);
+    expect(split.upstreamMs.p50).toBeLessThanOrEqual(tw.latencyMs.p50);
+    expect(split.upstreamMs.p99).toBeLessThanOrEqual(tw.latencyMs.max);
+    // Per sample, agent ≥ upstream save for reads the coordinator made late: a small share.
+    expect(split.beforeRecorder).toBeLessThanOrEqual(split.matched / 4);
+    // The tail is the agents' p99 over both replicas: it may hold none of the recorder's agents.
+    if (split.tailSamples > 0) {
+      expect(split.tailUpstreamShare).toBeGreaterThanOrEqual(0);
+      expect(split.tailUpstreamShare).toBeLessThanOrEqual(1);
+    }
+    expect(tw.eventLoop?.api?.maxMs).toBeGreaterThan(0);
+    expect(tw.eventLoop?.replicas).toHaveLength(result.scenario.replicas);
+    for (const d of tw.eventLoop!.replicas!) expect(d?.maxMs).toBeGreaterThan(0);
+    expect(result.modes.find((m) => m.label === 'ceiling')!.window!.split).toBeUndefined();
+    expect(result.targets.find((t) => t.name.startsWith('diagnostic: fan-out'))).toMatchObject({
+      diagnostic: true,
+    });
     const direct = result.modes.find((m) => m.label === 'direct')!;
     // API load: one watch per type per replica through Tabby, one per type per agent direct.
     expect(direct.api!.watchesOpen).toBeGreaterThanOrEqual((direct.agents * tabby.api!.watchesOpen) / 2);

@@ -1,10 +1,13 @@
-// Pure helpers of the load test: histogram percentiles, phase specs, and the lean client's
-// shortcuts through DELTA bodies (checked against what the real encoder writes).
+// Pure helpers of the load test: histogram percentiles, phase specs, the lean client's
+// shortcuts through DELTA bodies (checked against what the real encoder writes), and the
+// split of a delivery's latency at the replica's first socket (upstream vs fan-out).
 
 import { describe, expect, it } from 'vitest';
 import { peekDeltaHead, readNumber } from '../../loadtest/lean-client.js';
+import { loopDelayFromMetrics } from '../../loadtest/loop-delay.js';
 import { parsePhases } from '../../loadtest/settings.js';
 import { Histogram, percentile } from '../../loadtest/stats.js';
+import { mergeSplits, SampleLog, splitSamples, upstreamLatencies } from '../../loadtest/upstream.js';
 import { bodyWithKVs, encodeKV, packr } from '../../src/protocol/codec.js';
 
 describe('loadtest stats', () => {
@@ -73,5 +76,83 @@ describe('lean client shortcuts', () => {
     for (const n of [1_732_370_000_123.25, 1_732_370_000_123, 5, 70_000]) {
       expect(readNumber(packr.pack(n), 0)).toBe(n);
     }
+  });
+});
+
+describe('upstream / fan-out split', () => {
+  // Two writes stamped at 1000 and 2000 ms. The recorder got the first 30 ms after its write
+  // (and again in a later frame), the second 5 ms after; a stamp from before the window is ignored.
+  const upstream = upstreamLatencies(
+    [
+      { atMs: 990, stamps: [900] },
+      { atMs: 1030, stamps: [1000] },
+      { atMs: 2005, stamps: [2000, 1000] },
+    ],
+    950,
+  );
+
+  it('takes the recorder’s first arrival of each stamp in the window', () => {
+    expect([...upstream]).toEqual([
+      [1000, 30],
+      [2000, 5],
+    ]);
+  });
+
+  it('splits each agent sample against the upstream latency of its own stamp', () => {
+    const log = new SampleLog();
+    // Agent latencies: stamp 1000 → 40 and 130 ms; stamp 2000 → 25 ms; 3000 unknown to the recorder.
+    for (const [sent, lat] of [
+      [1000, 40],
+      [1000, 130],
+      [2000, 25],
+      [3000, 50],
+    ] as const)
+      log.push(sent, lat);
+    const part = splitSamples(log, upstream, 100);
+    expect(part).toMatchObject({ matched: 3, unmatched: 1, beforeRecorder: 0 });
+    const m = mergeSplits([part, splitSamples(new SampleLog(), upstream, 100)]);
+    // Fan-out per sample: 40−30, 130−30, 25−5. Pairing a sample with another stamp's upstream
+    // (or the mean upstream) would give 35/125/-5 or 22.5/112.5/7.5 instead.
+    expect(m.fanout.count).toBe(3);
+    expect(Math.round(m.fanout.min)).toBe(10);
+    expect(Math.round(m.fanout.max)).toBe(100);
+    expect(Math.round(m.fanout.percentile(50))).toBe(20);
+    // The one sample at or above 100 ms: 30 of its 130 ms were upstream.
+    expect(m.tailSamples).toBe(1);
+    expect(m.tailUpstreamShare).toBeCloseTo(30 / 130, 6);
+  });
+
+  it('counts an agent that read before the recorder, and keeps its fan-out at 0', () => {
+    const log = new SampleLog();
+    log.push(1000, 20); // the recorder's 30 ms came later than this agent's 20
+    const m = mergeSplits([splitSamples(log, upstream, 1_000)]);
+    expect(m.beforeRecorder).toBe(1);
+    expect(m.fanout.max).toBe(0);
+    expect(m.tailUpstreamShare).toBeNaN();
+  });
+
+  it('keeps every sample past its initial capacity', () => {
+    const log = new SampleLog();
+    for (let i = 0; i < 5_000; i++) log.push(i, i + 1);
+    let sum = 0;
+    log.forEach((s, l) => {
+      sum += l - s;
+    });
+    expect(log.length).toBe(5_000);
+    expect(sum).toBe(5_000);
+  });
+});
+
+describe('replica event-loop delay from /metrics', () => {
+  it('reads prom-client’s p99 and max gauges in ms', () => {
+    const text = [
+      '# HELP tabby_nodejs_eventloop_lag_max_seconds The maximum recorded event loop delay.',
+      'tabby_nodejs_eventloop_lag_p90_seconds 0.011',
+      'tabby_nodejs_eventloop_lag_p99_seconds 0.0125',
+      'tabby_nodejs_eventloop_lag_max_seconds{worker="0"} 0.161',
+      'tabby_nodejs_eventloop_lag_seconds 0.002',
+    ].join('\n');
+    expect(loopDelayFromMetrics(text)).toEqual({ p99Ms: 12.5, maxMs: 161 });
+    expect(loopDelayFromMetrics('tabby_nodejs_eventloop_lag_p99_seconds 0.01')).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@ import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { FrameSplitter, restamped } from '../../loadtest/recorder.js';
 import { serverFlags } from '../../loadtest/replicas.js';
-import { checkTargets, type LoadtestResult } from '../../loadtest/results.js';
+import { checkTargets, consoleTable, type LoadtestResult } from '../../loadtest/results.js';
 import { bundledScenarios, loadScenario, parseScenario } from '../../loadtest/scenario.js';
 import { formatStamp, readStamps, restamp, STAMP_BYTES, STAMP_LABEL } from '../../loadtest/stamp.js';
 import { ConfigError } from '../../src/config/errors.js';
@@ -158,5 +158,45 @@ describe('loadtest targets', () => {
     expect(t.find((x) => x.name.startsWith('rollout: every agent'))).toMatchObject({ ok: true });
     (r.modes[0]!.window as { latencyMs: { p99: number } }).latencyMs.p99 = 23;
     expect(checkTargets(r).find((x) => x.name.startsWith('p99 vs ceiling'))?.ok).toBe(false);
+    // No split measured: no diagnostic row.
+    expect(checkTargets(r).find((x) => x.diagnostic)).toBeUndefined();
+  });
+
+  it('adds Tabby’s fan-out part against the ceiling as a diagnostic row, the target row unchanged', () => {
+    const r = {
+      scenario: parseScenario('name: x\nmodes: [tabby, ceiling]\n', 'x'),
+      modes: [
+        {
+          label: 'tabby',
+          agents: 10,
+          window: {
+            latencyMs: { p99: 60 },
+            split: {
+              upstreamMs: { p50: 5, p99: 40 },
+              fanoutMs: { p50: 8, p99: 21 },
+              matched: 9,
+              unmatched: 0,
+              beforeRecorder: 0,
+              tailUpstreamShare: 0.5,
+            },
+          },
+          timeline: [],
+        },
+        { label: 'ceiling', agents: 10, window: { latencyMs: { p99: 20 } }, timeline: [] },
+      ],
+    } as unknown as LoadtestResult;
+    const t = checkTargets(r);
+    expect(t.find((x) => x.name.startsWith('p99 vs ceiling'))).toMatchObject({
+      ok: false,
+      measured: expect.stringContaining('3.00×'),
+    });
+    expect(t.find((x) => x.diagnostic)).toMatchObject({
+      name: 'diagnostic: fan-out p99 vs ceiling',
+      measured: expect.stringContaining('1.05× (21.0 / 20.0 ms)'),
+      ok: true,
+    });
+    const printed = consoleTable({ ...r, targets: t } as never);
+    expect(printed).toMatch(/diagnostic: fan-out p99 vs ceiling.*\(within\)/);
+    expect(printed).toMatch(/tabby: upstream .* p50 5\.0 \/ p99 40\.0 .*50 % of their latency upstream/);
   });
 });
