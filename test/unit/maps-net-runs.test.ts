@@ -37,8 +37,8 @@ function mapsFor(rules: readonly R[]) {
         types: ['ingress'],
         inboundRules: rules.map((r) => ({
           action: r.action,
-          ...(r.srcNets === undefined ? {} : { srcNets: r.srcNets }),
-          ...(r.dstNets === undefined ? {} : { dstNets: r.dstNets }),
+          ...(r.srcNets === undefined ? {} : { srcNets: [...r.srcNets] }),
+          ...(r.dstNets === undefined ? {} : { dstNets: [...r.dstNets] }),
           ...(r.port === undefined ? {} : { protocol: 'tcp', dstPorts: [r.port] }),
         })),
       },

@@ -73,7 +73,7 @@ export type Insn =
       readonly op: 'allow' | 'deny';
       readonly match: MatchFields;
       readonly ref: InsnRef;
-      readonly run?: NetRun;
+      readonly run?: NetRun<InsnRef>;
     }
   /** Note the packet (policy rules only record it) and go on. */
   | { readonly op: 'log'; readonly match: MatchFields; readonly ref: InsnRef }
