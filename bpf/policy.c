@@ -552,6 +552,11 @@ static __always_inline int judge(struct __sk_buff *skb, __u8 hook)
 		count(2);
 		return TC_ACT_OK;
 	}
+	/* The host itself -> a local workload (sent here, so no ingress interface): not policed, as
+	 * iptables' OUTPUT returns for workload interfaces (Felix). Tracked, so the workload's
+	 * replies pass its egress policy. */
+	if (hook && skb->ingress_ifindex == 0)
+		return allow(&p, ifindex, hook);
 	/* tc ingress of a workload interface runs its egress policy, tc egress its ingress policy. */
 	if (run_prog(&p, hook ? ep->tc_out : ep->tc_in) == V_DENY)
 		return deny();

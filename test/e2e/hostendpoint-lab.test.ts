@@ -5,6 +5,7 @@
 // applyOnForward policy polices pod traffic forwarded through eth0; preDNAT policy sees the port
 // before a DNAT rule rewrites it; doNotTrack lets traffic through with no conntrack entry; pod →
 // its own host meets DefaultEndpointToHostAction (Drop by default, Accept when configured);
+// host → its own pod is not policed (Felix), its replies pass the pod's deny-all egress;
 // removing the host endpoint opens the interface again. Host-bound verdicts are also compared
 // with explain().
 //
@@ -325,6 +326,17 @@ describeE2E('e2e host endpoints (iptables, nftables and bpf)', reason, () => {
         );
         expect(explain(calc, flow).egress.allowed).toBe(false);
         expect(await pod.connect(node0.ip, 8080, { timeoutMs: 500 })).toBe('timeout');
+      });
+
+      it('host → its own pod is not policed; the pod’s replies pass its egress policy', async () => {
+        const [pod, node0, remote] = [lab.pod('node0-pod0'), lab.node('node0'), lab.pod('node1-pod0')];
+        await apply([gnp('pod-deny-all', { selector: "app == 'pod'", types: ['Ingress', 'Egress'] })]);
+        const flow = { srcIp: node0.ip, dstIp: pod.ip, protocol: 'tcp', dstPort: 80 };
+        expect(explain(calc, flow).ingress.decidedBy).toEqual({ kind: 'host-to-workload' });
+        expect(explain(calc, flow).verdict).toBe('allow');
+        expect(await tcpConnect(node0.ns, pod.ip, 80)).toBe('connected');
+        // The control: the pod's deny-all ingress policy is in force for another source.
+        expect(await remote.connect(pod.ip, 80, { timeoutMs: 500 })).toBe('timeout');
       });
 
       it('the host endpoint removed: its interface is open again (bpf: the program detached)', async () => {

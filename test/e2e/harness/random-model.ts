@@ -2,7 +2,8 @@
 // (random labels, declared named ports, a profile each) and random tiers (Deny or Pass ends)
 // holding random GlobalNetworkPolicies whose rules draw from the constructs every dataplane
 // encodes — allow/deny/Pass/log, protocols, numeric and named ports and ranges, negations,
-// selectors on both sides, nets and notNets. Plain calc KVs, so any calculator takes them.
+// selectors on both sides, nets and notNets, runs of rules differing only in nets (the maps
+// fold them into one set lookup). Plain calc KVs, so any calculator takes them.
 
 import { Keys } from '../../../src/model/keys.js';
 import type { JsonValue, KV } from '../../../src/model/types.js';
@@ -99,7 +100,17 @@ export function randomModel(lab: Lab, seed: number): KV[] {
     if (chance(0.05)) r['notProtocol'] = 'udp';
     return r;
   };
-  const rules = (): JsonValue[] => Array.from({ length: Math.floor(rand() * 4) }, rule);
+  /** Same-action rules differing only in one side's nets: the maps fold them into one set lookup. */
+  const netRun = (): JsonValue[] => {
+    const base = { ...rule(), action: pick(['allow', 'deny']) };
+    const side = pick(['srcNets', 'dstNets']);
+    return Array.from({ length: 2 + Math.floor(rand() * 2) }, () => ({ ...base, [side]: nets() }));
+  };
+  const rules = (): JsonValue[] => {
+    const out: JsonValue[] = Array.from({ length: Math.floor(rand() * 4) }, rule);
+    if (chance(0.3)) out.splice(Math.floor(rand() * (out.length + 1)), 0, ...netRun());
+    return out;
+  };
 
   const tiers = 1 + Math.floor(rand() * 3);
   for (let t = 0; t < tiers; t++) {

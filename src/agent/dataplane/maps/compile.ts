@@ -23,6 +23,7 @@ import type { DataplaneSnapshot } from '../rules/snapshot.js';
 export { type NamedPortMember, namedPortKey } from '../named-port.js';
 
 import { canonicalNet, formatNet, type PrefixLens, prefixLensOf } from './lpm.js';
+import { type NetRun, pushRule } from './net-runs.js';
 
 /** A port or an inclusive range, as [lo, hi]. */
 export type PortRange = readonly [number, number];
@@ -63,8 +64,17 @@ export type InsnRef =
   | { readonly kind: 'profile'; readonly profile: string; readonly ruleIndex: number };
 
 export type Insn =
-  /** Verdict on match: the side's decision. */
-  | { readonly op: 'allow' | 'deny'; readonly match: MatchFields; readonly ref: InsnRef }
+  /**
+   * Verdict on match: the side's decision. `run`: consecutive rules folded into this one
+   * (net-runs.ts); `ref` is the run's first rule, the deciding one is the first part holding
+   * the address.
+   */
+  | {
+      readonly op: 'allow' | 'deny';
+      readonly match: MatchFields;
+      readonly ref: InsnRef;
+      readonly run?: NetRun<InsnRef>;
+    }
   /** Note the packet (policy rules only record it) and go on. */
   | { readonly op: 'log'; readonly match: MatchFields; readonly ref: InsnRef }
   /** Pass (in a tier) / next-tier (in a profile): jump to the next tier's or profile's start. */
@@ -270,13 +280,14 @@ export function compileMaps(snapshot: DataplaneSnapshot, options: CompileOptions
    */
   const emitRules = (out: Insn[], rules: readonly ParsedRule[], ref: (i: number) => InsnRef): number[] => {
     const pending: number[] = [];
+    const from = out.length;
     for (const [i, r] of rules.entries()) {
       const m = match(r);
       if (m === undefined) continue;
       if (r.action === 'next-tier') {
         pending.push(out.length);
         out.push({ op: 'pass', match: m, ref: ref(i), jump: -1 });
-      } else out.push({ op: r.action, match: m, ref: ref(i) });
+      } else pushRule(out, { op: r.action, match: m, ref: ref(i) }, from);
     }
     return pending;
   };

@@ -137,6 +137,14 @@ function decision(ref: InsnRef, action: 'allow' | 'deny', stage?: HostStage): De
     : { kind: 'profile', profile: ref.profile, ruleIndex: ref.ruleIndex, action };
 }
 
+/** A folded run's deciding rule: the first whose nets hold the packet's address on the run's side. */
+function decidingRef(insn: Extract<Insn, { op: 'allow' | 'deny' }>, pkt: Packet): InsnRef {
+  const run = insn.run;
+  if (run === undefined) return insn.ref;
+  const ip = run.side === 'src' ? pkt.src : pkt.dst;
+  return run.parts.find((p) => inNets(p.nets, ip))?.ref ?? insn.ref;
+}
+
 /**
  * Runs one instruction array; jumps only go forward. A normal program ends in final-drop; a
  * host endpoint's doNotTrack / preDNAT program (a stage) may end with no verdict: undefined.
@@ -162,7 +170,7 @@ function run(
       case 'allow':
       case 'deny':
         if (matches(maps, insn.match, pkt))
-          return done(insn.op === 'allow', decision(insn.ref, insn.op, stage));
+          return done(insn.op === 'allow', decision(decidingRef(insn, pkt), insn.op, stage));
         break;
       case 'log':
         // Only policy log rules are recorded (a profile has no tier to name).
