@@ -75,7 +75,7 @@ const ruleArb: fc.Arbitrary<R> = fc.record(
   {
     action: fc.constantFrom<R['action']>('allow', 'deny', 'deny', 'log'),
     srcNets: netsArb,
-    dstNets: fc.option(fc.constantFrom([SERVER + '/32'], ['10.0.0.0/8'], ['192.0.2.0/24']), {
+    dstNets: fc.option(fc.constantFrom([`${SERVER}/32`], ['10.0.0.0/8'], ['192.0.2.0/24']), {
       nil: undefined,
     }),
     port: fc.option(fc.constantFrom(80, 443), { nil: undefined }),
