@@ -106,14 +106,14 @@ module.exports = {
         'observability reads components through their types and stats: no datastore implementation (only datastore/source.ts), no emulator, no wire codec',
       severity: 'error',
       from: { path: '^src/observability/' },
-      to: { path: '^src/(datastore|emulator|protocol)/', pathNot: '^src/datastore/source\\.ts$' },
+      to: { path: '^src/(datastore|testing|protocol)/', pathNot: '^src/datastore/source\\.ts$' },
     },
     {
       name: 'observability-is-wired-by-roots',
       comment:
         "components do not know they are watched: only the composition roots (cli, the emulator's cli) import observability",
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(cli|observability)/|^src/emulator/cli\\.ts$' },
+      from: { path: '^src/', pathNot: '^src/(cli|observability)/|^src/testing/emulator/cli\\.ts$' },
       to: { path: '^src/observability/' },
     },
     {
@@ -133,7 +133,7 @@ module.exports = {
       comment:
         "components take typed options, not settings: only the composition roots (cli, the emulator's cli) import config",
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(cli|config)/|^src/emulator/cli\\.ts$' },
+      from: { path: '^src/', pathNot: '^src/(cli|config)/|^src/testing/emulator/cli\\.ts$' },
       to: { path: '^src/config/' },
     },
     {

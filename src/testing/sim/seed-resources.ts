@@ -2,7 +2,7 @@
 // tiers security/platform/application, the finance pool, the BGP examples), written as the
 // Calico objects an operator would apply. Pure data and constructors; no randomness.
 
-import type { KubeObject } from '../kube/object.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
 import { crd, k8sNetworkPolicy } from './object-builders.js';
 
 export const CLUSTER_ASN = 64512;

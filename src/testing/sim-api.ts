@@ -13,7 +13,6 @@ import type { KubeObject } from '../datastore/kube/object.js';
 import type { ObjectEvent } from '../datastore/kube/object-sink.js';
 import { KubernetesDatastore } from '../datastore/kubernetes/kubernetes-datastore.js';
 import { WIREGUARD_KEY_ANNOTATION } from '../datastore/kubernetes/node-key-writer.js';
-import { ChurnGenerator, generateObjects, type SimOptions } from '../datastore/sim/index.js';
 import {
   abortable,
   type DatastoreHealth,
@@ -21,8 +20,9 @@ import {
   type DatastoreSource,
   type NodeReportRecorder,
 } from '../datastore/source.js';
-import { ApiEmulator } from '../emulator/emulator.js';
 import type { Logger } from '../model/logger.js';
+import { ApiEmulator } from './emulator/emulator.js';
+import { ChurnGenerator, generateObjects, type SimOptions } from './sim/index.js';
 
 const CHURN_TICK_MS = 100;
 /**

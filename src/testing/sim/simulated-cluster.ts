@@ -4,12 +4,17 @@
 // that datastore would emit for the same objects. Pages depend only on the options.
 // Reported WireGuard keys live in an in-memory overlay (there is no Node to annotate).
 
+import { convertObject } from '../../datastore/convert/index.js';
+import { type ObjectEvent, ObjectSink } from '../../datastore/kube/object-sink.js';
+import type {
+  DatastoreHealth,
+  DatastoreSink,
+  DatastoreSource,
+  NodeReportRecorder,
+} from '../../datastore/source.js';
+import { WireguardKeyOverlay } from '../../datastore/wireguard-key-overlay.js';
 import { type Logger, silentLogger } from '../../model/logger.js';
 import { SyncStatus } from '../../model/types.js';
-import { convertObject } from '../convert/index.js';
-import { type ObjectEvent, ObjectSink } from '../kube/object-sink.js';
-import type { DatastoreHealth, DatastoreSink, DatastoreSource, NodeReportRecorder } from '../source.js';
-import { WireguardKeyOverlay } from '../wireguard-key-overlay.js';
 import { ChurnGenerator } from './churn.js';
 import { buildCluster } from './generate.js';
 import { clusterObjects } from './objects.js';

@@ -1,7 +1,7 @@
 // The emulator's settings, defaults in one place (durations in ms, as the names say), checked
 // at construction. Defaults follow a real kube-apiserver where it has an equivalent.
 
-import { type Logger, silentLogger } from '../model/logger.js';
+import { type Logger, silentLogger } from '../../model/logger.js';
 
 export interface EmulatorOptions {
   /** Events kept per resource type for resuming watches and consistent pages (the watch cache). */

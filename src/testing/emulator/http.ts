@@ -4,8 +4,8 @@
 
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ResourceType } from '../datastore/kube/resources.js';
-import type { Logger } from '../model/logger.js';
+import type { ResourceType } from '../../datastore/kube/resources.js';
+import type { Logger } from '../../model/logger.js';
 import { discoveryDocument, KUBERNETES_VERSION } from './discovery.js';
 import { collectionVerb, type HandlerContext, itemVerb, type Reply } from './handlers.js';
 import { resolveRoute } from './routes.js';

@@ -2,7 +2,7 @@
 // /apis/<group>/<version>, and /version. client-node's KubernetesObjectApi reads the
 // APIResourceList of an apiVersion to map a kind to its plural and scope.
 
-import { RESOURCE_TYPES, type ResourceType } from '../datastore/kube/resources.js';
+import { RESOURCE_TYPES, type ResourceType } from '../../datastore/kube/resources.js';
 import { hasStatus } from './routes.js';
 
 const VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];

@@ -3,7 +3,7 @@
 // compacted resourceVersion or continue token (the latter with an inconsistent-continue token),
 // 504 for a resourceVersion the store has not reached.
 
-import { apiVersionOf, type ResourceType } from '../datastore/kube/resources.js';
+import { apiVersionOf, type ResourceType } from '../../datastore/kube/resources.js';
 import { encodeListItem } from './encode.js';
 import { type ListOptions, parseResourceVersion } from './query.js';
 import { objectFilter } from './selectors.js';

@@ -1,7 +1,7 @@
 // Counters for the load test's "API load" figures: per resource type (keyed "pods",
 // "ippools.crd.projectcalico.org") and in total, plus requests by verb and HTTP code.
 
-import type { ResourceType } from '../datastore/kube/resources.js';
+import type { ResourceType } from '../../datastore/kube/resources.js';
 import { qualifiedResource } from './status.js';
 
 export interface ResourceCounters {

@@ -4,7 +4,7 @@
 // advertised per node) and the monitoring stack (one with an external IP).
 
 import { createHash } from 'node:crypto';
-import type { KubeObject } from '../kube/object.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
 import { type Cluster, K8S_ALPHABET, type SimPod } from './cluster.js';
 import { meta } from './object-builders.js';
 

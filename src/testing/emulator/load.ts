@@ -5,9 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { listManifestFiles } from '../datastore/kube/manifests.js';
-import type { KubeObject } from '../datastore/kube/object.js';
-import { apiVersionOf, resourceTypeOf } from '../datastore/kube/resources.js';
+import { listManifestFiles } from '../../datastore/kube/manifests.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
+import { apiVersionOf, resourceTypeOf } from '../../datastore/kube/resources.js';
 import type { ObjectStore } from './store.js';
 
 export interface LoadError {

@@ -2,7 +2,7 @@
 // carries the policies a platform team would expect (application-tier allows, a default-deny
 // and a monitoring allow as Kubernetes NetworkPolicies). Drawn from the build stream.
 
-import type { KubeObject } from '../kube/object.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
 import { crd, k8sNetworkPolicy } from './object-builders.js';
 import type { Rng } from './rng.js';
 import { deploy, http, type NamespaceDef, ns, tcp, type WorkloadTemplate } from './workloads.js';

@@ -2,7 +2,7 @@
 // StatefulSets, bare Pods) that own its pods, plus the fixed seed and platform namespaces.
 // Generated tenant namespaces are in tenants.ts.
 
-import type { KubeObject } from '../kube/object.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
 import { DEFAULT_POOL, FINANCE_POOL } from './seed-resources.js';
 
 export interface PortDef {

@@ -3,9 +3,9 @@
 // comes from the seed, so generateObjects (and generateInitialState, the same objects
 // converted as the Kubernetes datastore would) is a pure function of its options.
 
+import { convertObject } from '../../datastore/convert/index.js';
+import { type KubeObject, objectId } from '../../datastore/kube/object.js';
 import type { KV } from '../../model/types.js';
-import { convertObject } from '../convert/index.js';
-import { type KubeObject, objectId } from '../kube/object.js';
 import { Cluster, K8S_ALPHABET, nodeSet, type SimNode, type Workload } from './cluster.js';
 import { Ipam } from './ipam.js';
 import { clusterObjects } from './objects.js';

@@ -3,8 +3,8 @@
 // for watches, and snapshots of past states for Exact lists and consistent pages.
 
 import { LRUCache } from 'lru-cache';
-import type { KubeObject } from '../datastore/kube/object.js';
-import { RESOURCE_TYPES, type ResourceType } from '../datastore/kube/resources.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
+import { RESOURCE_TYPES, type ResourceType } from '../../datastore/kube/resources.js';
 import { EventHistory, type EventType, type HistoryLimits, type StoreEvent } from './history.js';
 import { atResourceVersion, checkPreconditions, keyOf, prepareCreate, prepareUpdate } from './object-meta.js';
 import { alreadyExists, notFound } from './status.js';

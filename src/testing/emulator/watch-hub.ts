@@ -3,8 +3,8 @@
 // N as a 200 + ERROR event), picks its timeout, and keeps the open sessions for dropWatches().
 
 import type { ServerResponse } from 'node:http';
-import type { ResourceType } from '../datastore/kube/resources.js';
-import type { Logger } from '../model/logger.js';
+import type { ResourceType } from '../../datastore/kube/resources.js';
+import type { Logger } from '../../model/logger.js';
 import { watchLine } from './encode.js';
 import { type ListOptions, parseResourceVersion } from './query.js';
 import { objectFilter } from './selectors.js';

@@ -1,7 +1,7 @@
 // URL paths of the Kubernetes API, resolved against the served types: discovery documents,
 // collections (cluster-wide or in a namespace), items and their /status subresource.
 
-import { RESOURCE_TYPES, type ResourceType } from '../datastore/kube/resources.js';
+import { RESOURCE_TYPES, type ResourceType } from '../../datastore/kube/resources.js';
 
 export type Route =
   | { kind: 'discovery'; path: string[] }

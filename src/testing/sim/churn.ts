@@ -4,8 +4,8 @@
 // name existing objects, block allocations always match the running pods, and the pod count
 // hovers around its initial value. Objects already emitted are never mutated.
 
-import type { KubeObject } from '../kube/object.js';
-import type { ObjectEvent } from '../kube/object-sink.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
+import type { ObjectEvent } from '../../datastore/kube/object-sink.js';
 import { Cluster, type Workload } from './cluster.js';
 import { buildCluster, pickWorkload } from './generate.js';
 import { affinityObject, blockObject, nodeObject, podObject } from './objects.js';

@@ -2,8 +2,8 @@
 // (`metadata.name=x,spec.nodeName!=y`) as list and watch take them, parsed into predicates
 // on objects. Syntax follows k8s.io/apimachinery/pkg/labels and pkg/fields; errors are 400s.
 
-import type { KubeObject } from '../datastore/kube/object.js';
-import type { ResourceType } from '../datastore/kube/resources.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
+import type { ResourceType } from '../../datastore/kube/resources.js';
 import { badRequest } from './status.js';
 
 export type ObjectPredicate = (obj: KubeObject) => boolean;

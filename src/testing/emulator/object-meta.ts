@@ -4,8 +4,8 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { KubeObject, ObjectMeta } from '../datastore/kube/object.js';
-import { apiVersionOf, type ResourceType } from '../datastore/kube/resources.js';
+import type { KubeObject, ObjectMeta } from '../../datastore/kube/object.js';
+import { apiVersionOf, type ResourceType } from '../../datastore/kube/resources.js';
 import { badRequest, conflict, invalid, STALE_OBJECT } from './status.js';
 
 /** RFC 3339 to the second, as metav1.Time serialises. */

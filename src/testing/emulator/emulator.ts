@@ -7,8 +7,8 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { KubeObject } from '../datastore/kube/object.js';
-import { type ResourceType, resourceTypeOf } from '../datastore/kube/resources.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
+import { type ResourceType, resourceTypeOf } from '../../datastore/kube/resources.js';
 import { RequestFaults } from './faults.js';
 import type { HandlerContext } from './handlers.js';
 import { type HttpContext, requestListener } from './http.js';

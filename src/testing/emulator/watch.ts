@@ -5,9 +5,9 @@
 // backpressure; a watcher whose queue of live events outgrows its bound is terminated.
 
 import type { ServerResponse } from 'node:http';
-import type { KubeObject } from '../datastore/kube/object.js';
-import { apiVersionOf, type ResourceType } from '../datastore/kube/resources.js';
-import type { Logger } from '../model/logger.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
+import { apiVersionOf, type ResourceType } from '../../datastore/kube/resources.js';
+import type { Logger } from '../../model/logger.js';
 import { encode, watchLine } from './encode.js';
 import type { StoreEvent } from './history.js';
 import { atResourceVersion } from './object-meta.js';

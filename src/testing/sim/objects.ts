@@ -2,7 +2,7 @@
 // BGP annotations, Pods with their IPs, Namespaces, ServiceAccounts, and the IPAM CRDs in
 // Calico's stored format. One function per kind; each call builds a fresh object.
 
-import type { KubeObject } from '../kube/object.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
 import type { Cluster, SimNode, SimPod, Workload } from './cluster.js';
 import type { Block } from './ipam.js';
 import { crd, deepFreeze, meta } from './object-builders.js';

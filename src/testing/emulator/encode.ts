@@ -2,8 +2,8 @@
 // every list page and every watcher shares the same string. Items of built-in list kinds omit
 // apiVersion and kind, as the real server's typed lists do; custom resources keep them.
 
-import type { KubeObject } from '../datastore/kube/object.js';
-import { apiVersionOf, type ResourceType } from '../datastore/kube/resources.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
+import { apiVersionOf, type ResourceType } from '../../datastore/kube/resources.js';
 
 const full = new WeakMap<object, string>();
 const bare = new WeakMap<object, string>();

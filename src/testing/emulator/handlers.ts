@@ -3,8 +3,8 @@
 // send or has started a watch stream; failures are thrown as Status errors.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { KubeObject } from '../datastore/kube/object.js';
-import type { ResourceType } from '../datastore/kube/resources.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
+import type { ResourceType } from '../../datastore/kube/resources.js';
 import { mediaType, readObject, readText } from './body.js';
 import { encode } from './encode.js';
 import { type ListContext, listCollection } from './list.js';

@@ -2,7 +2,7 @@
 // (crd.projectcalico.org/v1 with v3 specs, as the Calico API server stores them) and core
 // Kubernetes objects. Every call builds a fresh object; shared parts are frozen.
 
-import type { KubeObject, ObjectMeta } from '../kube/object.js';
+import type { KubeObject, ObjectMeta } from '../../datastore/kube/object.js';
 
 export const CRD_API = 'crd.projectcalico.org/v1';
 

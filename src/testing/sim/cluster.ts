@@ -2,7 +2,7 @@
 // and the two pod operations that keep pods and IPAM blocks consistent. The initial build
 // and the churn generator both go through addPod/removePod, so their invariants are one.
 
-import type { KubeObject } from '../kube/object.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
 import type { Assignment, Block, Ipam } from './ipam.js';
 import type { SimOptions } from './options.js';
 import type { Rng } from './rng.js';

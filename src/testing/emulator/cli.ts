@@ -3,14 +3,14 @@
 // cluster (whose object generator the composition root injects as `seedObjects`).
 
 import { Command } from 'commander';
-import { type EmulatorConfig, emulatorScalarSchema, emulatorSchema } from '../config/emulator-config.js';
-import { ConfigError, listenError, settingError } from '../config/errors.js';
-import { requireDirectory } from '../config/paths.js';
-import { addListOption, addSchemaOptions, resolveConfig } from '../config/schema-options.js';
-import type { KubeObject } from '../datastore/kube/object.js';
-import { parseHostPort } from '../model/address.js';
-import type { Logger } from '../model/logger.js';
-import { createLogger } from '../observability/logging.js';
+import { type EmulatorConfig, emulatorScalarSchema, emulatorSchema } from '../../config/emulator-config.js';
+import { ConfigError, listenError, settingError } from '../../config/errors.js';
+import { requireDirectory } from '../../config/paths.js';
+import { addListOption, addSchemaOptions, resolveConfig } from '../../config/schema-options.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
+import { parseHostPort } from '../../model/address.js';
+import type { Logger } from '../../model/logger.js';
+import { createLogger } from '../../observability/logging.js';
 import { ApiEmulator } from './emulator.js';
 import type { LoadResult } from './load.js';
 

@@ -2,9 +2,9 @@
 // it from wherever a request fails to the HTTP layer. Messages, reasons and details follow
 // k8s.io/apimachinery/pkg/api/errors so clients see what a real kube-apiserver would send.
 
-import type { ResourceType } from '../datastore/kube/resources.js';
-import { ErrorCode } from '../errors/codes.js';
-import { TabbyError } from '../errors/tabby-error.js';
+import type { ResourceType } from '../../datastore/kube/resources.js';
+import { ErrorCode } from '../../errors/codes.js';
+import { TabbyError } from '../../errors/tabby-error.js';
 
 export interface StatusCause {
   reason?: string;

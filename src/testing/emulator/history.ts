@@ -3,7 +3,7 @@
 // are kept by count and age; `floorRv` is the newest resourceVersion whose later events are
 // all still here, so a watch or snapshot from any RV >= floorRv can be served exactly.
 
-import type { KubeObject } from '../datastore/kube/object.js';
+import type { KubeObject } from '../../datastore/kube/object.js';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
