@@ -146,7 +146,8 @@ module.exports = {
     },
     {
       name: 'config-reads-doubles-defaults',
-      comment: "config's schemas for the demo modes read a double's defaults from its options.ts and nothing else of it",
+      comment:
+        "config's schemas for the demo modes read a double's defaults from its options.ts and nothing else of it",
       severity: 'error',
       from: { path: '^src/config/' },
       to: { path: '^src/testing/', pathNot: '^src/testing/[^/]+/options\\.ts$' },
