@@ -103,17 +103,17 @@ module.exports = {
     {
       name: 'observability-watches-interfaces',
       comment:
-        'observability reads components through their types and stats: no datastore implementation (only datastore/source.ts), no emulator, no wire codec',
+        'observability reads components through their types and stats: no datastore implementation (only datastore/source.ts), no test double, no wire codec',
       severity: 'error',
       from: { path: '^src/observability/' },
-      to: { path: '^src/(datastore|emulator|protocol)/', pathNot: '^src/datastore/source\\.ts$' },
+      to: { path: '^src/(datastore|testing|protocol)/', pathNot: '^src/datastore/source\\.ts$' },
     },
     {
       name: 'observability-is-wired-by-roots',
       comment:
         "components do not know they are watched: only the composition roots (cli, the emulator's cli) import observability",
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(cli|observability)/|^src/emulator/cli\\.ts$' },
+      from: { path: '^src/', pathNot: '^src/(cli|observability)/|^src/testing/emulator/cli\\.ts$' },
       to: { path: '^src/observability/' },
     },
     {
@@ -133,8 +133,32 @@ module.exports = {
       comment:
         "components take typed options, not settings: only the composition roots (cli, the emulator's cli) import config",
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(cli|config)/|^src/emulator/cli\\.ts$' },
+      from: { path: '^src/', pathNot: '^src/(cli|config)/|^src/testing/emulator/cli\\.ts$' },
       to: { path: '^src/config/' },
+    },
+    {
+      name: 'product-not-doubles',
+      comment:
+        'src/testing holds the test doubles (the API emulator, the simulated cluster and the datastores made of them) for tests, the load test and the demo modes; the product imports them only where it offers those modes: cli/main.ts (the apiserver-emulator command), cli/serve.ts (--datastore sim|sim-api) and config (their defaults, next rule)',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(testing|config)/|^src/cli/(main|serve)\\.ts$' },
+      to: { path: '^src/testing/' },
+    },
+    {
+      name: 'config-reads-doubles-defaults',
+      comment:
+        "config's schemas for the demo modes read a double's defaults from its options.ts and nothing else of it",
+      severity: 'error',
+      from: { path: '^src/config/' },
+      to: { path: '^src/testing/', pathNot: '^src/testing/[^/]+/options\\.ts$' },
+    },
+    {
+      name: 'doubles-stand-outside',
+      comment:
+        "the doubles stand where the cluster stands: they build Kubernetes objects (datastore/kube) and convert them as the real datastore does, and know nothing of the server, the wire, the cache or the agent (the emulator's cli also reads config and observability, rules above)",
+      severity: 'error',
+      from: { path: '^src/testing/' },
+      to: { path: '^src/', pathNot: '^src/(testing|datastore|model|errors|config|observability)/' },
     },
     {
       name: 'only-cli-composes',

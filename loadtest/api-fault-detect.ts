@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { convertObject } from '../src/datastore/convert/index.js';
 import { KubernetesDatastore } from '../src/datastore/kubernetes/kubernetes-datastore.js';
-import { generateObjects } from '../src/datastore/sim/index.js';
-import { ApiEmulator } from '../src/emulator/emulator.js';
 import { silentLogger } from '../src/model/logger.js';
 import type { KV, SyncStatus } from '../src/model/types.js';
+import { ApiEmulator } from '../src/testing/emulator/emulator.js';
+import { generateObjects } from '../src/testing/sim/index.js';
 
 const REPS = Number(process.argv[2] ?? 3);
 const SIM = { nodes: 50, pods: 1_000, seed: 7 };

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { computeBgp } from '../src/agent/calc/routing/bgp.js';
 import { RoutingState } from '../src/agent/calc/routing/state.js';
 import { renderBirdConfig } from '../src/agent/dataplane/bird/render.js';
-import { generateInitialState } from '../src/datastore/sim/index.js';
 import { Keys } from '../src/model/keys.js';
 import type { JsonValue, KV } from '../src/model/types.js';
+import { generateInitialState } from '../src/testing/sim/index.js';
 
 const REPS = Number(process.env['BIRD_BENCH_REPS'] ?? 5);
 const RR_LABEL = 'calico-route-reflector';

@@ -1,4 +1,4 @@
-// Compression study: the felix snapshot of a simulated cluster (src/datastore/sim), chunked
+// Compression study: the felix snapshot of a simulated cluster (src/testing/sim), chunked
 // exactly as the server sends it (1 MiB MessagePack bodies, each compressed on its own), run
 // through deflate, brotli and zstd at a few levels: compressed size, encode time (the server,
 // once per snapshot) and decode time (every client). Prints a Markdown table for
@@ -14,13 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as zlib from 'node:zlib';
-import { generateInitialState } from '../src/datastore/sim/index.js';
 import { HEADER_BYTES, packr } from '../src/protocol/codec.js';
 import { MsgType } from '../src/protocol/messages.js';
 import { profileViolation } from '../src/protocol/profile.js';
 import { runtimeZstd } from '../src/protocol/zstd.js';
 import { SnapshotCache } from '../src/snapcache/cache.js';
 import { SyncerRouter } from '../src/snapcache/router.js';
+import { generateInitialState } from '../src/testing/sim/index.js';
 
 interface Codec {
   name: string;

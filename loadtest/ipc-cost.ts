@@ -10,12 +10,12 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { SimulatedCluster } from '../src/datastore/sim/simulated-cluster.js';
 import { silentLogger } from '../src/model/logger.js';
 import { SEED_PART_BYTES } from '../src/server/workers/pool.js';
 import { SnapshotCache } from '../src/snapcache/cache.js';
 import { seedParts } from '../src/snapcache/mirror.js';
 import { SyncerRouter } from '../src/snapcache/router.js';
+import { SimulatedCluster } from '../src/testing/sim/simulated-cluster.js';
 
 const [nodes = 1_000, pods = 30_000] = process.argv.slice(2).map(Number);
 if (process.argv[2] === 'child') {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { serialize } from 'node:v8';
 import type { Scenario } from '../src/config/loadtest-config.js';
 import { RESOURCE_TYPES } from '../src/datastore/kube/resources.js';
-import type { StatsSnapshot } from '../src/emulator/stats.js';
+import type { StatsSnapshot } from '../src/testing/emulator/stats.js';
 import type {
   AgentConnectArgs,
   AgentConnectResult,

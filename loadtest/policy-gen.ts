@@ -6,8 +6,8 @@
 import type { PolicyCalculator } from '../src/agent/calc/index.js';
 import { convertObject } from '../src/datastore/convert/index.js';
 import type { KubeObject } from '../src/datastore/kube/object.js';
-import { Rng, RngStream } from '../src/datastore/sim/rng.js';
 import type { JsonValue, KV } from '../src/model/types.js';
+import { Rng, RngStream } from '../src/testing/sim/rng.js';
 
 export interface GenOptions {
   readonly seed: number;

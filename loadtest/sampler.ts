@@ -2,7 +2,7 @@
 // CPU and RSS of the server side and of the API from /proc, bytes the API served. Keeps the
 // timeline for the report and prints the live progress line.
 
-import type { StatsSnapshot } from '../src/emulator/stats.js';
+import type { StatsSnapshot } from '../src/testing/emulator/stats.js';
 import type { AgentProgress } from './agent-worker.js';
 import type { Child } from './ipc.js';
 import type { ProcGroup } from './proc-stats.js';

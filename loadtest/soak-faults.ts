@@ -4,7 +4,7 @@
 // failing run replays with the same faults in the same order; wall times follow recovery.
 
 import { once } from 'node:events';
-import { Rng, RngStream } from '../src/datastore/sim/rng.js';
+import { Rng, RngStream } from '../src/testing/sim/rng.js';
 import type { ApiFault } from './api-process.js';
 import type { Child } from './ipc.js';
 import type { Replica } from './replicas.js';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SyncClient } from '../src/client/sync-client.js';
-import { generateObjects } from '../src/datastore/sim/index.js';
+import { generateObjects } from '../src/testing/sim/index.js';
 import type { ApiInfo } from './api-process.js';
 import { Child } from './ipc.js';
 import { freePort, Replica, SOURCE_ENTRY, startReplicas, type TabbyEntry } from './replicas.js';

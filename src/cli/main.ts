@@ -2,8 +2,8 @@
 // The `tabby` command: one subcommand per composition root.
 
 import { Command } from 'commander';
-import { generateObjects } from '../datastore/sim/index.js';
-import { apiserverEmulatorCommand } from '../emulator/cli.js';
+import { apiserverEmulatorCommand } from '../testing/emulator/cli.js';
+import { generateObjects } from '../testing/sim/index.js';
 import { agentCommand } from './agent.js';
 import { endQuietlyOnClosedStdout, exitOnFailure } from './exit.js';
 import { explainCommand } from './explain.js';

@@ -14,7 +14,6 @@ import { convertObject } from '../datastore/convert/index.js';
 import { FileDatastore } from '../datastore/file/file-datastore.js';
 import { PodPlacementIndex } from '../datastore/kube/pod-placement.js';
 import { KubernetesDatastore } from '../datastore/kubernetes/kubernetes-datastore.js';
-import { SimulatedCluster } from '../datastore/sim/simulated-cluster.js';
 import type { DatastoreSource, NodeReportRecorder } from '../datastore/source.js';
 import { LintOptionsError } from '../lint/index.js';
 import { parseHostPort } from '../model/address.js';
@@ -31,12 +30,13 @@ import { startSummary } from '../observability/summary.js';
 import { zstdCodec } from '../protocol/zstd.js';
 import { SnapshotCache } from '../snapcache/cache.js';
 import { SyncerRouter } from '../snapcache/router.js';
+import { SimulatedCluster } from '../testing/sim/simulated-cluster.js';
+import { EmulatedSimDatastore } from '../testing/sim-api.js';
 import { startDiscovery } from './discovery.js';
 import { exitAfterFlush } from './exit.js';
 import { loadKubeconfig } from './kubeconfig.js';
 import { coresAvailable, singleProcess, workerCount, workerProcesses } from './serve-fanout.js';
 import { cacheOptions, loadTls } from './serve-options.js';
-import { EmulatedSimDatastore } from './sim-api.js';
 import { onStopRequest } from './stop-request.js';
 
 export function serveCommand(): Command {

@@ -1,9 +1,9 @@
 // Settings of `tabby apiserver-emulator`: like every command's, each is a flag, a TABBY_* env
 // var and a config-file key from this one schema. Defaults of the emulator's own options come
-// from emulator/options.ts, where the emulator keeps them.
+// from testing/emulator/options.ts, where the emulator keeps them.
 
 import { z } from 'zod';
-import { DEFAULT_EMULATOR_OPTIONS as d } from '../emulator/options.js';
+import { DEFAULT_EMULATOR_OPTIONS as d } from '../testing/emulator/options.js';
 import { listenAddress } from './fields.js';
 
 const count = z.coerce.number().int();

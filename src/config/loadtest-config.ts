@@ -18,7 +18,7 @@ export const scenarioSchema = z
       .regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes')
       .describe('scenario name (file name without .yaml)'),
     description: z.string().default(''),
-    /** The simulated cluster the API emulator serves (src/datastore/sim). */
+    /** The simulated cluster the API emulator serves (src/testing/sim). */
     cluster: z
       .object({
         nodes: positive.min(4).max(5_000).default(50),

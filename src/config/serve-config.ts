@@ -4,10 +4,10 @@
 
 import { z } from 'zod';
 import { DEFAULT_WATCHER_OPTIONS as watcher } from '../datastore/kubernetes/options.js';
-import { DEFAULT_SIM_OPTIONS as sim } from '../datastore/sim/options.js';
 import { DEFAULT_MAX_MESH_NODES } from '../lint/options.js';
 import { DEFAULT_SERVER_OPTIONS as server } from '../server/options.js';
 import { DEFAULT_CACHE_OPTIONS as cache } from '../snapcache/options.js';
+import { DEFAULT_SIM_OPTIONS as sim } from '../testing/sim/options.js';
 import { compressionSetting, discoveryService, listenAddress as hostPort } from './fields.js';
 import { namesPods, serverTlsFields, serverTlsProblems } from './tls-config.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateObjects } from '../../src/datastore/sim/index.js';
+import { generateObjects } from '../../src/testing/sim/index.js';
 import { serve, simArgs, tabby } from '../harness/cli.js';
 
 const SIM = { seed: 1, nodes: 4, pods: 6 };

@@ -8,13 +8,13 @@ import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ConfigError } from '../../src/config/errors.js';
+import { silentLogger } from '../../src/model/logger.js';
 import {
   apiserverEmulatorCommand,
   type EmulatorCliOptions,
   runApiserverEmulator,
-} from '../../src/emulator/cli.js';
-import { ApiEmulator } from '../../src/emulator/emulator.js';
-import { silentLogger } from '../../src/model/logger.js';
+} from '../../src/testing/emulator/cli.js';
+import { ApiEmulator } from '../../src/testing/emulator/emulator.js';
 import { pod } from '../harness/emulator.js';
 
 const cleanup: Array<() => unknown> = [];

@@ -6,9 +6,9 @@ import { connect } from 'node:net';
 import { type ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
-import { ApiEmulator } from '../../src/emulator/emulator.js';
-import { kubeconfigYaml } from '../../src/emulator/kubeconfig.js';
-import type { EmulatorOptions } from '../../src/emulator/options.js';
+import { ApiEmulator } from '../../src/testing/emulator/emulator.js';
+import { kubeconfigYaml } from '../../src/testing/emulator/kubeconfig.js';
+import type { EmulatorOptions } from '../../src/testing/emulator/options.js';
 import { pod, recordWatch, rejection, startEmulator } from '../harness/emulator.js';
 import { waitFor } from '../harness/stack.js';
 

@@ -7,12 +7,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SyncClient } from '../../src/client/sync-client.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import { KubernetesDatastore } from '../../src/datastore/kubernetes/kubernetes-datastore.js';
-import { generateObjects } from '../../src/datastore/sim/index.js';
-import type { ApiEmulator } from '../../src/emulator/emulator.js';
 import { silentLogger } from '../../src/model/logger.js';
 import type { SyncStatus } from '../../src/model/types.js';
 import { SnapshotCache } from '../../src/snapcache/cache.js';
 import { SyncerRouter } from '../../src/snapcache/router.js';
+import type { ApiEmulator } from '../../src/testing/emulator/emulator.js';
+import { generateObjects } from '../../src/testing/sim/index.js';
 import { type EmulatorHarness, pod, startEmulator } from '../harness/emulator.js';
 import { type Stack, startStack, TEST_CACHE_OPTIONS, waitFor } from '../harness/stack.js';
 

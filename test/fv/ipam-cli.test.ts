@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlockUsage, BorrowedUsage, PoolUsage } from '../../src/agent/calc/routing/ipam-report.js';
-import { buildCluster } from '../../src/datastore/sim/index.js';
+import { buildCluster } from '../../src/testing/sim/index.js';
 import { run, serve, simArgs } from '../harness/cli.js';
 
 const SIM = { seed: 1, nodes: 20, pods: 1500 };

@@ -6,10 +6,10 @@ import { SyncClient } from '../../src/client/sync-client.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import { RESOURCE_TYPES } from '../../src/datastore/kube/resources.js';
 import { KubernetesDatastore } from '../../src/datastore/kubernetes/kubernetes-datastore.js';
-import { generateInitialState, generateObjects } from '../../src/datastore/sim/index.js';
 import { syncersForKey } from '../../src/model/keys.js';
 import { silentLogger } from '../../src/model/logger.js';
 import { hashState } from '../../src/model/state-hash.js';
+import { generateInitialState, generateObjects } from '../../src/testing/sim/index.js';
 import { type EmulatorHarness, startEmulator } from '../harness/emulator.js';
 import { type Stack, startStack, waitFor } from '../harness/stack.js';
 

@@ -4,11 +4,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SyncClient } from '../../src/client/sync-client.js';
-import { SimulatedCluster } from '../../src/datastore/sim/simulated-cluster.js';
 import { Keys } from '../../src/model/keys.js';
 import { encodeMessage } from '../../src/protocol/codec.js';
 import { MsgType } from '../../src/protocol/messages.js';
 import type { NodeReportSink } from '../../src/server/server.js';
+import { SimulatedCluster } from '../../src/testing/sim/simulated-cluster.js';
 import { RawClient } from '../harness/raw-client.js';
 import { perTestStack, startStack, waitFor } from '../harness/stack.js';
 

@@ -3,11 +3,11 @@
 // rewrites whole Node objects, keeps the reported annotation.
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmulatedSimDatastore } from '../../src/cli/sim-api.js';
 import { WIREGUARD_KEY_ANNOTATION } from '../../src/datastore/kubernetes/node-key-writer.js';
 import { Keys } from '../../src/model/keys.js';
 import { silentLogger } from '../../src/model/logger.js';
 import type { KV, SyncStatus } from '../../src/model/types.js';
+import { EmulatedSimDatastore } from '../../src/testing/sim-api.js';
 import { waitFor } from '../harness/stack.js';
 
 class Sink {

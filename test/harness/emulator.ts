@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException, KubeConfig, type KubernetesObject, Watch } from '@kubernetes/client-node';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
-import { ApiEmulator } from '../../src/emulator/emulator.js';
-import type { EmulatorOptions } from '../../src/emulator/options.js';
-import type { Status } from '../../src/emulator/status.js';
+import { ApiEmulator } from '../../src/testing/emulator/emulator.js';
+import type { EmulatorOptions } from '../../src/testing/emulator/options.js';
+import type { Status } from '../../src/testing/emulator/status.js';
 
 export interface EmulatorHarness {
   emu: ApiEmulator;

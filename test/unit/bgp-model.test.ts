@@ -11,7 +11,7 @@ import {
   hashRouterId,
 } from '../../src/agent/calc/routing/bgp.js';
 import { RoutingState } from '../../src/agent/calc/routing/state.js';
-import { generateInitialState } from '../../src/datastore/sim/index.js';
+import { generateInitialState } from '../../src/testing/sim/index.js';
 import { affinity, bgpConfig, bgpPeer, node, pool, stateOf } from './bgp-fixtures.js';
 
 function model(state: RoutingState, name: string): BgpModel {

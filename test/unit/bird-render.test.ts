@@ -15,7 +15,7 @@ import {
   renderBirdConfig,
 } from '../../src/agent/dataplane/bird/render.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
-import { generateInitialState } from '../../src/datastore/sim/index.js';
+import { generateInitialState } from '../../src/testing/sim/index.js';
 import {
   affinity,
   bgpConfig,

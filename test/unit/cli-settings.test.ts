@@ -9,7 +9,7 @@ import { nodeCommand } from '../../src/cli/node-status.js';
 import { serveCommand } from '../../src/cli/serve.js';
 import { statusCommand } from '../../src/cli/status.js';
 import { syncCommand } from '../../src/cli/sync.js';
-import { apiserverEmulatorCommand } from '../../src/emulator/cli.js';
+import { apiserverEmulatorCommand } from '../../src/testing/emulator/cli.js';
 
 /** The commands that take settings (leaves: `ipam show`, `node status`). */
 function leaves(cmd: Command, prefix = ''): Array<[string, Command]> {

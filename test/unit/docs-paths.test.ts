@@ -8,7 +8,7 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 const DOCS = [
   'README.md',
   'proto/PROTOCOL.md',
-  'src/emulator/README.md',
+  'src/testing/emulator/README.md',
   ...readdirSync(join(ROOT, 'docs'))
     .filter((f) => f.endsWith('.md'))
     .map((f) => `docs/${f}`),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ipamReport } from '../../src/agent/calc/routing/ipam-report.js';
 import { renderIpamReport } from '../../src/agent/calc/routing/ipam-report-text.js';
 import { RoutingState } from '../../src/agent/calc/routing/state.js';
-import { buildCluster, generateInitialState } from '../../src/datastore/sim/index.js';
+import { buildCluster, generateInitialState } from '../../src/testing/sim/index.js';
 
 describe('ipamReport', () => {
   const opts = { nodes: 12, pods: 400, borrowRate: 0.05 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateInitialState } from '../../src/datastore/sim/index.js';
 import { Keys, keyKind, SYNCER_TABLE, syncersForKey } from '../../src/model/keys.js';
+import { generateInitialState } from '../../src/testing/sim/index.js';
 
 describe('keys and the syncer table', () => {
   it('every key builder produces a key of its own kind', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
-import { generateInitialState } from '../../src/datastore/sim/index.js';
 import { countFindings, LINT_RULES, LintStage, lint, renderFindings } from '../../src/lint/index.js';
 import { Keys } from '../../src/model/keys.js';
 import type { JsonValue, KV } from '../../src/model/types.js';
+import { generateInitialState } from '../../src/testing/sim/index.js';
 
 const v3 = (kind: string, name: string, spec: unknown): KubeObject => ({
   apiVersion: 'projectcalico.org/v3',

@@ -1,10 +1,10 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { generateInitialState } from '../../src/datastore/sim/index.js';
 import { Keys } from '../../src/model/keys.js';
 import type { Logger } from '../../src/model/logger.js';
 import type { KV, SyncStatus } from '../../src/model/types.js';
 import { LintTap } from '../../src/observability/lint-tap.js';
+import { generateInitialState } from '../../src/testing/sim/index.js';
 
 function recorder() {
   const lines: { level: string; obj: unknown; msg?: string }[] = [];

@@ -1,12 +1,12 @@
 // One table of address and CIDR texts and what each reading makes of them, pinned from the three
 // parsers src/model/net replaced: the converters' Go syntax (datastore/convert/net.ts), the
-// agent's lenient wire reading (agent/calc/cidr.ts) and the simulated IPAM (datastore/sim/ipv4.ts).
+// agent's lenient wire reading (agent/calc/cidr.ts) and the simulated IPAM (testing/sim/ipv4.ts).
 // CHANGED lists the rows where the shared library decides otherwise, and why.
 
 import { describe, expect, it } from 'vitest';
-import { formatRange, ipToInt, parseRange } from '../../src/datastore/sim/ipv4.js';
 import { formatCidr, parseCidr, parseNet } from '../../src/model/net/cidr.js';
 import { formatIp, parseIp } from '../../src/model/net/ip.js';
+import { formatRange, ipToInt, parseRange } from '../../src/testing/sim/ipv4.js';
 
 /** [text, Go address, Go CIDR, Go CIDR or bare address, agent net (masked), sim range]; null = rejected. */
 type Row = readonly [string, string | null, string | null, string | null, string | null, string | null];

@@ -3,7 +3,6 @@
 // coalescing (latest wins), and the sim datastore's in-memory overlay.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
-import { SimulatedCluster } from '../../src/datastore/sim/simulated-cluster.js';
 import { NodeNotFoundError } from '../../src/datastore/source.js';
 import { Keys } from '../../src/model/keys.js';
 import { silentLogger } from '../../src/model/logger.js';
@@ -18,6 +17,7 @@ import {
 } from '../../src/protocol/reports.js';
 import { type NodeReportSink, NodeReports, type Reporter } from '../../src/server/reports.js';
 import { CounterMap } from '../../src/server/stats.js';
+import { SimulatedCluster } from '../../src/testing/sim/simulated-cluster.js';
 
 const KIND = 'wireguard-public-key';
 const newKey = (): string => randomBytes(32).toString('base64');

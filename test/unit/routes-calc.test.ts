@@ -6,11 +6,11 @@ import {
   planRoutes,
 } from '../../src/agent/calc/routing/routes.js';
 import { RoutingState } from '../../src/agent/calc/routing/state.js';
-import { generateInitialState } from '../../src/datastore/sim/index.js';
 import { Keys } from '../../src/model/keys.js';
 import { cidrContains, parseNet } from '../../src/model/net/cidr.js';
 import { parseIp } from '../../src/model/net/ip.js';
 import type { JsonValue, KV } from '../../src/model/types.js';
+import { generateInitialState } from '../../src/testing/sim/index.js';
 
 /** The route the kernel would pick for `ip`: longest prefix wins. */
 function lookup(routes: readonly DesiredRoute[], ip: string): DesiredRoute | undefined {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RoutingState } from '../../src/agent/calc/routing/state.js';
-import { generateInitialState } from '../../src/datastore/sim/index.js';
 import { Keys } from '../../src/model/keys.js';
+import { generateInitialState } from '../../src/testing/sim/index.js';
 
 describe('RoutingState', () => {
   const kvs = generateInitialState({ nodes: 20, pods: 600, borrowRate: 0.05 });

@@ -3,8 +3,8 @@
 // (as kube-apiserver's watch cache does), not grow with the churn of the last five minutes.
 // Time is a fake clock: each write is one simulated second apart.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EmulatedSimDatastore } from '../../src/cli/sim-api.js';
 import { silentLogger } from '../../src/model/logger.js';
+import { EmulatedSimDatastore } from '../../src/testing/sim-api.js';
 
 afterEach(() => {
   vi.useRealTimers();

@@ -7,16 +7,16 @@ import { convertObject } from '../../src/datastore/convert/index.js';
 import { type KubeObject, objectId } from '../../src/datastore/kube/object.js';
 import { type ObjectEvent, ObjectSink } from '../../src/datastore/kube/object-sink.js';
 import { resourceTypeOf } from '../../src/datastore/kube/resources.js';
+import { Keys, keyKind } from '../../src/model/keys.js';
+import { silentLogger } from '../../src/model/logger.js';
+import type { JsonValue, KV, SyncStatus } from '../../src/model/types.js';
 import {
   ChurnGenerator,
   generateInitialState,
   generateObjects,
   SimOptionsError,
   SimulatedCluster,
-} from '../../src/datastore/sim/index.js';
-import { Keys, keyKind } from '../../src/model/keys.js';
-import { silentLogger } from '../../src/model/logger.js';
-import type { JsonValue, KV, SyncStatus } from '../../src/model/types.js';
+} from '../../src/testing/sim/index.js';
 
 type Obj = Record<string, JsonValue>;
 const SMALL = { seed: 7, nodes: 12, pods: 400, namespaces: 4 };

@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { RoutingState } from '../../src/agent/calc/routing/state.js';
 import { computeWireguard, type WireguardModel } from '../../src/agent/calc/routing/wireguard.js';
 import { publicKeyOf } from '../../src/agent/dataplane/wireguard/keys.js';
-import { generateInitialState } from '../../src/datastore/sim/index.js';
 import { Keys } from '../../src/model/keys.js';
 import { cidrCovers, parseNet } from '../../src/model/net/cidr.js';
 import { parseIp } from '../../src/model/net/ip.js';
 import type { JsonValue, KV } from '../../src/model/types.js';
+import { generateInitialState } from '../../src/testing/sim/index.js';
 
 // Deterministic, valid keys: the public key of a private key made of one repeated byte.
 const key = (n: number) => publicKeyOf(Buffer.alloc(32, n));
