@@ -8,7 +8,10 @@ export interface CacheOptions {
   syncer: SyncerType;
   /** A batch becomes a generation once it holds this many keys... */
   maxBatchSize: number;
-  /** ...or when its first update is this old. */
+  /**
+   * ...or once this long has passed since the last batch was taken: at most one generation per
+   * window, and an update after a quiet spell goes out at once (cache.ts scheduleFlush).
+   */
   maxBatchDelayMs: number;
   /** Retained history (for catch-up and resume) is bounded by bytes and by age. */
   maxHistoryBytes: number;
