@@ -95,10 +95,72 @@ module.exports = {
     {
       name: 'dataplane-below-the-agent',
       comment:
-        'agent/dataplane turns calc output into kernel state: it imports calc, the model and the error root, never the agent runtime, the wire, a datastore or the server',
+        'agent/dataplane turns calc output into kernel state: it imports calc, the model and the error root, never the wire, a datastore or the server; of the agent runtime only the part contracts it implements (runtime/parts.ts, types)',
       severity: 'error',
       from: { path: '^src/agent/dataplane/' },
-      to: { path: '^src/', pathNot: '^src/(agent/dataplane|agent/calc|model|errors)/' },
+      to: {
+        path: '^src/',
+        pathNot: '^src/(agent/dataplane|agent/calc|model|errors)/|^src/agent/runtime/parts\\.ts$',
+      },
+    },
+    {
+      name: 'parts-implement-contracts',
+      comment:
+        'a dataplane part knows the runtime only as the contract it implements (runtime/parts.ts), type-only',
+      severity: 'error',
+      from: { path: '^src/agent/dataplane/' },
+      to: {
+        path: '^src/agent/runtime/',
+        pathNot: '^src/agent/runtime/parts\\.ts$',
+        dependencyTypesNot: ['type-only'],
+      },
+    },
+    {
+      name: 'runtime-takes-parts',
+      comment:
+        'agent/runtime (apply loops, which stream feeds which part, start/stop, health) drives parts through runtime/parts.ts: it imports no dataplane; the composition root builds the managers and hands them over',
+      severity: 'error',
+      from: { path: '^src/agent/runtime/' },
+      to: { path: '^src/', pathNot: '^src/(agent/runtime|agent/calc|client|model|errors)/' },
+    },
+    {
+      name: 'agent-parts-in-folders',
+      comment:
+        'the agent is its runtime, its calc and its dataplane parts: no module at src/agent/ root (each part is dataplane/<part>/ with manager.ts, a pure render, a driver and a shim; test/unit/agent-shape.test.ts)',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^src/agent/[^/]+$' },
+    },
+    {
+      name: 'render-is-pure',
+      comment:
+        "a part's render (and the rule model and maps compiler they share) turns desired state into its syntax and touches nothing: no file system, processes or sockets, no driver, no shim",
+      severity: 'error',
+      from: {
+        path: [
+          '^src/agent/dataplane/(rules|maps)/',
+          '^src/agent/dataplane/[a-z]+/(render|render-filters|translate|restore|encode|plan|host-stages|incremental|conf|ip-route|status)[.]ts$',
+        ],
+      },
+      to: {
+        path: [
+          '^(node:)?(child_process|fs|fs/promises|net|dgram|http|https|os)$',
+          '^src/agent/dataplane/[a-z]+/(driver|shim|process|birdc|device|netlink|keys|handshakes)[.]ts$',
+          '^src/agent/dataplane/exec-shim[.]ts$',
+        ],
+        dependencyTypesNot: ['type-only'],
+      },
+    },
+    {
+      name: 'os-through-shims',
+      comment:
+        'only the shims start processes (exec-shim.ts, wireguard/shim.ts) and bird/process.ts, which supervises the bird daemon: drivers reach the OS through a shim tests replace',
+      severity: 'error',
+      from: {
+        path: '^src/agent/',
+        pathNot: '^src/agent/dataplane/(exec-shim|wireguard/shim|bird/process)\\.ts$',
+      },
+      to: { path: '^(node:)?child_process$', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'observability-watches-interfaces',

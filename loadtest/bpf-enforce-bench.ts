@@ -5,9 +5,9 @@
 // probed until it connects again. Reports medians of the sync time (change in -> kernel
 // programmed) and of the time until a probe saw it. `npm run bench:enforce` (root).
 
-import type { PolicyDataplane } from '../src/agent/agent.js';
-import { BpfDataplane } from '../src/agent/bpf-dataplane.js';
 import { PolicyCalculator } from '../src/agent/calc/index.js';
+import { BpfDataplane } from '../src/agent/dataplane/bpf/manager.js';
+import type { PolicyDataplane } from '../src/agent/runtime/parts.js';
 import { convertObject } from '../src/datastore/convert/index.js';
 import type { KubeObject } from '../src/datastore/kube/object.js';
 import { keyKind } from '../src/model/keys.js';

@@ -6,9 +6,9 @@
 // PACKET_BENCH_SHAPE=members puts the N nets in one rule (an IP set / LPM trie) instead.
 
 import { execFileSync } from 'node:child_process';
-import type { PolicyDataplane } from '../src/agent/agent.js';
-import { BpfDataplane } from '../src/agent/bpf-dataplane.js';
 import { PolicyCalculator } from '../src/agent/calc/index.js';
+import { BpfDataplane } from '../src/agent/dataplane/bpf/manager.js';
+import type { PolicyDataplane } from '../src/agent/runtime/parts.js';
 import { Keys } from '../src/model/keys.js';
 import { silentLogger } from '../src/model/logger.js';
 import type { KV } from '../src/model/types.js';

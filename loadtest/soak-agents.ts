@@ -7,9 +7,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PolicyAgent, type PolicyDataplane } from '../src/agent/agent.js';
 import type { PolicyCalculator } from '../src/agent/calc/index.js';
-import { DryRunDataplane } from '../src/agent/dry-run.js';
+import { DryRunDataplane } from '../src/agent/dataplane/dry-run/manager.js';
+import type { PolicyDataplane } from '../src/agent/runtime/parts.js';
+import { PolicyAgent } from '../src/agent/runtime/policy-agent.js';
 import { SyncClient } from '../src/client/sync-client.js';
 import { silentLogger } from '../src/model/logger.js';
 import { serveCommands } from './ipc.js';

@@ -2,14 +2,14 @@
 // when this kernel and process can load it, else iptables with a warning), each with the
 // cleanup that removes what it programmed (--cleanup, --cleanup-on-stop).
 
-import type { PolicyDataplane } from '../agent/agent.js';
-import { BpfDataplane } from '../agent/bpf-dataplane.js';
 import { BpfDriver, BpfError, defaultObjectPath } from '../agent/dataplane/bpf/index.js';
+import { BpfDataplane } from '../agent/dataplane/bpf/manager.js';
+import { DryRunDataplane } from '../agent/dataplane/dry-run/manager.js';
 import { execShim, IptablesDriver } from '../agent/dataplane/iptables/index.js';
+import { dryRunIptables, IptablesDataplane } from '../agent/dataplane/iptables/manager.js';
 import { NftablesDriver } from '../agent/dataplane/nftables/index.js';
-import { DryRunDataplane } from '../agent/dry-run.js';
-import { dryRunIptables, IptablesDataplane } from '../agent/iptables-dataplane.js';
-import { dryRunNftables, NftablesDataplane } from '../agent/nftables-dataplane.js';
+import { dryRunNftables, NftablesDataplane } from '../agent/dataplane/nftables/manager.js';
+import type { PolicyDataplane } from '../agent/runtime/parts.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import type { Logger } from '../model/logger.js';
 import { CommandFailed } from './exit.js';

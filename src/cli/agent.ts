@@ -6,16 +6,19 @@
 import { lstat, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Command } from 'commander';
-import { PolicyAgent } from '../agent/agent.js';
-import { BirdDataplane } from '../agent/bird-dataplane.js';
 import { BirdConnectError, birdCommand } from '../agent/dataplane/bird/birdc.js';
 import { BirdDriver } from '../agent/dataplane/bird/driver.js';
+import { BirdDataplane } from '../agent/dataplane/bird/manager.js';
+import { registerBirdMetrics } from '../agent/dataplane/bird/metrics.js';
 import { BirdProcess } from '../agent/dataplane/bird/process.js';
 import { FAST_TIMERS, PRODUCTION_TIMERS } from '../agent/dataplane/bird/render.js';
 import { RouteDataplane } from '../agent/dataplane/routes/index.js';
 import { WireguardDataplane } from '../agent/dataplane/wireguard/index.js';
-import { RoutingAgent, type RoutingPart } from '../agent/routing-agent.js';
-import { logStreamMilestones } from '../agent/stream-log.js';
+import { registerWireguardMetrics } from '../agent/dataplane/wireguard/metrics.js';
+import { agentReadiness } from '../agent/runtime/health.js';
+import { agentMetrics } from '../agent/runtime/metrics.js';
+import { NodeAgent } from '../agent/runtime/node-agent.js';
+import type { RoutingPart } from '../agent/runtime/parts.js';
 import { SyncClient } from '../client/sync-client.js';
 import { type AgentConfig, agentSchema } from '../config/agent-config.js';
 import { ConfigError } from '../config/errors.js';
@@ -24,8 +27,6 @@ import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 import { clientTlsOptions } from '../config/tls-config.js';
 import { parseHostPort } from '../model/address.js';
 import type { Logger } from '../model/logger.js';
-import { registerBirdMetrics, registerWireguardMetrics } from '../observability/agent-daemon-metrics.js';
-import { type AgentHealthSources, agentHealth } from '../observability/agent-health.js';
 import { startHealthServer } from '../observability/health.js';
 import { createLogger } from '../observability/logging.js';
 import { ReportKind } from '../protocol/reports.js';
@@ -74,25 +75,21 @@ export function agentCommand(): Command {
       return;
     }
     const felix = client('felix');
-    const policy = policyPart ? new PolicyAgent(cfg.node, felix, policyPart.dataplane, log) : undefined;
-    const routing = await createRouting(cfg, felix, client, log);
-    logStreamMilestones(cfg.node, routing?.bgp ? [felix, routing.bgp] : [felix], log);
-    if (!policy && !routing)
-      throw new ConfigError('nothing to do: --dataplane none, --bgp off, --routes off and --wireguard off');
-    const health = await startAgentHealth(cfg, routing, {
-      parts: () => ({
-        ...(policy && { [policy.name]: policy.stats }),
-        ...routing?.agent.stats(),
-      }),
-      streams: () => ({
-        ...((policy || routing?.usesFelix) && { felix: felix.status }),
-        ...(routing?.bgp && { bgp: routing.bgp.status }),
-      }),
+    const routing = await createRoutingParts(cfg, felix, log);
+    const bgp = routing.bgp.length > 0 ? client('bgp') : undefined;
+    const agent = new NodeAgent({
+      node: cfg.node,
+      felix,
+      ...(bgp && { bgp, bgpParts: routing.bgp }),
+      ...(policyPart && { policy: policyPart.dataplane }),
+      felixParts: routing.felix,
+      log,
     });
+    if (agent.empty)
+      throw new ConfigError('nothing to do: --dataplane none, --bgp off, --routes off and --wireguard off');
+    const health = await startAgentHealth(cfg, agent, routing.wireguard);
     if (health) log.info({ address: health }, 'health and metrics listening');
-    policy?.start();
-    // One felix connection serves both parts; start() twice would be harmless but pointless.
-    if (routing) policy ? routing.startBgpOnly() : routing.agent.start();
+    agent.start();
     log.info(
       {
         server: cfg.discoveryService ?? cfg.server,
@@ -112,12 +109,11 @@ export function agentCommand(): Command {
           : 'agent stopping (the dataplane is left as it is)',
       );
       discovery?.stop();
-      const results = await Promise.allSettled([
-        policy?.stop().then(() => cleanup?.()),
-        routing?.agent.stop(),
-      ]);
-      const failed = results.filter((r) => r.status === 'rejected');
-      for (const r of failed) log.error({ err: String(r.reason) }, 'stop failed');
+      // The cleanup runs once the parts have stopped applying, whatever failed to stop.
+      const failed: unknown[] = [];
+      await agent.stop().catch((err: unknown) => failed.push(err));
+      await cleanup?.().catch((err: unknown) => failed.push(err));
+      for (const err of failed) log.error({ err: String(err) }, 'stop failed');
       await exitAfterFlush(failed.length > 0 ? 1 : 0);
     };
     onStopRequest((reason) => void stop(reason));
@@ -128,8 +124,8 @@ export function agentCommand(): Command {
 /** /livez, /readyz and /metrics on --health-listen; returns the bound address. */
 async function startAgentHealth(
   cfg: AgentConfig,
-  routing: Routing | undefined,
-  src: AgentHealthSources,
+  agent: NodeAgent,
+  wireguard: WireguardDataplane | undefined,
 ): Promise<string | undefined> {
   if (cfg.healthListen === 'off') return undefined;
   const bad = (why: string) =>
@@ -140,11 +136,14 @@ async function startAgentHealth(
   } catch (err) {
     throw bad((err as Error).message);
   }
-  const health = agentHealth(src);
-  if (routing?.bgp) registerBirdMetrics(health.registry, cfg.birdSocket);
-  const wg = routing?.wireguard;
-  if (wg) registerWireguardMetrics(health.registry, () => wg.status());
-  const srv = await startHealthServer(addr.host, addr.port, health).catch((err: Error) => {
+  // Each collector sits beside its part and reads it at scrape time; only this root wires them.
+  const registry = agentMetrics(agent);
+  if (agent.streams()['bgp'] !== undefined) registerBirdMetrics(registry, cfg.birdSocket);
+  if (wireguard) registerWireguardMetrics(registry, () => wireguard.status());
+  const srv = await startHealthServer(addr.host, addr.port, {
+    registry,
+    ready: () => agentReadiness(agent),
+  }).catch((err: Error) => {
     throw bad(`cannot listen on ${cfg.healthListen}: ${err.message}`);
   });
   srv.unref();
@@ -152,26 +151,20 @@ async function startAgentHealth(
   return a !== null && typeof a === 'object' ? `${a.address}:${a.port}` : String(a);
 }
 
-interface Routing {
-  agent: RoutingAgent;
-  /** The bgp stream, when BIRD is driven. */
-  bgp: SyncClient | undefined;
-  /** Whether routing parts follow the felix stream (routes, WireGuard). */
-  usesFelix: boolean;
+interface RoutingParts {
+  /** Parts that follow the felix stream (routes, WireGuard). */
+  felix: RoutingPart[];
+  /** Parts that follow the bgp stream (BIRD). */
+  bgp: RoutingPart[];
   wireguard: WireguardDataplane | undefined;
-  startBgpOnly(): void;
 }
 
-async function createRouting(
-  cfg: AgentConfig,
-  felix: SyncClient,
-  client: (syncer: 'felix' | 'bgp') => SyncClient,
-  log: Logger,
-): Promise<Routing | undefined> {
+async function createRoutingParts(cfg: AgentConfig, felix: SyncClient, log: Logger): Promise<RoutingParts> {
+  const none: RoutingParts = { felix: [], bgp: [], wireguard: undefined };
   if (cfg.dryRun) {
     // A dry run must not touch the host: no routes, no WireGuard device, no BIRD reload.
     log.info({}, '--dry-run: routing parts (BIRD, routes, WireGuard) are not run');
-    return undefined;
+    return none;
   }
   const felixParts: RoutingPart[] = [];
   if (cfg.routes !== 'off') {
@@ -181,7 +174,7 @@ async function createRouting(
         `--route-table (TABBY_ROUTE_TABLE): expected "main" or a number, got ${cfg.routeTable}`,
       );
     const routes = new RouteDataplane(cfg.node, cfg.routes, { table }, log.child({ part: 'routes' }));
-    felixParts.push({ name: 'routes', sync: (s) => routes.sync(s) });
+    felixParts.push(routes);
   }
   let wireguard: WireguardDataplane | undefined;
   if (cfg.wireguard !== 'off') {
@@ -201,11 +194,10 @@ async function createRouting(
         (err: Error) => log.error({ err: err.message }, 'WireGuard key rotation failed'),
       );
     });
-    felixParts.push({ name: 'wireguard', sync: (s) => wg.sync(s), stop: () => wg.stop() });
+    felixParts.push(wg);
     wireguard = wg;
   }
   const bgpParts: RoutingPart[] = [];
-  let bgpClient: SyncClient | undefined;
   if (cfg.bgp === 'bird') {
     await mkdir(dirname(cfg.birdConfig), { recursive: true });
     await mkdir(dirname(cfg.birdSocket), { recursive: true });
@@ -232,22 +224,8 @@ async function createRouting(
       log: log.child({ part: 'bird' }),
     });
     bgpParts.push({ name: 'bird', sync: (s) => bird.sync(s), ...(proc && { stop: () => proc.stop() }) });
-    bgpClient = client('bgp');
   }
-  if (felixParts.length === 0 && bgpParts.length === 0) return undefined;
-  const agent = new RoutingAgent({
-    node: cfg.node,
-    log,
-    ...(bgpClient && { bgp: { client: bgpClient, parts: bgpParts } }),
-    ...(felixParts.length > 0 && { felix: { client: felix, parts: felixParts } }),
-  });
-  return {
-    agent,
-    bgp: bgpClient,
-    usesFelix: felixParts.length > 0,
-    wireguard,
-    startBgpOnly: () => bgpClient?.start(),
-  };
+  return { felix: felixParts, bgp: bgpParts, wireguard };
 }
 
 /**

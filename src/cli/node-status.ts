@@ -14,7 +14,7 @@ import {
   peerRows,
 } from '../agent/dataplane/bird/status.js';
 import { execShim } from '../agent/dataplane/exec-shim.js';
-import { parseWgDump, type WgInterfaceStatus } from '../agent/dataplane/status/wg-dump.js';
+import { parseWgDump, type WgInterfaceStatus } from '../agent/dataplane/wireguard/status.js';
 import { type NodeStatusConfig, nodeStatusSchema } from '../config/node-status-config.js';
 import { addSchemaOptions, resolveConfig } from '../config/schema-options.js';
 

@@ -97,6 +97,8 @@ export const ErrorCode = {
   ReportUnauthenticated: 'TABBY_ERR_REPORT_UNAUTHENTICATED',
 
   // agent: calc and the dataplanes.
+  /** Some of the agent's parts failed to stop (each part's reason attached; the others were stopped). */
+  AgentStop: 'TABBY_ERR_AGENT_STOP',
   /** A KV value does not have the shape calc expects; calc treats the key as deleted. */
   BadValue: 'TABBY_ERR_BAD_VALUE',
   /** A policy rule one table syntax cannot express; the rule is left out of that table. */

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { birdCommand, replyText } from '../../src/agent/dataplane/bird/birdc.js';
 import type { BirdProcess } from '../../src/agent/dataplane/bird/process.js';
 import { parseProtocols, peerRows } from '../../src/agent/dataplane/bird/status.js';
-import { RoutingAgent } from '../../src/agent/routing-agent.js';
+import { RoutingAgent } from '../../src/agent/runtime/routing-agent.js';
 import { SyncClient } from '../../src/client/sync-client.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import { KubernetesDatastore } from '../../src/datastore/kubernetes/kubernetes-datastore.js';

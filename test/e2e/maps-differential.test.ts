@@ -14,10 +14,10 @@
 // disagreement fails the test with the flow and every judge's verdict.
 
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { PolicyDataplane } from '../../src/agent/agent.js';
-import { BpfDataplane } from '../../src/agent/bpf-dataplane.js';
 import { PolicyCalculator } from '../../src/agent/calc/index.js';
+import { BpfDataplane } from '../../src/agent/dataplane/bpf/manager.js';
 import { evaluateAcross, explain, type Flow, mapsOf } from '../../src/agent/dataplane/maps/index.js';
+import type { PolicyDataplane } from '../../src/agent/runtime/parts.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import { Keys, keyKind } from '../../src/model/keys.js';
 import { silentLogger } from '../../src/model/logger.js';

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { secretFileResolver } from '../../src/agent/bird-dataplane.js';
+import { secretFileResolver } from '../../src/agent/dataplane/bird/manager.js';
 
 describe('BGP password secrets from mounted files', () => {
   let dir = '';

@@ -2,7 +2,7 @@
 // WireGuard part of its text output.
 
 import { describe, expect, it } from 'vitest';
-import { parseWgDump, WgDumpError } from '../../src/agent/dataplane/status/wg-dump.js';
+import { parseWgDump, WgDumpError } from '../../src/agent/dataplane/wireguard/status.js';
 import { renderWireguard } from '../../src/cli/node-status.js';
 
 const PRIV = 'yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=';

@@ -267,7 +267,7 @@ describe('the agents (DaemonSet tabby-agent)', () => {
 
   it('every path the agent writes is a mount (the root is read-only); what must survive is on the host', () => {
     const o = ds();
-    const wgSource = readFileSync('src/agent/dataplane/wireguard/dataplane.ts', 'utf8');
+    const wgSource = readFileSync('src/agent/dataplane/wireguard/manager.ts', 'utf8');
     expect(wgSource).toContain("socketDir: opts.socketDir ?? '/var/run/wireguard'");
     const iptablesSource = readFileSync('src/agent/dataplane/iptables/driver.ts', 'utf8');
     expect(iptablesSource).toContain("'iptables-restore', ['-w'");

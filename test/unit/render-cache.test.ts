@@ -18,13 +18,17 @@ import {
 } from '../../src/agent/dataplane/iptables/index.js';
 import { render as renderNft } from '../../src/agent/dataplane/nftables/index.js';
 import {
+  RenderingDataplane,
+  renderFresh,
+  viaRuleModel,
+} from '../../src/agent/dataplane/rendering-manager.js';
+import {
   type DataplaneSnapshot,
   namedPortMembers,
   RenderCache,
   SnapshotFeed,
   snapshotOf,
 } from '../../src/agent/dataplane/rules/index.js';
-import { RenderingDataplane, renderFresh, viaRuleModel } from '../../src/agent/rendering-dataplane.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
 import type { KubeObject } from '../../src/datastore/kube/object.js';
 import { silentLogger } from '../../src/model/logger.js';

@@ -3,11 +3,11 @@
 // iptables-save/ipset for iptables, `nft -j list table ip tabby` for nftables — in one shape,
 // so a test asserts the same kernel state under both.
 
-import type { PolicyDataplane } from '../../../src/agent/agent.js';
 import { execShim, IptablesDriver } from '../../../src/agent/dataplane/iptables/index.js';
+import { IptablesDataplane } from '../../../src/agent/dataplane/iptables/manager.js';
 import { NftablesDriver, TABLE_FAMILY, TABLE_NAME } from '../../../src/agent/dataplane/nftables/index.js';
-import { IptablesDataplane } from '../../../src/agent/iptables-dataplane.js';
-import { NftablesDataplane } from '../../../src/agent/nftables-dataplane.js';
+import { NftablesDataplane } from '../../../src/agent/dataplane/nftables/manager.js';
+import type { PolicyDataplane } from '../../../src/agent/runtime/parts.js';
 import type { Logger } from '../../../src/model/logger.js';
 import { ExecError } from './exec.js';
 import type { LabNode } from './topology.js';

@@ -3,8 +3,8 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BirdDataplane } from '../../../src/agent/bird-dataplane.js';
 import { BirdDriver } from '../../../src/agent/dataplane/bird/driver.js';
+import { BirdDataplane } from '../../../src/agent/dataplane/bird/manager.js';
 import { BirdProcess } from '../../../src/agent/dataplane/bird/process.js';
 import { FAST_TIMERS } from '../../../src/agent/dataplane/bird/render.js';
 import { silentLogger } from '../../../src/model/logger.js';

@@ -23,4 +23,4 @@ export {
   routeMatches,
   TABBY_ROUTE_PROTOCOL,
 } from './ip-route.js';
-export { RouteDataplane, type RouteDataplaneOptions } from './route-dataplane.js';
+export { RouteDataplane, type RouteDataplaneOptions } from './manager.js';

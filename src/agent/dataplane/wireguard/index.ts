@@ -2,6 +2,9 @@
 // `tabby node status` use.
 
 export { type DesiredDevice, type DeviceDump, deviceMatches, parseDump, renderConf } from './conf.js';
+export type { DeviceKind, DeviceMode } from './device.js';
+export { WireguardError, type WireguardStage } from './errors.js';
+export { generatePrivateKey, KeyStore, publicKeyOf } from './keys.js';
 export {
   DEFAULT_KEY_FILE,
   WireguardDataplane,
@@ -9,8 +12,5 @@ export {
   type WireguardPeerStatus,
   type WireguardStatus,
   type WireguardSyncResult,
-} from './dataplane.js';
-export type { DeviceKind, DeviceMode } from './device.js';
-export { WireguardError, type WireguardStage } from './errors.js';
-export { generatePrivateKey, KeyStore, publicKeyOf } from './keys.js';
+} from './manager.js';
 export { execShim, type WireguardShim } from './shim.js';

@@ -1,8 +1,9 @@
 // The agent's nftables dataplane: the driver replaces the one table atomically when its
 // rendered content changed.
 
-import type { Logger } from '../model/logger.js';
-import type { PolicyCalculator } from './calc/index.js';
+import type { Logger } from '../../../model/logger.js';
+import type { PolicyCalculator } from '../../calc/index.js';
+import { RenderingDataplane, renderFresh, viaRuleModel } from '../rendering-manager.js';
 import {
   execShim,
   type NftApplyResult,
@@ -10,8 +11,7 @@ import {
   type RenderedNftables,
   render,
   renderReplace,
-} from './dataplane/nftables/index.js';
-import { RenderingDataplane, renderFresh, viaRuleModel } from './rendering-dataplane.js';
+} from './index.js';
 
 export class NftablesDataplane extends RenderingDataplane<RenderedNftables, NftApplyResult> {
   readonly name = 'nftables';

@@ -1,25 +1,15 @@
-// The node agent's health and metrics, for the DaemonSet's probes and Prometheus: per part
-// (policy/iptables, routes, wireguard, bird…) how many applies succeeded or failed, how long
-// the last one took, which stream generation it matches and whether its last attempt failed;
-// per stream whether it is in sync. Read from the parts' ApplyStats at scrape time, so the
-// apply path carries no metrics code.
-//
-// Ready = every stream in sync, and every part has applied at least once and its last attempt
-// did not fail (the dataplane matches what the agent was sent). A failing part keeps its
-// last good state (never flushed), so not-ready means "behind", not "broken open".
+// The node agent's metrics for Prometheus: per part (policy/iptables, routes, wireguard,
+// bird…) how many applies succeeded or failed, how long the last one took, which stream
+// generation it matches and whether its last attempt failed; per stream whether it is in
+// sync. Read from the parts' ApplyStats at scrape time, so the apply path carries no metrics
+// code (only the composition root registers this collector).
 
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { ApplyStats } from '../agent/apply-loop.js';
-import type { HealthSources } from './health.js';
+import type { ApplyStats } from './apply-loop.js';
+import type { AgentHealthSources } from './health.js';
 
-export interface AgentHealthSources {
-  /** Part name -> its apply loop's stats. */
-  parts(): Record<string, ApplyStats>;
-  /** Syncer ('felix', 'bgp') -> its stream status ('in-sync', 'resync', …). */
-  streams(): Record<string, string>;
-}
-
-export function agentHealth(src: AgentHealthSources): HealthSources {
+/** A registry with the process's default metrics and the parts' and streams' metrics. */
+export function agentMetrics(src: AgentHealthSources): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tabby_agent_' });
   const part = (name: string, help: string) => ({ name, help, labelNames: ['part'], registers: [registry] });
@@ -64,15 +54,5 @@ export function agentHealth(src: AgentHealthSources): HealthSources {
       failing.set({ part: name }, s.lastError === undefined ? 0 : 1);
     }
   };
-  return {
-    registry,
-    ready: () => {
-      const streams = src.streams();
-      const parts = src.parts();
-      const ok =
-        Object.values(streams).every((s) => s === 'in-sync') &&
-        Object.values(parts).every((p) => p.applies > 0 && p.lastError === undefined);
-      return { ok, detail: { streams, parts } };
-    },
-  };
+  return registry;
 }

@@ -1,8 +1,9 @@
 // The agent's iptables dataplane: the driver diffs the rendered chains against the kernel
 // and applies only what changed.
 
-import type { Logger } from '../model/logger.js';
-import type { PolicyCalculator } from './calc/index.js';
+import type { Logger } from '../../../model/logger.js';
+import type { PolicyCalculator } from '../../calc/index.js';
+import { RenderingDataplane, renderFresh, viaRuleModel } from '../rendering-manager.js';
 import {
   type ApplyResult,
   execShim,
@@ -10,8 +11,7 @@ import {
   type RenderedDataplane,
   render,
   renderRestore,
-} from './dataplane/iptables/index.js';
-import { RenderingDataplane, renderFresh, viaRuleModel } from './rendering-dataplane.js';
+} from './index.js';
 
 export class IptablesDataplane extends RenderingDataplane<RenderedDataplane, ApplyResult> {
   readonly name = 'iptables';

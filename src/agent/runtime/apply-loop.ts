@@ -3,8 +3,8 @@
 // and confd, never act on a partial world), bursts are coalesced, one apply runs at a time,
 // and a failed apply is retried with backoff while the last good state stays in place.
 
-import { Backoff } from '../model/backoff.js';
-import type { Logger } from '../model/logger.js';
+import { Backoff } from '../../model/backoff.js';
+import type { Logger } from '../../model/logger.js';
 
 export interface ApplyStats {
   applies: number;

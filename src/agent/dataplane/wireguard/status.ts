@@ -1,9 +1,9 @@
 // The WireGuard device as `tabby node status` reports it: typed records of `wg show NAME dump`
 // (parsed by wireguard/conf.ts, which never keeps the private key or preshared keys).
 
-import { parseDump } from '../wireguard/conf.js';
+import { parseDump } from './conf.js';
 
-export { WgDumpError } from '../wireguard/conf.js';
+export { WgDumpError } from './conf.js';
 
 export interface WgPeerStatus {
   readonly publicKey: string;

@@ -4,8 +4,8 @@
 
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PolicyDataplane } from './agent.js';
-import type { PolicyCalculator } from './calc/index.js';
+import type { PolicyCalculator } from '../../calc/index.js';
+import type { PolicyDataplane } from '../../runtime/parts.js';
 
 export type ExtraRender = (calc: PolicyCalculator) => Record<string, string>;
 

@@ -1,8 +1,15 @@
 // The agent's readiness and metrics from its parts' apply stats and its streams' status.
 
 import { describe, expect, it } from 'vitest';
-import type { ApplyStats } from '../../src/agent/apply-loop.js';
-import { agentHealth } from '../../src/observability/agent-health.js';
+import type { ApplyStats } from '../../src/agent/runtime/apply-loop.js';
+import { type AgentHealthSources, agentReadiness } from '../../src/agent/runtime/health.js';
+import { agentMetrics } from '../../src/agent/runtime/metrics.js';
+
+/** The agent's /readyz and /metrics sources as the composition root wires them. */
+const agentHealth = (src: AgentHealthSources) => ({
+  registry: agentMetrics(src),
+  ready: () => agentReadiness(src),
+});
 
 const stats = (over: Partial<ApplyStats> = {}): ApplyStats => ({
   applies: 1,

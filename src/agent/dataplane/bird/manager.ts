@@ -6,12 +6,12 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../model/logger.js';
-import { type BgpModel, type BgpOptions, computeBgp, type SecretRef } from './calc/routing/bgp.js';
-import type { RoutingState } from './calc/routing/state.js';
-import type { BirdApplyOutcome, BirdDriver } from './dataplane/bird/driver.js';
-import { type BirdRenderOptions, renderBird } from './dataplane/bird/render.js';
-import type { RoutingPart } from './routing-agent.js';
+import type { Logger } from '../../../model/logger.js';
+import { type BgpModel, type BgpOptions, computeBgp, type SecretRef } from '../../calc/routing/bgp.js';
+import type { RoutingState } from '../../calc/routing/state.js';
+import type { RoutingPart } from '../../runtime/parts.js';
+import type { BirdApplyOutcome, BirdDriver } from './driver.js';
+import { type BirdRenderOptions, renderBird } from './render.js';
 
 export interface BirdDataplaneOptions {
   node: string;

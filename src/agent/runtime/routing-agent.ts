@@ -3,18 +3,12 @@
 // WireGuard come from (as Felix). Each part has its own ApplyLoop, so a failing part (BIRD
 // refusing a config, say) never holds back the others, and each keeps its last good state.
 
-import type { SyncClient } from '../client/sync-client.js';
-import type { Logger } from '../model/logger.js';
+import type { SyncClient } from '../../client/sync-client.js';
+import type { Logger } from '../../model/logger.js';
+import { RoutingState } from '../calc/routing/state.js';
 import { ApplyLoop, type ApplyStats } from './apply-loop.js';
-import { RoutingState } from './calc/routing/state.js';
-
-/** One routing part (BIRD, kernel routes, WireGuard), declared here; cli/ supplies them. */
-export interface RoutingPart {
-  readonly name: string;
-  /** Makes the node match `state`; throws if it could not (the last good state stays). */
-  sync(state: RoutingState): Promise<void>;
-  stop?(): Promise<void>;
-}
+import { PartsStopError, stopFailures } from './errors.js';
+import type { RoutingPart } from './parts.js';
 
 export interface RoutingAgentOptions {
   node: string;
@@ -93,10 +87,11 @@ export class RoutingAgent {
     // Every part gets its stop even if another one fails (a daemon left running blocks the next agent).
     const parts = this.streams.flatMap((s) => s.parts);
     const results = await Promise.allSettled(parts.map((p) => p.stop?.()));
-    const failed = results.flatMap((r, i) =>
-      r.status === 'rejected' ? [`${parts[i]!.name}: ${String(r.reason)}`] : [],
+    const failed = stopFailures(
+      results,
+      parts.map((p) => p.name),
     );
-    if (failed.length > 0) throw new Error(`routing parts failed to stop: ${failed.join('; ')}`);
+    if (failed.length > 0) throw new PartsStopError(failed);
   }
 
   /** Resolves once every part matches everything received so far. */

@@ -2,9 +2,9 @@
 // how much state), and, at the first in-sync, a warning when this agent's node name is not a
 // Node in the datastore (a typo in --node programs nothing node-specific, silently otherwise).
 
-import type { SyncClient } from '../client/sync-client.js';
-import { Keys } from '../model/keys.js';
-import type { Logger } from '../model/logger.js';
+import type { SyncClient } from '../../client/sync-client.js';
+import { Keys } from '../../model/keys.js';
+import type { Logger } from '../../model/logger.js';
 
 export function logStreamMilestones(node: string, clients: readonly SyncClient[], log: Logger): void {
   let nodeChecked = false;

@@ -2,14 +2,9 @@
 // tc program (bpf/policy.c) — only the endpoints whose inputs changed (BpfCompiler) — and
 // written by the driver as one atomic version per apply.
 
-import type { Logger } from '../model/logger.js';
-import {
-  type BpfApplyResult,
-  BpfCompiler,
-  type BpfDriver,
-  type EncodedPolicy,
-} from './dataplane/bpf/index.js';
-import { RenderingDataplane } from './rendering-dataplane.js';
+import type { Logger } from '../../../model/logger.js';
+import { RenderingDataplane } from '../rendering-manager.js';
+import { type BpfApplyResult, BpfCompiler, type BpfDriver, type EncodedPolicy } from './index.js';
 
 export class BpfDataplane extends RenderingDataplane<EncodedPolicy, BpfApplyResult> {
   readonly name = 'bpf';

@@ -4,10 +4,10 @@
 // policies, profiles and endpoints are reused), log each distinct renderer warning once, hand
 // the result to the driver, and log what it changed.
 
-import type { Logger } from '../model/logger.js';
-import type { PolicyDataplane } from './agent.js';
-import type { CalcUpdate, PolicyCalculator } from './calc/index.js';
-import { type Render, RenderCache, SnapshotFeed, snapshotOf } from './dataplane/rules/index.js';
+import type { Logger } from '../../model/logger.js';
+import type { CalcUpdate, PolicyCalculator } from '../calc/index.js';
+import type { PolicyDataplane } from '../runtime/parts.js';
+import { type Render, RenderCache, SnapshotFeed, snapshotOf } from './rules/index.js';
 
 /** A render of the calculator's state from scratch, without a cache (for --dry-run). */
 export const renderFresh = <R>(render: Render<R>, calc: PolicyCalculator): R => render(snapshotOf(calc));

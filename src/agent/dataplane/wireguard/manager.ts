@@ -11,6 +11,7 @@ import path from 'node:path';
 import { type Logger, silentLogger } from '../../../model/logger.js';
 import type { RoutingState } from '../../calc/routing/state.js';
 import { computeWireguard, type WireguardModel } from '../../calc/routing/wireguard.js';
+import type { RoutingPart } from '../../runtime/parts.js';
 import { type DesiredDevice, deviceMatches, parseDump, renderConf } from './conf.js';
 import { type DeviceKind, type DeviceMode, WireguardDevice } from './device.js';
 import { WireguardError } from './errors.js';
@@ -80,7 +81,8 @@ type KeyListener = (publicKey: string | undefined) => void;
 export const DEFAULT_KEY_FILE = '/var/lib/tabby/wireguard.key';
 const DEFAULT_ROUTE_PROTO = 98;
 
-export class WireguardDataplane {
+export class WireguardDataplane implements RoutingPart {
+  readonly name = 'wireguard';
   readonly #opts: WireguardDataplaneOptions;
   readonly #log: Logger;
   readonly #shim: WireguardShim;

@@ -1,14 +1,12 @@
-// What the agent's daemons report, read at scrape time: BGP sessions from BIRD's control
-// socket, WireGuard peers from the device. Aggregated (by session type and state; by
-// handshake age): one series per peer would be one per node of the cluster on every node.
+// What BIRD reports, read at scrape time from its control socket: whether it answers, and BGP
+// sessions aggregated by session type and state (one series per peer would be one per node
+// of the cluster on every node). Registered by the composition root; the BIRD part itself
+// carries no metrics code.
 
 import { Gauge, type Registry } from 'prom-client';
-import { BirdClient } from '../agent/dataplane/bird/birdc.js';
-import { type BgpPeerRow, parseProtocols, peerRows } from '../agent/dataplane/bird/status.js';
-import type { WireguardStatus } from '../agent/dataplane/wireguard/index.js';
+import { BirdClient } from './birdc.js';
+import { type BgpPeerRow, parseProtocols, peerRows } from './status.js';
 
-/** A session whose handshake is older than this has expired (WireGuard's REJECT_AFTER_TIME). */
-const HANDSHAKE_FRESH_S = 180;
 const SCRAPE_TIMEOUT_MS = 2_000;
 
 /** tabby_agent_bird_up and tabby_agent_bgp_sessions{type,state} from the BIRD socket. */
@@ -59,28 +57,4 @@ async function readPeers(socketPath: string): Promise<BgpPeerRow[] | undefined> 
   } finally {
     client?.close();
   }
-}
-
-/** tabby_agent_wireguard_peers{handshake} from the dataplane's status (recent, stale, never). */
-export function registerWireguardMetrics(registry: Registry, status: () => Promise<WireguardStatus>): void {
-  new Gauge({
-    name: 'tabby_agent_wireguard_peers',
-    help: `WireGuard peers by latest handshake: recent (< ${HANDSHAKE_FRESH_S} s), stale, or never`,
-    labelNames: ['handshake'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const st = await status().catch(() => undefined);
-      if (st === undefined || !st.enabled) return;
-      const now = Date.now();
-      const counts = { recent: 0, stale: 0, never: 0 };
-      for (const p of st.peers) {
-        const at = p.latestHandshake?.getTime();
-        if (at === undefined) counts.never++;
-        else if (now - at < HANDSHAKE_FRESH_S * 1000) counts.recent++;
-        else counts.stale++;
-      }
-      for (const [handshake, n] of Object.entries(counts)) this.set({ handshake }, n);
-    },
-  });
 }

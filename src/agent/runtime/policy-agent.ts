@@ -3,22 +3,11 @@
 // first in-sync, bursts coalesced, failures retried while the last good rules stay). It
 // never flushes the dataplane because the server went away.
 
-import type { SyncClient } from '../client/sync-client.js';
-import type { Logger } from '../model/logger.js';
+import type { SyncClient } from '../../client/sync-client.js';
+import type { Logger } from '../../model/logger.js';
+import { PolicyCalculator } from '../calc/index.js';
 import { ApplyLoop, type ApplyStats } from './apply-loop.js';
-import { type CalcUpdate, PolicyCalculator } from './calc/index.js';
-
-/** What the agent needs from a dataplane (iptables, nftables, dry-run), declared here. */
-export interface PolicyDataplane {
-  readonly name: string;
-  /** Makes the node match the calculator's current state; throws if it could not (the last good state stays). */
-  sync(calc: PolicyCalculator): Promise<void>;
-  /**
-   * Each update as the calculator produces it, before the sync that follows: a dataplane that
-   * keeps its own view of calc output changes only what the update names.
-   */
-  observe?(update: CalcUpdate): void;
-}
+import type { PolicyDataplane } from './parts.js';
 
 export type AgentStats = ApplyStats;
 

@@ -5,6 +5,7 @@
 import type { Logger } from '../../../model/logger.js';
 import { planRoutes, type RouteMode, type RouteOptions, type RoutePlan } from '../../calc/routing/routes.js';
 import type { RoutingState } from '../../calc/routing/state.js';
+import type { RoutingPart } from '../../runtime/parts.js';
 import { type RouteApplyResult, type RouteDriverOptions, RouteTableDriver } from './driver.js';
 
 export interface RouteDataplaneOptions extends RouteDriverOptions {
@@ -13,7 +14,8 @@ export interface RouteDataplaneOptions extends RouteDriverOptions {
   readonly vxlanDevice?: string;
 }
 
-export class RouteDataplane {
+export class RouteDataplane implements RoutingPart {
+  readonly name = 'routes';
   readonly driver: RouteTableDriver;
   lastPlan: RoutePlan | undefined;
   lastResult: RouteApplyResult | undefined;
