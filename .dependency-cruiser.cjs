@@ -165,18 +165,45 @@ module.exports = {
     {
       name: 'observability-watches-interfaces',
       comment:
-        'observability reads components through their types and stats: no datastore implementation (only datastore/source.ts), no test double, no wire codec',
+        'observability reads components through their types, stats and collectors: no datastore implementation (only datastore/source.ts and its collector datastore/metrics.ts), no test double, no wire codec',
       severity: 'error',
       from: { path: '^src/observability/' },
-      to: { path: '^src/(datastore|testing|protocol)/', pathNot: '^src/datastore/source\\.ts$' },
+      to: { path: '^src/(datastore|testing|protocol)/', pathNot: '^src/datastore/(source|metrics)\\.ts$' },
     },
     {
       name: 'observability-is-wired-by-roots',
       comment:
-        "components do not know they are watched: only the composition roots (cli, the emulator's cli) import observability",
+        "components do not know they are watched: only the composition roots (cli, the emulator's cli) import observability (a collector may read its types, next rule)",
+      severity: 'error',
+      from: {
+        path: '^src/',
+        pathNot: '^src/(cli|observability)/|^src/testing/emulator/cli\\.ts$|^src/.+/metrics\\.ts$',
+      },
+      to: { path: '^src/observability/' },
+    },
+    {
+      name: 'collectors-see-observability-types',
+      comment:
+        "a component's collector (<component>/metrics.ts) may name observability's types (the health sources it fills), not run its code",
+      severity: 'error',
+      from: { path: '^src/.+/metrics\\.ts$', pathNot: '^src/observability/' },
+      to: { path: '^src/observability/', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'collectors-are-wired-by-roots',
+      comment:
+        "a component's metrics live beside it in <component>/metrics.ts, which reads its stats at scrape time; the component does not know it is watched: only the composition roots (cli, the emulator's cli) and observability (which assembles the registry) import a metrics.ts",
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/(cli|observability)/|^src/testing/emulator/cli\\.ts$' },
-      to: { path: '^src/observability/' },
+      to: { path: '^src/.+/metrics\\.ts$' },
+    },
+    {
+      name: 'prom-client-in-collectors',
+      comment:
+        "prom-client stays off the components' paths: only the collectors (**/metrics.ts) and observability (registry, health server, worker aggregation) import it",
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/observability/|^src/.+/metrics\\.ts$' },
+      to: { path: '(^|/)node_modules/prom-client/' },
     },
     {
       name: 'config-reads-defaults',

@@ -5,14 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { Registry } from 'prom-client';
 import { listenError } from '../config/errors.js';
 import type { ServeConfig } from '../config/serve-config.js';
 import type { PodPlacementIndex } from '../datastore/kube/pod-placement.js';
 import { parseHostPort } from '../model/address.js';
 import type { Logger } from '../model/logger.js';
 import type { SyncerType } from '../model/types.js';
-import { clusterRegistry } from '../observability/cluster-metrics.js';
+import { clusterRegistry, type MetricsRegistry } from '../observability/cluster-metrics.js';
 import type { FleetParts } from '../observability/fleet.js';
 import { type NodeReportSink, type ReplicaView, SyncServer } from '../server/server.js';
 import { ServerStats } from '../server/stats.js';
@@ -60,7 +59,7 @@ export interface FanOut {
     readonly stats: Pick<ServerStats, 'snapshotBytes' | 'deltaBytes'>;
   };
   /** /metrics of the replica, from this process's registry. */
-  registry(local: Registry): Registry;
+  registry(local: MetricsRegistry): MetricsRegistry;
   drain(ms: number): Promise<void>;
 }
 

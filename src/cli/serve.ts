@@ -16,6 +16,8 @@ import { PodPlacementIndex } from '../datastore/kube/pod-placement.js';
 import { KubernetesDatastore } from '../datastore/kubernetes/kubernetes-datastore.js';
 import type { DatastoreSource, NodeReportRecorder } from '../datastore/source.js';
 import { LintOptionsError } from '../lint/index.js';
+import { registerLintMetrics } from '../lint/metrics.js';
+import { LintTap } from '../lint/tap.js';
 import { parseHostPort } from '../model/address.js';
 import { Keys } from '../model/keys.js';
 import type { Logger } from '../model/logger.js';
@@ -23,7 +25,6 @@ import { SYNCER_TYPES } from '../model/types.js';
 import { FleetModel } from '../observability/fleet.js';
 import { Freshness } from '../observability/freshness.js';
 import { readiness, startHealthServer } from '../observability/health.js';
-import { LintTap } from '../observability/lint-tap.js';
 import { createLogger } from '../observability/logging.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startSummary } from '../observability/summary.js';
@@ -192,7 +193,7 @@ export async function runServe(cfg: ServeConfig, log: Logger): Promise<void> {
     datastore: source,
   }).start();
   const local = createMetrics({ caches, server: fanout.local, router, datastore: source, fleet });
-  lint?.register(local);
+  if (lint) registerLintMetrics(local, lint.stage);
   const registry = fanout.registry(local);
   const healthAddr = parseHostPort(cfg.healthListen);
   const health = await startHealthServer(healthAddr.host, healthAddr.port, {

@@ -6,6 +6,9 @@
 
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 
+/** The registry type, for roots that pass registries along (prom-client stays in observability and the collectors). */
+export type MetricsRegistry = Registry;
+
 export interface WorkerMetricsSource {
   /** Each live worker's getMetricsAsJSON(). */
   metrics(): Promise<unknown[]>;

@@ -1,5 +1,5 @@
-// Plain counters the server bumps on its hot paths; the metrics module reads them at
-// scrape time, so the server neither imports prom-client nor pays for label lookups per write.
+// Plain counters the server bumps on its hot paths; its collector (metrics.ts) reads them at
+// scrape time, so the server's paths neither touch prom-client nor pay for label lookups per write.
 
 export class CounterMap {
   private readonly m = new Map<string, number>();

@@ -1,9 +1,10 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { registerLintMetrics } from '../../src/lint/metrics.js';
+import { LintTap } from '../../src/lint/tap.js';
 import { Keys } from '../../src/model/keys.js';
 import type { Logger } from '../../src/model/logger.js';
 import type { KV, SyncStatus } from '../../src/model/types.js';
-import { LintTap } from '../../src/observability/lint-tap.js';
 import { generateInitialState } from '../../src/testing/sim/index.js';
 
 function recorder() {
@@ -50,7 +51,7 @@ describe('LintTap (the server lint stage)', () => {
       { quietMs: 10 },
     );
     const registry = new Registry();
-    tap.register(registry);
+    registerLintMetrics(registry, tap.stage);
     tap.onUpdates([...kvs, wrongPeer]);
     await wait(30);
     expect(tap.evaluations).toBe(0); // a partial state is never judged

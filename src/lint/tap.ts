@@ -1,21 +1,24 @@
 // The server's lint stage: a DatastoreSink in front of the router that also feeds every
 // update to a LintStage, and once the datastore is in sync (and after each quiet period)
-// logs the findings that appeared or cleared. A gauge tabby_lint_findings{rule,severity}
-// reads the current counts at scrape time, zero for rules with nothing to report, so an
-// alert clears when the resource is fixed.
+// logs the findings that appeared or cleared. Its gauge lives in metrics.ts beside it.
 
-import { Gauge, type Registry } from 'prom-client';
-import type { DatastoreSink } from '../datastore/source.js';
-import { countFindings, type Finding, type LintOptions, LintStage } from '../lint/index.js';
 import type { Logger } from '../model/logger.js';
 import type { KV, SyncStatus } from '../model/types.js';
+import { type Finding, type LintOptions, LintStage } from './index.js';
+
+/** A DatastoreSink by shape, declared here so that lint imports no datastore (lint-is-pure). */
+export interface UpdateSink {
+  /** A batch of changes, applied in order; null value = deletion. */
+  onUpdates(kvs: readonly KV[]): void;
+  onStatus(status: SyncStatus): void;
+}
 
 export interface LintTapOptions extends LintOptions {
   /** Re-evaluate at most this often after updates (default 2,000 ms). */
   readonly quietMs?: number;
 }
 
-export class LintTap implements DatastoreSink {
+export class LintTap implements UpdateSink {
   readonly stage: LintStage;
   private inSync = false;
   private timer: NodeJS.Timeout | undefined;
@@ -26,7 +29,7 @@ export class LintTap implements DatastoreSink {
   evaluations = 0;
 
   constructor(
-    private readonly next: DatastoreSink,
+    private readonly next: UpdateSink,
     private readonly log: Logger,
     opts: LintTapOptions = {},
   ) {
@@ -44,21 +47,6 @@ export class LintTap implements DatastoreSink {
     this.next.onStatus(status);
     this.inSync = status === 'in-sync';
     this.schedule();
-  }
-
-  /** Registers tabby_lint_findings on the registry. */
-  register(registry: Registry): void {
-    const stage = this.stage;
-    new Gauge({
-      name: 'tabby_lint_findings',
-      help: 'Configuration problems the lint rules find in the synced state, by rule and severity',
-      labelNames: ['rule', 'severity'],
-      registers: [registry],
-      collect(this: Gauge) {
-        for (const c of countFindings(stage.findings()))
-          this.set({ rule: c.rule, severity: c.severity }, c.count);
-      },
-    });
   }
 
   stop(): void {
