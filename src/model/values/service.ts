@@ -2,9 +2,10 @@
 // (`…Kv`: the compact fields Felix's service rules and confd's service advertisement read)
 // and as the parse functions return them after checking (`…Value`). The parsers read a fixed
 // shape, never deeper than these types nest (three levels), so a hostile value fails at the
-// first field of the wrong type instead of being walked; addresses must parse as IPs.
+// first field of the wrong type instead of being walked; addresses must parse as IPs (the
+// agent's `lenient` syntax) and are returned as model/net prints them.
 
-import { parseIp } from '../net/ip.js';
+import { formatIp, parseIp } from '../net/ip.js';
 import type { JsonValue } from '../types.js';
 import { BadValue, labelMap, num, protocolOf, segments, str, strList, type Wire, wire } from './read.js';
 
@@ -151,17 +152,16 @@ function list(v: JsonValue | undefined, what: string): readonly JsonValue[] {
   return v;
 }
 
-/** Addresses that must parse as IPs (of `version`, when given). */
+/** Addresses that must parse as IPs (of `version`, when given), printed canonically. */
 function ips<T>(o: Wire<T>, k: keyof T & string, version?: 4 | 6): string[] {
-  const out = strList(o, k);
-  for (const a of out) {
-    const ip = parseIp(a);
+  return strList(o, k).map((a) => {
+    const ip = parseIp(a, 'lenient');
     if (ip === undefined || (version !== undefined && ip.version !== version))
       throw new BadValue(
         `${k}: not an IP${version === undefined ? '' : `v${version}`} address: ${JSON.stringify(a)}`,
       );
-  }
-  return out;
+    return formatIp(ip);
+  });
 }
 
 const optional = <K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } =>
