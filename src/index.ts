@@ -63,5 +63,22 @@ export {
   parseV3,
   type WireguardKv,
 } from './model/values/routing.js';
+export {
+  type AddressType,
+  type EndpointSliceKv,
+  type EndpointSliceValue,
+  parseEndpointSlice,
+  parseService,
+  type ServiceKv,
+  type ServicePort,
+  type ServicePortKv,
+  type ServiceProtocol,
+  type ServiceType,
+  type ServiceValue,
+  type SliceEndpoint,
+  type SliceEndpointKv,
+  type SlicePort,
+  type SlicePortKv,
+} from './model/values/service.js';
 export { CloseCode, EncodeError, isCloseCode, ProtocolError } from './protocol/errors.js';
 export { ReportError, ReportRefusal } from './protocol/reports.js';

@@ -104,9 +104,12 @@ export class PolicyCalculator {
     const delta = this.model.apply(kvs);
     let configSeen = false;
     const services = new Set<string>();
+    const invalid = [...delta.invalid];
     for (const { key, value } of kvs) {
       if (this.#hostConfig.take(key, value)) configSeen = true;
-      for (const svc of this.#services.take(key, value)) services.add(svc);
+      const t = this.#services.take(key, value);
+      for (const svc of t.services) services.add(svc);
+      if (t.invalid !== undefined) invalid.push({ key, reason: t.invalid });
     }
     const hostConfigChanged = configSeen && this.#hostConfig.refresh();
     const policyChanges: string[] = [];
@@ -149,7 +152,7 @@ export class PolicyCalculator {
       endpointPlanChanges: planChanges.sort(),
       policyProgramChanges: policyChanges.sort(),
       profileProgramChanges: profileChanges.sort(),
-      invalid: delta.invalid,
+      invalid,
       hostConfigChanged,
       servicesChanged: [...services].sort(),
       itemsChanged: [...items].sort(),

@@ -3,13 +3,20 @@
 // kubernetes.io/service-name). A destination match uses (address, protocol, port) for each
 // slice port with a number ('svc:' sets); a source match uses the bare addresses ('svcnoport:').
 // As in Felix, every listed address counts, ready or not, and a port without a number adds
-// nothing. IPv4 only, like the dataplanes.
+// nothing. IPv4 only, like the dataplanes. Slices are read through the model's checked
+// parser (model/values/service.ts); one that does not parse counts as deleted and is reported.
 
 import { keyKind } from '../../model/keys.js';
 import type { JsonValue } from '../../model/types.js';
+import { BadValue } from '../../model/values/read.js';
+import {
+  type EndpointSliceValue,
+  parseEndpointSlice,
+  type ServiceProtocol,
+} from '../../model/values/service.js';
 import { addTo } from './label-index.js';
 
-export type ServiceProtocol = 'tcp' | 'udp' | 'sctp';
+export type { ServiceProtocol } from '../../model/values/service.js';
 
 export interface ServicePortMember {
   /** The endpoint address as a /32. */
@@ -38,22 +45,36 @@ interface Slice {
   readonly ports: readonly { readonly protocol: ServiceProtocol; readonly port: number }[];
 }
 
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+/** What one take() found: the services whose members may have changed, and why a value was refused. */
+export interface ServiceTake {
+  readonly services: readonly string[];
+  /** Set when the value did not parse (it then counts as a deletion). */
+  readonly invalid?: string;
+}
+
+const NOTHING: ServiceTake = { services: [] };
 
 export class ServiceIndex {
   readonly #slices = new Map<string, Slice>();
   readonly #byService = new Map<string, Set<string>>();
 
   /**
-   * Takes one KV if it is an EndpointSlice; returns the services whose members may have
-   * changed (none for any other key). A value that does not parse counts as a deletion.
+   * Takes one KV if it is an EndpointSlice; says which services' members may have changed
+   * (none for any other key). A value that does not parse counts as a deletion.
    */
-  take(key: string, value: JsonValue | null): string[] {
-    if (keyKind(key) !== 'endpointSlice') return [];
-    // Keys.endpointSlice: …/kubernetesendpointslices/<namespace>/<name>, URI-escaped.
-    const namespace = decodeURIComponent(key.split('/').at(-2) ?? '');
+  take(key: string, value: JsonValue | null): ServiceTake {
+    if (keyKind(key) !== 'endpointSlice') return NOTHING;
     const old = this.#slices.get(key);
-    const slice = value === null ? undefined : parseSlice(namespace, value);
+    let slice: Slice | undefined;
+    let invalid: string | undefined;
+    if (value !== null) {
+      try {
+        slice = sliceOf(parseEndpointSlice(key, value));
+      } catch (err) {
+        if (!(err instanceof BadValue)) throw err;
+        invalid = err.message;
+      }
+    }
     const touched = new Set<string>();
     if (old !== undefined) {
       this.#slices.delete(key);
@@ -66,7 +87,7 @@ export class ServiceIndex {
       addTo(this.#byService, slice.service, key);
       touched.add(slice.service);
     }
-    return [...touched];
+    return invalid === undefined ? { services: [...touched] } : { services: [...touched], invalid };
   }
 
   /** The service's endpoint addresses (/32s), sorted, without duplicates. */
@@ -96,28 +117,14 @@ export class ServiceIndex {
   }
 }
 
-/** The converter's compact slice value (src/datastore/convert/service.ts). */
-function parseSlice(namespace: string, value: JsonValue): Slice | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const name = value['serviceName'];
+/** The members a slice gives its service: IPv4 addresses as /32s, numbered ports. */
+function sliceOf(v: EndpointSliceValue): Slice | undefined {
   // A slice without the service-name label belongs to no service.
-  if (typeof name !== 'string' || name === '') return undefined;
-  if (value['addressType'] !== 'IPv4') return { service: `${namespace}/${name}`, nets: [], ports: [] };
-  const nets: string[] = [];
-  for (const e of asArray(value['endpoints']))
-    for (const a of asArray(asObject(e)?.['addresses']))
-      if (typeof a === 'string' && IPV4.test(a)) nets.push(`${a}/32`);
+  if (v.service === undefined) return undefined;
+  if (v.addressType !== 'IPv4') return { service: v.service, nets: [], ports: [] };
+  const nets = v.endpoints.flatMap((e) => e.addresses.map((a) => `${a}/32`));
   const ports: { protocol: ServiceProtocol; port: number }[] = [];
-  for (const p of asArray(value['ports'])) {
-    const o = asObject(p);
-    const port = o?.['port'];
-    if (typeof port !== 'number' || port < 1) continue;
-    const proto = String(o?.['protocol'] ?? 'TCP').toLowerCase();
-    ports.push({ protocol: proto === 'udp' || proto === 'sctp' ? proto : 'tcp', port });
-  }
-  return { service: `${namespace}/${name}`, nets, ports };
+  for (const p of v.ports)
+    if (p.port !== undefined && p.port >= 1) ports.push({ protocol: p.protocol, port: p.port });
+  return { service: v.service, nets, ports };
 }
-
-const asArray = (v: JsonValue | undefined): readonly JsonValue[] => (Array.isArray(v) ? v : []);
-const asObject = (v: JsonValue | undefined): Readonly<Record<string, JsonValue>> | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? v : undefined;

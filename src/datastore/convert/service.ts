@@ -1,22 +1,38 @@
 // Services and EndpointSlices. Calico's KDD syncer passes them raw (conversion.go
 // ServiceToKVP / EndpointSliceToKVP) for service rules, the BPF proxy and confd's service
-// advertisement; we send compact values holding just the fields those consumers read.
+// advertisement; we send compact values holding just the fields those consumers read
+// (ServiceKv, EndpointSliceKv in model/values/service.ts).
 
-import { Keys } from '../../model/keys.js';
 import { formatIp } from '../../model/net/ip.js';
-import type { JsonValue, KV } from '../../model/types.js';
+import type { KV } from '../../model/types.js';
+import { modelKV } from '../../model/values/kv.js';
+import {
+  ADDRESS_TYPES,
+  type AddressType,
+  type EndpointSliceKv,
+  SERVICE_PROTOCOLS,
+  SERVICE_TYPES,
+  type ServiceKv,
+  type ServicePortKv,
+  type ServiceProtocolKv,
+  type ServiceType,
+  type SliceEndpointKv,
+  type SlicePortKv,
+  type TrafficPolicy,
+} from '../../model/values/service.js';
 import type { KubeObject } from '../kube/object.js';
 import { Invalid } from './errors.js';
 import { fields, list, optBool, optInt, optString, show, stringList } from './fields.js';
 import { ipOf } from './net.js';
 
-const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'];
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
-function protocol(v: string | undefined, what: string): string {
+const isOneOf = <T extends string>(v: string, allowed: readonly T[]): v is T =>
+  (allowed as readonly string[]).includes(v);
+
+function protocol(v: string | undefined, what: string): ServiceProtocolKv {
   const p = v ?? 'TCP';
-  if (!['TCP', 'UDP', 'SCTP'].includes(p))
-    throw new Invalid(`${what}: expected TCP, UDP or SCTP, got ${show(p)}`);
+  if (!isOneOf(p, SERVICE_PROTOCOLS)) throw new Invalid(`${what}: expected TCP, UDP or SCTP, got ${show(p)}`);
   return p;
 }
 
@@ -28,29 +44,31 @@ export function convertService(obj: KubeObject): KV[] {
   if (!ns) throw new Invalid('metadata.namespace: required');
   const spec = fields(obj.spec, 'spec');
   const type = optString(spec, 'type', 'spec') ?? 'ClusterIP';
-  if (!SERVICE_TYPES.includes(type)) throw new Invalid(`spec.type: unknown service type ${show(type)}`);
+  if (!isOneOf<ServiceType>(type, SERVICE_TYPES))
+    throw new Invalid(`spec.type: unknown service type ${show(type)}`);
   let clusterIPs = stringList(spec, 'clusterIPs', 'spec');
   const single = optString(spec, 'clusterIP', 'spec');
   if (clusterIPs.length === 0 && single) clusterIPs = [single];
   // "None" marks a headless service: no virtual IP.
   clusterIPs = clusterIPs.filter((ip) => ip !== 'None' && ip !== '');
-  const ports = list(spec, 'ports', 'spec').map((p, i) => {
+  const ports = list(spec, 'ports', 'spec').map((p, i): ServicePortKv => {
     const where = `spec.ports[${i}]`;
     const f = fields(p, where);
     const port = optInt(f, 'port', where, 1, 65535);
     if (port === undefined) throw new Invalid(`${where}.port: required`);
-    const out: Record<string, JsonValue> = {
-      protocol: protocol(optString(f, 'protocol', where), `${where}.protocol`),
-      port,
-    };
+    const proto = protocol(optString(f, 'protocol', where), `${where}.protocol`);
     const name = optString(f, 'name', where);
-    if (name) out['name'] = name;
     const nodePort = optInt(f, 'nodePort', where, 0, 65535);
-    if (nodePort) out['nodePort'] = nodePort;
     const target = f['targetPort'];
-    if (typeof target === 'number' || (typeof target === 'string' && target !== ''))
-      out['targetPort'] = target;
-    return out;
+    return {
+      protocol: proto,
+      port,
+      ...(name ? { name } : {}),
+      ...(nodePort ? { nodePort } : {}),
+      ...(typeof target === 'number' || (typeof target === 'string' && target !== '')
+        ? { targetPort: target }
+        : {}),
+    };
   });
   const ingress = list(
     fields(fields(obj.status, 'status')['loadBalancer'], 'status.loadBalancer'),
@@ -65,24 +83,24 @@ export function convertService(obj: KubeObject): KV[] {
     );
     return ip ? [formatIp(ipOf(ip, `status.loadBalancer.ingress[${i}].ip`))] : [];
   });
-  const value: Record<string, JsonValue> = {
+  const virtualIPs = ips(clusterIPs, 'spec.clusterIPs');
+  const externalIPs = ips(stringList(spec, 'externalIPs', 'spec'), 'spec.externalIPs');
+  const etp = optString(spec, 'externalTrafficPolicy', 'spec');
+  if (etp !== undefined && !isOneOf<TrafficPolicy>(etp, ['Cluster', 'Local']))
+    throw new Invalid(`spec.externalTrafficPolicy: unknown ${show(etp)}`);
+  const itp = optString(spec, 'internalTrafficPolicy', 'spec');
+  const labels = obj.metadata.labels;
+  const value: ServiceKv = {
     type,
-    clusterIPs: ips(clusterIPs, 'spec.clusterIPs'),
-    externalIPs: ips(stringList(spec, 'externalIPs', 'spec'), 'spec.externalIPs'),
+    clusterIPs: virtualIPs,
+    externalIPs,
     loadBalancerIPs: lbIps,
     ports,
+    ...(etp !== undefined ? { externalTrafficPolicy: etp } : {}),
+    ...(itp !== undefined ? { internalTrafficPolicy: itp } : {}),
+    ...(labels !== undefined && Object.keys(labels).length > 0 ? { labels: { ...labels } } : {}),
   };
-  const etp = optString(spec, 'externalTrafficPolicy', 'spec');
-  if (etp !== undefined) {
-    if (etp !== 'Cluster' && etp !== 'Local')
-      throw new Invalid(`spec.externalTrafficPolicy: unknown ${show(etp)}`);
-    value['externalTrafficPolicy'] = etp;
-  }
-  const itp = optString(spec, 'internalTrafficPolicy', 'spec');
-  if (itp !== undefined) value['internalTrafficPolicy'] = itp;
-  if (obj.metadata.labels && Object.keys(obj.metadata.labels).length > 0)
-    value['labels'] = { ...obj.metadata.labels };
-  return [{ key: Keys.service(ns, obj.metadata.name), value }];
+  return [modelKV('service', [ns, obj.metadata.name], value)];
 }
 
 export function convertEndpointSlice(obj: KubeObject): KV[] {
@@ -90,9 +108,9 @@ export function convertEndpointSlice(obj: KubeObject): KV[] {
   if (!ns) throw new Invalid('metadata.namespace: required');
   const raw = obj as unknown as Readonly<Record<string, unknown>>;
   const addressType = typeof raw['addressType'] === 'string' ? raw['addressType'] : '';
-  if (!['IPv4', 'IPv6', 'FQDN'].includes(addressType))
+  if (!isOneOf<AddressType>(addressType, ADDRESS_TYPES))
     throw new Invalid(`addressType: expected IPv4, IPv6 or FQDN, got ${show(raw['addressType'])}`);
-  const endpoints = list(raw, 'endpoints', '').map((e, i) => {
+  const endpoints = list(raw, 'endpoints', '').map((e, i): SliceEndpointKv => {
     const where = `endpoints[${i}]`;
     const f = fields(e, where);
     const addresses = stringList(f, 'addresses', where).map((a, j) => {
@@ -105,25 +123,27 @@ export function convertEndpointSlice(obj: KubeObject): KV[] {
     // Kubernetes: an unset ready condition is to be read as ready.
     const ready =
       optBool(fields(f['conditions'], `${where}.conditions`), 'ready', `${where}.conditions`) ?? true;
-    const out: Record<string, JsonValue> = { addresses, ready };
     const nodeName = optString(f, 'nodeName', where);
-    if (nodeName) out['nodeName'] = nodeName;
-    return out;
+    return { addresses, ready, ...(nodeName ? { nodeName } : {}) };
   });
-  const ports = list(raw, 'ports', '').map((p, i) => {
+  const ports = list(raw, 'ports', '').map((p, i): SlicePortKv => {
     const where = `ports[${i}]`;
     const f = fields(p, where);
-    const out: Record<string, JsonValue> = {
-      protocol: protocol(optString(f, 'protocol', where), `${where}.protocol`),
-    };
+    const proto = protocol(optString(f, 'protocol', where), `${where}.protocol`);
     const name = optString(f, 'name', where);
-    if (name) out['name'] = name;
     const port = optInt(f, 'port', where, 0, 65535);
-    if (port !== undefined) out['port'] = port;
-    return out;
+    return {
+      protocol: proto,
+      ...(name ? { name } : {}),
+      ...(port !== undefined ? { port } : {}),
+    };
   });
-  const value: Record<string, JsonValue> = { addressType, endpoints, ports };
   const service = obj.metadata.labels?.[SERVICE_NAME_LABEL];
-  if (service) value['serviceName'] = service;
-  return [{ key: Keys.endpointSlice(ns, obj.metadata.name), value }];
+  const value: EndpointSliceKv = {
+    addressType,
+    endpoints,
+    ports,
+    ...(service ? { serviceName: service } : {}),
+  };
+  return [modelKV('endpointSlice', [ns, obj.metadata.name], value)];
 }

@@ -16,8 +16,9 @@ import type {
   NodeKv,
   WireguardKv,
 } from './routing.js';
+import type { EndpointSliceKv, ServiceKv } from './service.js';
 
-/** The stored value type of each converted kind of key (Services and EndpointSlices are not typed yet). */
+/** The stored value type of each converted kind of key. */
 export interface ValueOf {
   readonly node: NodeKv;
   readonly workloadEndpoint: WorkloadEndpointKv;
@@ -39,6 +40,8 @@ export interface ValueOf {
   readonly wireguard: WireguardKv;
   /** The datastore's Ready flag. */
   readonly readyFlag: boolean;
+  readonly service: ServiceKv;
+  readonly endpointSlice: EndpointSliceKv;
 }
 
 export type TypedKind = keyof ValueOf;

@@ -5,58 +5,11 @@
 // aggregation disabled, any endpoint), is advertised from this node as /32s of its cluster
 // IPs (when serviceClusterIPs is set) and of its allowed external and LoadBalancer IPs.
 // IPv4 only, like the BIRD renderer. Endpoints whose ready condition is false do not count.
+// Services and slices arrive parsed (model/values/service.ts, through RoutingState).
 
 import { type Cidr, cidrContains, parseNet } from '../../../model/net/cidr.js';
 import { parseIp } from '../../../model/net/ip.js';
-import type { JsonValue } from '../../../model/types.js';
-
-type Obj = { readonly [k: string]: JsonValue };
-const isObj = (v: JsonValue | undefined): v is Obj =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: JsonValue | undefined): string | undefined =>
-  typeof v === 'string' && v !== '' ? v : undefined;
-
-export interface ServiceInfo {
-  readonly type: string;
-  readonly clusterIPs: readonly string[];
-  readonly externalIPs: readonly string[];
-  readonly loadBalancerIPs: readonly string[];
-  /** '' when the Service has none (type ClusterIP). */
-  readonly externalTrafficPolicy: string;
-}
-
-export interface SliceInfo {
-  /** "<namespace>/<service name>". */
-  readonly service: string;
-  readonly addressType: string;
-  readonly endpoints: readonly { readonly nodeName?: string; readonly ready: boolean }[];
-}
-
-const strings = (v: JsonValue | undefined): string[] =>
-  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-
-export function parseService(v: Obj): ServiceInfo | undefined {
-  const type = str(v['type']);
-  if (type === undefined) return undefined;
-  return {
-    type,
-    clusterIPs: strings(v['clusterIPs']),
-    externalIPs: strings(v['externalIPs']),
-    loadBalancerIPs: strings(v['loadBalancerIPs']),
-    externalTrafficPolicy: str(v['externalTrafficPolicy']) ?? '',
-  };
-}
-
-export function parseSlice(namespace: string, v: Obj): SliceInfo | undefined {
-  const name = str(v['serviceName']);
-  const addressType = str(v['addressType']);
-  if (name === undefined || addressType === undefined) return undefined;
-  const endpoints = (Array.isArray(v['endpoints']) ? v['endpoints'] : []).filter(isObj).map((e) => ({
-    nodeName: str(e['nodeName']),
-    ready: e['ready'] !== false,
-  }));
-  return { service: `${namespace}/${name}`, addressType, endpoints };
-}
+import type { EndpointSliceValue, ServiceValue } from '../../../model/values/service.js';
 
 const ADVERTISED_TYPES = new Set(['ClusterIP', 'NodePort', 'LoadBalancer']);
 const familyOf = (ip: string): string => (ip.includes(':') ? 'IPv6' : 'IPv4');
@@ -76,8 +29,8 @@ const nets = (cidrs: readonly string[]): Cidr[] => cidrs.flatMap((c) => parseNet
 
 /** The /32s this node advertises for individual Services, sorted. */
 export function serviceAddressRoutes(
-  services: ReadonlyMap<string, ServiceInfo>,
-  slicesByService: ReadonlyMap<string, readonly SliceInfo[]>,
+  services: ReadonlyMap<string, ServiceValue>,
+  slicesByService: ReadonlyMap<string, readonly EndpointSliceValue[]>,
   node: string,
   config: ServiceAdvertisement,
 ): string[] {

@@ -1,11 +1,13 @@
 // The routing view of the KV model: nodes (address, ASN, reflector cluster, WireGuard key),
-// IP pools, IPAM blocks and affinities, BGP configuration and peers, Felix configuration.
+// IP pools, IPAM blocks and affinities, BGP configuration and peers, Felix configuration,
+// Services and EndpointSlices.
 // Both streams feed it (the bgp stream for BIRD, the felix stream for routes and
 // WireGuard); each consumer reads only what its stream carries. A value that does not
 // parse is dropped (treated as deleted) and reported, as the policy calculation does.
 
 import { keyKind } from '../../../model/keys.js';
 import type { JsonValue, KV } from '../../../model/types.js';
+import { BadValue } from '../../../model/values/read.js';
 import {
   type AffinityInfo,
   type BlockInfo,
@@ -20,7 +22,12 @@ import {
   type V3Resource,
   type WireguardInfo,
 } from '../../../model/values/routing.js';
-import { parseService, parseSlice, type ServiceInfo, type SliceInfo } from './services.js';
+import {
+  type EndpointSliceValue,
+  parseEndpointSlice,
+  parseService,
+  type ServiceValue,
+} from '../../../model/values/service.js';
 
 export type {
   AffinityInfo,
@@ -57,6 +64,16 @@ const lastSegment = (key: string): string => decodeURIComponent(key.slice(key.la
 /** The decoded path segments of a key. */
 const segments = (key: string): string[] => key.split('/').map((s) => decodeURIComponent(s));
 
+/** A model parser's view of a value, or undefined when the value does not parse. */
+function checked<T>(parse: (key: string, raw: JsonValue) => T, key: string, raw: JsonValue): T | undefined {
+  try {
+    return parse(key, raw);
+  } catch (err) {
+    if (err instanceof BadValue) return undefined;
+    throw err;
+  }
+}
+
 /** Holds the routing-relevant part of the model; `apply` says which aspects changed. */
 export class RoutingState {
   readonly nodes = new Map<string, NodeInfo>();
@@ -72,10 +89,10 @@ export class RoutingState {
   readonly globalConfig = new Map<string, string>();
   readonly hostConfig = new Map<string, Map<string, string>>();
   /** Services by "<namespace>/<name>" and EndpointSlices by key (per-Service advertisement). */
-  readonly services = new Map<string, ServiceInfo>();
-  readonly endpointSlices = new Map<string, SliceInfo>();
-  /** "<namespace>/<service>" → its slices. */
-  readonly slicesByService = new Map<string, SliceInfo[]>();
+  readonly services = new Map<string, ServiceValue>();
+  readonly endpointSlices = new Map<string, EndpointSliceValue>();
+  /** "<namespace>/<service>" → its slices (a slice of no Service is in none). */
+  readonly slicesByService = new Map<string, EndpointSliceValue[]>();
 
   apply(kvs: readonly KV[]): RoutingUpdate {
     const changed = new Set<RoutingAspect>();
@@ -178,20 +195,25 @@ export class RoutingState {
       }
       case 'service': {
         const seg = segments(key);
-        return parsed(this.services, `${seg.at(-2)}/${seg.at(-1)}`, parseService, 'services');
+        return parsed(
+          this.services,
+          `${seg.at(-2)}/${seg.at(-1)}`,
+          (v) => checked(parseService, key, v),
+          'services',
+        );
       }
       case 'endpointSlice': {
         const old = this.endpointSlices.get(key);
         const aspect = parsed(
           this.endpointSlices,
           key,
-          (v) => parseSlice(segments(key).at(-2)!, v),
+          (v) => checked(parseEndpointSlice, key, v),
           'services',
         );
         const now = this.endpointSlices.get(key);
         if (old !== now) {
-          if (old !== undefined) this.unindexSlice(old);
-          if (now !== undefined) {
+          if (old?.service !== undefined) this.unindexSlice(old, old.service);
+          if (now?.service !== undefined) {
             const list = this.slicesByService.get(now.service);
             if (list === undefined) this.slicesByService.set(now.service, [now]);
             else list.push(now);
@@ -204,9 +226,9 @@ export class RoutingState {
     }
   }
 
-  private unindexSlice(slice: SliceInfo): void {
-    const list = this.slicesByService.get(slice.service)?.filter((s) => s !== slice) ?? [];
-    if (list.length === 0) this.slicesByService.delete(slice.service);
-    else this.slicesByService.set(slice.service, list);
+  private unindexSlice(slice: EndpointSliceValue, service: string): void {
+    const list = this.slicesByService.get(service)?.filter((s) => s !== slice) ?? [];
+    if (list.length === 0) this.slicesByService.delete(service);
+    else this.slicesByService.set(service, list);
   }
 }
