@@ -67,6 +67,17 @@ module.exports = {
       to: { path: '^src/(protocol|server|client|snapcache)/' },
     },
     {
+      name: 'snapcache-between',
+      comment:
+        'snapcache sits between the datastore and the server: it takes updates through the sink interface the datastore declares (datastore/source.ts), keeps generations and encodes them with the wire codec; it knows no datastore implementation, no server and no client',
+      severity: 'error',
+      from: { path: '^src/snapcache/' },
+      to: {
+        path: '^src/',
+        pathNot: '^src/(snapcache|model|errors|protocol)/|^src/datastore/source\\.ts$',
+      },
+    },
+    {
       name: 'server-not-datastore',
       comment: 'the server sees the cache through an interface it declares',
       severity: 'error',

@@ -1,5 +1,6 @@
 // The node agent's policy loop over a real server: applies only once in sync, coalesces,
-// retries a failed apply, and never flushes because the server went away.
+// retries a failed apply, and never flushes because the server went away; and the runtime that
+// wires both streams to every part (NodeAgent).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,9 @@ import type { PolicyCalculator } from '../../src/agent/calc/index.js';
 import { DryRunDataplane } from '../../src/agent/dataplane/dry-run/manager.js';
 import { dryRunIptables } from '../../src/agent/dataplane/iptables/manager.js';
 import { dryRunNftables } from '../../src/agent/dataplane/nftables/manager.js';
-import type { PolicyDataplane } from '../../src/agent/runtime/parts.js';
+import { PartsStopError } from '../../src/agent/runtime/errors.js';
+import { NodeAgent } from '../../src/agent/runtime/node-agent.js';
+import type { PolicyDataplane, RoutingPart } from '../../src/agent/runtime/parts.js';
 import { PolicyAgent } from '../../src/agent/runtime/policy-agent.js';
 import { SyncClient } from '../../src/client/sync-client.js';
 import { convertObject } from '../../src/datastore/convert/index.js';
@@ -47,13 +50,33 @@ afterEach(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function agentFor(node: string, dp: PolicyDataplane) {
-  const client = new SyncClient({
+const clientFor = (node: string, syncer: 'felix' | 'bgp' = 'felix') =>
+  new SyncClient({
     addresses: [stack!.address],
-    syncer: 'felix',
+    syncer,
     hostname: node,
     backoff: { initialMs: 20, maxMs: 100, multiplier: 2, jitter: 0 },
   });
+
+/** A routing part that counts its syncs and stops, and can be made to fail its stop. */
+class CountingPart implements RoutingPart {
+  syncs = 0;
+  stops = 0;
+  constructor(
+    readonly name: string,
+    private readonly failStop = false,
+  ) {}
+  async sync(): Promise<void> {
+    this.syncs++;
+  }
+  async stop(): Promise<void> {
+    this.stops++;
+    if (this.failStop) throw new Error(`${this.name} would not stop`);
+  }
+}
+
+function agentFor(node: string, dp: PolicyDataplane) {
+  const client = clientFor(node);
   const a = new PolicyAgent(node, client, dp, silentLogger, 10);
   agents.push(a);
   a.start();
@@ -106,5 +129,65 @@ describe('policy agent', () => {
     expect(Object.keys(programs.policies)).toContain(
       '/calico/v1/policy/NetworkPolicy/database/application.db-policy',
     );
+  });
+});
+
+describe('node agent runtime', () => {
+  it('feeds each stream to its parts, connects each stream once, reports them for health, and stops every part even when one fails', async () => {
+    stack = await startStack();
+    stack.router.onUpdates(await labKVs());
+    stack.router.onStatus('in-sync');
+    const felix = clientFor('node-a', 'felix');
+    const bgp = clientFor('node-a', 'bgp');
+    const dp = new RecordingDataplane();
+    const routes = new CountingPart('routes');
+    const bird = new CountingPart('bird', true);
+    const agent = new NodeAgent({
+      node: 'node-a',
+      felix,
+      bgp,
+      policy: dp,
+      felixParts: [routes],
+      bgpParts: [bird],
+      log: silentLogger,
+      coalesceMs: 10,
+    });
+    expect(agent.empty).toBe(false);
+    agent.start();
+    await agent.settled();
+    expect(dp.seen.at(-1)!.endpoints).toBe(2);
+    expect(routes.syncs).toBeGreaterThan(0);
+    expect(bird.syncs).toBeGreaterThan(0);
+    expect(agent.streams()).toEqual({ felix: 'in-sync', bgp: 'in-sync' });
+    expect(Object.keys(agent.parts()).sort()).toEqual(['bird', 'policy/recording', 'routes']);
+    // Policy and routes share the felix stream: one connection for it, one for bgp.
+    expect(stack.server.connectionCount).toBe(2);
+
+    const err = await agent.stop().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PartsStopError);
+    expect((err as PartsStopError).message).toContain('bird: bird would not stop');
+    expect(routes.stops).toBe(1); // the failing part did not keep the others running
+    expect(bird.stops).toBe(1);
+  });
+
+  it('a bgp stream no part follows is neither connected nor reported', async () => {
+    stack = await startStack();
+    stack.router.onStatus('in-sync');
+    const agent = new NodeAgent({
+      node: 'node-a',
+      felix: clientFor('node-a', 'felix'),
+      bgp: clientFor('node-a', 'bgp'),
+      policy: new RecordingDataplane(),
+      log: silentLogger,
+    });
+    agents.push(agent.policy!);
+    agent.start();
+    await agent.settled();
+    expect(agent.streams()).toEqual({ felix: 'in-sync' });
+    expect(stack.server.connectionCount).toBe(1);
+    await agent.stop();
   });
 });

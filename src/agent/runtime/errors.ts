@@ -5,8 +5,15 @@ import { ErrorCode } from '../../errors/codes.js';
 import { TabbyError } from '../../errors/tabby-error.js';
 
 export class PartsStopError extends TabbyError {
-  constructor(readonly failures: readonly string[]) {
-    super(ErrorCode.AgentStop, `parts failed to stop: ${failures.join('; ')}`);
+  /** `what` names the parts ("routing parts", "agent parts"); each failure is "name: reason". */
+  constructor(
+    what: string,
+    readonly failures: readonly string[] = [],
+  ) {
+    super(
+      ErrorCode.AgentStop,
+      `${what} failed to stop${failures.length > 0 ? `: ${failures.join('; ')}` : ''}`,
+    );
   }
 }
 

@@ -76,7 +76,7 @@ export class NodeAgent implements AgentHealthSources {
   async stop(): Promise<void> {
     const results = await Promise.allSettled([this.policy?.stop(), this.routing?.stop()]);
     const failed = stopFailures(results, ['policy', 'routing']);
-    if (failed.length > 0) throw new PartsStopError(failed);
+    if (failed.length > 0) throw new PartsStopError('agent parts', failed);
   }
 
   /** Resolves once every part matches everything received so far. */

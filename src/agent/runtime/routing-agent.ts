@@ -91,7 +91,7 @@ export class RoutingAgent {
       results,
       parts.map((p) => p.name),
     );
-    if (failed.length > 0) throw new PartsStopError(failed);
+    if (failed.length > 0) throw new PartsStopError('routing parts', failed);
   }
 
   /** Resolves once every part matches everything received so far. */
