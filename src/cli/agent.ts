@@ -142,7 +142,7 @@ async function startAgentHealth(
   if (wireguard) registerWireguardMetrics(registry, () => wireguard.status());
   const srv = await startHealthServer(addr.host, addr.port, {
     registry,
-    ready: () => agentReadiness(agent),
+    ready: () => agentReadiness(agent, { disconnectedGraceMs: cfg.readyDisconnectedMs }),
   }).catch((err: Error) => {
     throw bad(`cannot listen on ${cfg.healthListen}: ${err.message}`);
   });

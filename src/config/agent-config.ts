@@ -105,6 +105,14 @@ export const agentSchema = z.object({
     .max(65535)
     .default(1500)
     .describe('uplink MTU (WireGuard MTU auto = this - 60)'),
+  readyDisconnectedMs: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(60_000)
+    .describe(
+      '/readyz fails once a stream has been without a server this long (the dataplane keeps its last state; 0: never)',
+    ),
   healthListen: z
     .string()
     .default('127.0.0.1:9099')

@@ -11,6 +11,7 @@ import { DryRunDataplane } from '../../src/agent/dataplane/dry-run/manager.js';
 import { dryRunIptables } from '../../src/agent/dataplane/iptables/manager.js';
 import { dryRunNftables } from '../../src/agent/dataplane/nftables/manager.js';
 import { PartsStopError } from '../../src/agent/runtime/errors.js';
+import { agentReadiness } from '../../src/agent/runtime/health.js';
 import { NodeAgent } from '../../src/agent/runtime/node-agent.js';
 import type { PolicyDataplane, RoutingPart } from '../../src/agent/runtime/parts.js';
 import { PolicyAgent } from '../../src/agent/runtime/policy-agent.js';
@@ -171,6 +172,40 @@ describe('node agent runtime', () => {
     expect((err as PartsStopError).message).toContain('bird: bird would not stop');
     expect(routes.stops).toBe(1); // the failing part did not keep the others running
     expect(bird.stops).toBe(1);
+  });
+
+  it('a stream without a server longer than the grace makes the agent not ready, and its reconnection ready again; nothing is re-applied meanwhile', async () => {
+    stack = await startStack();
+    stack.router.onUpdates(await labKVs());
+    stack.router.onStatus('in-sync');
+    const port = Number(stack.address.split(':')[1]);
+    const dp = new RecordingDataplane();
+    const agent = new NodeAgent({
+      node: 'node-a',
+      felix: clientFor('node-a'),
+      policy: dp,
+      log: silentLogger,
+    });
+    agents.push(agent.policy!);
+    const ready = () => agentReadiness(agent, { disconnectedGraceMs: 200 });
+    agent.start();
+    await agent.settled();
+    await waitFor(() => ready().ok, 5_000, 'ready');
+    expect(agent.disconnected()).toEqual({});
+    const applies = agent.policy!.stats.applies;
+
+    await stack.stop();
+    await waitFor(() => agent.disconnected()['felix'] !== undefined, 5_000, 'disconnection seen');
+    expect(ready().ok).toBe(true); // within the grace: a replica restart is not an outage
+    await waitFor(() => !ready().ok, 5_000, 'not ready after the grace');
+    expect((ready().detail['disconnectedMs'] as Record<string, number>)['felix']).toBeGreaterThan(200);
+    expect(agent.policy!.stats.applies).toBe(applies); // cut off, the dataplane keeps its last state
+
+    stack = await startStack({ port });
+    stack.router.onUpdates(await labKVs());
+    stack.router.onStatus('in-sync');
+    await waitFor(() => ready().ok, 10_000, 'ready again after reconnecting');
+    expect(agent.disconnected()).toEqual({});
   });
 
   it('a bgp stream no part follows is neither connected nor reported', async () => {

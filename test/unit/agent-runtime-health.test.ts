@@ -6,9 +6,9 @@ import { type AgentHealthSources, agentReadiness } from '../../src/agent/runtime
 import { agentMetrics } from '../../src/agent/runtime/metrics.js';
 
 /** The agent's /readyz and /metrics sources as the composition root wires them. */
-const agentHealth = (src: AgentHealthSources) => ({
+const agentHealth = (src: AgentHealthSources, disconnectedGraceMs = 60_000) => ({
   registry: agentMetrics(src),
-  ready: () => agentReadiness(src),
+  ready: () => agentReadiness(src, { disconnectedGraceMs }),
 });
 
 const stats = (over: Partial<ApplyStats> = {}): ApplyStats => ({
@@ -27,7 +27,7 @@ describe('agent health', () => {
   it('is ready only when every stream is in sync and every part applied without a failing attempt', () => {
     const parts: Record<string, ApplyStats> = { 'policy/iptables': stats(), bird: stats() };
     const streams: Record<string, string> = { felix: 'in-sync', bgp: 'in-sync' };
-    const h = agentHealth({ parts: () => parts, streams: () => streams });
+    const h = agentHealth({ parts: () => parts, streams: () => streams, disconnected: () => ({}) });
     expect(h.ready().ok).toBe(true);
     streams['bgp'] = 'resync';
     expect(h.ready().ok).toBe(false);
@@ -40,7 +40,11 @@ describe('agent health', () => {
 
   it('exports counters that follow the loops across scrapes, and per-part gauges', async () => {
     const parts: Record<string, ApplyStats> = { routes: stats({ applies: 3 }) };
-    const h = agentHealth({ parts: () => parts, streams: () => ({ felix: 'in-sync' }) });
+    const h = agentHealth({
+      parts: () => parts,
+      streams: () => ({ felix: 'in-sync' }),
+      disconnected: () => ({}),
+    });
     let text = await h.registry.metrics();
     expect(value(text, 'tabby_agent_applies_total', 'part="routes"')).toBe(3);
     expect(value(text, 'tabby_agent_stream_in_sync', 'syncer="felix"')).toBe(1);
@@ -56,5 +60,27 @@ describe('agent health', () => {
     expect(value(text, 'tabby_agent_apply_failing', 'part="routes"')).toBe(1);
     expect(value(text, 'tabby_agent_last_apply_seconds', 'part="routes"')).toBe(0.25);
     expect(value(text, 'tabby_agent_applied_generation', 'part="routes"')).toBe(7);
+  });
+
+  it('stops being ready when a stream has been without a server longer than the grace, and says which', async () => {
+    const lost: Record<string, number> = {};
+    const src: AgentHealthSources = {
+      parts: () => ({ 'policy/iptables': stats() }),
+      streams: () => ({ felix: 'in-sync', bgp: 'in-sync' }),
+      disconnected: () => lost,
+    };
+    const h = agentHealth(src, 30_000);
+    expect(h.ready().ok).toBe(true);
+    expect(value(await h.registry.metrics(), 'tabby_agent_stream_connected', 'syncer="bgp"')).toBe(1);
+    lost['bgp'] = 29_000; // a replica restarting: still ready
+    expect(h.ready()).toMatchObject({ ok: true, detail: { disconnectedMs: { bgp: 29_000 } } });
+    expect(value(await h.registry.metrics(), 'tabby_agent_stream_connected', 'syncer="bgp"')).toBe(0);
+    lost['bgp'] = 31_000;
+    expect(h.ready()).toMatchObject({ ok: false, detail: { disconnectedMs: { bgp: 31_000 } } });
+    // 0: a disconnection alone never fails the probe.
+    expect(agentHealth(src, 0).ready().ok).toBe(true);
+    delete lost['bgp'];
+    expect(h.ready().ok).toBe(true);
+    expect(h.ready().detail).not.toHaveProperty('disconnectedMs');
   });
 });

@@ -34,6 +34,16 @@ export function agentMetrics(src: AgentHealthSources): Registry {
   // Counters follow the loops' own counts: each scrape adds what happened since the last one.
   const seen = new Map<string, ApplyStats>();
   new Gauge({
+    name: 'tabby_agent_stream_connected',
+    help: '1 while the stream has a connection to a Tabby server, by syncer (its parts keep their last state without one)',
+    labelNames: ['syncer'],
+    registers: [registry],
+    collect() {
+      const lost = src.disconnected();
+      for (const syncer of Object.keys(src.streams())) this.set({ syncer }, syncer in lost ? 0 : 1);
+    },
+  });
+  new Gauge({
     name: 'tabby_agent_stream_in_sync',
     help: '1 when the stream from the Tabby server is in sync with the datastore, by syncer',
     labelNames: ['syncer'],

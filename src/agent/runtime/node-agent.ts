@@ -32,6 +32,8 @@ export class NodeAgent implements AgentHealthSources {
   readonly routing: RoutingAgent | undefined;
   /** The streams some part follows, by syncer; each is started and stopped once. */
   private readonly clients = new Map<string, SyncClient>();
+  /** Since when (ms, monotonic) each stream has been without a connection; from the start until its first. */
+  private readonly lostAt = new Map<string, number>();
 
   constructor(o: NodeAgentOptions) {
     const felixParts = o.felixParts ?? [];
@@ -50,6 +52,13 @@ export class NodeAgent implements AgentHealthSources {
           })
         : undefined;
     logStreamMilestones(o.node, [...this.clients.values()], o.log);
+    for (const [syncer, c] of this.clients) {
+      this.lostAt.set(syncer, performance.now());
+      c.on('connected', () => this.lostAt.delete(syncer));
+      c.on('disconnected', () => {
+        if (!this.lostAt.has(syncer)) this.lostAt.set(syncer, performance.now());
+      });
+    }
   }
 
   /** Whether any part runs at all. */
@@ -63,6 +72,11 @@ export class NodeAgent implements AgentHealthSources {
 
   streams(): Record<string, string> {
     return Object.fromEntries([...this.clients].map(([syncer, c]) => [syncer, c.status]));
+  }
+
+  disconnected(): Record<string, number> {
+    const now = performance.now();
+    return Object.fromEntries([...this.lostAt].map(([syncer, at]) => [syncer, Math.round(now - at)]));
   }
 
   start(): void {
