@@ -350,6 +350,31 @@ describeE2E('e2e host endpoints (iptables, nftables and bpf)', reason, () => {
           expect(qdiscs).not.toMatch(/clsact/);
         }
       });
+
+      if (dataplane === 'bpf')
+        it('bpf: detaching leaves someone else’s tc filter on the interface, and its clsact', async () => {
+          const node0 = lab.node('node0');
+          const filters = async (dir: 'ingress' | 'egress') =>
+            (await node0.exec('tc', ['filter', 'show', 'dev', node0.iface, dir])).stdout;
+          await apply([DENY_ALL]);
+          expect(await fromFabric(8080)).toBe('timeout');
+          // Another tool's classifier on the same hook, after ours (a u32 match without action
+          // lets packets continue).
+          await node0.exec('tc', [
+            ...['filter', 'add', 'dev', node0.iface, 'ingress', 'pref', '5', 'protocol', 'ip'],
+            ...['u32', 'match', 'u32', '0', '0', 'classid', '1:1'],
+          ]);
+          try {
+            await apply([DENY_ALL], [], false);
+            expect(await fromFabric(8080)).toBe('connected');
+            expect(await filters('ingress')).toMatch(/pref 5 u32/);
+            expect(await filters('ingress')).not.toMatch(/bpf/);
+            expect(await filters('egress')).not.toMatch(/bpf/);
+            expect((await node0.exec('tc', ['qdisc', 'show', 'dev', node0.iface])).stdout).toMatch(/clsact/);
+          } finally {
+            await node0.exec('tc', ['qdisc', 'del', 'dev', node0.iface, 'clsact']).catch(() => undefined);
+          }
+        });
     });
   }
 });

@@ -15,6 +15,9 @@ import { BpfApplyError, BpfUnavailableError, loadError } from './errors.js';
 import { MAPS, type MapName, PROGS } from './layout.js';
 import { type BpfState, EMPTY_STATE, type PlanStats, planApply } from './plan.js';
 
+/** The clsact hooks Tabby's filters sit on: ingress = from the interface's peer, egress = to it. */
+const DIRECTIONS = ['ingress', 'egress'] as const;
+
 export interface BpfDriverOptions {
   /** Where maps and programs are pinned (bpffs), e.g. /sys/fs/bpf/tabby. */
   readonly baseDir: string;
@@ -126,12 +129,7 @@ export class BpfDriver {
         attach.flatMap((i) => this.#attachLines(i)),
         'attach',
       );
-    if (detach.length > 0)
-      await this.#tc(
-        detach.map((i) => `qdisc del dev ${i} clsact`),
-        'detach',
-        true,
-      );
+    if (detach.length > 0) await this.#detach(detach, 'detach');
     const adopted = this.#adopted;
     this.#adopted = false;
     return { ...plan.stats, attached: attach, detached: detach, adopted };
@@ -141,12 +139,7 @@ export class BpfDriver {
   async cleanup(): Promise<void> {
     const state = this.#state ?? (await this.#readState());
     const ifaces = Object.keys(state?.endpoints ?? {});
-    if (ifaces.length > 0)
-      await this.#tc(
-        ifaces.map((i) => `qdisc del dev ${i} clsact`),
-        'cleanup',
-        true,
-      );
+    if (ifaces.length > 0) await this.#detach(ifaces, 'cleanup');
     await rm(this.opts.baseDir, { recursive: true, force: true });
     await rm(this.opts.stateFile, { force: true });
     this.#state = undefined;
@@ -160,6 +153,41 @@ export class BpfDriver {
       filter('ingress', PROGS.fromWorkload),
       filter('egress', PROGS.toWorkload),
     ];
+  }
+
+  /**
+   * Removes Tabby's two filters from each interface, and its clsact qdisc only once no other
+   * filter is left on it: a host interface may carry someone else's tc programs, which
+   * deleting the qdisc would silently remove. Interfaces already gone (a deleted pod's veth)
+   * are skipped.
+   */
+  async #detach(ifaces: readonly string[], what: string): Promise<void> {
+    await this.#tc(
+      ifaces.flatMap((i) => DIRECTIONS.map((dir) => `filter del dev ${i} ${dir} pref 1 handle 1 bpf`)),
+      what,
+      true,
+    );
+    const bare: string[] = [];
+    for (const i of ifaces) if (await this.#noFilters(i)) bare.push(i);
+    if (bare.length > 0)
+      await this.#tc(
+        bare.map((i) => `qdisc del dev ${i} clsact`),
+        what,
+        true,
+      );
+  }
+
+  /** Whether the interface's clsact holds no filter at all (false when it or the qdisc is gone). */
+  async #noFilters(iface: string): Promise<boolean> {
+    try {
+      for (const dir of DIRECTIONS) {
+        const { stdout } = await this.#inNetns('tc', ['filter', 'show', 'dev', iface, dir]);
+        if (stdout.trim() !== '') return false;
+      }
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async #tc(lines: readonly string[], what: string, force = false): Promise<void> {
