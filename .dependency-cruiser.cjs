@@ -115,18 +115,6 @@ module.exports = {
       },
     },
     {
-      name: 'parts-implement-contracts',
-      comment:
-        'a dataplane part knows the runtime only as the contract it implements (runtime/parts.ts), type-only',
-      severity: 'error',
-      from: { path: '^src/agent/dataplane/' },
-      to: {
-        path: '^src/agent/runtime/',
-        pathNot: '^src/agent/runtime/parts\\.ts$',
-        dependencyTypesNot: ['type-only'],
-      },
-    },
-    {
       name: 'runtime-takes-parts',
       comment:
         'agent/runtime (apply loops, which stream feeds which part, start/stop, health) drives parts through runtime/parts.ts: it imports no dataplane; the composition root builds the managers and hands them over',

@@ -2,7 +2,7 @@
 // src/agent/dataplane with a manager (sync from the desired state, the contract the runtime
 // drives), a pure render, a driver and the shim the driver reaches the OS through. The
 // dependency rules (render-is-pure, os-through-shims, runtime-takes-parts,
-// parts-implement-contracts, agent-parts-in-folders) say what each role may import; this
+// dataplane-below-the-agent, agent-parts-in-folders) say what each role may import; this
 // test says which files play the roles, so a new part or a new folder has to take the shape.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';

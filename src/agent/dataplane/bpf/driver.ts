@@ -167,8 +167,8 @@ export class BpfDriver {
       what,
       true,
     );
-    const bare: string[] = [];
-    for (const i of ifaces) if (await this.#noFilters(i)) bare.push(i);
+    // One `tc filter show` pair per interface, all at once: a cleanup covers every pod's veth.
+    const bare = (await Promise.all(ifaces.map(async (i) => ((await this.#noFilters(i)) ? [i] : [])))).flat();
     if (bare.length > 0)
       await this.#tc(
         bare.map((i) => `qdisc del dev ${i} clsact`),
